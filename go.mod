@@ -1,0 +1,3 @@
+module github.com/reactorlab/reactor
+
+go 1.24

@@ -1,0 +1,34 @@
+// Package reactor holds the contracts shared by every protocol and every event-loop backend:
+// the Handler a protocol implements, the Conn it writes to, the Backend that runs it, the
+// Config that tunes a backend, the sentinel errors, and a Registry of backend constructors.
+//
+// One protocol layer runs unchanged on every backend. That works because every backend keeps
+// the same promises, checked by the conformance suite in package reactortest:
+//
+//  1. Open, then Data zero or more times, then Close — exactly once each, in that order, per
+//     connection, never concurrently for one connection. OnClose runs once whatever ended the
+//     connection (peer EOF, reset, error, Close, Shutdown) and is given the cause.
+//  2. Inbound bytes are lent, not given. OnData sees every byte received and not yet consumed;
+//     the slice is valid only during the call. The handler returns how many bytes it consumed;
+//     the backend keeps the rest and presents it again, followed by whatever arrives next.
+//  3. Conn.Write from inside the connection's own callbacks is ordered and cheap: the bytes are
+//     copied into the connection's outbound buffer and flushed by the backend after the callback,
+//     coalescing many small writes into few system calls.
+//  4. Conn.AsyncWrite is safe from any goroutine and is the only way to write to a connection
+//     from another connection's callback or from a timer. The bytes are copied before it
+//     returns, so the caller may reuse them. AsyncWrites to one connection keep their order.
+//  5. Conn.Close flushes what was written, then closes. Conn.Abort drops pending output and
+//     closes at once; it exists for errors.
+//  6. Backpressure is bounded. Output pending for a connection beyond Config.MaxOutbound closes
+//     it with ErrOutboundFull (a backend that can pause reading does so first, so a connection's
+//     own replies slow its reader instead of piling up). Unconsumed input beyond
+//     Config.MaxInbound closes it with ErrInboundFull. Protocols set tighter limits of their own.
+//  7. Backend.Shutdown stops accepting, lets written bytes drain, closes every connection
+//     (OnClose runs with ErrServerClosed) and returns when all of that is done or its context
+//     expires. No goroutine or file descriptor of the backend outlives it.
+//  8. Backends report what they are (Info): name, the concurrency model they stand for, whether
+//     they run on this operating system, and their limits.
+//
+// A handler that panics does not bring the server down: the backend recovers, logs the panic
+// once with its stack, and aborts that connection with an error wrapping ErrHandlerPanic.
+package reactor

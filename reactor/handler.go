@@ -1,0 +1,82 @@
+package reactor
+
+import "net"
+
+// Action is what a handler asks of the backend when a callback returns.
+type Action int
+
+const (
+	// None keeps the connection open.
+	None Action = iota
+	// Close flushes what was written, then closes the connection (as Conn.Close).
+	Close
+)
+
+// String names the action.
+func (a Action) String() string {
+	switch a {
+	case None:
+		return "none"
+	case Close:
+		return "close"
+	}
+	return "action(?)"
+}
+
+// Handler is what a protocol implements. A backend calls its methods from the goroutine that
+// owns the connection (an event loop, or the connection's own goroutine), never concurrently for
+// one connection; calls for different connections may run in parallel, so state shared across
+// connections needs its own locking.
+type Handler interface {
+	// OnOpen is called once, before any OnData, when a connection is accepted. It may write a
+	// greeting or close the connection.
+	OnOpen(c Conn)
+
+	// OnData is called with every byte received and not yet consumed. in is lent: it is valid
+	// only until OnData returns and must not be retained or modified. The handler returns how
+	// many bytes of in it consumed (0 ≤ consumed ≤ len(in)); the rest is presented again, with
+	// whatever arrives next, on the following call.
+	OnData(c Conn, in []byte) (consumed int, a Action)
+
+	// OnClose is called once when the connection is gone, whatever ended it. err is the cause:
+	// nil for a close the handler asked for, io.EOF when the peer closed, ErrServerClosed on
+	// shutdown, ErrOutboundFull or ErrInboundFull over a limit, or the I/O error. After OnClose
+	// the Conn accepts no more writes.
+	OnClose(c Conn, err error)
+}
+
+// Conn is one connection as a handler sees it. Each method says whether it may be called from
+// another goroutine; the others belong to the connection's own callbacks.
+type Conn interface {
+	// Write copies p into the connection's outbound buffer; the backend flushes it after the
+	// current callback returns. Only from the connection's own callbacks. It fails with
+	// ErrConnClosed once the connection is closing, and with ErrOutboundFull when p takes the
+	// pending output past Config.MaxOutbound (the connection is then aborted).
+	Write(p []byte) (int, error)
+
+	// AsyncWrite queues a copy of p for the connection and wakes its owner to send it. Safe from
+	// any goroutine; AsyncWrites to one connection are sent in the order they were made. It
+	// never blocks on the peer. Errors as for Write.
+	AsyncWrite(p []byte) error
+
+	// Close flushes the output written so far, then closes the connection; OnClose follows with
+	// a nil cause. Safe from any goroutine; later calls do nothing.
+	Close() error
+
+	// Abort drops pending output and closes the connection at once; OnClose follows with cause
+	// (or ErrConnClosed when cause is nil). Safe from any goroutine.
+	Abort(cause error)
+
+	// LocalAddr is the server's end. Safe from any goroutine.
+	LocalAddr() net.Addr
+
+	// RemoteAddr is the peer's end. Safe from any goroutine.
+	RemoteAddr() net.Addr
+
+	// Context returns the value set by SetContext, or nil. Only from the connection's own
+	// callbacks.
+	Context() any
+
+	// SetContext stores per-connection protocol state. Only from the connection's own callbacks.
+	SetContext(v any)
+}
