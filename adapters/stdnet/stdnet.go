@@ -1,0 +1,499 @@
+package stdnet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/reactorlab/reactor/reactor"
+)
+
+// Name is the backend name users type.
+const Name = "std"
+
+const (
+	// initialReadBuffer is a new connection's read buffer: enough for a request or a chat line,
+	// small enough that idle connections stay cheap.
+	initialReadBuffer = 4 << 10
+	// closeLinger bounds how long a closing connection keeps draining the peer's input after
+	// shutting down its write side.
+	closeLinger = 500 * time.Millisecond
+	// maxWritev bounds the slices handed to one writev (IOV_MAX is 1024 on Linux).
+	maxWritev = 256
+)
+
+// Info describes the backend.
+func Info() reactor.Info {
+	return reactor.Info{
+		Name:        Name,
+		Model:       "goroutine per connection on the net package (runtime netpoller)",
+		Progression: "thread per connection / coroutines",
+		Available:   true,
+		Unsupported: []string{"EdgeTriggered", "ReusePort"},
+	}
+}
+
+// New returns a backend for cfg. It fails with reactor.ErrNotSupported for options that have
+// no meaning in this model.
+func New(cfg reactor.Config) (reactor.Backend, error) {
+	if cfg.EdgeTriggered {
+		return nil, fmt.Errorf("std: edge-triggered readiness: %w (the runtime's netpoller is not configurable)", reactor.ErrNotSupported)
+	}
+	if cfg.ReusePort {
+		return nil, fmt.Errorf("std: reuseport: %w (one listener, one accept goroutine)", reactor.ErrNotSupported)
+	}
+	return &backend{cfg: cfg.WithDefaults(), conns: map[*conn]struct{}{}, done: make(chan struct{})}, nil
+}
+
+type backend struct {
+	cfg reactor.Config
+	h   reactor.Handler
+	ln  net.Listener
+	wg  sync.WaitGroup // the accept goroutine, every reader and every flusher
+
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	started  bool
+	stopping bool
+	err      error // why the backend stopped
+	done     chan struct{}
+}
+
+func (b *backend) Info() reactor.Info { return Info() }
+
+func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.started {
+		return nil, reactor.ErrAlreadyStarted
+	}
+	ln, err := net.Listen("tcp", b.cfg.Addr)
+	if err != nil {
+		return nil, err
+	}
+	b.started, b.h, b.ln = true, h, ln
+	b.wg.Add(1)
+	go b.accept()
+	return ln.Addr(), nil
+}
+
+// accept runs until the listener is closed (by Shutdown) or fails for good.
+func (b *backend) accept() {
+	defer b.wg.Done()
+	var backoff time.Duration
+	for {
+		nc, err := b.ln.Accept()
+		if err != nil {
+			if b.isStopping() {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && !errors.Is(err, net.ErrClosed) {
+				// Out of descriptors and the like: wait and try again rather than spin or die.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				b.cfg.Logger.Warn("std: accept failed; retrying", "err", err, "in", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			b.fail(err)
+			return
+		}
+		backoff = 0
+		c := newConn(b, nc.(*net.TCPConn))
+		b.mu.Lock()
+		if b.stopping {
+			b.mu.Unlock()
+			nc.Close()
+			continue
+		}
+		b.conns[c] = struct{}{}
+		b.wg.Add(1)
+		b.mu.Unlock()
+		go c.serve()
+	}
+}
+
+func (b *backend) isStopping() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.stopping
+}
+
+// fail stops the backend after the listener broke on its own.
+func (b *backend) fail(err error) {
+	b.cfg.Logger.Error("std: listener failed; stopping", "err", err)
+	b.mu.Lock()
+	if b.stopping {
+		b.mu.Unlock()
+		return
+	}
+	b.stopping, b.err = true, err
+	for c := range b.conns {
+		c.Abort(err)
+	}
+	b.mu.Unlock()
+	go func() {
+		// Exits once every connection goroutine has; Shutdown, if called later, waits on done.
+		b.wg.Wait()
+		close(b.done)
+	}()
+}
+
+func (b *backend) Shutdown(ctx context.Context) error {
+	b.mu.Lock()
+	if !b.started {
+		b.started, b.stopping, b.err = true, true, reactor.ErrServerClosed
+		b.mu.Unlock()
+		close(b.done)
+		return nil
+	}
+	first := !b.stopping
+	if first {
+		b.stopping, b.err = true, reactor.ErrServerClosed
+		b.ln.Close()
+		for c := range b.conns {
+			c.closeGracefully(reactor.ErrServerClosed)
+		}
+	}
+	b.mu.Unlock()
+
+	idle := make(chan struct{})
+	go func() {
+		// Exits when every goroutine of the backend has; at the latest after the aborts below.
+		b.wg.Wait()
+		close(idle)
+	}()
+	var err error
+	select {
+	case <-idle:
+	case <-ctx.Done():
+		err = ctx.Err()
+		b.mu.Lock()
+		for c := range b.conns {
+			c.Abort(reactor.ErrServerClosed)
+		}
+		b.mu.Unlock()
+		<-idle
+	}
+	if first {
+		close(b.done)
+	} else {
+		<-b.done
+	}
+	return err
+}
+
+func (b *backend) Wait() error {
+	<-b.done
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
+func (b *backend) forget(c *conn) {
+	b.mu.Lock()
+	delete(b.conns, c)
+	b.mu.Unlock()
+}
+
+// conn is one connection. Its reader goroutine runs serve; the fields under mu are shared with
+// AsyncWrite, Close and Abort callers and with the flusher.
+type conn struct {
+	b      *backend
+	nc     *net.TCPConn
+	local  net.Addr
+	remote net.Addr
+	ctx    any // only touched from callbacks, all on the reader goroutine
+
+	mu       sync.Mutex
+	drained  sync.Cond // signalled as the queue shrinks; the reader waits on it for backpressure
+	out      reactor.Outbound
+	vec      [][]byte    // scratch for one writev, refilled each time
+	wvec     net.Buffers // consumed by WriteTo; points into vec
+	flushing bool        // someone is writing out; only they touch the socket's write side
+	closing  bool        // no more output accepted; close once out drains
+	closed   bool        // the socket is closed or shut down for writing
+	caused   bool        // cause below is set
+	cause    error       // what OnClose will be told
+}
+
+func newConn(b *backend, nc *net.TCPConn) *conn {
+	c := &conn{b: b, nc: nc, local: nc.LocalAddr(), remote: nc.RemoteAddr()}
+	c.drained.L = &c.mu
+	return c
+}
+
+// serve is the reader goroutine: it makes every handler call for the connection and exits
+// when the connection is gone.
+func (c *conn) serve() {
+	defer c.b.wg.Done()
+	defer c.b.forget(c)
+	h := c.b.h
+	if err := c.callOpen(h); err != nil {
+		c.Abort(err)
+	} else {
+		c.flushInline()
+	}
+	buf := make([]byte, 0, min(initialReadBuffer, c.b.cfg.ReadBufferSize))
+	var rerr error
+	for {
+		if len(buf) == cap(buf) {
+			if cap(buf) >= c.b.cfg.MaxInbound {
+				c.Abort(reactor.ErrInboundFull)
+				break
+			}
+			buf = growBuffer(buf, c.b.cfg.MaxInbound)
+		}
+		free := cap(buf) - len(buf)
+		n, err := c.nc.Read(buf[len(buf):cap(buf)])
+		if n > 0 && c.acceptingInput() {
+			data := buf[:len(buf)+n]
+			consumed, action, perr := c.callData(h, data)
+			switch {
+			case perr != nil:
+				c.Abort(perr)
+			case consumed < 0 || consumed > len(data):
+				c.Abort(fmt.Errorf("std: handler consumed %d of %d bytes", consumed, len(data)))
+			default:
+				buf = buf[:copy(buf[:cap(buf)], data[consumed:])]
+				if action == reactor.Close {
+					c.closeGracefully(nil)
+				}
+				if n == free && cap(buf) < c.b.cfg.ReadBufferSize {
+					// The read filled the buffer: a bulk sender. Read bigger next time.
+					buf = growBuffer(buf, c.b.cfg.ReadBufferSize)
+				}
+			}
+			c.flushInline()
+		}
+		if err != nil {
+			rerr = err
+			break
+		}
+	}
+	c.finish(rerr)
+	h.OnClose(c, c.cause)
+}
+
+func growBuffer(buf []byte, limit int) []byte {
+	nb := make([]byte, len(buf), min(2*cap(buf), max(limit, cap(buf)+1)))
+	copy(nb, buf)
+	return nb
+}
+
+// acceptingInput reports whether input still goes to the handler; a closing connection only
+// drains what the peer sends.
+func (c *conn) acceptingInput() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.closing && !c.closed
+}
+
+func (c *conn) callOpen(h reactor.Handler) (perr error) {
+	defer func() {
+		if r := recover(); r != nil {
+			perr = reactor.HandlerPanic(c.b.cfg.Logger, c.remote.String(), r)
+		}
+	}()
+	h.OnOpen(c)
+	return nil
+}
+
+func (c *conn) callData(h reactor.Handler, data []byte) (n int, a reactor.Action, perr error) {
+	defer func() {
+		if r := recover(); r != nil {
+			perr = reactor.HandlerPanic(c.b.cfg.Logger, c.remote.String(), r)
+		}
+	}()
+	n, a = h.OnData(c, data)
+	return n, a, nil
+}
+
+// finish records why the reader stopped and releases the socket and the queue.
+func (c *conn) finish(rerr error) {
+	c.mu.Lock()
+	if !c.caused {
+		c.caused = true
+		if errors.Is(rerr, io.EOF) {
+			c.cause = io.EOF
+		} else {
+			c.cause = rerr
+		}
+	}
+	c.closing, c.closed = true, true
+	if !c.flushing {
+		c.out.Reset()
+	}
+	c.drained.Broadcast()
+	c.mu.Unlock()
+	c.nc.Close()
+}
+
+// flushInline writes what the callback left pending, on the reader goroutine. When a flusher
+// goroutine is already at it, the reader instead waits until the queue is down to half the
+// high-water mark, so that it stops reading (and the peer stops sending) while output piles up.
+func (c *conn) flushInline() {
+	c.mu.Lock()
+	if c.flushing {
+		for c.flushing && !c.closed && c.out.Len() > c.b.cfg.MaxOutbound/2 {
+			c.drained.Wait()
+		}
+		c.mu.Unlock()
+		return
+	}
+	if c.out.Len() == 0 && !(c.closing && !c.closed) {
+		c.mu.Unlock()
+		return
+	}
+	c.flushing = true
+	c.mu.Unlock()
+	c.flush()
+}
+
+// flush writes until the queue is empty, then closes the write side if a close is pending. The
+// caller has set c.flushing; flush clears it.
+func (c *conn) flush() {
+	c.mu.Lock()
+	for c.out.Len() > 0 && !c.closed {
+		c.vec = append(c.vec[:0], c.out.Buffers(maxWritev)...)
+		c.wvec = c.vec
+		c.mu.Unlock()
+		// Only the flushing goroutine writes; the slices stay valid because Outbound only
+		// appends while we write, and nobody recycles chunks while c.flushing is set.
+		n, err := c.wvec.WriteTo(c.nc)
+		c.mu.Lock()
+		c.out.Discard(int(n))
+		c.drained.Broadcast()
+		if err != nil {
+			c.closeLocked(err)
+		}
+	}
+	if c.closed {
+		c.out.Reset()
+	} else if c.closing {
+		c.shutdownLocked()
+	}
+	c.flushing = false
+	c.drained.Broadcast()
+	c.mu.Unlock()
+}
+
+// shutdownLocked ends a graceful close whose output is all sent: the peer gets EOF, and the
+// reader drains its input for a while, then sees EOF or the deadline and finishes.
+func (c *conn) shutdownLocked() {
+	c.closed = true
+	c.nc.CloseWrite()
+	c.nc.SetReadDeadline(time.Now().Add(closeLinger))
+}
+
+// closeLocked closes the socket at once; the reader's Read fails and it finishes.
+func (c *conn) closeLocked(cause error) {
+	if !c.caused {
+		c.caused, c.cause = true, cause
+	}
+	c.closing = true
+	if !c.closed {
+		c.closed = true
+		c.nc.Close()
+	}
+}
+
+func (c *conn) closeGracefully(cause error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing || c.closed {
+		return
+	}
+	c.closing, c.caused, c.cause = true, true, cause
+	if c.flushing {
+		return // the flusher closes when it is done
+	}
+	if c.out.Len() == 0 {
+		c.shutdownLocked()
+		return
+	}
+	c.startFlusherLocked()
+}
+
+func (c *conn) startFlusherLocked() {
+	c.flushing = true
+	c.b.wg.Add(1)
+	go func() {
+		// Exits when the queue is empty or the socket fails.
+		defer c.b.wg.Done()
+		c.flush()
+	}()
+}
+
+// enqueueLocked applies the write rules shared by Write and AsyncWrite.
+func (c *conn) enqueueLocked(p []byte) error {
+	if c.closing || c.closed {
+		return reactor.ErrConnClosed
+	}
+	if c.out.Len()+len(p) > c.b.cfg.MaxOutbound {
+		if !c.flushing {
+			c.out.Reset()
+		}
+		c.closeLocked(reactor.ErrOutboundFull)
+		return reactor.ErrOutboundFull
+	}
+	c.out.Write(p)
+	return nil
+}
+
+// Write implements reactor.Conn. Only from the connection's own callbacks: the reader flushes
+// after the callback returns.
+func (c *conn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.enqueueLocked(p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// AsyncWrite implements reactor.Conn. Safe from any goroutine.
+func (c *conn) AsyncWrite(p []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.enqueueLocked(p); err != nil {
+		return err
+	}
+	if !c.flushing {
+		c.startFlusherLocked()
+	}
+	return nil
+}
+
+// Close implements reactor.Conn. Safe from any goroutine.
+func (c *conn) Close() error {
+	c.closeGracefully(nil)
+	return nil
+}
+
+// Abort implements reactor.Conn. Safe from any goroutine.
+func (c *conn) Abort(cause error) {
+	if cause == nil {
+		cause = reactor.ErrConnClosed
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	if !c.flushing {
+		c.out.Reset()
+	}
+	c.nc.SetLinger(0) // a reset tells the peer this was not an orderly end
+	c.caused = false
+	c.closeLocked(cause)
+}
+
+func (c *conn) LocalAddr() net.Addr  { return c.local }
+func (c *conn) RemoteAddr() net.Addr { return c.remote }
+func (c *conn) Context() any         { return c.ctx }
+func (c *conn) SetContext(v any)     { c.ctx = v }

@@ -1,0 +1,9 @@
+package stdnet
+
+import (
+	"testing"
+
+	"github.com/reactorlab/reactor/reactor/reactortest"
+)
+
+func TestConformance(t *testing.T) { reactortest.Run(t, New) }

@@ -1,0 +1,11 @@
+// Package chat is a line-based chat room usable with nc: a client names itself with
+// "NAME: <name>", is answered "CLIENT: <its address>", and from then on every line it sends is
+// broadcast to every other member as "<name>: <line>". Joins and leaves are announced to the
+// others; overlong lines are refused with a message; /who, /help and /quit are commands. The
+// wire format is in docs/protocols.md.
+//
+// A broadcast is one AsyncWrite per recipient, made from the sender's callback. AsyncWrite never
+// blocks, so a member that stops reading never stalls the sender or the room: its backend queue
+// grows until the backend's high-water mark, then the backend drops it and the room announces
+// that it was dropped.
+package chat

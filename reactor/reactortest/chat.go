@@ -1,0 +1,179 @@
+package reactortest
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/reactorlab/reactor/protocols/chat"
+	"github.com/reactorlab/reactor/reactor"
+)
+
+func (s *suite) testChat(t *testing.T) {
+	t.Run("EveryLineOnceInOrder", s.testChatEveryLine)
+	t.Run("SilentMemberDoesNotStallRoom", s.testChatSilentMember)
+}
+
+// chatter is one member's client side.
+type chatter struct {
+	name string
+	c    *net.TCPConn
+	r    *bufio.Reader
+}
+
+// joinChat connects, names the member and waits for the CLIENT reply. Safe from any goroutine.
+func joinChat(t *testing.T, srv *server, name string) (*chatter, error) {
+	c, err := srv.dialE(t)
+	if err != nil {
+		return nil, err
+	}
+	m := &chatter{name: name, c: c, r: bufio.NewReader(c)}
+	if _, err := fmt.Fprintf(c, "NAME: %s\n", name); err != nil {
+		return nil, err
+	}
+	for {
+		line, err := m.r.ReadString('\n')
+		if err != nil {
+			return nil, fmt.Errorf("%s: waiting for CLIENT: %w", name, err)
+		}
+		if strings.HasPrefix(line, "CLIENT: ") {
+			return m, nil
+		}
+	}
+}
+
+// testChatEveryLine: 50 members each send 100 lines; every member receives every other member's
+// lines exactly once, in the order each sender sent them, and none of its own.
+func (s *suite) testChatEveryLine(t *testing.T) {
+	const members, lines = 50, 100
+	srv := s.start(t, reactor.Config{}, chat.New(chat.Config{}))
+	ms := make([]*chatter, members)
+	for i := range ms {
+		m, err := joinChat(t, srv, "m"+strconv.Itoa(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms[i] = m
+	}
+	var wg sync.WaitGroup
+	for i, m := range ms {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			w := bufio.NewWriter(m.c)
+			for k := 0; k < lines; k++ {
+				fmt.Fprintf(w, "line %d from %d\n", k, i)
+				if k%7 == 0 {
+					w.Flush() // vary how lines group into reads
+				}
+			}
+			if err := w.Flush(); err != nil {
+				t.Errorf("%s: sending: %v", m.name, err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			next := make([]int, members) // next line number expected from each sender
+			for got := 0; got < (members-1)*lines; {
+				line, err := m.r.ReadString('\n')
+				if err != nil {
+					t.Errorf("%s: after %d of %d lines: %v", m.name, got, (members-1)*lines, err)
+					return
+				}
+				if strings.HasPrefix(line, "* ") {
+					continue // joins of later members
+				}
+				var sender, k, from int
+				if _, err := fmt.Sscanf(line, "m%d: line %d from %d\n", &sender, &k, &from); err != nil || sender != from {
+					t.Errorf("%s: unexpected line %q", m.name, line)
+					return
+				}
+				if sender == i {
+					t.Errorf("%s: received its own line %q", m.name, line)
+					return
+				}
+				if k != next[sender] {
+					t.Errorf("%s: from m%d got line %d; want %d (lost, repeated or reordered)", m.name, sender, k, next[sender])
+					return
+				}
+				next[sender]++
+				got++
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// testChatSilentMember: a member that never reads is dropped once its queue passes the
+// high-water mark, while a reading member keeps getting every line; the room hears of the drop.
+// The talker stays at most a window of lines ahead of the listener, so the listener is never
+// the slow one: only the silent member's backlog can grow.
+func (s *suite) testChatSilentMember(t *testing.T) {
+	const lines, window = 8000, 64
+	srv := s.start(t, reactor.Config{MaxOutbound: 256 << 10}, chat.New(chat.Config{}))
+	talker, err := joinChat(t, srv, "talker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listener, err := joinChat(t, srv, "listener")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The silent member shrinks its receive window, names itself, then never reads.
+	sc, err := srv.dialE(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.SetReadBuffer(4 << 10)
+	fmt.Fprintf(sc, "NAME: silent\n")
+	if _, err := listener.r.ReadString('\n'); err != nil { // "* silent joined"
+		t.Fatal(err)
+	}
+
+	var received atomic.Int64
+	deadline := time.Now().Add(ioTimeout)
+	text := strings.Repeat("y", 1000)
+	go func() {
+		for k := 0; k < lines; k++ {
+			for int64(k)-received.Load() > window {
+				if time.Now().After(deadline) {
+					return // the listener stalled; its side reports it
+				}
+				time.Sleep(100 * time.Microsecond)
+			}
+			if _, err := fmt.Fprintf(talker.c, "%d %s\n", k, text); err != nil {
+				return
+			}
+		}
+	}()
+	dropped := false
+	for received.Load() < lines {
+		line, err := listener.r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("listener: after %d of %d lines: %v", received.Load(), lines, err)
+		}
+		switch {
+		case strings.HasPrefix(line, "talker: "):
+			received.Add(1)
+		case strings.HasPrefix(line, "* silent was dropped"):
+			dropped = true
+		}
+	}
+	if !dropped {
+		// The announcement can trail the last line; give it a moment.
+		listener.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for !dropped {
+			line, err := listener.r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("the silent member was never dropped (8 MB sent against a 256 KiB mark): %v", err)
+			}
+			dropped = strings.HasPrefix(line, "* silent was dropped")
+		}
+	}
+}

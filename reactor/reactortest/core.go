@@ -1,0 +1,325 @@
+package reactortest
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reactorlab/reactor/protocols/echo"
+	"github.com/reactorlab/reactor/reactor"
+)
+
+// testLifecycle: many short connections, closed by the peer, by the handler and by a reset;
+// every one is opened once and closed once, callbacks in order, with a fitting cause.
+func (s *suite) testLifecycle(t *testing.T) {
+	tr := newTracker(funcHandler{data: func(c reactor.Conn, in []byte) (int, reactor.Action) {
+		if bytes.Contains(in, []byte("bye")) {
+			c.Write([]byte("ok"))
+			return len(in), reactor.Close
+		}
+		c.Write(in)
+		return len(in), reactor.None
+	}})
+	srv := s.start(t, reactor.Config{}, tr)
+	const n = 60
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := srv.dialE(t)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			c.Write([]byte("ping"))
+			if got := readFull(t, c, 4); string(got) != "ping" {
+				t.Errorf("echo = %q; want ping", got)
+			}
+			switch i % 3 {
+			case 0: // the peer closes
+				c.Close()
+			case 1: // the handler closes, after flushing its reply
+				c.Write([]byte("bye"))
+				if rest := expectEOF(t, c, ioTimeout); string(rest) != "ok" {
+					t.Errorf("before the close: %q; want %q", rest, "ok")
+				}
+				c.Close()
+			case 2: // the peer resets
+				c.SetLinger(0)
+				c.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	if !eventually(ioTimeout, func() bool { _, closed := tr.counts(); return closed == n }) {
+		opened, closed := tr.counts()
+		t.Fatalf("after %d connections ended: %d opened, %d closed", n, opened, closed)
+	}
+	opened, _ := tr.counts()
+	if opened != n {
+		t.Errorf("opened %d connections; want %d", opened, n)
+	}
+	nilCauses := 0
+	for _, err := range tr.causeList() {
+		if err == nil {
+			nilCauses++
+		}
+	}
+	// The handler closed a third of them, so a third had no error; the others ended by the peer.
+	if nilCauses != n/3 {
+		t.Errorf("%d OnClose calls with a nil cause; want %d (the handler-closed ones)", nilCauses, n/3)
+	}
+	tr.check(t)
+}
+
+// testEchoBulk: 1 MiB byte-exact through echo over 64 concurrent connections, read while written.
+func (s *suite) testEchoBulk(t *testing.T) {
+	srv := s.start(t, reactor.Config{}, echo.Handler{})
+	const conns, size = 64, 1 << 20
+	var wg sync.WaitGroup
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := srv.dialE(t)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			data := make([]byte, size)
+			rand.New(rand.NewSource(int64(i))).Read(data)
+			werr := make(chan error, 1)
+			go func() {
+				// Irregular chunk sizes so reads and writes interleave differently per connection.
+				var err error
+				for off, k := 0, 0; off < len(data) && err == nil; k++ {
+					end := min(off+1000+k*977%60000, len(data))
+					_, err = c.Write(data[off:end])
+					off = end
+				}
+				werr <- err
+			}()
+			got := make([]byte, size)
+			if _, err := io.ReadFull(c, got); err != nil {
+				t.Errorf("conn %d: reading the echo: %v", i, err)
+				return
+			}
+			if err := <-werr; err != nil {
+				t.Errorf("conn %d: writing: %v", i, err)
+			}
+			if !bytes.Equal(got, data) {
+				t.Errorf("conn %d: echoed bytes differ from those sent", i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// testAsyncWriteOrder: several goroutines AsyncWrite numbered records to one connection; each
+// goroutine's records arrive complete and in order.
+func (s *suite) testAsyncWriteOrder(t *testing.T) {
+	const writers, records = 4, 500
+	var wg sync.WaitGroup
+	h := funcHandler{open: func(c reactor.Conn) {
+		for w := 0; w < writers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var rec [8]byte
+				for i := 0; i < records; i++ {
+					binary.BigEndian.PutUint32(rec[:4], uint32(w))
+					binary.BigEndian.PutUint32(rec[4:], uint32(i))
+					if err := c.AsyncWrite(rec[:]); err != nil {
+						t.Errorf("AsyncWrite: %v", err)
+						return
+					}
+					// The record buffer is reused at once: AsyncWrite must have copied it.
+					rec = [8]byte{}
+				}
+			}()
+		}
+	}}
+	srv := s.start(t, reactor.Config{}, h)
+	c := srv.dial(t)
+	got := readFull(t, c, writers*records*8)
+	wg.Wait()
+	next := make([]uint32, writers)
+	for off := 0; off < len(got); off += 8 {
+		w, i := binary.BigEndian.Uint32(got[off:]), binary.BigEndian.Uint32(got[off+4:])
+		if int(w) >= writers || i != next[w] {
+			t.Fatalf("record at %d: writer %d #%d; want writer < %d with #%v", off/8, w, i, writers, next)
+		}
+		next[w]++
+	}
+}
+
+// testCloseFlushes: a handler writes 2 MiB and closes in the same callback; all of it arrives
+// before the end of the stream.
+func (s *suite) testCloseFlushes(t *testing.T) {
+	payload := bytes.Repeat([]byte("0123456789abcdef"), 128<<10)
+	h := funcHandler{data: func(c reactor.Conn, in []byte) (int, reactor.Action) {
+		for off := 0; off < len(payload); off += 64 << 10 {
+			c.Write(payload[off : off+64<<10])
+		}
+		return len(in), reactor.Close
+	}}
+	srv := s.start(t, reactor.Config{MaxOutbound: 4 << 20}, h)
+	c := srv.dial(t)
+	c.Write([]byte("go"))
+	got := expectEOF(t, c, ioTimeout)
+	if !bytes.Equal(got, payload) {
+		t.Fatalf("got %d bytes before the close; want the %d written", len(got), len(payload))
+	}
+}
+
+// testOutboundLimit: a peer that never reads while the server keeps writing is closed with
+// ErrOutboundFull once its pending output passes MaxOutbound — memory stays bounded.
+func (s *suite) testOutboundLimit(t *testing.T) {
+	causes := make(chan error, 1)
+	chunk := make([]byte, 64<<10)
+	var wg sync.WaitGroup
+	h := funcHandler{
+		open: func(c reactor.Conn) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// Bounded: 100,000 chunks is 6.4 GB, far past any socket buffer plus the limit.
+				for i := 0; i < 100000; i++ {
+					if err := c.AsyncWrite(chunk); err != nil {
+						if !errors.Is(err, reactor.ErrOutboundFull) && !errors.Is(err, reactor.ErrConnClosed) {
+							t.Errorf("AsyncWrite past the limit: %v; want ErrOutboundFull or ErrConnClosed", err)
+						}
+						return
+					}
+				}
+				t.Errorf("6.4 GB queued to a peer that does not read, and no error")
+			}()
+		},
+		close: func(c reactor.Conn, err error) { causes <- err },
+	}
+	srv := s.start(t, reactor.Config{MaxOutbound: 256 << 10}, h)
+	c := srv.dial(t)
+	c.SetReadBuffer(4 << 10)
+	select {
+	case err := <-causes:
+		if !errors.Is(err, reactor.ErrOutboundFull) {
+			t.Errorf("OnClose cause = %v; want ErrOutboundFull", err)
+		}
+	case <-time.After(ioTimeout):
+		t.Fatalf("a peer that never reads was not closed within %v", ioTimeout)
+	}
+	wg.Wait()
+}
+
+// testInboundLimit: a handler that consumes nothing makes the backend hold the input; past
+// MaxInbound the connection is closed with ErrInboundFull.
+func (s *suite) testInboundLimit(t *testing.T) {
+	causes := make(chan error, 1)
+	h := funcHandler{
+		data:  func(c reactor.Conn, in []byte) (int, reactor.Action) { return 0, reactor.None },
+		close: func(c reactor.Conn, err error) { causes <- err },
+	}
+	srv := s.start(t, reactor.Config{MaxInbound: 64 << 10}, h)
+	c := srv.dial(t)
+	go func() {
+		// Ends when the server closes the connection (the write fails) or after 4 MiB.
+		for i := 0; i < 64; i++ {
+			if _, err := c.Write(make([]byte, 64<<10)); err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-causes:
+		if !errors.Is(err, reactor.ErrInboundFull) {
+			t.Errorf("OnClose cause = %v; want ErrInboundFull", err)
+		}
+	case <-time.After(ioTimeout):
+		t.Fatalf("4 MiB held unconsumed against a 64 KiB MaxInbound, and the connection is still open")
+	}
+}
+
+// testHandlerPanic: a panic in OnData costs its connection only; the server goes on serving.
+func (s *suite) testHandlerPanic(t *testing.T) {
+	causes := make(chan error, 4)
+	h := funcHandler{
+		data: func(c reactor.Conn, in []byte) (int, reactor.Action) {
+			if bytes.Contains(in, []byte("boom")) {
+				panic("conformance: deliberate panic")
+			}
+			c.Write(in)
+			return len(in), reactor.None
+		},
+		close: func(c reactor.Conn, err error) { causes <- err },
+	}
+	srv := s.start(t, reactor.Config{Logger: discardLogger()}, h)
+	bad := srv.dial(t)
+	bad.Write([]byte("boom"))
+	expectEOF(t, bad, ioTimeout)
+	select {
+	case err := <-causes:
+		if !errors.Is(err, reactor.ErrHandlerPanic) {
+			t.Errorf("OnClose cause after a panic = %v; want ErrHandlerPanic", err)
+		}
+	case <-time.After(ioTimeout):
+		t.Fatalf("OnClose not called after a handler panic")
+	}
+	good := srv.dial(t)
+	good.Write([]byte("still there?"))
+	if got := readFull(t, good, 12); string(got) != "still there?" {
+		t.Fatalf("after a panic on another connection: %q; want the echo", got)
+	}
+}
+
+// testShutdown: with connections open (some mid-conversation), Shutdown closes every one with
+// ErrServerClosed, the peers see the end, and no goroutine or descriptor is left.
+func (s *suite) testShutdown(t *testing.T) {
+	// Warm up once: libraries with process-wide pollers start them on first use, and those are
+	// not the backend's to stop.
+	warm := s.start(t, reactor.Config{}, echo.Handler{})
+	wc := warm.dial(t)
+	wc.Write([]byte("x"))
+	readFull(t, wc, 1)
+	wc.Close()
+	warm.shutdown()
+	base := snapshot()
+
+	tr := newTracker(echo.Handler{})
+	srv := s.start(t, reactor.Config{}, tr)
+	const n = 20
+	conns := make([]io.ReadWriter, n)
+	for i := range conns {
+		c := srv.dial(t)
+		fmt.Fprintf(c, "hello %02d", i)
+		readFull(t, c, 8)
+		conns[i] = c
+	}
+	srv.shutdown()
+	for i, c := range conns {
+		c.(interface{ SetReadDeadline(time.Time) error }).SetReadDeadline(time.Now().Add(ioTimeout))
+		if b, err := io.ReadAll(c); len(b) != 0 {
+			t.Errorf("conn %d: %q after shutdown (err %v); want the end of the stream", i, b, err)
+		}
+	}
+	opened, closed := tr.counts()
+	if opened != n || closed != n {
+		t.Errorf("after Shutdown: %d opened, %d closed; want %d and %d", opened, closed, n, n)
+	}
+	for _, err := range tr.causeList() {
+		if !errors.Is(err, reactor.ErrServerClosed) {
+			t.Errorf("OnClose cause on shutdown = %v; want ErrServerClosed", err)
+		}
+	}
+	tr.check(t)
+	for _, c := range conns {
+		c.(io.Closer).Close()
+	}
+	checkReturnsTo(t, base)
+}

@@ -1,0 +1,203 @@
+package reactortest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reactorlab/reactor/reactor"
+)
+
+// Run runs the whole conformance suite against the backend newBackend makes.
+func Run(t *testing.T, newBackend reactor.Constructor) {
+	s := &suite{newBackend: newBackend}
+	t.Run("Lifecycle", s.testLifecycle)
+	t.Run("EchoBulk", s.testEchoBulk)
+	t.Run("AsyncWriteOrder", s.testAsyncWriteOrder)
+	t.Run("CloseFlushes", s.testCloseFlushes)
+	t.Run("OutboundLimit", s.testOutboundLimit)
+	t.Run("InboundLimit", s.testInboundLimit)
+	t.Run("HandlerPanic", s.testHandlerPanic)
+	t.Run("Chat", s.testChat)
+	t.Run("Shutdown", s.testShutdown)
+}
+
+type suite struct {
+	newBackend reactor.Constructor
+}
+
+// ioTimeout bounds every read and write the suite makes; generous because -race is slow.
+const ioTimeout = 20 * time.Second
+
+// server is a running backend under test.
+type server struct {
+	t    *testing.T
+	b    reactor.Backend
+	addr string
+	once sync.Once
+}
+
+// start builds and starts a backend serving h; it is shut down when the test ends.
+func (s *suite) start(t *testing.T, cfg reactor.Config, h reactor.Handler) *server {
+	t.Helper()
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	if cfg.Loops == 0 {
+		cfg.Loops = 2
+	}
+	b, err := s.newBackend(cfg)
+	if err != nil {
+		t.Fatalf("constructing backend: %v", err)
+	}
+	addr, err := b.Start(h)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	srv := &server{t: t, b: b, addr: addr.String()}
+	t.Cleanup(func() { srv.shutdown() })
+	return srv
+}
+
+// shutdown stops the server (once) and checks Shutdown and Wait report what the contract says.
+func (srv *server) shutdown() {
+	srv.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.b.Shutdown(ctx); err != nil {
+			srv.t.Errorf("Shutdown: %v; want nil", err)
+		}
+		waited := make(chan error, 1)
+		go func() { waited <- srv.b.Wait() }()
+		select {
+		case err := <-waited:
+			if !errors.Is(err, reactor.ErrServerClosed) {
+				srv.t.Errorf("Wait after Shutdown = %v; want ErrServerClosed", err)
+			}
+		case <-time.After(5 * time.Second):
+			srv.t.Errorf("Wait still blocked 5s after Shutdown returned")
+		}
+	})
+}
+
+// dial connects to the server, failing the test on error. Only from the test's own goroutine;
+// other goroutines use dialE.
+func (srv *server) dial(t *testing.T) *net.TCPConn {
+	t.Helper()
+	c, err := srv.dialE(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// dialE connects to the server; the connection is closed when the test ends.
+func (srv *server) dialE(t *testing.T) (*net.TCPConn, error) {
+	c, err := net.DialTimeout("tcp", srv.addr, ioTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", srv.addr, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(ioTimeout))
+	return c.(*net.TCPConn), nil
+}
+
+// readFull reads exactly n bytes; on failure it reports an error and returns what it got. Safe
+// from any goroutine.
+func readFull(t *testing.T, c net.Conn, n int) []byte {
+	t.Helper()
+	buf := make([]byte, n)
+	k, err := io.ReadFull(c, buf)
+	if err != nil {
+		t.Errorf("reading %d bytes: %v (got %d)", n, err, k)
+	}
+	return buf[:k]
+}
+
+// expectEOF reads until the server closes the connection, reporting an error on a timeout. It
+// returns what arrived before the end. Safe from any goroutine.
+func expectEOF(t *testing.T, c net.Conn, within time.Duration) []byte {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(within))
+	b, err := io.ReadAll(c)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Errorf("connection still open after %v (read %d bytes)", within, len(b))
+	}
+	// A reset also ends the connection; io.ReadAll reports it as an error, which is fine here.
+	return b
+}
+
+// eventually polls cond every 10ms until it holds or within passes.
+func eventually(within time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(within)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// openFDs counts this process's open descriptors (Linux; -1 elsewhere, where the check is
+// reported as not run).
+func openFDs() int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
+// resources is a baseline of goroutines and descriptors.
+type resources struct{ goroutines, fds int }
+
+func snapshot() resources {
+	runtime.GC()
+	return resources{runtime.NumGoroutine(), openFDs()}
+}
+
+// checkReturnsTo waits for goroutines and descriptors to fall back to base and reports any
+// excess with the goroutines' stacks.
+func checkReturnsTo(t *testing.T, base resources) {
+	t.Helper()
+	var now resources
+	ok := eventually(5*time.Second, func() bool {
+		now = resources{runtime.NumGoroutine(), openFDs()}
+		return now.goroutines <= base.goroutines && now.fds <= base.fds
+	})
+	if ok {
+		return
+	}
+	if now.goroutines > base.goroutines {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		t.Errorf("goroutines: %d after shutdown; want ≤ %d (baseline)\n%s", now.goroutines, base.goroutines, trimStacks(string(buf)))
+	}
+	if now.fds > base.fds {
+		t.Errorf("open descriptors: %d after shutdown; want ≤ %d (baseline)", now.fds, base.fds)
+	}
+}
+
+// trimStacks drops the test framework's own goroutines from a dump.
+func trimStacks(dump string) string {
+	var keep []string
+	for _, g := range strings.Split(dump, "\n\n") {
+		if strings.Contains(g, "testing.(*T).Run") || strings.Contains(g, "testing.tRunner") && !strings.Contains(g, "reactor") {
+			continue
+		}
+		keep = append(keep, g)
+	}
+	return strings.Join(keep, "\n\n")
+}
