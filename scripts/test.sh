@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The project's test command (README; .ci/run calls exactly this). Needs only Go.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  printf 'gofmt would change:\n%s\n' "$unformatted"
+  exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test -race (every package; the conformance suite on every backend)"
+go test -race -count=1 -timeout 20m ./...
+
+# The race detector makes sync.Pool drop items at random, so zero-allocation pins are checked
+# here, in a pass without it.
+echo "== allocation pins (without -race)"
+go test -count=1 -timeout 10m -run 'Alloc' ./...
