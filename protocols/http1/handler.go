@@ -1,0 +1,216 @@
+package http1
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/reactorlab/reactor/reactor"
+)
+
+// Defaults for the zero fields of Config.
+const (
+	DefaultMaxRequestLine = 8 << 10
+	DefaultMaxHeaderBytes = 16 << 10
+	DefaultMaxBody        = 1 << 20
+)
+
+// Config bounds what one request may hold. The zero value works: every zero or negative field
+// means its default. A backend's reactor.Config.MaxInbound must leave room for the largest
+// request these allow (MaxRequestLine + MaxHeaderBytes + MaxBody), or big bodies hit the
+// backend's limit, and an abrupt close, before they can get their 413.
+type Config struct {
+	// MaxRequestLine bounds the request line, CRLF included. Longer lines get 414 URI Too Long
+	// when the target is to blame, else 400. Default DefaultMaxRequestLine (8 KiB).
+	MaxRequestLine int
+
+	// MaxHeaderBytes bounds the header block after the request line, the empty line ending it
+	// included, and likewise the trailer section of a chunked body. Longer ones get 431.
+	// Default DefaultMaxHeaderBytes (16 KiB).
+	MaxHeaderBytes int
+
+	// MaxBody bounds a request body, counted after chunked decoding. A larger Content-Length,
+	// or chunks adding up past it, get 413. Default DefaultMaxBody (1 MiB).
+	MaxBody int
+}
+
+func (c Config) limits() limits {
+	l := limits{requestLine: c.MaxRequestLine, header: c.MaxHeaderBytes, body: c.MaxBody}
+	if l.requestLine <= 0 {
+		l.requestLine = DefaultMaxRequestLine
+	}
+	if l.header <= 0 {
+		l.header = DefaultMaxHeaderBytes
+	}
+	if l.body <= 0 {
+		l.body = DefaultMaxBody
+	}
+	return l
+}
+
+// Handler serves the routes of this package over HTTP/1.x; it implements reactor.Handler.
+// One Handler serves any number of connections on any number of loops at once. Make it with
+// New and stop it with Close; the zero Handler is not usable.
+type Handler struct {
+	lim limits
+
+	// date holds the current Date header value. A goroutine of the Handler replaces it every
+	// second, so requests only load a pointer instead of formatting the time.
+	date atomic.Pointer[[dateLen]byte]
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+// New returns a Handler with cfg's limits and starts its Date goroutine, which runs until
+// Close.
+func New(cfg Config) *Handler {
+	h := &Handler{
+		lim:  cfg.limits(),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	h.setDate(time.Now())
+	go h.runDate()
+	return h
+}
+
+// Close stops the Date goroutine and returns once it has exited. Connections still being
+// served keep working with a Date that no longer advances. Safe from any goroutine; later
+// calls return at once.
+func (h *Handler) Close() {
+	h.once.Do(func() { close(h.stop) })
+	<-h.done
+}
+
+// conn is the per-connection state, kept with Conn.SetContext: the parser's progress through
+// the current request and what has been decided about it so far.
+type conn struct {
+	p         parser
+	checked   bool     // the header block was routed and its expectations checked
+	continued bool     // 100 Continue was sent for this request
+	rt        *route   // where the current request goes, once checked
+	miss      *refusal // 404 or 405, to send once the request is complete
+}
+
+func (cs *conn) next() {
+	cs.p.reset()
+	cs.checked, cs.continued, cs.rt, cs.miss = false, false, nil, nil
+}
+
+// OnOpen implements reactor.Handler: it attaches the connection's parser.
+func (h *Handler) OnOpen(c reactor.Conn) {
+	c.SetContext(&conn{p: newParser(h.lim)})
+}
+
+// OnClose implements reactor.Handler.
+func (h *Handler) OnClose(c reactor.Conn, err error) {
+	c.SetContext(nil)
+}
+
+// OnData implements reactor.Handler: it answers every complete request in `in`, in order, and
+// consumes them; an incomplete request at the end is left for the next call (the parser
+// remembers how far it got, so nothing is parsed twice). After a request that ends the
+// connection, or one refused for bad input, it returns reactor.Close so the replies are
+// flushed before the connection closes.
+func (h *Handler) OnData(c reactor.Conn, in []byte) (int, reactor.Action) {
+	cs, _ := c.Context().(*conn)
+	if cs == nil {
+		// A backend always calls OnOpen first; this keeps a Handler that is driven by hand
+		// working too.
+		cs = &conn{p: newParser(h.lim)}
+		c.SetContext(cs)
+	}
+	w := writer{c: c, h: h}
+	off, action := 0, reactor.None
+	for off < len(in) && w.err == nil {
+		buf := in[off:]
+		st := cs.p.parse(buf)
+		if st == failed {
+			w.refuse(cs.p.err, cs.p.req.method == methodHEAD && cs.p.phase > phaseRequestLine, nil, 1, false)
+			off, action = len(in), reactor.Close
+			break
+		}
+		req := &cs.p.req
+		head := req.method == methodHEAD
+		if !cs.checked && cs.p.headersDone() {
+			// Decide as soon as the header block is in: 100 Continue must go out before the
+			// client sends its body, and some refusals should not wait for it.
+			cs.checked = true
+			cs.rt, cs.miss = resolve(req, buf)
+			// After a failed expectation the client may or may not send its body, and a
+			// client waiting for 100 Continue on a path that will not take the body should
+			// not have to send it. Either way where the next request starts is unknown, so
+			// answer now and close.
+			if cs.miss == errExpectation || cs.miss != nil && req.expectContinue && st == needMore {
+				w.refuse(cs.miss, head, cs.rt, req.minor, false)
+				off, action = len(in), reactor.Close
+				break
+			}
+		}
+		if st == needMore {
+			if req.expectContinue && !cs.continued && cs.p.headersDone() {
+				cs.continued = true
+				w.raw(continueLine)
+			}
+			break
+		}
+		keep := req.keepAlive()
+		if cs.miss != nil {
+			// 404 and 405: the request was well framed and is consumed whole, so the
+			// connection can go on as for any other reply.
+			w.refuse(cs.miss, head, cs.rt, req.minor, keep)
+		} else {
+			w.respond(cs.rt, req, buf, keep)
+		}
+		off += req.end
+		cs.next()
+		if !keep {
+			action = reactor.Close
+			break
+		}
+	}
+	w.flush()
+	if w.err != nil {
+		// The connection refused our output (it is closing, or over its outbound limit, in
+		// which case the backend aborts it); nothing more can be said on it.
+		return len(in), reactor.Close
+	}
+	return off, action
+}
+
+const continueLine = "HTTP/1.1 100 Continue\r\n\r\n"
+
+// dateLen is the length of an IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
+const dateLen = len("Sun, 06 Nov 1994 08:49:37 GMT")
+
+// imfFixdate is the Date header's layout (RFC 9110 §5.6.7), applied to UTC.
+const imfFixdate = "Mon, 02 Jan 2006 15:04:05 GMT"
+
+func (h *Handler) setDate(now time.Time) {
+	var d [dateLen]byte
+	now.UTC().AppendFormat(d[:0], imfFixdate)
+	h.date.Store(&d)
+}
+
+// runDate refreshes the Date value just after each second begins, so the header is never
+// stale by more than the timer's latency. It exits when Close closes h.stop.
+func (h *Handler) runDate() {
+	defer close(h.done)
+	t := time.NewTimer(untilNextSecond(time.Now()))
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+			now := time.Now()
+			h.setDate(now)
+			t.Reset(untilNextSecond(now))
+		}
+	}
+}
+
+func untilNextSecond(now time.Time) time.Duration {
+	return now.Truncate(time.Second).Add(time.Second).Sub(now)
+}
