@@ -26,8 +26,15 @@ func Run(t *testing.T, newBackend reactor.Constructor) {
 	t.Run("OutboundLimit", s.testOutboundLimit)
 	t.Run("InboundLimit", s.testInboundLimit)
 	t.Run("HandlerPanic", s.testHandlerPanic)
+	t.Run("HTTP", s.testHTTP)
+	t.Run("BadHTTP", s.testBadHTTP)
+	t.Run("HTTPTenThousandPipelined", s.testHTTPTenThousandPipelined)
+	t.Run("HTTPFaults", s.testHTTPFaults)
+	t.Run("ConnectChurn", s.testConnectChurn)
 	t.Run("Chat", s.testChat)
+	t.Run("ChatChurn", s.testChatChurn)
 	t.Run("Shutdown", s.testShutdown)
+	t.Run("ShutdownUnderLoad", s.testShutdownUnderLoad)
 }
 
 type suite struct {
