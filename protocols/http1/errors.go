@@ -40,6 +40,7 @@ var (
 	errChunkOverhead      = &refusal{400, "too much chunk framing for the data"}
 
 	errNotFound         = &refusal{404, "no such path"}
+	errRequestTimeout   = &refusal{408, "request not received in time"}
 	errMethodNotAllowed = &refusal{405, "method not allowed for this path"}
 	errBodyTooLarge     = &refusal{413, "request body too large"}
 	errURITooLong       = &refusal{414, "request target too long"}
@@ -63,6 +64,8 @@ func statusText(code int) string {
 		return "Not Found"
 	case 405:
 		return "Method Not Allowed"
+	case 408:
+		return "Request Timeout"
 	case 413:
 		return "Content Too Large"
 	case 414:

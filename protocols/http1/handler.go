@@ -32,6 +32,24 @@ type Config struct {
 	// MaxBody bounds a request body, counted after chunked decoding. A larger Content-Length,
 	// or chunks adding up past it, get 413. Default DefaultMaxBody (1 MiB).
 	MaxBody int
+
+	// The time limits are kept on a clock that ticks once a second: a limit of N seconds
+	// strikes after N to N+1 seconds, never early.
+
+	// IdleTimeout closes a keep-alive connection that has no request in progress for this
+	// long, without a reply. Default DefaultIdleTimeout (60s); negative: never.
+	IdleTimeout time.Duration
+
+	// HeaderTimeout bounds the time from a request's first byte to the end of its header
+	// block; past it the client gets 408 and the connection closes. This is what stops a
+	// slowloris peer, which keeps a request open by sending a byte now and then. Default
+	// DefaultHeaderTimeout (10s); negative: never.
+	HeaderTimeout time.Duration
+
+	// BodyTimeout bounds the time from the end of the header block to the end of the body;
+	// past it the client gets 408 and the connection closes. Default DefaultBodyTimeout (30s);
+	// negative: never.
+	BodyTimeout time.Duration
 }
 
 func (c Config) limits() limits {
@@ -53,6 +71,12 @@ func (c Config) limits() limits {
 // New and stop it with Close; the zero Handler is not usable.
 type Handler struct {
 	lim limits
+	tmo timeouts
+
+	// now is a coarse clock in Unix seconds, advanced with the Date, so that requests never
+	// read the time themselves.
+	now   atomic.Int64
+	conns connSet
 
 	// date holds the current Date header value. A goroutine of the Handler replaces it every
 	// second, so requests only load a pointer instead of formatting the time.
@@ -62,16 +86,24 @@ type Handler struct {
 	once sync.Once
 }
 
-// New returns a Handler with cfg's limits and starts its Date goroutine, which runs until
-// Close.
+// New returns a Handler with cfg's limits and starts its goroutine, which refreshes the Date
+// and enforces the time limits once a second until Close.
 func New(cfg Config) *Handler {
+	h := newStillHandler(cfg)
+	go h.runDate()
+	return h
+}
+
+// newStillHandler makes a Handler whose clock stands still until runDate runs; tests move it by
+// hand.
+func newStillHandler(cfg Config) *Handler {
 	h := &Handler{
 		lim:  cfg.limits(),
+		tmo:  cfg.timeouts(),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
 	}
 	h.setDate(time.Now())
-	go h.runDate()
 	return h
 }
 
@@ -84,8 +116,9 @@ func (h *Handler) Close() {
 }
 
 // conn is the per-connection state, kept with Conn.SetContext: the parser's progress through
-// the current request and what has been decided about it so far.
+// the current request, what has been decided about it so far, and the timeout clock.
 type conn struct {
+	clock
 	p         parser
 	checked   bool     // the header block was routed and its expectations checked
 	continued bool     // 100 Continue was sent for this request
@@ -98,13 +131,21 @@ func (cs *conn) next() {
 	cs.checked, cs.continued, cs.rt, cs.miss = false, false, nil, nil
 }
 
-// OnOpen implements reactor.Handler: it attaches the connection's parser.
+// OnOpen implements reactor.Handler: it attaches the connection's parser and starts its idle
+// clock.
 func (h *Handler) OnOpen(c reactor.Conn) {
-	c.SetContext(&conn{p: newParser(h.lim)})
+	cs := &conn{p: newParser(h.lim)}
+	cs.c = c
+	cs.since.Store(h.now.Load())
+	h.conns.add(cs)
+	c.SetContext(cs)
 }
 
 // OnClose implements reactor.Handler.
 func (h *Handler) OnClose(c reactor.Conn, err error) {
+	if cs, _ := c.Context().(*conn); cs != nil && cs.c != nil {
+		h.conns.remove(cs)
+	}
 	c.SetContext(nil)
 }
 
@@ -121,6 +162,12 @@ func (h *Handler) OnData(c reactor.Conn, in []byte) (int, reactor.Action) {
 		cs = &conn{p: newParser(h.lim)}
 		c.SetContext(cs)
 	}
+	from := cs.phase.Load()
+	if cs.enter() {
+		// The time limit struck first and its 408 is on the way; this input is too late.
+		return len(in), reactor.Close
+	}
+	completed := false
 	w := writer{c: c, h: h}
 	off, action := 0, reactor.None
 	for off < len(in) && w.err == nil {
@@ -164,6 +211,7 @@ func (h *Handler) OnData(c reactor.Conn, in []byte) (int, reactor.Action) {
 			w.respond(cs.rt, req, buf, keep)
 		}
 		off += req.end
+		completed = true
 		cs.next()
 		if !keep {
 			action = reactor.Close
@@ -171,6 +219,14 @@ func (h *Handler) OnData(c reactor.Conn, in []byte) (int, reactor.Action) {
 		}
 	}
 	w.flush()
+	to := waitIdle
+	if off < len(in) && action == reactor.None {
+		to = waitHead
+		if cs.p.headersDone() {
+			to = waitBody
+		}
+	}
+	cs.leave(from, to, completed, h.now.Load())
 	if w.err != nil {
 		// The connection refused our output (it is closing, or over its outbound limit, in
 		// which case the backend aborts it); nothing more can be said on it.
@@ -191,10 +247,12 @@ func (h *Handler) setDate(now time.Time) {
 	var d [dateLen]byte
 	now.UTC().AppendFormat(d[:0], imfFixdate)
 	h.date.Store(&d)
+	h.now.Store(now.Unix())
 }
 
 // runDate refreshes the Date value just after each second begins, so the header is never
-// stale by more than the timer's latency. It exits when Close closes h.stop.
+// stale by more than the timer's latency, and enforces the time limits. It exits when Close
+// closes h.stop.
 func (h *Handler) runDate() {
 	defer close(h.done)
 	t := time.NewTimer(untilNextSecond(time.Now()))
@@ -206,6 +264,7 @@ func (h *Handler) runDate() {
 		case <-t.C:
 			now := time.Now()
 			h.setDate(now)
+			h.sweep(now.Unix())
 			t.Reset(untilNextSecond(now))
 		}
 	}
