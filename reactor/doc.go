@@ -17,8 +17,9 @@
 //  4. Conn.AsyncWrite is safe from any goroutine and is the only way to write to a connection
 //     from another connection's callback or from a timer. The bytes are copied before it
 //     returns, so the caller may reuse them. AsyncWrites to one connection keep their order.
-//  5. Conn.Close flushes what was written, then closes. Conn.Abort drops pending output and
-//     closes at once; it exists for errors.
+//  5. Conn.Close flushes what was written, then closes. A peer that does not take that output
+//     within a few seconds is not waited for: the close becomes an abort. Conn.Abort drops
+//     pending output and closes at once; it exists for errors.
 //  6. Backpressure is bounded. Output pending for a connection beyond Config.MaxOutbound closes
 //     it with ErrOutboundFull (a backend that can pause reading does so first, so a connection's
 //     own replies slow its reader instead of piling up). Unconsumed input beyond

@@ -22,6 +22,9 @@ const (
 	// closeLinger bounds how long a closing connection keeps draining the peer's input after
 	// shutting down its write side.
 	closeLinger = 500 * time.Millisecond
+	// closeFlushTimeout bounds how long a closing connection waits for its peer to take the
+	// pending output; a peer that never reads would otherwise hold it open forever.
+	closeFlushTimeout = 5 * time.Second
 	// maxWritev bounds the slices handed to one writev (IOV_MAX is 1024 on Linux).
 	maxWritev = 256
 )
@@ -409,6 +412,7 @@ func (c *conn) closeGracefully(cause error) {
 		return
 	}
 	c.closing, c.caused, c.cause = true, true, cause
+	c.nc.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
 	if c.flushing {
 		return // the flusher closes when it is done
 	}
