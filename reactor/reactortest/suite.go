@@ -31,6 +31,7 @@ func Run(t *testing.T, newBackend reactor.Constructor) {
 	t.Run("HTTPTenThousandPipelined", s.testHTTPTenThousandPipelined)
 	t.Run("HTTPFaults", s.testHTTPFaults)
 	t.Run("ConnectChurn", s.testConnectChurn)
+	t.Run("SlowPeers", s.testSlowPeers)
 	t.Run("Chat", s.testChat)
 	t.Run("ChatChurn", s.testChatChurn)
 	t.Run("Shutdown", s.testShutdown)
