@@ -115,7 +115,7 @@ func (s *suite) testShutdownUnderLoad(t *testing.T) {
 		t.Errorf("Wait = %v; want ErrServerClosed", err)
 	}
 	h.Close()
-	checkReturnsTo(t, base)
+	checkReturnsTo(t, base, "ShutdownUnderLoad")
 }
 
 // cleanEnd reports whether a read error at a response boundary is an orderly end of the
