@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -185,8 +186,14 @@ func (s *suite) testOutboundLimit(t *testing.T) {
 	causes := make(chan error, 1)
 	chunk := make([]byte, 64<<10)
 	var wg sync.WaitGroup
+	// The flood starts on the client's first bytes, not in OnOpen: the client must have seen its
+	// connect succeed before the server may abort the connection.
+	var started atomic.Bool
 	h := funcHandler{
-		open: func(c reactor.Conn) {
+		data: func(c reactor.Conn, in []byte) (int, reactor.Action) {
+			if !started.CompareAndSwap(false, true) {
+				return len(in), reactor.None
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -201,12 +208,14 @@ func (s *suite) testOutboundLimit(t *testing.T) {
 				}
 				t.Errorf("6.4 GB queued to a peer that does not read, and no error")
 			}()
+			return len(in), reactor.None
 		},
 		close: func(c reactor.Conn, err error) { causes <- err },
 	}
 	srv := s.start(t, reactor.Config{MaxOutbound: 256 << 10}, h)
 	c := srv.dial(t)
 	c.SetReadBuffer(4 << 10)
+	c.Write([]byte("flood me"))
 	select {
 	case err := <-causes:
 		if !errors.Is(err, reactor.ErrOutboundFull) {
