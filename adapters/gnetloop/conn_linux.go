@@ -1,0 +1,428 @@
+//go:build linux
+
+package gnetloop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/reactorlab/reactor/reactor"
+)
+
+const (
+	// maxWritev bounds the slices handed to one Writev (IOV_MAX is 1024 on Linux).
+	maxWritev = 512
+	// closeLinger bounds how long a graceful close waits for gnet's outbound buffer to drain
+	// before closing anyway: a peer that stopped reading must not hold a closing connection.
+	closeLinger = 5 * time.Second
+	// lingerFirst and lingerMax are the first and the longest pause between two checks of a
+	// draining connection; gnet says nothing when its buffer empties, so the loop looks again.
+	lingerFirst = time.Millisecond
+	lingerMax   = 50 * time.Millisecond
+	// drainLinger bounds how long a connection that sent FIN waits for the peer's.
+	drainLinger = 500 * time.Millisecond
+)
+
+// Connection states. Transitions happen under conn.mu; reads may use the atomic alone.
+const (
+	stateOpen     int32 = iota
+	stateClosing        // flush, then close (Close, a Close action, Shutdown)
+	stateAborting       // drop output, reset the connection
+	stateClosed         // OnClose ran or is running
+)
+
+// conn is one gnet connection as the handler sees it. Fields marked "loop" are touched only on
+// the connection's event loop; the others are shared under mu or atomic.
+type conn struct {
+	b      *backend
+	gc     gnet.Conn
+	loop   gnet.EventLoop
+	task   gnet.Runnable // run, made once so that scheduling it allocates no method value
+	local  net.Addr
+	remote net.Addr
+
+	opened  bool             // loop: OnOpen was delivered, so OnClose is owed
+	ctx     any              // loop: the handler's SetContext value
+	out     reactor.Outbound // loop: bytes Written during the current callback
+	sending reactor.Outbound // loop: AsyncWrite bytes taken over by run
+
+	state       atomic.Int32
+	gnetPending atomic.Int64 // gnet's OutboundBuffered as last seen on the loop
+
+	mu          sync.Mutex
+	pend        reactor.Outbound // AsyncWrite bytes waiting for run
+	scheduled   bool             // a run task is queued on the loop
+	closeReq    atomic.Bool      // a graceful close was asked for; the loop applies it. Set under mu
+	cause       error            // what OnClose is told, once a close was asked for
+	linger      *time.Timer      // rechecks a closing connection whose gnet buffer is not empty
+	lingerWait  time.Duration
+	lingerUntil time.Time
+	drainUntil  time.Time // set once FIN was sent: the close follows the peer's, or this time
+}
+
+func newConn(b *backend, gc gnet.Conn) *conn {
+	c := &conn{b: b, gc: gc, loop: gc.EventLoop(), local: cloneAddr(gc.LocalAddr()), remote: cloneAddr(gc.RemoteAddr())}
+	c.task = gnet.RunnableFunc(c.run)
+	return c
+}
+
+// cloneAddr copies gnet's address: gnet recycles a connection's addresses when it closes.
+func cloneAddr(a net.Addr) net.Addr {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a
+	}
+	return &net.TCPAddr{IP: append(net.IP(nil), ta.IP...), Port: ta.Port, Zone: strings.Clone(ta.Zone)}
+}
+
+// Write implements reactor.Conn. Only from the connection's own callbacks (its loop).
+func (c *conn) Write(p []byte) (int, error) {
+	if c.state.Load() != stateOpen {
+		return 0, reactor.ErrConnClosed
+	}
+	if c.out.Len()+int(c.gnetPending.Load())+len(p) > c.b.cfg.MaxOutbound {
+		c.Abort(reactor.ErrOutboundFull)
+		return 0, reactor.ErrOutboundFull
+	}
+	c.out.Write(p)
+	return len(p), nil
+}
+
+// AsyncWrite implements reactor.Conn. Safe from any goroutine.
+func (c *conn) AsyncWrite(p []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state.Load() != stateOpen {
+		return reactor.ErrConnClosed
+	}
+	if c.pend.Len()+int(c.gnetPending.Load())+len(p) > c.b.cfg.MaxOutbound {
+		c.abortLocked(reactor.ErrOutboundFull)
+		return reactor.ErrOutboundFull
+	}
+	c.pend.Write(p)
+	c.schedule()
+	return nil
+}
+
+// Close implements reactor.Conn. Safe from any goroutine.
+func (c *conn) Close() error {
+	c.closeWith(nil, true)
+	return nil
+}
+
+// closeWith asks for a graceful close that will report cause. The loop applies it between
+// callbacks (applyClose), so a close from another goroutine never cuts the output of a
+// callback in progress in half. With wake set it schedules the loop to act; callers already
+// on the loop settle the connection themselves.
+func (c *conn) closeWith(cause error, wake bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state.Load() != stateOpen || c.closeReq.Load() {
+		return
+	}
+	c.cause = cause
+	c.closeReq.Store(true)
+	if wake {
+		c.schedule()
+	}
+}
+
+// applyClose turns an asked-for close into the closing state. Loop only.
+func (c *conn) applyClose() {
+	if !c.closeReq.Load() {
+		return // the common case, without the lock
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state.Load() == stateOpen {
+		c.state.Store(stateClosing)
+	}
+}
+
+// Abort implements reactor.Conn. Safe from any goroutine.
+func (c *conn) Abort(cause error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.abortLocked(cause)
+}
+
+func (c *conn) abortLocked(cause error) {
+	if st := c.state.Load(); st == stateAborting || st == stateClosed {
+		return
+	}
+	if cause == nil {
+		cause = reactor.ErrConnClosed
+	}
+	c.cause = cause
+	c.state.Store(stateAborting)
+	c.pend.Reset()
+	c.schedule()
+}
+
+// LocalAddr implements reactor.Conn. Safe from any goroutine.
+func (c *conn) LocalAddr() net.Addr { return c.local }
+
+// RemoteAddr implements reactor.Conn. Safe from any goroutine.
+func (c *conn) RemoteAddr() net.Addr { return c.remote }
+
+// Context implements reactor.Conn. Only from the connection's own callbacks.
+func (c *conn) Context() any { return c.ctx }
+
+// SetContext implements reactor.Conn. Only from the connection's own callbacks.
+func (c *conn) SetContext(v any) { c.ctx = v }
+
+// schedule queues run on the connection's loop unless it is queued already. c.mu held: while
+// the state is not closed, gnet has not closed this connection, so its loop and poller are
+// alive and Execute is safe.
+func (c *conn) schedule() {
+	if c.scheduled || c.state.Load() == stateClosed {
+		return
+	}
+	if err := c.loop.Execute(context.Background(), c.task); err != nil {
+		// The engine is stopping; it closes this connection itself.
+		return
+	}
+	c.scheduled = true
+}
+
+// run is the loop task scheduled by AsyncWrite, Close, Abort and the linger timer.
+func (c *conn) run(context.Context) error {
+	c.mu.Lock()
+	c.scheduled = false
+	if c.state.Load() == stateClosed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.pend, c.sending = c.sending, c.pend
+	c.mu.Unlock()
+	c.gnetPending.Store(int64(c.gc.OutboundBuffered()))
+	c.flush(&c.sending)
+	if c.settle() == gnet.Close {
+		_ = c.loop.Close(c.gc)
+	}
+	return nil
+}
+
+// onTraffic lends the buffered input to the handler and keeps what it did not consume.
+func (c *conn) onTraffic() gnet.Action {
+	gc := c.gc
+	c.applyClose()
+	if c.state.Load() != stateOpen {
+		// Closing: no handler call may follow, so the input no longer matters.
+		_, _ = gc.Discard(-1)
+		return c.settle()
+	}
+	c.gnetPending.Store(int64(gc.OutboundBuffered()))
+	in, err := gc.Peek(-1)
+	if err != nil || len(in) == 0 {
+		return c.settle()
+	}
+	consumed, action, perr := c.callData(in)
+	switch {
+	case perr != nil:
+		c.Abort(perr)
+	case consumed < 0 || consumed > len(in):
+		c.Abort(fmt.Errorf("gnet: handler consumed %d of %d bytes", consumed, len(in)))
+	default:
+		// Discard(0) would drop everything gnet holds, so only a positive count is passed.
+		if consumed > 0 {
+			_, _ = gc.Discard(consumed)
+		}
+		if gc.InboundBuffered() > c.b.cfg.MaxInbound {
+			c.Abort(reactor.ErrInboundFull)
+		} else if action == reactor.Close {
+			c.closeWith(nil, false)
+		}
+	}
+	return c.settle()
+}
+
+// afterCallback finishes OnOpen: it sends what the handler wrote and applies its verdict.
+func (c *conn) afterCallback(a reactor.Action) gnet.Action {
+	if a == reactor.Close {
+		c.closeWith(nil, false)
+	}
+	return c.settle()
+}
+
+// settle runs on the loop after every callback and task: it sends what was written, enforces
+// the outbound limit and tells gnet whether to close the connection now.
+func (c *conn) settle() gnet.Action {
+	c.applyClose()
+	switch c.state.Load() {
+	case stateClosed:
+		// gnet closed the connection during a write (a reset peer); OnClose has run.
+		c.out.Reset()
+		return gnet.None
+	case stateAborting:
+		c.out.Reset()
+		c.sending.Reset()
+		_ = c.gc.SetLinger(0) // the close resets the connection instead of draining it
+		return gnet.Close
+	}
+	c.flush(&c.out)
+	if c.state.Load() == stateClosed {
+		return gnet.None
+	}
+	pending := c.gc.OutboundBuffered()
+	c.gnetPending.Store(int64(pending))
+	if pending > c.b.cfg.MaxOutbound {
+		c.Abort(reactor.ErrOutboundFull)
+		_ = c.gc.SetLinger(0)
+		return gnet.Close
+	}
+	if c.state.Load() == stateClosing {
+		if pending > 0 {
+			if !c.armLinger() {
+				return gnet.Close
+			}
+		} else if !c.drain() {
+			return gnet.Close
+		}
+	}
+	return gnet.None
+}
+
+// drain runs once everything written has reached the socket: it sends FIN (shutdown of the
+// write side) and keeps reading, and discarding, what the peer still sends until it closes
+// too or drainLinger passes. Closing at once would answer any byte the peer sent meanwhile with
+// a reset, and a reset makes the peer's kernel drop our last reply before it is read (a 408
+// to a slowloris peer that keeps trickling, say). It reports false when the connection should
+// be closed now.
+func (c *conn) drain() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	if c.drainUntil.IsZero() {
+		if err := unix.Shutdown(c.gc.Fd(), unix.SHUT_WR); err != nil {
+			return false
+		}
+		c.drainUntil = now.Add(drainLinger)
+		if c.linger == nil {
+			c.linger = time.AfterFunc(drainLinger, c.recheck)
+		} else {
+			c.linger.Reset(drainLinger)
+		}
+		return true
+	}
+	return now.Before(c.drainUntil)
+}
+
+// flush hands q to gnet in as few Writev calls as IOV_MAX allows. gnet writes what the socket
+// takes and buffers the rest, so q is always emptied.
+func (c *conn) flush(q *reactor.Outbound) {
+	for q.Len() > 0 && c.state.Load() != stateClosed {
+		bufs := q.Buffers(maxWritev)
+		n := 0
+		for _, b := range bufs {
+			n += len(b)
+		}
+		var err error
+		if len(bufs) == 1 {
+			// The common case (a reply or a burst of them fits one chunk): gnet's Write is
+			// a plain write(2), where its Writev goes through an allocating iovec list.
+			_, err = c.gc.Write(bufs[0])
+		} else {
+			_, err = c.gc.Writev(bufs)
+		}
+		if err != nil {
+			break // gnet closed the connection, and OnClose said why
+		}
+		q.Discard(n)
+	}
+	q.Reset()
+}
+
+// armLinger schedules another look at a closing connection whose bytes are still in gnet's
+// buffer. It reports false once closeLinger has passed: close without them.
+func (c *conn) armLinger() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	switch {
+	case c.linger == nil:
+		c.lingerWait, c.lingerUntil = lingerFirst, now.Add(closeLinger)
+		c.linger = time.AfterFunc(c.lingerWait, c.recheck)
+	case now.After(c.lingerUntil):
+		return false
+	default:
+		c.lingerWait = min(2*c.lingerWait, lingerMax)
+		c.linger.Reset(c.lingerWait)
+	}
+	return true
+}
+
+// recheck runs on the timer's goroutine and hands the check back to the loop.
+func (c *conn) recheck() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.schedule()
+}
+
+// onClose delivers OnClose once, with the contract's cause.
+func (c *conn) onClose(err error) {
+	c.mu.Lock()
+	st := c.state.Load()
+	cause, asked := c.cause, c.closeReq.Load()
+	c.state.Store(stateClosed)
+	c.pend.Reset()
+	if c.linger != nil {
+		c.linger.Stop()
+	}
+	c.mu.Unlock()
+	c.out.Reset()
+	c.sending.Reset()
+	if st == stateOpen && !asked {
+		switch {
+		case err == nil && c.b.stopping.Load():
+			cause = reactor.ErrServerClosed
+		case err == nil:
+			cause = nil
+		case errors.Is(err, io.EOF):
+			cause = io.EOF
+		default:
+			cause = err
+		}
+	}
+	c.callClose(cause)
+}
+
+func (c *conn) callOpen() (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = reactor.HandlerPanic(c.b.cfg.Logger, c.remote.String(), v)
+		}
+	}()
+	c.b.h.OnOpen(c)
+	return nil
+}
+
+func (c *conn) callData(in []byte) (n int, a reactor.Action, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = reactor.HandlerPanic(c.b.cfg.Logger, c.remote.String(), v)
+		}
+	}()
+	n, a = c.b.h.OnData(c, in)
+	return n, a, nil
+}
+
+func (c *conn) callClose(cause error) {
+	defer func() {
+		if v := recover(); v != nil {
+			// The connection is gone already; the panic is only reported.
+			_ = reactor.HandlerPanic(c.b.cfg.Logger, c.remote.String(), v)
+		}
+	}()
+	c.b.h.OnClose(c, cause)
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package gnetloop
+
+const raceEnabled = false

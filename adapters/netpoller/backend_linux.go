@@ -1,0 +1,302 @@
+//go:build linux
+
+package netpoller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cloudwego/netpoll"
+
+	"github.com/reactorlab/reactor/reactor"
+)
+
+const available = true
+
+// shutdownRetry is how often Shutdown asks netpoll's event loop to stop until its Serve has
+// returned: a stop that lands before Serve registered its server is ignored by netpoll.
+const shutdownRetry = 10 * time.Millisecond
+
+// New returns a netpoll backend for cfg. Options netpoll has no switch for fail with
+// reactor.ErrNotSupported.
+func New(cfg reactor.Config) (reactor.Backend, error) {
+	if cfg.EdgeTriggered {
+		return nil, fmt.Errorf("netpoll: edge-triggered readiness: %w (netpoll reads level-triggered, always)", reactor.ErrNotSupported)
+	}
+	if cfg.ReusePort {
+		return nil, fmt.Errorf("netpoll: reuseport: %w (one listener on one poller)", reactor.ErrNotSupported)
+	}
+	if cfg.ReadBufferSize != 0 {
+		return nil, fmt.Errorf("netpoll: read buffer size: %w (netpoll sizes each read itself; its buffer size is process-wide)", reactor.ErrNotSupported)
+	}
+	cfg = cfg.WithDefaults()
+	return &backend{
+		cfg:       cfg,
+		conns:     map[*conn]struct{}{},
+		drained:   make(chan struct{}),
+		serveDone: make(chan struct{}),
+		done:      make(chan struct{}),
+	}, nil
+}
+
+// backend is one netpoll event loop (a listener and its connections) serving one handler. The
+// pollers it runs on are process-wide and shared; see the package doc.
+type backend struct {
+	cfg reactor.Config
+	h   reactor.Handler
+	evl netpoll.EventLoop
+
+	stopping  atomic.Bool
+	wg        sync.WaitGroup // flusher goroutines
+	serveDone chan struct{}  // closed when evl.Serve returned; serveErr is then set
+	serveErr  error
+
+	mu       sync.Mutex
+	started  bool
+	shutOnce bool
+	conns    map[*conn]struct{}
+	drained  chan struct{} // closed when stopping and conns is empty
+	err      error         // what Wait returns
+	done     chan struct{} // closed when the backend has stopped for good
+}
+
+func (b *backend) Info() reactor.Info { return Info() }
+
+func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
+	b.mu.Lock()
+	if b.started {
+		b.mu.Unlock()
+		return nil, reactor.ErrAlreadyStarted
+	}
+	b.started, b.h = true, h
+	b.mu.Unlock()
+
+	if err := configure(b.cfg); err != nil {
+		b.finish(err)
+		return nil, err
+	}
+	ln, err := netpoll.CreateListener("tcp", b.cfg.Addr)
+	if err != nil {
+		err = fmt.Errorf("netpoll: %w", err)
+		b.finish(err)
+		return nil, err
+	}
+	evl, err := netpoll.NewEventLoop(b.onRequest,
+		netpoll.WithOnPrepare(b.onPrepare),
+		netpoll.WithOnConnect(b.onConnect),
+	)
+	if err != nil {
+		ln.Close()
+		err = fmt.Errorf("netpoll: %w", err)
+		b.finish(err)
+		return nil, err
+	}
+	b.evl = evl
+	// Exits when the event loop stops: after Shutdown, or on its own if the listener fails.
+	go func() {
+		err := evl.Serve(ln)
+		b.serveErr = err
+		close(b.serveDone)
+		if !b.stopping.Load() {
+			if err == nil {
+				err = errors.New("event loop stopped")
+			}
+			b.abortAll(err)
+			b.finish(fmt.Errorf("netpoll: %w", err))
+		}
+	}()
+	return ln.Addr(), nil
+}
+
+// Process-wide netpoll settings. netpoll's pollers and its logger belong to the process, not
+// to one event loop, so the adapter only ever grows the poller count (shrinking would close
+// pollers that other servers' connections live on) and installs one log sink that forwards to
+// the logger of the backend started last.
+var (
+	globalMu   sync.Mutex
+	numPollers int                         // what the adapter set; 0 before the first Start
+	logTarget  atomic.Pointer[slog.Logger] // where netpoll's messages go
+)
+
+// configure sizes netpoll's pollers to cfg.Loops (grow-only) and routes its logging.
+func configure(cfg reactor.Config) error {
+	logTarget.Store(cfg.Logger)
+	globalMu.Lock()
+	defer globalMu.Unlock()
+	if cfg.Loops <= numPollers {
+		return nil
+	}
+	if err := netpoll.Configure(netpoll.Config{PollerNum: cfg.Loops, LoggerOutput: logSink{}, LoadBalance: netpoll.RoundRobin}); err != nil {
+		return fmt.Errorf("netpoll: setting %d pollers: %w", cfg.Loops, err)
+	}
+	numPollers = cfg.Loops
+	return nil
+}
+
+// logSink receives netpoll's log lines (one Write per line) and passes them to slog.
+type logSink struct{}
+
+func (logSink) Write(p []byte) (int, error) {
+	if l := logTarget.Load(); l != nil {
+		l.Warn("netpoll: " + strings.TrimSpace(string(p)))
+	}
+	return len(p), nil
+}
+
+// finish marks the backend stopped for good with err (what Wait returns).
+func (b *backend) finish(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	select {
+	case <-b.done:
+	default:
+		b.err = err
+		close(b.done)
+	}
+}
+
+func (b *backend) abortAll(cause error) {
+	b.mu.Lock()
+	conns := make([]*conn, 0, len(b.conns))
+	for c := range b.conns {
+		conns = append(conns, c)
+	}
+	b.mu.Unlock()
+	for _, c := range conns {
+		c.Abort(cause)
+	}
+}
+
+func (b *backend) Shutdown(ctx context.Context) error {
+	b.mu.Lock()
+	if !b.started {
+		b.started = true
+		b.mu.Unlock()
+		b.stopping.Store(true)
+		b.finish(reactor.ErrServerClosed)
+		return nil
+	}
+	if b.shutOnce || b.evl == nil {
+		b.mu.Unlock()
+		select {
+		case <-b.done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	b.shutOnce = true
+	b.stopping.Store(true)
+	conns := make([]*conn, 0, len(b.conns))
+	for c := range b.conns {
+		conns = append(conns, c)
+	}
+	b.checkDrained()
+	b.mu.Unlock()
+
+	// Close every connection gracefully first (flush, then close), so that written bytes
+	// leave before netpoll's own shutdown, which closes idle connections without a word.
+	for _, c := range conns {
+		c.closeWith(reactor.ErrServerClosed)
+	}
+	var err error
+	select {
+	case <-b.drained:
+	case <-ctx.Done():
+		err = ctx.Err()
+		b.abortAll(reactor.ErrServerClosed)
+		<-b.drained
+	}
+	// Stop accepting and end Serve. Connections accepted meanwhile were closed unseen.
+	for stopped := false; !stopped; {
+		if serr := b.evl.Shutdown(ctx); serr != nil && err == nil {
+			err = serr
+		}
+		select {
+		case <-b.serveDone:
+			stopped = true
+		case <-time.After(shutdownRetry):
+		}
+	}
+	b.wg.Wait()
+	b.finish(reactor.ErrServerClosed)
+	return err
+}
+
+// checkDrained closes b.drained once Shutdown began and the last connection is gone. b.mu held.
+func (b *backend) checkDrained() {
+	if b.stopping.Load() && len(b.conns) == 0 {
+		select {
+		case <-b.drained:
+		default:
+			close(b.drained)
+		}
+	}
+}
+
+func (b *backend) Wait() error {
+	<-b.done
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
+// connKey finds the adapter's conn in the context netpoll passes between callbacks.
+type connKey struct{}
+
+// onPrepare runs on the poller goroutine as a connection is accepted, before netpoll watches
+// it: it creates the adapter's conn, or turns the connection away during Shutdown.
+func (b *backend) onPrepare(nc netpoll.Connection) context.Context {
+	c, err := newConn(b, nc)
+	if err != nil || b.stopping.Load() {
+		nc.Close()
+		return context.Background()
+	}
+	b.mu.Lock()
+	if b.stopping.Load() {
+		b.mu.Unlock()
+		nc.Close()
+		return context.Background()
+	}
+	b.conns[c] = struct{}{}
+	b.mu.Unlock()
+	// Runs once netpoll considers the connection closed and no OnRequest is running; netpoll
+	// closes the descriptor in a callback of its own that runs after this one.
+	nc.AddCloseCallback(c.onClosed)
+	return context.WithValue(context.Background(), connKey{}, c)
+}
+
+// onConnect runs on a pooled goroutine before any onRequest for the connection.
+func (b *backend) onConnect(ctx context.Context, nc netpoll.Connection) context.Context {
+	if c, ok := ctx.Value(connKey{}).(*conn); ok {
+		c.open()
+	}
+	return ctx
+}
+
+// onRequest runs on a pooled goroutine, one at a time per connection, whenever input is
+// buffered; netpoll calls it again while input remains, so it always takes all of it.
+func (b *backend) onRequest(ctx context.Context, nc netpoll.Connection) error {
+	c, ok := ctx.Value(connKey{}).(*conn)
+	if !ok {
+		r := nc.Reader()
+		_ = r.Skip(r.Len())
+		return r.Release()
+	}
+	c.onRequest()
+	return nil
+}
+
+func (b *backend) forget(c *conn) {
+	b.mu.Lock()
+	delete(b.conns, c)
+	b.checkDrained()
+	b.mu.Unlock()
+}

@@ -1,0 +1,63 @@
+// Package netpoller runs reactor handlers on cloudwego/netpoll (github.com/cloudwego/netpoll),
+// whose model is epoll pollers plus a goroutine pool: a few process-wide poller goroutines
+// read every readable connection into a nocopy LinkBuffer, and each connection's handler runs
+// on a pooled goroutine, one at a time per connection. The backend name users type is
+// "netpoll".
+//
+// # How netpoll's model maps onto the contract
+//
+//   - Callbacks (contract 1). OnOpen runs in netpoll's OnConnect, OnData in its OnRequest and
+//     OnClose in a close callback; netpoll runs them serially for a connection (its processing
+//     lock) and calls the close callback once, after the last OnRequest. netpoll hangs up on a
+//     peer that sends and half-closes before OnConnect ran, and then never runs OnConnect; the
+//     adapter serves such a connection from the close callback (the descriptor is still open
+//     there), so every accepted connection gets Open, its Data and Close.
+//   - Inbound bytes (2). OnData is lent Reader.Peek of the buffered input (no copy when it
+//     sits in one buffer node). netpoll requires every byte to be taken from the Reader on each
+//     call — it calls OnRequest again at once while input remains — so the adapter always
+//     Skips and Releases all of it and carries what the handler left unconsumed in a buffer of
+//     its own, presented again joined with the next input. netpoll reads without limit, so the
+//     input is shown in windows of 64 KiB, and between windows the output is sent.
+//   - Write (3). Bytes go to a reactor.Outbound under the connection's mutex and are sent when
+//     the callback returns with one non-blocking writev on the descriptor.
+//   - AsyncWrite (4). From any goroutine: queued under the same mutex, then one non-blocking
+//     writev. Concurrent writers are serialized by the mutex; what the socket does not take
+//     goes to a flusher goroutine (at most one per connection, while output is pending) that
+//     blocks on a duplicate of the descriptor in Go's runtime poller. netpoll's Writer.Flush is
+//     not used: it waits on a one-slot signal that its poller can fill twice for one drain, so a
+//     later Flush may return while the poller still sends, which showed as stalled output under
+//     chat broadcast load. The adapter uses netpoll for accepting, reading and scheduling.
+//   - Close and Abort (5). Close flushes (through the flusher if need be) and then closes the
+//     netpoll connection; a Close from another goroutine waits for the running callback to end,
+//     so it never cuts a reply in half. Abort drops the queue and sets SO_LINGER 0 first.
+//   - Backpressure (6). Queued bytes above Config.MaxOutbound abort the connection with
+//     ErrOutboundFull. A connection's own replies pace its reader: while the flusher holds more
+//     than half the limit, the connection's goroutine waits before the next input window. netpoll
+//     keeps reading meanwhile, so the waiting goroutine watches netpoll's buffered input and
+//     aborts with ErrInboundFull past Config.MaxInbound (a peer that sends but never reads).
+//   - Shutdown (7). New connections are closed in OnPrepare, open ones closed gracefully with
+//     ErrServerClosed; once all are gone (or ctx ends and they are aborted) the event loop is shut
+//     down, which closes the listener. netpoll's Shutdown is ignored if it lands before Serve
+//     registered the listener, so it is repeated until Serve has returned. Shutdown returns when
+//     every close callback ran; netpoll closes each descriptor in a callback of its own right
+//     after, on its pool goroutine, so the descriptors are gone a moment later.
+//
+// # Configuration and what netpoll cannot do
+//
+// Config.Loops sets netpoll's poller count (netpoll.Configure PollerNum). Its default is
+// GOMAXPROCS/20+1 — one poller on most machines — which is why the adapter sets it. Pollers
+// are process-wide: every netpoll server in the process shares them, so the adapter only ever
+// grows the count (shrinking would close pollers other servers' connections live on) and never
+// stops them; they are not the backend's goroutines and outlive Shutdown, and a test that
+// counts goroutines takes its baseline after a first netpoll server ran. netpoll's logger is
+// process-wide too: the adapter routes it to the Config.Logger of the backend started last.
+// Connections are spread over the pollers round-robin (netpoll's RoundRobin load balancing).
+//
+// Unsupported, and refused by New with reactor.ErrNotSupported: EdgeTriggered (netpoll reads
+// level-triggered, with no switch), ReusePort (one listener on one poller) and ReadBufferSize
+// (netpoll sizes each read itself, and its buffer size is a process-wide setting meant for
+// init time).
+//
+// Linux only: the adapter is built for Linux; elsewhere New fails with
+// reactor.ErrNotSupported.
+package netpoller

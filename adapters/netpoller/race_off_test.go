@@ -1,0 +1,5 @@
+//go:build !race
+
+package netpoller
+
+const raceEnabled = false
