@@ -1,0 +1,188 @@
+//go:build linux
+
+package gnetnative
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/reactorlab/reactor/protocols/http1"
+	"github.com/reactorlab/reactor/reactor"
+)
+
+// Serve listens on addr and serves proto ("http" or "echo") on gnet with loops event loops
+// until ctx is done; then it stops the engine and returns nil once gnet has.
+func Serve(ctx context.Context, proto, addr string, loops int) error {
+	var ev gnet.EventHandler
+	var h *http1.Handler
+	switch proto {
+	case "http":
+		h = http1.New(http1.Config{})
+		defer h.Close()
+		ev = &httpEvents{h: h}
+	case "echo":
+		ev = &echoEvents{}
+	default:
+		return fmt.Errorf("gnetnative: protocol %q: %w (http, echo)", proto, reactor.ErrNotSupported)
+	}
+	if loops <= 0 {
+		loops = 1
+	}
+	booted := make(chan gnet.Engine, 1)
+	runDone := make(chan error, 1)
+	// Exits when the engine stops: below, once ctx is done, or on its own if it fails.
+	go func() {
+		runDone <- gnet.Run(bootHook{ev, booted}, "tcp://"+addr,
+			gnet.WithNumEventLoop(loops),
+			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+			gnet.WithLogger(quiet{}))
+	}()
+	var eng gnet.Engine
+	select {
+	case eng = <-booted:
+	case err := <-runDone:
+		return fmt.Errorf("gnetnative: %w", err)
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-runDone:
+		if err == nil {
+			err = errors.New("engine stopped")
+		}
+		return fmt.Errorf("gnetnative: %w", err)
+	}
+	// Engine.Stop notices the end on a 500 ms poll; cancel it as soon as Run has returned.
+	stopCtx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		_ = eng.Stop(stopCtx)
+	}()
+	<-runDone
+	cancel()
+	<-stopped
+	return nil
+}
+
+// bootHook hands the engine to Serve from OnBoot and forwards everything else.
+type bootHook struct {
+	gnet.EventHandler
+	booted chan<- gnet.Engine
+}
+
+func (b bootHook) OnBoot(eng gnet.Engine) gnet.Action {
+	b.booted <- eng
+	return gnet.None
+}
+
+// echoEvents writes every byte back from the callback that received it.
+type echoEvents struct{ gnet.BuiltinEventEngine }
+
+func (*echoEvents) OnTraffic(c gnet.Conn) gnet.Action {
+	buf, _ := c.Next(-1)
+	if _, err := c.Write(buf); err != nil {
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// httpEvents runs the http1 handler with the least glue gnet needs.
+type httpEvents struct {
+	gnet.BuiltinEventEngine
+	h *http1.Handler
+}
+
+func (e *httpEvents) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	g := &glue{c: c}
+	c.SetContext(g)
+	e.h.OnOpen(g)
+	return g.take(), g.action()
+}
+
+func (e *httpEvents) OnTraffic(c gnet.Conn) gnet.Action {
+	g := c.Context().(*glue)
+	in, _ := c.Peek(-1)
+	n, a := e.h.OnData(g, in)
+	if n > 0 {
+		_, _ = c.Discard(n)
+	}
+	if len(g.out) > 0 {
+		if _, err := c.Write(g.out); err != nil {
+			return gnet.Close
+		}
+		g.out = g.out[:0]
+	}
+	if a == reactor.Close {
+		g.closing = true
+	}
+	return g.action()
+}
+
+func (e *httpEvents) OnClose(c gnet.Conn, err error) gnet.Action {
+	if g, ok := c.Context().(*glue); ok {
+		e.h.OnClose(g, err)
+	}
+	return gnet.None
+}
+
+// glue is the reactor.Conn the handler writes to: writes gather in out and leave in one
+// gnet Write when the callback returns.
+type glue struct {
+	c       gnet.Conn
+	out     []byte
+	ctx     any
+	closing bool
+}
+
+func (g *glue) take() []byte {
+	if len(g.out) == 0 {
+		return nil
+	}
+	out := append([]byte(nil), g.out...)
+	g.out = g.out[:0]
+	return out
+}
+
+func (g *glue) action() gnet.Action {
+	if g.closing {
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+func (g *glue) Write(p []byte) (int, error) {
+	g.out = append(g.out, p...)
+	return len(p), nil
+}
+
+func (g *glue) AsyncWrite(p []byte) error {
+	return g.c.AsyncWrite(append([]byte(nil), p...), nil)
+}
+
+func (g *glue) Close() error {
+	g.closing = true
+	return nil
+}
+
+func (g *glue) Abort(error) {
+	_ = g.c.SetLinger(0)
+	g.closing = true
+}
+
+func (g *glue) LocalAddr() net.Addr  { return g.c.LocalAddr() }
+func (g *glue) RemoteAddr() net.Addr { return g.c.RemoteAddr() }
+func (g *glue) Context() any         { return g.ctx }
+func (g *glue) SetContext(v any)     { g.ctx = v }
+
+// quiet drops gnet's logging: a baseline prints nothing.
+type quiet struct{}
+
+func (quiet) Debugf(string, ...any) {}
+func (quiet) Infof(string, ...any)  {}
+func (quiet) Warnf(string, ...any)  {}
+func (quiet) Errorf(string, ...any) {}
+func (quiet) Fatalf(string, ...any) {}
