@@ -33,8 +33,8 @@ type Config struct {
 	// or chunks adding up past it, get 413. Default DefaultMaxBody (1 MiB).
 	MaxBody int
 
-	// The time limits are kept on a clock that ticks once a second: a limit of N seconds
-	// strikes after N to N+1 seconds, never early.
+	// The time limits are checked once a second: a limit of N seconds strikes after N to N+1
+	// seconds, never early.
 
 	// IdleTimeout closes a keep-alive connection that has no request in progress for this
 	// long, without a reply. Default DefaultIdleTimeout (60s); negative: never.
@@ -73,9 +73,10 @@ type Handler struct {
 	lim limits
 	tmo timeouts
 
-	// now is a coarse clock in Unix seconds, advanced with the Date, so that requests never
-	// read the time themselves.
-	now   atomic.Int64
+	// clock reads the monotonic time for the time limits: once per OnData call, not per
+	// request. Tests replace it.
+	clock func() int64
+	start time.Time
 	conns connSet
 
 	// date holds the current Date header value. A goroutine of the Handler replaces it every
@@ -98,12 +99,14 @@ func New(cfg Config) *Handler {
 // hand.
 func newStillHandler(cfg Config) *Handler {
 	h := &Handler{
-		lim:  cfg.limits(),
-		tmo:  cfg.timeouts(),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
+		lim:   cfg.limits(),
+		tmo:   cfg.timeouts(),
+		start: time.Now(),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
 	}
-	h.setDate(time.Now())
+	h.clock = h.monotonic
+	h.setDate(h.start)
 	return h
 }
 
@@ -136,7 +139,7 @@ func (cs *conn) next() {
 func (h *Handler) OnOpen(c reactor.Conn) {
 	cs := &conn{p: newParser(h.lim)}
 	cs.c = c
-	cs.since.Store(h.now.Load())
+	cs.since.Store(h.clock())
 	h.conns.add(cs)
 	c.SetContext(cs)
 }
@@ -226,7 +229,7 @@ func (h *Handler) OnData(c reactor.Conn, in []byte) (int, reactor.Action) {
 			to = waitBody
 		}
 	}
-	cs.leave(from, to, completed, h.now.Load())
+	cs.leave(from, to, completed, h.clock)
 	if w.err != nil {
 		// The connection refused our output (it is closing, or over its outbound limit, in
 		// which case the backend aborts it); nothing more can be said on it.
@@ -247,8 +250,10 @@ func (h *Handler) setDate(now time.Time) {
 	var d [dateLen]byte
 	now.UTC().AppendFormat(d[:0], imfFixdate)
 	h.date.Store(&d)
-	h.now.Store(now.Unix())
 }
+
+// monotonic is the Handler's clock: nanoseconds since New, immune to wall-clock steps.
+func (h *Handler) monotonic() int64 { return int64(time.Since(h.start)) }
 
 // runDate refreshes the Date value just after each second begins, so the header is never
 // stale by more than the timer's latency, and enforces the time limits. It exits when Close
@@ -264,7 +269,7 @@ func (h *Handler) runDate() {
 		case <-t.C:
 			now := time.Now()
 			h.setDate(now)
-			h.sweep(now.Unix())
+			h.sweep(h.clock())
 			t.Reset(untilNextSecond(now))
 		}
 	}

@@ -25,26 +25,26 @@ const (
 	waitTimedOut
 )
 
-// timeouts holds the limits in whole seconds of the Handler's coarse clock (0: none). The
-// clock ticks once a second, so a limit of N seconds strikes after N to N+1 seconds: never early.
+// timeouts holds the limits in nanoseconds of the Handler's monotonic clock (0: none). The
+// sweep runs once a second, so a limit of N seconds strikes after N to N+1 seconds: never early.
 type timeouts struct {
 	idle, head, body int64
 }
 
 func (c Config) timeouts() timeouts {
-	secs := func(d, def time.Duration) int64 {
+	limit := func(d, def time.Duration) int64 {
 		switch {
 		case d < 0:
 			return 0
 		case d == 0:
 			d = def
 		}
-		return max(1, int64((d+time.Second-1)/time.Second))
+		return int64(d)
 	}
 	return timeouts{
-		idle: secs(c.IdleTimeout, DefaultIdleTimeout),
-		head: secs(c.HeaderTimeout, DefaultHeaderTimeout),
-		body: secs(c.BodyTimeout, DefaultBodyTimeout),
+		idle: limit(c.IdleTimeout, DefaultIdleTimeout),
+		head: limit(c.HeaderTimeout, DefaultHeaderTimeout),
+		body: limit(c.BodyTimeout, DefaultBodyTimeout),
 	}
 }
 
@@ -53,7 +53,7 @@ func (c Config) timeouts() timeouts {
 // from a waiting phase to timedOut, so a timeout never races a reply being written.
 type clock struct {
 	phase atomic.Uint32
-	since atomic.Int64 // the coarse second the phase began
+	since atomic.Int64 // when the phase began, on the Handler's monotonic clock
 
 	// Membership of the Handler's set of live connections, under the shard's lock.
 	c                  reactor.Conn
@@ -114,15 +114,16 @@ func (cs *conn) enter() (timedOut bool) {
 // leave records where the connection stands after an OnData call. The phase's clock restarts
 // when the phase changes or a request completed; a request trickling in keeps its first
 // byte's time, which is what makes the header limit catch a slowloris.
-func (cs *conn) leave(from, to uint32, completed bool, now int64) {
+func (cs *conn) leave(from, to uint32, completed bool, clock func() int64) {
 	if to != from || completed {
-		cs.since.Store(now)
+		cs.since.Store(clock())
 	}
 	cs.phase.Store(to)
 }
 
-// sweep closes the connections that have waited too long: idle ones quietly, and those in the
-// middle of a request with 408 Request Timeout. Called about once a second.
+// sweep closes the connections that have waited too long by now (on the monotonic clock): idle
+// ones quietly, and those in the middle of a request with 408 Request Timeout. Called about
+// once a second.
 func (h *Handler) sweep(now int64) {
 	var expired []*conn
 	for i := range h.conns.shard {
@@ -140,7 +141,7 @@ func (h *Handler) sweep(now int64) {
 			default:
 				continue
 			}
-			if limit > 0 && now-cs.since.Load() > limit {
+			if limit > 0 && now-cs.since.Load() >= limit {
 				expired = append(expired, cs)
 			}
 		}

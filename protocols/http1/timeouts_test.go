@@ -9,25 +9,35 @@ import (
 	"github.com/reactorlab/reactor/reactor/conntest"
 )
 
-// timed returns a Handler with short limits and no goroutine, so its clock moves only when
-// the test moves it, and the time it starts at.
-func timed(t *testing.T) (*Handler, int64) {
+// fakeClock is a clock the test moves by hand, in whole seconds.
+type fakeClock struct{ now int64 }
+
+func (f *fakeClock) read() int64 { return f.now }
+
+// at returns the clock reading s seconds after the start.
+func at(s int64) int64 { return s * int64(time.Second) }
+
+// timed returns a Handler with short limits, no goroutine and a clock that moves only when
+// the test moves it.
+func timed(t *testing.T) (*Handler, *fakeClock) {
 	h := newStillHandler(Config{IdleTimeout: 5 * time.Second, HeaderTimeout: 3 * time.Second, BodyTimeout: 4 * time.Second})
-	return h, h.now.Load()
+	clk := &fakeClock{}
+	h.clock = clk.read
+	return h, clk
 }
 
 func TestIdleTimeoutClosesQuietly(t *testing.T) {
-	h, t0 := timed(t)
+	h, _ := timed(t)
 	d := conntest.Open(h, "")
 	d.Feed([]byte("GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n"))
 	d.C.TakeOutput()
-	h.sweep(t0 + 5)
+	h.sweep(at(5) - 1)
 	if d.C.Closed() {
-		t.Fatalf("closed 5 ticks into idleness; a 5s limit must not strike early")
+		t.Fatalf("closed a nanosecond before 5s of idleness; the limit must not strike early")
 	}
-	h.sweep(t0 + 6)
+	h.sweep(at(5))
 	if !d.C.Closed() {
-		t.Fatalf("still open 6 ticks into idleness; want closed")
+		t.Fatalf("still open after 5s idle; want closed")
 	}
 	if out := d.C.Output(); len(out) != 0 {
 		t.Errorf("an idle close wrote %q; want nothing", out)
@@ -35,19 +45,19 @@ func TestIdleTimeoutClosesQuietly(t *testing.T) {
 }
 
 func TestHeaderTimeoutStopsSlowloris(t *testing.T) {
-	h, t0 := timed(t)
+	h, clk := timed(t)
 	d := conntest.Open(h, "")
 	d.Feed([]byte("GET /plaintext HTTP/1.1\r\n"))
 	// A byte every second keeps the connection busy but must not restart the request's clock.
-	for i := int64(1); i <= 3; i++ {
-		h.now.Store(t0 + i)
+	for i := int64(1); i < 3; i++ {
+		clk.now = at(i)
 		d.Feed([]byte("X"))
-		h.sweep(t0 + i)
+		h.sweep(at(i))
 		if d.C.Closed() {
-			t.Fatalf("closed %d ticks into the header; a 3s limit must not strike early", i)
+			t.Fatalf("closed %ds into the header; the limit is 3s", i)
 		}
 	}
-	h.sweep(t0 + 4)
+	h.sweep(at(3))
 	if !d.C.Closed() {
 		t.Fatalf("a header trickling in for 3s is still accepted; want 408 and close")
 	}
@@ -62,28 +72,28 @@ func TestHeaderTimeoutStopsSlowloris(t *testing.T) {
 }
 
 func TestBodyTimeout(t *testing.T) {
-	h, t0 := timed(t)
+	h, _ := timed(t)
 	d := conntest.Open(h, "")
 	d.Feed([]byte("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc"))
-	h.sweep(t0 + 4) // past the header limit, within the body's
+	h.sweep(at(3)) // past the header limit, within the body's
 	if d.C.Closed() {
-		t.Fatalf("closed 4 ticks into a body; a 4s body limit must not strike early")
+		t.Fatalf("closed 3s into a body; the body limit is 4s")
 	}
-	h.sweep(t0 + 5)
+	h.sweep(at(4))
 	if out := string(d.C.Output()); !d.C.Closed() || !strings.HasPrefix(out, "HTTP/1.1 408") {
 		t.Fatalf("after 4s of a body: closed=%v, reply %q; want 408 and close", d.C.Closed(), out)
 	}
 }
 
 func TestCompletedRequestsRestartTheIdleClock(t *testing.T) {
-	h, t0 := timed(t)
+	h, clk := timed(t)
 	d := conntest.Open(h, "")
 	for i := int64(1); i <= 8; i++ {
-		h.now.Store(t0 + i*3)
+		clk.now = at(i * 3)
 		d.Feed([]byte("GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n"))
-		h.sweep(t0 + i*3 + 5)
+		h.sweep(at(i*3 + 4))
 		if d.C.Closed() {
-			t.Fatalf("a connection with a request every 3s was closed at %ds; the idle limit is 5s", i*3+5)
+			t.Fatalf("a connection with a request every 3s was closed at %ds; the idle limit is 5s", i*3+4)
 		}
 	}
 }
@@ -92,7 +102,7 @@ func TestNegativeTimeoutsDisable(t *testing.T) {
 	h := newStillHandler(Config{IdleTimeout: -1, HeaderTimeout: -1, BodyTimeout: -1})
 	d := conntest.Open(h, "")
 	d.Feed([]byte("GET /plain"))
-	h.sweep(h.now.Load() + 1e6)
+	h.sweep(h.clock() + at(1e6))
 	if d.C.Closed() {
 		t.Fatalf("closed with every time limit disabled")
 	}

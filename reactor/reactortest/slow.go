@@ -3,6 +3,7 @@ package reactortest
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -76,18 +77,21 @@ func testSlowloris(t *testing.T, srv *server) {
 	}()
 
 	timedOut := 0
+	var others []string
 	for _, c := range conns {
 		c.SetReadDeadline(time.Now().Add(ioTimeout))
-		got, _ := io.ReadAll(c)
+		got, err := io.ReadAll(c)
 		if strings.HasPrefix(string(got), "HTTP/1.1 408") {
 			timedOut++
+		} else if len(others) < 3 {
+			others = append(others, fmt.Sprintf("%q (%v)", got, err))
 		}
 	}
 	stop.Store(true)
 	wg.Wait()
 	<-goodDone
 	if timedOut != attackers {
-		t.Errorf("%d of %d slowloris peers got 408 and were closed", timedOut, attackers)
+		t.Errorf("%d of %d slowloris peers got 408 and were closed; others got e.g. %s", timedOut, attackers, strings.Join(others, ", "))
 	}
 	t.Logf("well-behaved client during the attack: %d of %d requests served", ok, tries)
 	if tries == 0 || ok != tries {
