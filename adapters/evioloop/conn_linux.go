@@ -1,0 +1,403 @@
+package evioloop
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/tidwall/evio"
+
+	"github.com/reactorlab/reactor/reactor"
+)
+
+// Requests in conn.flags, made from any goroutine and acted on by the connection's loop.
+const (
+	flagAsync = 1 << iota // conn.async holds bytes
+	flagClose             // flush, then close: Close, a Close action, Shutdown
+	flagAbort             // drop the output and close now: Abort, a limit, a panic
+	flagStall             // the close-stall timer fired: check the flush made progress
+)
+
+// closeStall is how long a closing connection's flush may go without progress before it is
+// given up and the connection aborted: a peer that never reads would otherwise keep it open
+// for ever, since evio writes what it holds before it closes.
+const closeStall = 2 * time.Second
+
+// maxRetained bounds the buffers a connection keeps between callbacks: enough for a read's
+// worth of echo, so steady traffic allocates nothing, while a burst's larger buffers are let go.
+const maxRetained = 64 << 10
+
+// conn is one connection: the reactor.Conn the handler sees, kept in the evio connection's
+// context.
+type conn struct {
+	b             *backend
+	ec            evio.Conn
+	fd            int
+	local, remote net.Addr
+	flags         atomic.Uint32
+
+	// Owned by the loop: touched only in evio's callbacks for this connection.
+	ctx       any
+	tail      []byte // input the handler has not consumed yet
+	out       []byte // output of the current callback, handed to evio when it returns
+	closeSent bool   // evio was told to close; every later callback must say so again
+	aborted   bool   // the socket was shut down
+	gone      bool   // OnClose has run
+	stall     *time.Timer
+	stallHeld int // what evio held at the last stall check
+
+	deferred bool // waiting in backend.deferred; guarded by backend.deferMu
+
+	mu          sync.Mutex
+	async       []byte // AsyncWrite's queue, not yet handed to evio
+	wakePending bool   // a Wake is on its way to the loop
+	closed      bool   // evio closed the socket: no more Wake, which would touch a closed poller
+	cause       error  // for OnClose, with flagClose or flagAbort
+}
+
+func newConn(b *backend, ec evio.Conn) (*conn, error) {
+	fd, err := connFD(ec)
+	if err != nil {
+		return nil, err
+	}
+	// evio accepts with raw system calls and leaves Nagle's algorithm on; the net package turns
+	// it off, and a small reply held back until the peer's delayed ACK would stall request and
+	// response traffic for tens of milliseconds.
+	if err := syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1); err != nil {
+		return nil, fmt.Errorf("evio: TCP_NODELAY: %w", err)
+	}
+	// evio reports the listener's address as the local one; with a wildcard listener the
+	// socket's own address is the useful answer.
+	local := ec.LocalAddr()
+	if sa, err := syscall.Getsockname(fd); err == nil {
+		switch sa := sa.(type) {
+		case *syscall.SockaddrInet4:
+			local = &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}
+		case *syscall.SockaddrInet6:
+			local = &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port}
+		}
+	}
+	return &conn{b: b, ec: ec, fd: fd, local: local, remote: ec.RemoteAddr()}, nil
+}
+
+// open runs OnOpen.
+func (c *conn) open() {
+	defer func() {
+		if v := recover(); v != nil {
+			c.Abort(reactor.HandlerPanic(c.b.cfg.Logger, c.remote.String(), v))
+		}
+	}()
+	c.b.h.OnOpen(c)
+}
+
+// read handles bytes evio read. evio reads only when it holds no output for the connection, so
+// everything pending may be handed over.
+func (c *conn) read(in []byte) ([]byte, evio.Action) {
+	c.resetOut()
+	f := c.flags.Load()
+	if c.closeSent || f&(flagClose|flagAbort) != 0 {
+		return c.settle(0) // closing: the input is dropped
+	}
+	if f&flagAsync != 0 {
+		// Queued before this input arrived, so sent before the handler's reply.
+		c.takeAsync()
+	}
+	buf := in
+	if len(c.tail) > 0 {
+		c.tail = append(c.tail, in...)
+		buf = c.tail
+	}
+	n, a, perr := c.callData(buf)
+	switch {
+	case perr != nil:
+		c.Abort(perr)
+	case n < 0 || n > len(buf):
+		c.Abort(fmt.Errorf("evio: handler consumed %d of %d bytes", n, len(buf)))
+	default:
+		c.keepTail(buf, n)
+		if len(c.tail) > c.b.cfg.MaxInbound {
+			c.Abort(reactor.ErrInboundFull)
+		} else if a == reactor.Close {
+			c.requestClose(nil, false)
+		}
+	}
+	return c.settle(0)
+}
+
+func (c *conn) callData(in []byte) (n int, a reactor.Action, perr error) {
+	defer func() {
+		if v := recover(); v != nil {
+			perr = reactor.HandlerPanic(c.b.cfg.Logger, c.remote.String(), v)
+		}
+	}()
+	n, a = c.b.h.OnData(c, in)
+	return n, a, nil
+}
+
+// keepTail keeps buf[n:] for the next call. buf is either evio's read buffer, which is reused
+// after the callback, or c.tail itself.
+func (c *conn) keepTail(buf []byte, n int) {
+	if len(c.tail) > 0 {
+		c.tail = c.tail[:copy(c.tail, buf[n:])]
+	} else if n < len(buf) {
+		c.tail = append(c.tail[:0], buf[n:]...)
+	}
+	if len(c.tail) == 0 && cap(c.tail) > maxRetained {
+		c.tail = nil
+	}
+}
+
+// woken handles a Data call that Wake asked for (evio passes no input): it hands over queued
+// output when evio's own buffer is empty, and acts on Close and Abort requests.
+func (c *conn) woken() ([]byte, evio.Action) {
+	c.mu.Lock()
+	c.wakePending = false
+	c.mu.Unlock()
+	c.resetOut()
+	return c.settle(pendingOut(c.ec))
+}
+
+// settle decides what evio is told as a callback returns: the bytes to send and the action.
+// held is how much output evio still holds for the connection. evio replaces that output with
+// whatever a wake returns, so nothing is handed over while it holds some; the connection then
+// waits for the next PreWrite to wake it again.
+func (c *conn) settle(held int) ([]byte, evio.Action) {
+	f := c.flags.Load()
+	if f&flagStall != 0 {
+		c.flags.And(^uint32(flagStall))
+		if held > 0 && held >= c.stallHeld {
+			c.mu.Lock()
+			c.abortLocked(nil) // keeps the cause the close was asked with
+			c.mu.Unlock()
+			f = c.flags.Load()
+		} else if held > 0 {
+			c.stallHeld = held
+			c.stall.Reset(closeStall)
+		}
+	}
+	if f&flagAbort != 0 && !c.aborted {
+		c.closeSent, c.aborted = true, true
+		// evio writes what it holds before it acts on Close, which never ends if the peer
+		// does not read. Shutting the socket down fails that write and evio closes; the zero
+		// linger turns the close into a reset, dropping what the kernel still holds.
+		syscall.SetsockoptLinger(c.fd, syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1})
+		syscall.Shutdown(c.fd, syscall.SHUT_RDWR)
+		return nil, evio.Close
+	}
+	if c.closeSent {
+		return nil, evio.Close
+	}
+	if held > 0 {
+		switch {
+		case f&flagAsync != 0:
+			c.b.deferConn(c)
+			if f&flagClose != 0 {
+				c.watchClose(held)
+			}
+		case f&flagClose != 0:
+			// Nothing of the adapter's left to send: evio writes what it holds, then closes.
+			c.closeSent = true
+			c.watchClose(held)
+			return nil, evio.Close
+		}
+		return nil, evio.None
+	}
+	if f&flagAsync != 0 {
+		c.takeAsync()
+	}
+	if f&flagClose != 0 {
+		c.closeSent = true
+		if len(c.out) > 0 {
+			c.watchClose(len(c.out))
+		}
+		return c.out, evio.Close
+	}
+	return c.out, evio.None
+}
+
+// watchClose starts the close-stall timer, once, for a close that waits on a flush of held
+// bytes.
+func (c *conn) watchClose(held int) {
+	if c.stall == nil {
+		c.stallHeld = held
+		c.stall = time.AfterFunc(closeStall, c.stalled)
+	}
+}
+
+// stalled runs on the timer's goroutine and asks the loop to check the flush's progress.
+func (c *conn) stalled() {
+	c.mu.Lock()
+	if !c.closed {
+		c.flags.Or(flagStall)
+		c.wakeLocked()
+	}
+	c.mu.Unlock()
+}
+
+// takeAsync moves AsyncWrite's queue behind the callback's own output.
+func (c *conn) takeAsync() {
+	c.mu.Lock()
+	if len(c.out) == 0 {
+		c.out, c.async = c.async, c.out[:0]
+	} else {
+		c.out = append(c.out, c.async...)
+		c.async = c.async[:0]
+	}
+	if cap(c.async) > maxRetained {
+		c.async = nil
+	}
+	c.flags.And(^uint32(flagAsync))
+	c.mu.Unlock()
+}
+
+// resetOut empties the output buffer at the start of a callback: evio copied what the last
+// one returned before it made any other call.
+func (c *conn) resetOut() {
+	if cap(c.out) > maxRetained {
+		c.out = nil
+	} else {
+		c.out = c.out[:0]
+	}
+}
+
+// finish runs OnClose once evio has closed the socket.
+func (c *conn) finish(err error) {
+	c.mu.Lock()
+	c.closed = true
+	f := c.flags.Load()
+	cause := c.cause
+	c.async = nil
+	c.mu.Unlock()
+	switch {
+	case f&(flagClose|flagAbort) != 0:
+		// Asked for: the cause given with the request (nil for Close).
+	case err != nil:
+		cause = err
+	case c.b.stopped.Load():
+		cause = reactor.ErrServerClosed
+	default:
+		// evio reports a read of zero bytes, the peer's FIN, with no error.
+		cause = io.EOF
+	}
+	c.gone = true
+	c.tail, c.out = nil, nil
+	if c.stall != nil {
+		c.stall.Stop()
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			reactor.HandlerPanic(c.b.cfg.Logger, c.remote.String(), v)
+		}
+	}()
+	c.b.h.OnClose(c, cause)
+}
+
+// requestClose asks for a flush-then-close; wake is false when the caller is the loop itself,
+// which acts on it as the callback returns.
+func (c *conn) requestClose(cause error, wake bool) {
+	c.mu.Lock()
+	if !c.closed && c.flags.Load()&(flagClose|flagAbort) == 0 {
+		c.cause = cause
+		c.flags.Or(flagClose)
+		if wake {
+			c.wakeLocked()
+		}
+	}
+	c.mu.Unlock()
+}
+
+// wake asks the loop for a Data call. Safe from any goroutine.
+func (c *conn) wake() {
+	c.mu.Lock()
+	c.wakeLocked()
+	c.mu.Unlock()
+}
+
+func (c *conn) wakeLocked() {
+	if !c.wakePending && !c.closed {
+		c.wakePending = true
+		c.ec.Wake()
+	}
+}
+
+// Write copies p into the output of the current callback, which evio sends when the callback
+// returns. Only from the connection's own callbacks.
+func (c *conn) Write(p []byte) (int, error) {
+	if c.gone || c.closeSent || c.flags.Load()&(flagClose|flagAbort) != 0 {
+		return 0, reactor.ErrConnClosed
+	}
+	if len(c.out)+len(p) > c.b.cfg.MaxOutbound {
+		c.Abort(reactor.ErrOutboundFull)
+		return 0, reactor.ErrOutboundFull
+	}
+	c.out = append(c.out, p...)
+	return len(p), nil
+}
+
+// AsyncWrite queues a copy of p and wakes the connection's loop to hand it to evio. Safe from
+// any goroutine. The queue is bounded by MaxOutbound; evio holds at most one earlier hand-off
+// on top of it.
+func (c *conn) AsyncWrite(p []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.flags.Load()&(flagClose|flagAbort) != 0 {
+		return reactor.ErrConnClosed
+	}
+	if len(c.async)+len(p) > c.b.cfg.MaxOutbound {
+		c.abortLocked(reactor.ErrOutboundFull)
+		return reactor.ErrOutboundFull
+	}
+	c.async = append(c.async, p...)
+	c.flags.Or(flagAsync)
+	c.wakeLocked()
+	return nil
+}
+
+// Close flushes what was written, then closes. Safe from any goroutine.
+func (c *conn) Close() error {
+	c.requestClose(nil, true)
+	return nil
+}
+
+// Abort drops pending output and closes at once. Safe from any goroutine.
+func (c *conn) Abort(cause error) {
+	if cause == nil {
+		cause = reactor.ErrConnClosed
+	}
+	c.mu.Lock()
+	c.abortLocked(cause)
+	c.mu.Unlock()
+}
+
+// abortLocked asks for an abort with cause; a nil cause keeps the one a close was asked with,
+// or is ErrConnClosed.
+func (c *conn) abortLocked(cause error) {
+	f := c.flags.Load()
+	if c.closed || f&flagAbort != 0 {
+		return
+	}
+	switch {
+	case cause != nil:
+		c.cause = cause
+	case f&flagClose == 0:
+		c.cause = reactor.ErrConnClosed
+	}
+	c.flags.Or(flagAbort)
+	c.wakeLocked()
+}
+
+// LocalAddr is the server's end. Safe from any goroutine.
+func (c *conn) LocalAddr() net.Addr { return c.local }
+
+// RemoteAddr is the peer's end. Safe from any goroutine.
+func (c *conn) RemoteAddr() net.Addr { return c.remote }
+
+// Context returns the handler's per-connection state. Only from the connection's callbacks.
+func (c *conn) Context() any { return c.ctx }
+
+// SetContext stores the handler's per-connection state. Only from the connection's callbacks.
+func (c *conn) SetContext(v any) { c.ctx = v }

@@ -1,0 +1,46 @@
+package evioloop
+
+import (
+	"errors"
+	"runtime"
+	"slices"
+	"testing"
+
+	"github.com/reactorlab/reactor/reactor"
+	"github.com/reactorlab/reactor/reactor/reactortest"
+)
+
+func TestConformance(t *testing.T) { reactortest.Run(t, New) }
+
+func TestInfo(t *testing.T) {
+	in := Info()
+	if in.Name != "evio" {
+		t.Errorf("Name = %q; want evio", in.Name)
+	}
+	if in.Available != (runtime.GOOS == "linux") || in.Available == (in.Reason != "") {
+		t.Errorf("Available = %v, Reason = %q on %s", in.Available, in.Reason, runtime.GOOS)
+	}
+	for _, opt := range []string{"EdgeTriggered", "ReusePort", "ReadBufferSize"} {
+		if !slices.Contains(in.Unsupported, opt) {
+			t.Errorf("Unsupported = %v; want it to list %s", in.Unsupported, opt)
+		}
+	}
+}
+
+// TestUnsupportedOptions: every option listed as unsupported makes New fail with
+// ErrNotSupported instead of being dropped silently.
+func TestUnsupportedOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  reactor.Config
+	}{
+		{"EdgeTriggered", reactor.Config{EdgeTriggered: true}},
+		{"ReusePort", reactor.Config{ReusePort: true}},
+		{"ReadBufferSize", reactor.Config{ReadBufferSize: 4096}},
+	} {
+		b, err := New(tc.cfg)
+		if !errors.Is(err, reactor.ErrNotSupported) {
+			t.Errorf("New with %s: (%v, %v); want ErrNotSupported", tc.name, b, err)
+		}
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package evioloop
+
+const raceEnabled = false
