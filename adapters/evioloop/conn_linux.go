@@ -86,12 +86,9 @@ func newConn(b *backend, ec evio.Conn) (*conn, error) {
 
 // open runs OnOpen.
 func (c *conn) open() {
-	defer func() {
-		if v := recover(); v != nil {
-			c.Abort(reactor.HandlerPanic(c.b.cfg.Logger, c.remote.String(), v))
-		}
-	}()
-	c.b.h.OnOpen(c)
+	if err := reactor.CallOpen(c.b.cfg.Logger, c.b.h, c); err != nil {
+		c.Abort(err)
+	}
 }
 
 // read handles bytes evio read. evio reads only when it holds no output for the connection, so
@@ -111,12 +108,10 @@ func (c *conn) read(in []byte) ([]byte, evio.Action) {
 		c.tail = append(c.tail, in...)
 		buf = c.tail
 	}
-	n, a, perr := c.callData(buf)
+	n, a, perr := reactor.CallData(c.b.cfg.Logger, c.b.h, c, buf)
 	switch {
 	case perr != nil:
 		c.Abort(perr)
-	case n < 0 || n > len(buf):
-		c.Abort(fmt.Errorf("evio: handler consumed %d of %d bytes", n, len(buf)))
 	default:
 		c.keepTail(buf, n)
 		if len(c.tail) > c.b.cfg.MaxInbound {
@@ -126,16 +121,6 @@ func (c *conn) read(in []byte) ([]byte, evio.Action) {
 		}
 	}
 	return c.settle(0)
-}
-
-func (c *conn) callData(in []byte) (n int, a reactor.Action, perr error) {
-	defer func() {
-		if v := recover(); v != nil {
-			perr = reactor.HandlerPanic(c.b.cfg.Logger, c.remote.String(), v)
-		}
-	}()
-	n, a = c.b.h.OnData(c, in)
-	return n, a, nil
 }
 
 // keepTail keeps buf[n:] for the next call. buf is either evio's read buffer, which is reused
@@ -288,12 +273,7 @@ func (c *conn) finish(err error) {
 	if c.stall != nil {
 		c.stall.Stop()
 	}
-	defer func() {
-		if v := recover(); v != nil {
-			reactor.HandlerPanic(c.b.cfg.Logger, c.remote.String(), v)
-		}
-	}()
-	c.b.h.OnClose(c, cause)
+	reactor.CallClose(c.b.cfg.Logger, c.b.h, c, cause)
 }
 
 // requestClose asks for a flush-then-close; wake is false when the caller is the loop itself,

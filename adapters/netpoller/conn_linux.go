@@ -561,35 +561,13 @@ func (c *conn) serveOrphan() {
 	}
 }
 
-func (c *conn) callOpen() (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = reactor.HandlerPanic(c.b.cfg.Logger, c.remote.String(), v)
-		}
-	}()
-	c.b.h.OnOpen(c)
-	return nil
+func (c *conn) callOpen() error { return reactor.CallOpen(c.b.cfg.Logger, c.b.h, c) }
+
+func (c *conn) callData(in []byte) (int, reactor.Action, error) {
+	return reactor.CallData(c.b.cfg.Logger, c.b.h, c, in)
 }
 
-func (c *conn) callData(in []byte) (n int, a reactor.Action, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = reactor.HandlerPanic(c.b.cfg.Logger, c.remote.String(), v)
-		}
-	}()
-	n, a = c.b.h.OnData(c, in)
-	return n, a, nil
-}
-
-func (c *conn) callClose(cause error) {
-	defer func() {
-		if v := recover(); v != nil {
-			// The connection is gone already; the panic is only reported.
-			_ = reactor.HandlerPanic(c.b.cfg.Logger, c.remote.String(), v)
-		}
-	}()
-	c.b.h.OnClose(c, cause)
-}
+func (c *conn) callClose(cause error) { reactor.CallClose(c.b.cfg.Logger, c.b.h, c, cause) }
 
 // writev writes bufs with one writev(2) on the non-blocking descriptor. c.mu held.
 func (c *conn) writev(bufs [][]byte) (int, error) {

@@ -236,7 +236,7 @@ func (c *conn) serve() {
 	defer c.b.wg.Done()
 	defer c.b.forget(c)
 	h := c.b.h
-	if err := c.callOpen(h); err != nil {
+	if err := reactor.CallOpen(c.b.cfg.Logger, h, c); err != nil {
 		c.Abort(err)
 	} else {
 		c.flushInline()
@@ -255,12 +255,10 @@ func (c *conn) serve() {
 		n, err := c.nc.Read(buf[len(buf):cap(buf)])
 		if n > 0 && c.acceptingInput() {
 			data := buf[:len(buf)+n]
-			consumed, action, perr := c.callData(h, data)
+			consumed, action, perr := reactor.CallData(c.b.cfg.Logger, h, c, data)
 			switch {
 			case perr != nil:
 				c.Abort(perr)
-			case consumed < 0 || consumed > len(data):
-				c.Abort(fmt.Errorf("std: handler consumed %d of %d bytes", consumed, len(data)))
 			default:
 				buf = buf[:copy(buf[:cap(buf)], data[consumed:])]
 				if action == reactor.Close {
@@ -279,7 +277,7 @@ func (c *conn) serve() {
 		}
 	}
 	c.finish(rerr)
-	h.OnClose(c, c.cause)
+	reactor.CallClose(c.b.cfg.Logger, h, c, c.cause)
 }
 
 func growBuffer(buf []byte, limit int) []byte {
@@ -294,26 +292,6 @@ func (c *conn) acceptingInput() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return !c.closing && !c.closed
-}
-
-func (c *conn) callOpen(h reactor.Handler) (perr error) {
-	defer func() {
-		if r := recover(); r != nil {
-			perr = reactor.HandlerPanic(c.b.cfg.Logger, c.remote.String(), r)
-		}
-	}()
-	h.OnOpen(c)
-	return nil
-}
-
-func (c *conn) callData(h reactor.Handler, data []byte) (n int, a reactor.Action, perr error) {
-	defer func() {
-		if r := recover(); r != nil {
-			perr = reactor.HandlerPanic(c.b.cfg.Logger, c.remote.String(), r)
-		}
-	}()
-	n, a = h.OnData(c, data)
-	return n, a, nil
 }
 
 // finish records why the reader stopped and releases the socket and the queue.

@@ -1,0 +1,46 @@
+package reactor
+
+import (
+	"fmt"
+	"log/slog"
+)
+
+// CallOpen calls h.OnOpen(c) for a backend. A panic is recovered, logged once with its stack,
+// and returned as an error wrapping ErrHandlerPanic, for the backend to abort the connection
+// with: a panicking handler costs its connection, never the server.
+func CallOpen(log *slog.Logger, h Handler, c Conn) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = HandlerPanic(log, c.RemoteAddr().String(), v)
+		}
+	}()
+	h.OnOpen(c)
+	return nil
+}
+
+// CallData calls h.OnData(c, in) for a backend, recovering a panic as CallOpen does. It also
+// returns an error when the handler claims to have consumed a count outside [0, len(in)],
+// which breaks the contract and would corrupt the stream.
+func CallData(log *slog.Logger, h Handler, c Conn, in []byte) (n int, a Action, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = HandlerPanic(log, c.RemoteAddr().String(), v)
+		}
+	}()
+	n, a = h.OnData(c, in)
+	if n < 0 || n > len(in) {
+		return 0, Close, fmt.Errorf("%w: consumed %d of %d bytes", ErrHandlerPanic, n, len(in))
+	}
+	return n, a, nil
+}
+
+// CallClose calls h.OnClose(c, cause) for a backend. The connection is gone already, so a
+// panic is only logged.
+func CallClose(log *slog.Logger, h Handler, c Conn, cause error) {
+	defer func() {
+		if v := recover(); v != nil {
+			HandlerPanic(log, c.RemoteAddr().String(), v)
+		}
+	}()
+	h.OnClose(c, cause)
+}
