@@ -28,8 +28,9 @@ type Config struct {
 	// backend offers the choice.
 	EdgeTriggered bool
 
-	// ReusePort gives each loop a listener of its own with SO_REUSEPORT instead of one shared
-	// listener, where the backend offers the choice.
+	// ReusePort binds with SO_REUSEPORT, so that other processes can serve the same port (the
+	// prefork model, reactor serve --procs); backends with loops also give each loop a listener
+	// of its own, the kernel spreading connections, instead of one shared listener.
 	ReusePort bool
 
 	// ReadBufferSize is the size of one read from a socket. Default DefaultReadBufferSize.

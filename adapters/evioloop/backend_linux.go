@@ -26,9 +26,6 @@ func New(cfg reactor.Config) (reactor.Backend, error) {
 	if cfg.EdgeTriggered {
 		return nil, fmt.Errorf("evio: edge-triggered readiness: %w (evio's epoll is level-triggered only)", reactor.ErrNotSupported)
 	}
-	if cfg.ReusePort {
-		return nil, fmt.Errorf("evio: a listener per loop: %w (evio's reuseport option sets SO_REUSEPORT on its one shared listener)", reactor.ErrNotSupported)
-	}
 	if cfg.ReadBufferSize != 0 && cfg.ReadBufferSize != reactor.DefaultReadBufferSize {
 		return nil, fmt.Errorf("evio: read size %d: %w (evio reads into a fixed 64 KiB buffer per loop)", cfg.ReadBufferSize, reactor.ErrNotSupported)
 	}
@@ -105,7 +102,13 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 	gid := make(chan uint64, 1)
 	go func() {
 		gid <- goroutineID()
-		err := evio.Serve(events, "tcp://"+b.cfg.Addr)
+		addr := "tcp://" + b.cfg.Addr
+		if b.cfg.ReusePort {
+			// evio's option: SO_REUSEPORT on its one shared listener, so other processes can
+			// serve the port too.
+			addr += "?reuseport=true"
+		}
+		err := evio.Serve(events, addr)
 		b.mu.Lock()
 		switch {
 		case b.stage == stopping:

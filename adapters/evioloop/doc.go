@@ -51,10 +51,11 @@
 //
 // # What evio cannot do, and what the adapter does about it
 //
-//   - Edge-triggered readiness, a listener per loop (Config.ReusePort: evio's reuseport option
-//     sets SO_REUSEPORT on its one shared listener) and a read size other than the default
-//     (evio reads into a fixed 64 KiB buffer per loop) are refused by New with an error
-//     wrapping reactor.ErrNotSupported; Info lists them.
+//   - Edge-triggered readiness and a read size other than the default (evio reads into a fixed
+//     64 KiB buffer per loop) are refused by New with an error wrapping
+//     reactor.ErrNotSupported; Info lists them. Config.ReusePort maps to evio's reuseport
+//     option, SO_REUSEPORT on its one shared listener: other processes can share the port
+//     (reactor serve --procs), but the loops still share one listener.
 //   - evio's Conn tells neither its socket nor how much output it holds. The adapter reads both
 //     from evio's unexported connection struct with reflect, on the connection's own loop
 //     only; it never writes evio's state. go.mod pins evio v1.0.8 (the project is archived)

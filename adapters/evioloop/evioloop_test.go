@@ -20,7 +20,7 @@ func TestInfo(t *testing.T) {
 	if in.Available != (runtime.GOOS == "linux") || in.Available == (in.Reason != "") {
 		t.Errorf("Available = %v, Reason = %q on %s", in.Available, in.Reason, runtime.GOOS)
 	}
-	for _, opt := range []string{"EdgeTriggered", "ReusePort", "ReadBufferSize"} {
+	for _, opt := range []string{"EdgeTriggered", "ReadBufferSize"} {
 		if !slices.Contains(in.Unsupported, opt) {
 			t.Errorf("Unsupported = %v; want it to list %s", in.Unsupported, opt)
 		}
@@ -35,7 +35,6 @@ func TestUnsupportedOptions(t *testing.T) {
 		cfg  reactor.Config
 	}{
 		{"EdgeTriggered", reactor.Config{EdgeTriggered: true}},
-		{"ReusePort", reactor.Config{ReusePort: true}},
 		{"ReadBufferSize", reactor.Config{ReadBufferSize: 4096}},
 	} {
 		b, err := New(tc.cfg)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cloudwego/netpoll"
 
+	"github.com/reactorlab/reactor/internal/reuseport"
 	"github.com/reactorlab/reactor/reactor"
 )
 
@@ -29,9 +30,6 @@ const shutdownRetry = 10 * time.Millisecond
 func New(cfg reactor.Config) (reactor.Backend, error) {
 	if cfg.EdgeTriggered {
 		return nil, fmt.Errorf("netpoll: edge-triggered readiness: %w (netpoll reads level-triggered, always)", reactor.ErrNotSupported)
-	}
-	if cfg.ReusePort {
-		return nil, fmt.Errorf("netpoll: reuseport: %w (one listener on one poller)", reactor.ErrNotSupported)
 	}
 	if cfg.ReadBufferSize != 0 {
 		return nil, fmt.Errorf("netpoll: read buffer size: %w (netpoll sizes each read itself; its buffer size is process-wide)", reactor.ErrNotSupported)
@@ -82,7 +80,7 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 		b.finish(err)
 		return nil, err
 	}
-	ln, err := netpoll.CreateListener("tcp", b.cfg.Addr)
+	ln, err := b.listen()
 	if err != nil {
 		err = fmt.Errorf("netpoll: %w", err)
 		b.finish(err)
@@ -299,4 +297,22 @@ func (b *backend) forget(c *conn) {
 	delete(b.conns, c)
 	b.checkDrained()
 	b.mu.Unlock()
+}
+
+// listen makes the listener: netpoll's own, or with Config.ReusePort one bound with
+// SO_REUSEPORT (so that other processes can share the port) handed over to netpoll.
+func (b *backend) listen() (netpoll.Listener, error) {
+	if !b.cfg.ReusePort {
+		return netpoll.CreateListener("tcp", b.cfg.Addr)
+	}
+	ln, err := reuseport.Listen(b.cfg.Addr)
+	if err != nil {
+		return nil, err
+	}
+	nl, err := netpoll.ConvertListener(ln)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return nl, nil
 }

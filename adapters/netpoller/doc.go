@@ -53,8 +53,11 @@
 // process-wide too: the adapter routes it to the Config.Logger of the backend started last.
 // Connections are spread over the pollers round-robin (netpoll's RoundRobin load balancing).
 //
+// Config.ReusePort binds the listener with SO_REUSEPORT and hands it to netpoll, so that other
+// processes can share the port (reactor serve --procs); netpoll still has one listener.
+//
 // Unsupported, and refused by New with reactor.ErrNotSupported: EdgeTriggered (netpoll reads
-// level-triggered, with no switch), ReusePort (one listener on one poller) and ReadBufferSize
+// level-triggered, with no switch) and ReadBufferSize
 // (netpoll sizes each read itself, and its buffer size is a process-wide setting meant for
 // init time).
 //

@@ -10,7 +10,7 @@ import (
 const Name = "netpoll"
 
 // unsupported lists the reactor.Config options netpoll has no switch for.
-var unsupported = []string{"EdgeTriggered", "ReusePort", "ReadBufferSize"}
+var unsupported = []string{"EdgeTriggered", "ReadBufferSize"}
 
 // Info describes the backend. It is callable on every operating system; Available is false
 // where the adapter is not built.

@@ -33,7 +33,6 @@ func TestInfo(t *testing.T) {
 func TestUnsupported(t *testing.T) {
 	set := map[string]reactor.Config{
 		"EdgeTriggered":  {EdgeTriggered: true},
-		"ReusePort":      {ReusePort: true},
 		"ReadBufferSize": {ReadBufferSize: 4096},
 	}
 	for _, name := range Info().Unsupported {

@@ -26,6 +26,7 @@
 // Costs: one goroutine stack and one read buffer per connection, roughly 8 KB idle; every
 // connection is a goroutine the scheduler can run, so this backend uses every core with no
 // configuration. Config.Loops does not apply (there is no loop to size) and is ignored;
-// EdgeTriggered and ReusePort have no meaning here either, and asking for them fails with
-// reactor.ErrNotSupported rather than being silently dropped.
+// EdgeTriggered has no meaning here either, and asking for it fails with
+// reactor.ErrNotSupported rather than being silently dropped. ReusePort binds the one listener
+// with SO_REUSEPORT, so that several processes can share the port (reactor serve --procs).
 package stdnet

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/reactorlab/reactor/internal/reuseport"
 	"github.com/reactorlab/reactor/reactor"
 )
 
@@ -36,18 +37,15 @@ func Info() reactor.Info {
 		Model:       "goroutine per connection on the net package (runtime netpoller)",
 		Progression: "thread per connection / coroutines",
 		Available:   true,
-		Unsupported: []string{"EdgeTriggered", "ReusePort"},
+		Unsupported: []string{"EdgeTriggered"},
 	}
 }
 
-// New returns a backend for cfg. It fails with reactor.ErrNotSupported for options that have
-// no meaning in this model.
+// New returns a backend for cfg. It fails with reactor.ErrNotSupported for edge-triggered
+// readiness, which has no meaning in this model.
 func New(cfg reactor.Config) (reactor.Backend, error) {
 	if cfg.EdgeTriggered {
 		return nil, fmt.Errorf("std: edge-triggered readiness: %w (the runtime's netpoller is not configurable)", reactor.ErrNotSupported)
-	}
-	if cfg.ReusePort {
-		return nil, fmt.Errorf("std: reuseport: %w (one listener, one accept goroutine)", reactor.ErrNotSupported)
 	}
 	return &backend{cfg: cfg.WithDefaults(), conns: map[*conn]struct{}{}, done: make(chan struct{})}, nil
 }
@@ -74,7 +72,11 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 	if b.started {
 		return nil, reactor.ErrAlreadyStarted
 	}
-	ln, err := net.Listen("tcp", b.cfg.Addr)
+	listen := net.Listen
+	if b.cfg.ReusePort {
+		listen = func(_, addr string) (net.Listener, error) { return reuseport.Listen(addr) }
+	}
+	ln, err := listen("tcp", b.cfg.Addr)
 	if err != nil {
 		return nil, err
 	}

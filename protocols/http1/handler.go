@@ -79,6 +79,9 @@ type Handler struct {
 	start time.Time
 	conns connSet
 
+	// Counts for Served; requests is added to once per OnData call, not per request.
+	opened, requests atomic.Uint64
+
 	// date holds the current Date header value. A goroutine of the Handler replaces it every
 	// second, so requests only load a pointer instead of formatting the time.
 	date atomic.Pointer[[dateLen]byte]
@@ -108,6 +111,12 @@ func newStillHandler(cfg Config) *Handler {
 	h.clock = h.monotonic
 	h.setDate(h.start)
 	return h
+}
+
+// Served reports how many connections the Handler has opened and how many requests it has
+// answered (refusals of bad input not counted). Safe from any goroutine.
+func (h *Handler) Served() (conns, requests uint64) {
+	return h.opened.Load(), h.requests.Load()
 }
 
 // Close stops the Date goroutine and returns once it has exited. Connections still being
@@ -141,6 +150,7 @@ func (h *Handler) OnOpen(c reactor.Conn) {
 	cs.c = c
 	cs.since.Store(h.clock())
 	h.conns.add(cs)
+	h.opened.Add(1)
 	c.SetContext(cs)
 }
 
@@ -170,7 +180,7 @@ func (h *Handler) OnData(c reactor.Conn, in []byte) (int, reactor.Action) {
 		// The time limit struck first and its 408 is on the way; this input is too late.
 		return len(in), reactor.Close
 	}
-	completed := false
+	completed := 0
 	w := writer{c: c, h: h}
 	off, action := 0, reactor.None
 	for off < len(in) && w.err == nil {
@@ -214,7 +224,7 @@ func (h *Handler) OnData(c reactor.Conn, in []byte) (int, reactor.Action) {
 			w.respond(cs.rt, req, buf, keep)
 		}
 		off += req.end
-		completed = true
+		completed++
 		cs.next()
 		if !keep {
 			action = reactor.Close
@@ -229,7 +239,10 @@ func (h *Handler) OnData(c reactor.Conn, in []byte) (int, reactor.Action) {
 			to = waitBody
 		}
 	}
-	cs.leave(from, to, completed, h.clock)
+	cs.leave(from, to, completed > 0, h.clock)
+	if completed > 0 {
+		h.requests.Add(uint64(completed))
+	}
 	if w.err != nil {
 		// The connection refused our output (it is closing, or over its outbound limit, in
 		// which case the backend aborts it); nothing more can be said on it.

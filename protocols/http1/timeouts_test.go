@@ -107,3 +107,14 @@ func TestNegativeTimeoutsDisable(t *testing.T) {
 		t.Fatalf("closed with every time limit disabled")
 	}
 }
+
+func TestServedCounts(t *testing.T) {
+	h, _ := timed(t)
+	for i := 0; i < 3; i++ {
+		d := conntest.Open(h, "")
+		d.Feed([]byte(strings.Repeat("GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", i+1)))
+	}
+	if conns, reqs := h.Served(); conns != 3 || reqs != 6 {
+		t.Errorf("Served() = %d connections, %d requests; want 3, 6", conns, reqs)
+	}
+}

@@ -40,6 +40,7 @@ func Run(t *testing.T, newBackend reactor.Constructor) {
 		{"HTTPFaults", s.testHTTPFaults},
 		{"ConnectChurn", s.testConnectChurn},
 		{"SlowPeers", s.testSlowPeers},
+		{"SharedPort", s.testSharedPort},
 		{"Chat", s.testChat},
 		{"ChatChurn", s.testChatChurn},
 		{"Shutdown", s.testShutdown},

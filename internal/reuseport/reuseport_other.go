@@ -1,0 +1,20 @@
+//go:build !linux
+
+package reuseport
+
+import (
+	"fmt"
+	"net"
+	"runtime"
+
+	"github.com/reactorlab/reactor/reactor"
+)
+
+func setReusePort(uintptr) error {
+	return fmt.Errorf("SO_REUSEPORT on %s: %w", runtime.GOOS, reactor.ErrNotSupported)
+}
+
+// Reserve is not supported off Linux.
+func Reserve(string) (*net.TCPAddr, func() error, error) {
+	return nil, nil, fmt.Errorf("port reservation on %s: %w", runtime.GOOS, reactor.ErrNotSupported)
+}
