@@ -1,0 +1,231 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// httpLoad is the built-in HTTP load generator. Closed loop (rate 0): every connection sends
+// depth requests in one write and reads the depth answers before sending again — depth 1 is
+// plain keep-alive, more is pipelining. Fixed rate (rate > 0): requests leave on a schedule
+// that adds up to rate per second over all connections, one at a time per connection, and
+// when a request leaves late because the previous answer was late, its latency is counted
+// from the moment it was due, so a server that falls behind is charged for the queueing it
+// caused (no coordinated omission).
+type httpLoad struct {
+	addr  string
+	conns int
+	depth int
+	rate  int
+	errs  *tally
+
+	workers   []httpWorker
+	open      connSet
+	stopping  atomic.Bool
+	measuring atomic.Bool
+	wg        sync.WaitGroup
+}
+
+type httpWorker struct {
+	ops  counter
+	hist Histogram
+}
+
+func newHTTPLoad(addr string, conns, depth, rate int, errs *tally) *httpLoad {
+	if depth < 1 || rate > 0 {
+		depth = 1
+	}
+	return &httpLoad{addr: addr, conns: conns, depth: depth, rate: rate, errs: errs}
+}
+
+func (l *httpLoad) begin(ctx context.Context, deadline time.Time) error {
+	l.workers = make([]httpWorker, l.conns)
+	start := time.Now()
+	for i := range l.workers {
+		l.wg.Add(1)
+		go func(i int) {
+			defer l.wg.Done()
+			l.work(ctx, &l.workers[i], i, start, deadline)
+		}(i)
+	}
+	return nil
+}
+
+func (l *httpLoad) snapshot() (int64, int64) {
+	var n int64
+	for i := range l.workers {
+		n += l.workers[i].ops.n.Load()
+	}
+	return n, 0
+}
+
+func (l *httpLoad) measure(on bool) { l.measuring.Store(on) }
+
+func (l *httpLoad) end() {
+	l.stopping.Store(true)
+	l.open.expire(time.Now().Add(graceAfterRun))
+	l.wg.Wait()
+}
+
+func (l *httpLoad) latency() *Histogram {
+	if l.rate <= 0 {
+		return nil
+	}
+	h := new(Histogram)
+	for i := range l.workers {
+		h.Merge(&l.workers[i].hist)
+	}
+	return h
+}
+
+// work is one connection's loop; it reconnects after an error until the run stops.
+func (l *httpLoad) work(ctx context.Context, w *httpWorker, idx int, start, deadline time.Time) {
+	req := bytes.Repeat([]byte(plaintextRequest), l.depth)
+	buf := make([]byte, 64<<10)
+	var interval time.Duration
+	next := start
+	if l.rate > 0 {
+		interval = time.Duration(float64(time.Second) * float64(l.conns) / float64(l.rate))
+		// Spread the connections' schedules over one interval so requests do not leave in
+		// bursts of l.conns.
+		next = start.Add(interval * time.Duration(idx) / time.Duration(l.conns))
+	}
+	for !l.stopping.Load() && ctx.Err() == nil {
+		c, err := dialer.DialContext(ctx, "tcp", l.addr)
+		if err != nil {
+			if ctx.Err() == nil && !l.stopping.Load() {
+				l.errs.add(errConnect, 1, err.Error())
+				time.Sleep(retryPause)
+			}
+			continue
+		}
+		l.open.add(c, deadline)
+		if l.rate > 0 {
+			next = l.paced(c, w, req, buf, next, interval)
+		} else {
+			l.closed(c, w, req, buf)
+		}
+		l.open.remove(c)
+		c.Close()
+	}
+}
+
+// closed runs the closed loop on one connection until the run stops or the connection fails.
+func (l *httpLoad) closed(c net.Conn, w *httpWorker, req, buf []byte) {
+	for !l.stopping.Load() {
+		ok, fine := l.exchange(c, req, buf, l.depth)
+		w.ops.n.Add(int64(ok))
+		if !fine {
+			return
+		}
+	}
+}
+
+// paced sends one request per interval on c, starting at next, and returns the next due time.
+func (l *httpLoad) paced(c net.Conn, w *httpWorker, req, buf []byte, next time.Time, interval time.Duration) time.Time {
+	for !l.stopping.Load() {
+		// The clock starts at the due time when the request is late because the server was
+		// slow to answer the previous one (that queueing is the server's), and at the real
+		// send time when the generator slept: a timer firing late is the generator's own
+		// delay, not the server's.
+		from := next
+		if d := time.Until(next); d > 0 {
+			time.Sleep(d)
+			from = time.Now()
+		}
+		ok, fine := l.exchange(c, req, buf, 1)
+		if ok > 0 {
+			w.ops.n.Add(1)
+			if l.measuring.Load() {
+				w.hist.Record(time.Since(from))
+			}
+		}
+		next = next.Add(interval)
+		if !fine {
+			return next
+		}
+	}
+	return next
+}
+
+// exchange writes req (n requests) and reads n answers, validating each. It returns how many
+// answers were right, and false when the connection must be dropped (an error that leaves the
+// stream out of step, or a dead connection). Wrong answers and missing ones are counted in
+// l.errs.
+func (l *httpLoad) exchange(c net.Conn, req, buf []byte, n int) (ok int, fine bool) {
+	if _, err := c.Write(req); err != nil {
+		l.ioError(err, n)
+		return 0, false
+	}
+	have, off, pending := 0, 0, n
+	for pending > 0 {
+		if have == len(buf) {
+			if off == 0 {
+				l.errs.add(errMalformed, int64(pending), "response larger than the read buffer")
+				return ok, false
+			}
+			have = copy(buf, buf[off:have])
+			off = 0
+		}
+		m, err := c.Read(buf[have:])
+		have += m
+		for pending > 0 {
+			size, kind := checkResponse(buf[off:have])
+			if size == 0 {
+				break
+			}
+			if size < 0 {
+				l.errs.add(errMalformed, int64(pending), "unparsable response: "+quote(buf[off:have]))
+				return ok, false
+			}
+			if kind >= 0 {
+				l.errs.add(kind, 1, "wrong response: "+quote(buf[off:off+size]))
+			} else {
+				ok++
+			}
+			off += size
+			pending--
+		}
+		if err != nil && pending > 0 {
+			l.ioError(err, pending)
+			return ok, false
+		}
+	}
+	if off != have {
+		l.errs.add(errMalformed, 1, "bytes after the last expected response: "+quote(buf[off:have]))
+		return ok, false
+	}
+	return ok, true
+}
+
+// ioError counts the pending answers lost to err under the kind that explains them.
+func (l *httpLoad) ioError(err error, pending int) {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		l.errs.add(errTimeout, int64(pending), "no answer before the run's deadline")
+	case errors.Is(err, io.EOF):
+		l.errs.add(errClosed, int64(pending), "server closed the connection with answers owed")
+	default:
+		if !l.stopping.Load() {
+			l.errs.add(errIO, int64(pending), err.Error())
+		}
+	}
+}
+
+// quote shortens b and quotes it Go-style for an error sample, so control bytes stay visible
+// and the sample stays on one line.
+func quote(b []byte) string {
+	const max = 80
+	if len(b) > max {
+		b = b[:max]
+	}
+	return strconv.Quote(string(b))
+}

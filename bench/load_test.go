@@ -1,0 +1,185 @@
+package bench
+
+import (
+	"context"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runLoad runs g against a server for a short window and returns the window and the errors.
+func runLoad(t *testing.T, g generator) (window, *tally) {
+	t.Helper()
+	defer func(g time.Duration) { graceAfterRun = g }(graceAfterRun)
+	graceAfterRun = 300 * time.Millisecond
+	w, err := runWindow(context.Background(), g, 0, 50*time.Millisecond, 300*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, errsOf(g)
+}
+
+func errsOf(g generator) *tally {
+	switch g := g.(type) {
+	case *httpLoad:
+		return g.errs
+	case *echoLoad:
+		return g.errs
+	case *chatLoad:
+		return g.errs
+	}
+	return nil
+}
+
+func TestHTTPLoadCorrectServer(t *testing.T) {
+	addr := httpServer(t, func(int) string { return okResponse })
+	for _, depth := range []int{1, 16} {
+		w, errs := runLoad(t, newHTTPLoad(addr, 4, depth, 0, new(tally)))
+		if w.Ops == 0 || errs.total() != 0 {
+			counts, samples := errs.byKind()
+			t.Errorf("depth %d: %d ops, errors %v %v; want ops and no error", depth, w.Ops, counts, samples)
+		}
+	}
+}
+
+func TestHTTPLoadWrongServers(t *testing.T) {
+	cases := []struct {
+		name   string
+		answer func(i int) string
+		kind   string
+	}{
+		{"wrong body", func(int) string { return strings.Replace(okResponse, "World", "Wurld", 1) }, "bad-body"},
+		{"500", func(int) string { return strings.Replace(okResponse, "200 OK", "500 Oops", 1) }, "bad-status"},
+		{"garbage", func(int) string { return "hello\r\n\r\n" }, "malformed"},
+		// Answers the first request of each connection, then nothing: dropped responses.
+		{"drops", func(i int) string {
+			if i == 0 {
+				return okResponse
+			}
+			return ""
+		}, "no-response"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			addr := httpServer(t, c.answer)
+			w, errs := runLoad(t, newHTTPLoad(addr, 2, 4, 0, new(tally)))
+			counts, _ := errs.byKind()
+			if counts[c.kind] == 0 {
+				t.Errorf("errors %v; want %s errors", counts, c.kind)
+			}
+			if c.name != "drops" && w.Ops != 0 {
+				t.Errorf("%d wrong answers counted as throughput", w.Ops)
+			}
+		})
+	}
+}
+
+func TestHTTPLoadRateLatency(t *testing.T) {
+	addr := httpServer(t, func(int) string { return okResponse })
+	g := newHTTPLoad(addr, 4, 16, 400, new(tally))
+	// No warm-up: the whole schedule lies in the window, so the count can be checked against
+	// the rate (a generator that starts late catches up, but never exceeds the schedule).
+	w, err := runWindow(context.Background(), g, 0, 0, 500*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.errs.total() != 0 {
+		t.Fatalf("errors: %d", g.errs.total())
+	}
+	max := int64(400*w.Seconds) + 4 + 1
+	if w.Ops > max || w.Ops < max/4 {
+		t.Errorf("rate 400/s for %.2fs gave %d requests; want at most %d and not far below", w.Seconds, w.Ops, max)
+	}
+	if w.Latency == nil || w.Latency.Count() == 0 || w.Latency.Quantile(0.5) <= 0 {
+		t.Error("no latency recorded in rate mode")
+	}
+}
+
+func TestEchoLoad(t *testing.T) {
+	addr := echoServer(t, func([]byte) {})
+	w, errs := runLoad(t, newEchoLoad(addr, 4, 1000, new(tally)))
+	if w.Ops == 0 || errs.total() != 0 || w.Bytes != w.Ops*1000 {
+		t.Errorf("good echo: %d msgs, %d bytes, %d errors", w.Ops, w.Bytes, errs.total())
+	}
+	bad := echoServer(t, func(b []byte) { b[len(b)/2] ^= 1 })
+	w, errs = runLoad(t, newEchoLoad(bad, 4, 1000, new(tally)))
+	if counts, _ := errs.byKind(); counts["wrong-bytes"] == 0 || w.Ops != 0 {
+		t.Errorf("flipping echo: %d msgs counted, errors %v; want none counted, wrong-bytes errors", w.Ops, counts)
+	}
+}
+
+func TestChatLoad(t *testing.T) {
+	addr := chatServer(t, nil)
+	w, errs := runLoad(t, newChatLoad(addr, 6, 2, 4, new(tally)))
+	if counts, samples := errs.byKind(); len(counts) != 0 || w.Ops == 0 {
+		t.Fatalf("good room: %d deliveries, errors %v %v", w.Ops, counts, samples)
+	}
+	if w.Latency == nil || w.Latency.Count() == 0 {
+		t.Error("no chat latency recorded")
+	}
+	lossy := chatServer(t, func(n int) bool { return n%10 == 0 })
+	_, errs = runLoad(t, newChatLoad(lossy, 6, 2, 4, new(tally)))
+	if counts, _ := errs.byKind(); counts["missed-line"] == 0 {
+		t.Errorf("lossy room: errors %v; want missed-line", counts)
+	}
+}
+
+func TestIdleSweep(t *testing.T) {
+	addr := echoServer(t, func([]byte) {})
+	errs := new(tally)
+	// This process stands in for the server: its memory grows by the connections' both ends.
+	pts, err := idleSweep(context.Background(), addr, os.Getpid(), []int{20, 60}, errs)
+	if err != nil || errs.total() != 0 {
+		t.Fatalf("idleSweep: %v, %d errors", err, errs.total())
+	}
+	if len(pts) != 2 || pts[0].Conns != 20 || pts[1].Conns != 60 || pts[1].RSS <= 0 {
+		t.Errorf("points %+v; want 20 and 60 connections with memory", pts)
+	}
+}
+
+// TestHTTPExchangeAllocs pins the load generator's steady state at zero allocations per batch:
+// on two cores it shares the machine with the server it measures.
+func TestHTTPExchangeAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under -race")
+	}
+	const depth = 16
+	batch := []byte(strings.Repeat(okResponse, depth))
+	addr := testServer(t, func(c net.Conn) {
+		// A lean server: one read of a whole batch of requests, one write of the answers, so
+		// the count below is the client's alone.
+		buf := make([]byte, 64<<10)
+		pending := 0
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			// Every batch of requests has the same size, so counting bytes counts batches,
+			// however the stream is split into reads.
+			for pending += n; pending >= depth*len(plaintextRequest); pending -= depth * len(plaintextRequest) {
+				if _, err := c.Write(batch); err != nil {
+					return
+				}
+			}
+		}
+	})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	l := newHTTPLoad(addr, 1, depth, 0, new(tally))
+	req := []byte(strings.Repeat(plaintextRequest, depth))
+	buf := make([]byte, 64<<10)
+	allocs := testing.AllocsPerRun(200, func() {
+		if ok, fine := l.exchange(c, req, buf, depth); ok != depth || !fine {
+			t.Fatalf("exchange: %d ok, fine %v", ok, fine)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%.1f allocations per pipelined batch of %d; want the client to allocate none", allocs, depth)
+	}
+}

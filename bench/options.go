@@ -1,0 +1,203 @@
+package bench
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+)
+
+// Protocols the benchmark knows. "idle" holds echo connections open and measures memory.
+var Protos = []string{"http", "echo", "chat", "idle"}
+
+// HTTP scenarios.
+const (
+	ScenarioPipelined = "pipelined"
+	ScenarioKeepAlive = "keepalive"
+	ScenarioRate      = "rate"
+)
+
+// Loaders for HTTP.
+const (
+	LoaderGo  = "go"
+	LoaderWrk = "wrk"
+)
+
+// Options is one benchmark run. Zero fields take the defaults of Defaults; Quick shrinks them
+// to a run of seconds.
+type Options struct {
+	// Proto is http, echo, chat or idle.
+	Proto string
+	// Contenders are the servers to measure, in the order each round runs them.
+	Contenders []Contender
+	// Self is the binary started as `Self serve …` and `Self native …` for each contender.
+	Self string
+	// Command is the command line, recorded in the report.
+	Command string
+
+	Rounds   int
+	Warmup   time.Duration
+	Duration time.Duration
+
+	// Conns is the number of load connections (http, echo).
+	Conns int
+	// Depth is the pipelining depth of the http pipelined scenario.
+	Depth int
+	// Scenarios selects the http scenarios (pipelined, keepalive, rate).
+	Scenarios []string
+	// Rate is the offered load of the http rate scenario, requests per second.
+	Rate int
+	// MsgSize is the echo message size in bytes.
+	MsgSize int
+	// Members and Senders size the chat room; a sender waits while more than
+	// Window×(Members−1) deliveries of its lines are outstanding.
+	Members, Senders, Window int
+	// IdleSweep is the list of idle connection counts.
+	IdleSweep []int
+
+	// Pin puts the server on one CPU and the load on the others.
+	Pin bool
+	// Loops is the server's loop count when not pinned (pinned: 1).
+	Loops int
+	// Ref names the reference contender for ratios; empty means the fastest.
+	Ref string
+	// Loader is "go" (built in) or "wrk" (http closed-loop scenarios through wrk).
+	Loader string
+	// Quick is a run of seconds with tiny load, for CI.
+	Quick bool
+}
+
+// Defaults returns the options of a default run of proto, sized to finish in about two minutes
+// on a 2-core machine with five backends. Quick shrinks them to seconds.
+func Defaults(proto string, quick bool) Options {
+	o := Options{
+		Proto:     proto,
+		Rounds:    5,
+		Warmup:    300 * time.Millisecond,
+		Duration:  2 * time.Second,
+		Conns:     64,
+		Depth:     16,
+		Scenarios: []string{ScenarioPipelined, ScenarioKeepAlive, ScenarioRate},
+		Rate:      5000,
+		MsgSize:   512,
+		Members:   50,
+		Senders:   5,
+		Window:    16,
+		IdleSweep: []int{100, 500, 1000, 3000, 6000, 9000},
+		Pin:       runtime.NumCPU() <= 4,
+		Loops:     runtime.NumCPU(),
+		Loader:    LoaderGo,
+	}
+	if proto == "http" {
+		// Three scenarios per round share the two minutes.
+		o.Duration = time.Second
+	}
+	if quick {
+		o.Quick = true
+		o.Rounds = 1
+		o.Warmup = 100 * time.Millisecond
+		o.Duration = 300 * time.Millisecond
+		o.Conns = 8
+		o.Depth = 4
+		o.Rate = 400
+		o.MsgSize = 64
+		o.Members = 8
+		o.Senders = 2
+		o.Window = 4
+		o.IdleSweep = []int{10, 50}
+	}
+	return o
+}
+
+// check reports what is wrong with o.
+func (o *Options) check() error {
+	switch o.Proto {
+	case "http", "echo", "chat", "idle":
+	default:
+		return fmt.Errorf("bench: unknown proto %q (want http, echo, chat or idle)", o.Proto)
+	}
+	if len(o.Contenders) == 0 {
+		return fmt.Errorf("bench: nothing to measure: no backend available and no target given")
+	}
+	seen := map[string]bool{}
+	for _, c := range o.Contenders {
+		if seen[c.Name] {
+			return fmt.Errorf("bench: %q named twice", c.Name)
+		}
+		seen[c.Name] = true
+		if c.Kind != KindTarget && o.Self == "" {
+			return fmt.Errorf("bench: no binary to start %s with", c.Name)
+		}
+	}
+	if o.Ref != "" && !seen[o.Ref] {
+		return fmt.Errorf("bench: reference %q is not among the contenders", o.Ref)
+	}
+	if o.Rounds < 1 || o.Duration <= 0 || o.Warmup < 0 {
+		return fmt.Errorf("bench: rounds must be ≥ 1 and duration > 0")
+	}
+	if o.Conns < 1 || o.Conns > 10000 {
+		return fmt.Errorf("bench: conns %d out of range 1..10000", o.Conns)
+	}
+	if o.Depth < 1 || o.Depth > 1024 {
+		return fmt.Errorf("bench: depth %d out of range 1..1024", o.Depth)
+	}
+	if o.MsgSize < 1 || o.MsgSize > 1<<20 {
+		return fmt.Errorf("bench: message size %d out of range 1..1048576", o.MsgSize)
+	}
+	if o.Proto == "chat" && (o.Members < 2 || o.Senders < 1 || o.Senders > o.Members || o.Window < 1) {
+		return fmt.Errorf("bench: chat needs members ≥ 2, 1 ≤ senders ≤ members, window ≥ 1")
+	}
+	if o.Proto == "http" {
+		if len(o.Scenarios) == 0 {
+			return fmt.Errorf("bench: no http scenario selected")
+		}
+		for _, s := range o.Scenarios {
+			switch s {
+			case ScenarioPipelined, ScenarioKeepAlive:
+			case ScenarioRate:
+				if o.Rate < 1 {
+					return fmt.Errorf("bench: rate must be ≥ 1 request/s")
+				}
+			default:
+				return fmt.Errorf("bench: unknown http scenario %q (want pipelined, keepalive, rate)", s)
+			}
+		}
+	}
+	if o.Proto == "idle" {
+		if len(o.IdleSweep) == 0 {
+			return fmt.Errorf("bench: empty idle sweep")
+		}
+		for _, n := range o.IdleSweep {
+			if n < 1 || n > 15000 {
+				return fmt.Errorf("bench: idle count %d out of range 1..15000 (descriptors are capped near 20,000 per process)", n)
+			}
+		}
+	}
+	switch o.Loader {
+	case LoaderGo, "":
+	case LoaderWrk:
+		if o.Proto != "http" {
+			return fmt.Errorf("bench: --loader wrk is for http only")
+		}
+	default:
+		return fmt.Errorf("bench: unknown loader %q (want go or wrk)", o.Loader)
+	}
+	return nil
+}
+
+// scenarios lists what one round measures for o.Proto, in order.
+func (o *Options) scenarios() []string {
+	switch o.Proto {
+	case "http":
+		return o.Scenarios
+	default:
+		return []string{o.Proto}
+	}
+}
+
+// serverProto is what the server children serve: idle connections are echo connections.
+func (o *Options) serverProto() string {
+	if o.Proto == "idle" {
+		return "echo"
+	}
+	return o.Proto
+}

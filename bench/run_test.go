@@ -1,0 +1,184 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRunReportsWrongServerAsErrors benches a correct server and a deliberately wrong one side
+// by side: the wrong one must come out as errors, invalid, unranked and never the reference,
+// in the JSON, the table and the chart.
+func TestRunReportsWrongServerAsErrors(t *testing.T) {
+	good := httpServer(t, func(int) string { return okResponse })
+	// Fast and wrong: a body one letter off.
+	wrong := httpServer(t, func(int) string { return strings.Replace(okResponse, "Hello", "Hallo", 1) })
+	// Answers every other request: half the responses never come.
+	drops := httpServer(t, func(i int) string {
+		if i%2 == 0 {
+			return okResponse
+		}
+		return ""
+	})
+	defer func(g time.Duration) { graceAfterRun = g }(graceAfterRun)
+	graceAfterRun = 300 * time.Millisecond
+	o := Defaults("http", true)
+	o.Pin = false // the test shares the machine; pinning is exercised end to end by cmd/reactor
+	o.Rounds = 2
+	o.Duration = 200 * time.Millisecond
+	o.Contenders = []Contender{
+		{Name: "good", Kind: KindTarget, Addr: good},
+		{Name: "wrong", Kind: KindTarget, Addr: wrong},
+		{Name: "drops", Kind: KindTarget, Addr: drops},
+	}
+	var progress bytes.Buffer
+	rep, err := Run(context.Background(), o, &progress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(progress.String(), "round "); got != 6 {
+		t.Errorf("%d progress lines; want 6 (2 rounds × 3 servers):\n%s", got, progress.String())
+	}
+	if len(rep.Scenarios) != 3 {
+		t.Fatalf("%d scenarios; want 3", len(rep.Scenarios))
+	}
+	for _, sc := range rep.Scenarios {
+		byName := map[string]Result{}
+		for _, r := range sc.Results {
+			byName[r.Contender.Name] = r
+		}
+		g, w, d := byName["good"], byName["wrong"], byName["drops"]
+		// An external target's CPU time is unknown, so it is not ranked; it can still be the
+		// reference for throughput.
+		if !g.Valid || g.Errors != 0 || float64(g.Throughput.Median) <= 0 || g.Rank != 0 {
+			t.Errorf("%s: good server: valid %v, errors %d %v, throughput %v, rank %d", sc.Name, g.Valid, g.Errors, g.ErrorSamples, g.Throughput.Median, g.Rank)
+		}
+		if w.Valid || w.ErrorKinds["bad-body"] == 0 || w.Rank != 0 || float64(w.Throughput.Median) != 0 {
+			t.Errorf("%s: wrong server: valid %v, errors %v, rank %d, throughput %v; want invalid, bad-body errors, unranked, none counted",
+				sc.Name, w.Valid, w.ErrorKinds, w.Rank, w.Throughput.Median)
+		}
+		if d.Valid || d.ErrorKinds["no-response"] == 0 {
+			t.Errorf("%s: dropping server: valid %v, errors %v; want invalid with no-response errors", sc.Name, d.Valid, d.ErrorKinds)
+		}
+		if want := map[bool]string{true: "", false: "good"}[sc.Name == ScenarioRate]; sc.Ref != want {
+			t.Errorf("%s: reference %q; want %q (the only valid server; none at a fixed rate)", sc.Name, sc.Ref, want)
+		}
+		if !math.IsNaN(float64(g.CPUPerOp.Median)) {
+			t.Errorf("%s: CPU per op %v for an external target; want unknown", sc.Name, g.CPUPerOp.Median)
+		}
+	}
+
+	var text, md, svg, js bytes.Buffer
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteSVG(&svg); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{text.String(), md.String()} {
+		if strings.Count(out, "INVALID (errors)") != 6 {
+			t.Errorf("want 6 INVALID cells (2 servers × 3 scenarios) in:\n%s", out)
+		}
+		if !strings.Contains(out, "bad-body") || !strings.Contains(out, "no-response") {
+			t.Errorf("error kinds missing from:\n%s", out)
+		}
+	}
+	wellFormed(t, svg.Bytes())
+	if !strings.Contains(svg.String(), "INVALID") {
+		t.Error("the chart does not mark the wrong servers")
+	}
+	var back Report
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
+		t.Fatalf("JSON does not read back: %v", err)
+	}
+	if back.Scenarios[0].Results[1].Valid || back.Scenarios[0].Results[1].Errors == 0 {
+		t.Error("JSON lost the wrong server's errors")
+	}
+}
+
+func TestRunEchoChatIdleTargets(t *testing.T) {
+	for _, c := range []struct {
+		proto string
+		addr  string
+	}{
+		{"echo", echoServer(t, func([]byte) {})},
+		{"chat", chatServer(t, nil)},
+		{"idle", echoServer(t, func([]byte) {})},
+	} {
+		o := Defaults(c.proto, true)
+		o.Pin = false
+		o.Contenders = []Contender{{Name: "t", Kind: KindTarget, Addr: c.addr}}
+		rep, err := Run(context.Background(), o, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", c.proto, err)
+		}
+		r := rep.Scenarios[0].Results[0]
+		if r.Errors != 0 || r.Failed != "" {
+			t.Errorf("%s: errors %v, failed %q", c.proto, r.ErrorSamples, r.Failed)
+		}
+		if c.proto == "idle" {
+			// Without a process of ours, memory is unknown: the sweep still runs.
+			if len(r.Rounds[0].Idle) != len(o.IdleSweep) {
+				t.Errorf("idle: %d points; want %d", len(r.Rounds[0].Idle), len(o.IdleSweep))
+			}
+		} else if float64(r.Throughput.Median) <= 0 {
+			t.Errorf("%s: throughput %v", c.proto, r.Throughput.Median)
+		}
+		var svg, js bytes.Buffer
+		if err := rep.WriteSVG(&svg); err != nil {
+			t.Fatal(err)
+		}
+		wellFormed(t, svg.Bytes())
+		// Unknown values (a target's CPU and memory) must still make valid JSON.
+		if err := rep.WriteJSON(&js); err != nil {
+			t.Errorf("%s: JSON: %v", c.proto, err)
+		}
+	}
+}
+
+func TestRunRejectsBadOptions(t *testing.T) {
+	base := Defaults("http", true)
+	base.Contenders = []Contender{{Name: "x", Kind: KindTarget, Addr: "127.0.0.1:1"}}
+	for name, mod := range map[string]func(*Options){
+		"proto":     func(o *Options) { o.Proto = "ftp" },
+		"nothing":   func(o *Options) { o.Contenders = nil },
+		"no binary": func(o *Options) { o.Contenders = []Contender{{Name: "std", Kind: KindBackend}} },
+		"ref":       func(o *Options) { o.Ref = "nobody" },
+		"scenario":  func(o *Options) { o.Scenarios = []string{"slowloris"} },
+		"loader":    func(o *Options) { o.Loader = "ab" },
+		"depth":     func(o *Options) { o.Depth = 0 },
+		"dup":       func(o *Options) { o.Contenders = append(o.Contenders, o.Contenders[0]) },
+	} {
+		o := base
+		mod(&o)
+		if _, err := Run(context.Background(), o, nil); err == nil {
+			t.Errorf("%s: Run accepted bad options", name)
+		}
+	}
+}
+
+func TestRunUnreachableTarget(t *testing.T) {
+	o := Defaults("echo", true)
+	o.Pin = false
+	o.Rounds = 2
+	// Port 1 on loopback: nothing listens there.
+	o.Contenders = []Contender{{Name: "gone", Kind: KindTarget, Addr: "127.0.0.1:1"}}
+	rep, err := Run(context.Background(), o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rep.Scenarios[0].Results[0]
+	if r.Failed == "" || r.Valid || len(r.Rounds) != 2 {
+		t.Errorf("unreachable target: failed %q, valid %v, %d rounds; want failed, invalid, 2 rounds", r.Failed, r.Valid, len(r.Rounds))
+	}
+}

@@ -1,0 +1,447 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Run measures every contender of o in interleaved rounds (A B C, A B C, …): in each round
+// each contender gets a fresh server process, a warm-up, and one measured window per scenario.
+// Progress lines go to progress. It returns the report even when it stops early (ctx ended):
+// the error then says why and the report holds the rounds that finished.
+func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
+	if o.Loader == "" {
+		o.Loader = LoaderGo
+	}
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	if o.Loader == LoaderWrk {
+		if err := wrkAvailable(); err != nil {
+			return nil, err
+		}
+	}
+	pin := setupPin(o.Pin)
+	defer pin.release()
+	loops := o.Loops
+	if pin.on || loops < 1 {
+		loops = 1
+	}
+	rep := &Report{
+		Proto:   o.Proto,
+		Command: o.Command,
+		Started: time.Now().UTC().Truncate(time.Second),
+		Machine: describeMachine(),
+		Settings: Settings{
+			Rounds: o.Rounds, WarmupS: o.Warmup.Seconds(), DurationS: o.Duration.Seconds(),
+			Pinned: pin.on, Loops: loops, Loader: o.Loader,
+		},
+		Pinning: pin.desc,
+	}
+	switch o.Proto {
+	case "http":
+		rep.Settings.Conns, rep.Settings.Depth, rep.Settings.Rate = o.Conns, o.Depth, o.Rate
+	case "echo":
+		rep.Settings.Conns, rep.Settings.MsgSize = o.Conns, o.MsgSize
+	case "chat":
+		rep.Settings.Members, rep.Settings.Senders, rep.Settings.Window = o.Members, o.Senders, o.Window
+	case "idle":
+		rep.Settings.IdleSweep = o.IdleSweep
+	}
+	for _, c := range o.Contenders {
+		rep.Settings.Order = append(rep.Settings.Order, c.Name)
+	}
+	spec := childSpec{self: o.Self, proto: o.serverProto(), loops: loops, pin: pin}
+	scens := o.scenarios()
+	// samples[s][c] lists contender c's rounds in scenario s.
+	samples := make([][][]Sample, len(scens))
+	for s := range samples {
+		samples[s] = make([][]Sample, len(o.Contenders))
+	}
+	failed := make([]string, len(o.Contenders))
+	p := newProgress(progress, o.Rounds*len(o.Contenders))
+	began := time.Now()
+	var runErr error
+rounds:
+	for round := 1; round <= o.Rounds; round++ {
+		for ci, c := range o.Contenders {
+			if ctx.Err() != nil {
+				runErr = ctx.Err()
+				break rounds
+			}
+			if failed[ci] != "" {
+				// A contender that could not start once is broken; it is not retried.
+				for s := range scens {
+					samples[s][ci] = append(samples[s][ci], failedSample(round, failed[ci]))
+				}
+				p.step(round, o.Rounds, c.Name, "skipped: "+failed[ci])
+				continue
+			}
+			p.begin(round, o.Rounds, c.Name)
+			cell, err := runCell(ctx, &o, c, spec, round)
+			if err != nil {
+				if ctx.Err() != nil {
+					runErr = ctx.Err()
+					break rounds
+				}
+				failed[ci] = err.Error()
+				for s := range scens {
+					samples[s][ci] = append(samples[s][ci], failedSample(round, failed[ci]))
+				}
+				p.step(round, o.Rounds, c.Name, "FAILED: "+err.Error())
+				continue
+			}
+			for s := range scens {
+				samples[s][ci] = append(samples[s][ci], cell[s])
+			}
+			p.step(round, o.Rounds, c.Name, cellSummary(scens, cell))
+		}
+	}
+	p.done()
+	rep.Seconds = time.Since(began).Seconds()
+	rep.Machine.LoadAvgEnd = firstLine("/proc/loadavg")
+	for s, name := range scens {
+		rep.Scenarios = append(rep.Scenarios, summarise(&o, name, o.Contenders, samples[s]))
+	}
+	rep.Primary = scens[0]
+	rep.Notes = notes(rep)
+	return rep, runErr
+}
+
+var nan = Num(math.NaN())
+
+// coarseTicks is the least server CPU time per window, in clock ticks, for which one tick of
+// rounding stays within 5% of CPU per op.
+const coarseTicks = 20
+
+func failedSample(round int, why string) Sample {
+	return Sample{Round: round, Failed: why, Throughput: nan, CPUSeconds: nan, CPUPerOp: nan,
+		P50: nan, P99: nan, P999: nan, ServerBusy: nan, LoadBusy: nan}
+}
+
+// runCell runs one contender for one round: start its server, measure every scenario, stop it.
+// An error means the server could not be started; problems during the load are in the samples.
+func runCell(ctx context.Context, o *Options, c Contender, spec childSpec, round int) ([]Sample, error) {
+	srv, err := startServer(ctx, c, spec)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+	scens := o.scenarios()
+	out := make([]Sample, len(scens))
+	for i, name := range scens {
+		out[i] = measureScenario(ctx, o, name, srv, round)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	if srv.pid > 0 {
+		if _, peak, err := memory(srv.pid); err == nil {
+			for i := range out {
+				out[i].PeakRSS = peak
+			}
+		}
+	}
+	return out, nil
+}
+
+// measureScenario runs one scenario against a running server.
+func measureScenario(ctx context.Context, o *Options, name string, srv *server, round int) Sample {
+	smp := Sample{Round: round, ServerCPUs: srv.cpus, Throughput: nan, CPUSeconds: nan, CPUPerOp: nan,
+		P50: nan, P99: nan, P999: nan, ServerBusy: nan, LoadBusy: nan}
+	if !srv.alive() {
+		smp.Failed = "server exited: " + srv.log.tail()
+		return smp
+	}
+	errs := new(tally)
+	var w window
+	var err error
+	switch {
+	case name == "idle":
+		smp.Idle, err = idleSweep(ctx, srv.addr, srv.pid, o.IdleSweep, errs)
+	case o.Loader == LoaderWrk && (name == ScenarioPipelined || name == ScenarioKeepAlive):
+		depth := o.Depth
+		if name == ScenarioKeepAlive {
+			depth = 1
+		}
+		w, err = runWrk(ctx, srv.addr, srv.pid, o.Conns, depth, o.Warmup, o.Duration, errs)
+	default:
+		w, err = runWindow(ctx, newGenerator(o, name, srv.addr, errs), srv.pid, o.Warmup, o.Duration)
+	}
+	smp.Errors = errs.total()
+	smp.kinds, smp.samples = errs.byKind()
+	if err != nil && ctx.Err() == nil {
+		smp.Failed = err.Error()
+	}
+	if !srv.alive() {
+		smp.Failed = "server exited during the run: " + srv.log.tail()
+	}
+	if name == "idle" {
+		return smp
+	}
+	smp.Ops, smp.Bytes, smp.Seconds = w.Ops, w.Bytes, w.Seconds
+	if w.Seconds > 0 {
+		smp.Throughput = Num(float64(w.Ops) / w.Seconds)
+	}
+	smp.CPUSeconds, smp.CPUExact = Num(w.CPU), w.CPUExact
+	if w.Seconds > 0 {
+		smp.ServerBusy = Num(w.CPU / w.Seconds)
+		smp.LoadBusy = Num(w.LoadCPU / w.Seconds)
+	}
+	// Zero CPU time from ticks means "under one tick", not "free": leave it unmeasured.
+	if w.Ops > 0 && !math.IsNaN(w.CPU) && (w.CPUExact || w.CPU > 0) {
+		smp.CPUPerOp = Num(w.CPU / float64(w.Ops) * 1e6)
+	}
+	if w.Latency != nil && w.Latency.Count() > 0 {
+		smp.hist = w.Latency
+		smp.P50 = Num(float64(w.Latency.Quantile(0.5)) / 1e3)
+		smp.P99 = Num(float64(w.Latency.Quantile(0.99)) / 1e3)
+		smp.P999 = Num(float64(w.Latency.Quantile(0.999)) / 1e3)
+	}
+	return smp
+}
+
+// newGenerator builds the built-in load generator of a scenario.
+func newGenerator(o *Options, name, addr string, errs *tally) generator {
+	switch name {
+	case ScenarioPipelined:
+		return newHTTPLoad(addr, o.Conns, o.Depth, 0, errs)
+	case ScenarioKeepAlive:
+		return newHTTPLoad(addr, o.Conns, 1, 0, errs)
+	case ScenarioRate:
+		return newHTTPLoad(addr, o.Conns, 1, o.Rate, errs)
+	case "echo":
+		return newEchoLoad(addr, o.Conns, o.MsgSize, errs)
+	default: // chat
+		return newChatLoad(addr, o.Members, o.Senders, o.Window, errs)
+	}
+}
+
+// describe says what a scenario measures, its throughput unit and its operation's name.
+func describe(o *Options, name string) (desc, unit, op string) {
+	switch name {
+	case ScenarioPipelined:
+		return fmt.Sprintf("HTTP GET /plaintext, closed loop, %d connections, pipelined %d deep%s", o.Conns, o.Depth, loaderNote(o)), "req/s", "req"
+	case ScenarioKeepAlive:
+		return fmt.Sprintf("HTTP GET /plaintext, closed loop, %d keep-alive connections, one request at a time%s", o.Conns, loaderNote(o)), "req/s", "req"
+	case ScenarioRate:
+		return fmt.Sprintf("HTTP GET /plaintext at a fixed offered rate of %d req/s over %d connections; latency from each request's due time", o.Rate, o.Conns), "req/s", "req"
+	case "echo":
+		return fmt.Sprintf("echo, %d connections, %d-byte messages, one in flight per connection, every byte checked", o.Conns, o.MsgSize), "msg/s", "msg"
+	case "chat":
+		return fmt.Sprintf("chat room of %d members, %d sending (each at most %d lines ahead of the room); every member checks every line", o.Members, o.Senders, o.Window), "lines/s", "line"
+	default:
+		return fmt.Sprintf("idle echo connections after one round trip each, counts %s", joinInts(o.IdleSweep)), "", "conn"
+	}
+}
+
+// loaderNote names wrk in the captions of the scenarios it drives.
+func loaderNote(o *Options) string {
+	if o.Loader == LoaderWrk {
+		return " (load: wrk, status codes checked, bodies not)"
+	}
+	return ""
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = fmt.Sprint(n)
+	}
+	return strings.Join(s, ", ")
+}
+
+// summarise turns the rounds of every contender in one scenario into medians, ranges, ratios
+// against the reference and a ranking.
+func summarise(o *Options, name string, cs []Contender, samples [][]Sample) Scenario {
+	sc := Scenario{Name: name}
+	sc.Describe, sc.Unit, sc.Op = describe(o, name)
+	thr := make([][]float64, len(cs))
+	cpu := make([][]float64, len(cs))
+	mem := make([][]float64, len(cs))
+	for ci, c := range cs {
+		r := Result{Contender: c, Rounds: samples[ci], ThroughputRatio: nan, CPURatio: nan}
+		var peak, mbps, srvBusy, loadBusy []float64
+		hist := new(Histogram)
+		byCount := map[int][]float64{}
+		for _, s := range samples[ci] {
+			if s.Failed != "" && r.Failed == "" {
+				r.Failed = s.Failed
+			}
+			r.Errors += s.Errors
+			for k, n := range s.kinds {
+				if r.ErrorKinds == nil {
+					r.ErrorKinds, r.ErrorSamples = map[string]int64{}, map[string]string{}
+				}
+				r.ErrorKinds[k] += n
+				if _, ok := r.ErrorSamples[k]; !ok && s.samples[k] != "" {
+					r.ErrorSamples[k] = s.samples[k]
+				}
+			}
+			bad := s.Failed != ""
+			if c := float64(s.CPUSeconds); !bad && !s.CPUExact && !math.IsNaN(c) && c*clockTicks < coarseTicks {
+				r.CoarseCPU = true
+			}
+			thr[ci] = append(thr[ci], orNaN(float64(s.Throughput), bad))
+			cpu[ci] = append(cpu[ci], orNaN(float64(s.CPUPerOp), bad))
+			srvBusy = append(srvBusy, orNaN(float64(s.ServerBusy), bad))
+			loadBusy = append(loadBusy, orNaN(float64(s.LoadBusy), bad))
+			if s.PeakRSS > 0 {
+				peak = append(peak, float64(s.PeakRSS))
+			}
+			if s.Seconds > 0 && s.Bytes > 0 {
+				mbps = append(mbps, orNaN(float64(s.Bytes)/s.Seconds/1e6, bad))
+			}
+			if s.hist != nil {
+				hist.Merge(s.hist)
+			}
+			last := math.NaN()
+			for _, pt := range s.Idle {
+				byCount[pt.Conns] = append(byCount[pt.Conns], float64(pt.PerConn))
+				last = float64(pt.PerConn)
+			}
+			if name == "idle" {
+				mem[ci] = append(mem[ci], orNaN(last, bad))
+			}
+		}
+		r.Throughput = rangeOf(spreadOf(thr[ci]))
+		r.CPUPerOp = rangeOf(spreadOf(cpu[ci]))
+		r.PeakRSS = rangeOf(spreadOf(peak))
+		r.ServerBusy = rangeOf(spreadOf(srvBusy))
+		r.LoadBusy = rangeOf(spreadOf(loadBusy))
+		r.MBps = rangeOf(spreadOf(mbps))
+		r.MemPerConn = rangeOf(spreadOf(mem[ci]))
+		r.Latency = latencyOf(hist)
+		counts := make([]int, 0, len(byCount))
+		for n := range byCount {
+			counts = append(counts, n)
+		}
+		sort.Ints(counts)
+		for _, n := range counts {
+			r.Sweep = append(r.Sweep, SweepPoint{Conns: n, PerConn: rangeOf(spreadOf(byCount[n]))})
+		}
+		measured := r.Throughput.N
+		if name == "idle" {
+			measured = r.MemPerConn.N
+		}
+		r.Valid = r.Failed == "" && r.Errors == 0 && measured == len(samples[ci]) && measured > 0
+		sc.Results = append(sc.Results, r)
+	}
+	// The reference: the one asked for when it is valid, else the best valid one.
+	ref := -1
+	for i, r := range sc.Results {
+		if r.Valid && r.Contender.Name == o.Ref {
+			ref = i
+		}
+	}
+	// At a fixed rate every sound server achieves the same throughput, so "the fastest" means
+	// nothing there: the rate scenario has a reference only when one is asked for.
+	if ref < 0 && name != ScenarioRate {
+		for i, r := range sc.Results {
+			if !r.Valid {
+				continue
+			}
+			if ref < 0 || better(name, r, sc.Results[ref]) {
+				ref = i
+			}
+		}
+	}
+	if ref >= 0 {
+		sc.Ref = sc.Results[ref].Contender.Name
+		for i := range sc.Results {
+			if name == "idle" {
+				sc.Results[i].CPURatio = Num(medianRatio(mem[i], mem[ref]))
+				continue
+			}
+			sc.Results[i].ThroughputRatio = Num(medianRatio(thr[i], thr[ref]))
+			sc.Results[i].CPURatio = Num(medianRatio(cpu[i], cpu[ref]))
+		}
+	}
+	// At a fixed low rate, CPU per request is mostly idle wake-ups and too few ticks to
+	// order servers by; the rate scenario is about latency, so it is not ranked.
+	if name != ScenarioRate {
+		rank(name, sc.Results)
+	}
+	return sc
+}
+
+func orNaN(v float64, bad bool) float64 {
+	if bad {
+		return math.NaN()
+	}
+	return v
+}
+
+// better reports whether a is the better reference than b: more throughput, or for idle less
+// memory per connection.
+func better(name string, a, b Result) bool {
+	if name == "idle" {
+		return float64(a.MemPerConn.Median) < float64(b.MemPerConn.Median)
+	}
+	return float64(a.Throughput.Median) > float64(b.Throughput.Median)
+}
+
+// rankMetric is what a scenario ranks by: the server's cost per operation (it drifts much less
+// than throughput on a noisy machine), or memory per connection for idle.
+func rankMetric(name string, r Result) Range {
+	if name == "idle" {
+		return r.MemPerConn
+	}
+	return r.CPUPerOp
+}
+
+// rank numbers the valid results with a known metric from the cheapest up and marks those
+// whose min–max range overlaps a neighbour's as tied.
+func rank(name string, rs []Result) {
+	var idx []int
+	for i, r := range rs {
+		if m := rankMetric(name, r); r.Valid && m.N > 0 && !math.IsNaN(float64(m.Median)) {
+			idx = append(idx, i)
+		}
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		return rankMetric(name, rs[idx[a]]).Median < rankMetric(name, rs[idx[b]]).Median
+	})
+	for k, i := range idx {
+		rs[i].Rank = k + 1
+		m := rankMetric(name, rs[i]).spread()
+		if k > 0 && overlaps(m, rankMetric(name, rs[idx[k-1]]).spread()) ||
+			k+1 < len(idx) && overlaps(m, rankMetric(name, rs[idx[k+1]]).spread()) {
+			rs[i].Tied = true
+		}
+	}
+}
+
+// cellSummary is the progress line's account of one cell.
+func cellSummary(scens []string, cell []Sample) string {
+	var parts []string
+	for i, name := range scens {
+		s := cell[i]
+		var b strings.Builder
+		b.WriteString(name)
+		b.WriteString(" ")
+		switch {
+		case s.Failed != "":
+			b.WriteString("FAILED")
+		case name == "idle":
+			if n := len(s.Idle); n > 0 {
+				fmt.Fprintf(&b, "%s/conn at %d", bytesHuman(float64(s.Idle[n-1].PerConn)), s.Idle[n-1].Conns)
+			}
+		default:
+			b.WriteString(siHuman(float64(s.Throughput)))
+			if c := float64(s.CPUPerOp); !math.IsNaN(c) {
+				fmt.Fprintf(&b, " (%.2f µs cpu)", c)
+			}
+		}
+		if s.Errors > 0 {
+			fmt.Fprintf(&b, " %d ERRORS", s.Errors)
+		}
+		parts = append(parts, b.String())
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,370 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Contender is one server the benchmark measures.
+type Contender struct {
+	// Name is how the report calls it: a backend name ("epoll"), a native baseline
+	// ("native-gnet") or the name given to an external target.
+	Name string `json:"name"`
+	// Kind is "backend", "native" or "target".
+	Kind string `json:"kind"`
+	// Addr is the address of an external target; empty for servers the benchmark starts.
+	Addr string `json:"addr,omitempty"`
+	// Model says what the server stands for (a backend's reactor.Info.Model), for the report.
+	Model string `json:"model,omitempty"`
+}
+
+// Contender kinds.
+const (
+	KindBackend = "backend"
+	KindNative  = "native"
+	KindTarget  = "target"
+)
+
+// nativePrefix marks a native baseline in --backends: "native-gnet" runs `reactor native
+// --lib gnet`.
+const nativePrefix = "native-"
+
+// ParseContender turns a --backends entry into a Contender.
+func ParseContender(name string) Contender {
+	if strings.HasPrefix(name, nativePrefix) {
+		return Contender{Name: name, Kind: KindNative}
+	}
+	return Contender{Name: name, Kind: KindBackend}
+}
+
+// ParseTarget parses a --target value, name=host:port, for a server the benchmark does not
+// start (and whose CPU time and memory it therefore cannot read).
+func ParseTarget(s string) (Contender, error) {
+	name, addr, ok := strings.Cut(s, "=")
+	if !ok || name == "" || addr == "" {
+		return Contender{}, fmt.Errorf("bench: target %q: want name=host:port", s)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return Contender{}, fmt.Errorf("bench: target %q: %v", s, err)
+	}
+	return Contender{Name: name, Kind: KindTarget, Addr: addr}, nil
+}
+
+// server is one contender's server for one round: a child process of the benchmark binary, or
+// an external target.
+type server struct {
+	addr string
+	pid  int    // 0 for an external target
+	cpus string // the CPUs the child may run on, as the kernel reports them
+
+	cmd    *exec.Cmd
+	log    *stderrWatch
+	exited chan struct{} // closed once the child has been reaped
+	err    error         // the child's exit status, valid after exited is closed
+}
+
+const (
+	readyTimeout = 15 * time.Second
+	stopGrace    = 5 * time.Second
+)
+
+// childSpec says how to start contenders as children of the benchmark binary.
+type childSpec struct {
+	self  string // the benchmark binary, which also has serve and native
+	proto string // what the child serves: http, echo or chat
+	loops int
+	pin   *pinning
+}
+
+// startServer starts c's server and returns once it accepts connections. An external target
+// is only checked for reachability.
+func startServer(ctx context.Context, c Contender, spec childSpec) (*server, error) {
+	if c.Kind == KindTarget {
+		conn, err := dialer.DialContext(ctx, "tcp", c.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("target %s: %w", c.Name, err)
+		}
+		conn.Close()
+		return &server{addr: c.Addr}, nil
+	}
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	loops := strconv.Itoa(spec.loops)
+	var args []string
+	switch c.Kind {
+	case KindNative:
+		if spec.proto != "http" && spec.proto != "echo" {
+			return nil, fmt.Errorf("%s: native baselines serve http and echo only, not %s", c.Name, spec.proto)
+		}
+		args = []string{"native", "--lib", strings.TrimPrefix(c.Name, nativePrefix), "--proto", spec.proto, "--addr", addr, "--loops", loops}
+	default:
+		args = []string{"serve", "--backend", c.Name, "--proto", spec.proto, "--addr", addr, "--loops", loops}
+	}
+	cmd := exec.Command(spec.self, args...)
+	cmd.Env = spec.pin.childEnv()
+	w := newStderrWatch()
+	cmd.Stderr = w
+	cmd.SysProcAttr = deathSignal()
+	if err := spec.pin.start(cmd); err != nil {
+		return nil, fmt.Errorf("%s: start %s: %w", c.Name, strings.Join(args, " "), err)
+	}
+	s := &server{addr: addr, pid: cmd.Process.Pid, cmd: cmd, log: w, exited: make(chan struct{})}
+	// This goroutine reaps the child; it exits when the child does (stop ensures it does).
+	go func() {
+		s.err = cmd.Wait()
+		close(s.exited)
+	}()
+	if err := s.waitReady(ctx); err != nil {
+		s.stop()
+		return nil, fmt.Errorf("%s: %w", c.Name, err)
+	}
+	s.cpus = cpuAllowedList(s.pid)
+	return s, nil
+}
+
+// waitReady waits until the child's port accepts a connection. The "reactor: serving" line
+// only hurries the next try: a server may announce itself a moment before it listens, and a
+// load connection refused then would be counted against it.
+func (s *server) waitReady(ctx context.Context) error {
+	deadline := time.NewTimer(readyTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	announced := s.log.ready
+	for {
+		select {
+		case <-announced:
+			announced = nil // a closed channel would spin; from now on the ticker paces
+		case <-s.exited:
+			return fmt.Errorf("exited before serving (%v): %s", s.err, s.log.tail())
+		case <-deadline.C:
+			return fmt.Errorf("not accepting connections after %v: %s", readyTimeout, s.log.tail())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		if c, err := net.DialTimeout("tcp", s.addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			return nil
+		}
+	}
+}
+
+// alive reports whether the child is still running (an external target always is, as far as
+// the benchmark can tell).
+func (s *server) alive() bool {
+	if s.cmd == nil {
+		return true
+	}
+	select {
+	case <-s.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// stop ends the child: SIGTERM for a graceful shutdown, SIGKILL if it is still there after
+// stopGrace. It returns once the child has been reaped.
+func (s *server) stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	t := time.NewTimer(stopGrace)
+	defer t.Stop()
+	select {
+	case <-s.exited:
+	case <-t.C:
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+}
+
+// freePort picks a loopback port the kernel considers free by binding port 0 and closing it.
+// Another process could take it before the child binds it; the child then fails to start and
+// the round reports it.
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr, nil
+}
+
+// stderrWatch collects a child's stderr: it keeps the last few KiB for error reports and
+// signals ready when the serve line appears, so the readiness check can try at once.
+type stderrWatch struct {
+	mu    sync.Mutex
+	buf   []byte
+	seen  bool
+	ready chan struct{}
+}
+
+const stderrKeep = 4 << 10
+
+var servingLine = []byte("reactor: serving")
+
+func newStderrWatch() *stderrWatch { return &stderrWatch{ready: make(chan struct{})} }
+
+func (w *stderrWatch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	if !w.seen && bytes.Contains(w.buf, servingLine) {
+		w.seen = true
+		close(w.ready)
+	}
+	if len(w.buf) > 2*stderrKeep {
+		w.buf = append(w.buf[:0], w.buf[len(w.buf)-stderrKeep:]...)
+	}
+	return len(p), nil
+}
+
+// tail returns the end of what the child wrote, on one line.
+func (w *stderrWatch) tail() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	b := w.buf
+	if len(b) > 600 {
+		b = b[len(b)-600:]
+	}
+	s := strings.TrimSpace(strings.ReplaceAll(string(b), "\n", " | "))
+	if s == "" {
+		return "(no output)"
+	}
+	return s
+}
+
+// pinning is where the server and the load run. With pinning on, the server child runs on one
+// CPU with GOMAXPROCS=1 and one loop, and every thread of this process (the load generators)
+// on the other CPUs, so the two never compete for a core.
+type pinning struct {
+	on        bool
+	server    cpuMask
+	load      cpuMask
+	prev      cpuMask
+	prevProcs int
+	// Desc says what was done, for the report.
+	desc string
+}
+
+// setupPin applies pinning when want is set and the machine allows it, and says what it did.
+func setupPin(want bool) *pinning {
+	p := &pinning{}
+	if !want {
+		p.desc = "not pinned: server and load share all CPUs"
+		return p
+	}
+	if !pinSupported {
+		p.desc = "not pinned: CPU affinity is not supported on " + runtime.GOOS
+		return p
+	}
+	cur, err := getAffinity(0)
+	if err != nil {
+		p.desc = "not pinned: " + err.Error()
+		return p
+	}
+	cpus := cur.cpus()
+	if len(cpus) < 2 {
+		p.desc = "not pinned: fewer than 2 CPUs available"
+		return p
+	}
+	p.server.set(cpus[0])
+	for _, c := range cpus[1:] {
+		p.load.set(c)
+	}
+	if err := setProcessAffinity(p.load); err != nil {
+		_ = setProcessAffinity(cur)
+		p.desc = "not pinned: " + err.Error()
+		return p
+	}
+	p.on, p.prev = true, cur
+	p.prevProcs = runtime.GOMAXPROCS(len(cpus) - 1)
+	p.desc = fmt.Sprintf("pinned: server on CPU %d (GOMAXPROCS=1, 1 loop), load generator on CPU %s (GOMAXPROCS=%d)",
+		cpus[0], cpuList(cpus[1:]), len(cpus)-1)
+	return p
+}
+
+// release restores this process's CPU affinity and GOMAXPROCS.
+func (p *pinning) release() {
+	if p.on {
+		_ = setProcessAffinity(p.prev)
+		runtime.GOMAXPROCS(p.prevProcs)
+		p.on = false
+	}
+}
+
+// childEnv is the environment of a server child: GOMAXPROCS=1 when pinned, so the Go runtime
+// of the child does not run more threads than its one CPU.
+func (p *pinning) childEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		// The child's GOMAXPROCS is the benchmark's decision, not the caller's.
+		if !strings.HasPrefix(kv, "GOMAXPROCS=") {
+			env = append(env, kv)
+		}
+	}
+	if p.on {
+		env = append(env, "GOMAXPROCS=1")
+	}
+	return env
+}
+
+// start starts cmd on the server's CPU. Affinity is inherited across fork and exec, so the
+// child is forked from a thread that is pinned to the server's CPU for the moment: the child
+// is on its CPU from its first instruction, before its runtime starts any thread, with no
+// taskset needed. The thread then goes back to the load CPUs. (It must not exit: the child's
+// death signal is tied to the thread that forked it.)
+func (p *pinning) start(cmd *exec.Cmd) error {
+	if !p.on {
+		return cmd.Start()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := setAffinity(0, p.server); err != nil {
+			errc <- err
+			return
+		}
+		err := cmd.Start()
+		if rerr := setAffinity(0, p.load); rerr != nil && err == nil {
+			err = rerr
+		}
+		errc <- err
+	}()
+	return <-errc
+}
+
+// cpuList formats CPUs as the kernel does ("1", "1-3", "1,3").
+func cpuList(cpus []int) string {
+	var parts []string
+	for i := 0; i < len(cpus); {
+		j := i
+		for j+1 < len(cpus) && cpus[j+1] == cpus[j]+1 {
+			j++
+		}
+		if j > i {
+			parts = append(parts, fmt.Sprintf("%d-%d", cpus[i], cpus[j]))
+		} else {
+			parts = append(parts, strconv.Itoa(cpus[i]))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ",")
+}

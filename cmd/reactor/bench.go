@@ -1,0 +1,287 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/reactorlab/reactor/bench"
+)
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+const benchUsage = `Usage: reactor bench [--proto http|echo|chat|idle] [--backends a,b,…] [flags]
+
+Runs each backend as its own child process (this binary, serve mode) and loads it with a
+built-in Go load generator, in interleaved rounds (A B C, A B C, …). Prints a table per
+scenario on stdout (progress on stderr) and writes PROTO.json, PROTO.md and PROTO.svg into
+--out. Every answer is validated: a server that answers wrongly or not at all is reported
+with its errors, never as throughput.
+
+  http   closed loop pipelined (--depth) and keep-alive over --conns connections, and a fixed
+         offered --rate with p50/p99/p99.9 latency
+  echo   --conns connections echoing --size-byte messages, every byte checked
+  chat   --members in a room, --senders of them sending; every line checked, latency
+  idle   memory per idle connection at each count of --sweep
+
+Backends: default all that run here (reactor backends). Native baselines are named
+native-gnet, native-netpoll, native-evio and run only when named. --target name=host:port
+adds a server the bench did not start (its CPU and memory are then unknown).
+
+Exit status: 0 when every server ran without an error, 1 when one failed or answered wrongly
+(the report still says how), 2 for a usage error.
+
+Flags:
+`
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("reactor bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	d := bench.Defaults("http", false)
+	proto := fs.String("proto", "http", "what to measure: "+strings.Join(bench.Protos, ", "))
+	quick := fs.Bool("quick", false, "a run of seconds with tiny load (1 round), for CI and smoke tests")
+	backendList := fs.String("backends", "", "comma-separated backends; all means every backend available here (default: all, or none when --target is given)")
+	var targets stringList
+	fs.Var(&targets, "target", "an external server to measure as `name=host:port` (repeatable)")
+	rounds := fs.Int("rounds", d.Rounds, "interleaved rounds")
+	warmup := fs.Duration("warmup", d.Warmup, "warm-up before each measured window")
+	duration := fs.Duration("duration", 0, "measured window per scenario (default 1s for http, which measures three scenarios; 2s otherwise)")
+	conns := fs.Int("conns", d.Conns, "load connections (http, echo)")
+	depth := fs.Int("depth", d.Depth, "http pipelining depth")
+	scenarios := fs.String("scenarios", strings.Join(d.Scenarios, ","), "http scenarios: pipelined, keepalive, rate")
+	rate := fs.Int("rate", d.Rate, "http offered rate of the rate scenario, requests/s")
+	size := fs.Int("size", d.MsgSize, "echo message size, bytes")
+	members := fs.Int("members", d.Members, "chat room size")
+	senders := fs.Int("senders", d.Senders, "chat members that send")
+	window := fs.Int("window", d.Window, "chat: lines a sender may be ahead of the room (it waits while window×(members−1) deliveries are outstanding)")
+	sweep := fs.String("sweep", joinInts(d.IdleSweep), "idle connection counts")
+	pin := fs.Bool("pin", false, "server on one CPU with one loop, load on the others (default on with 4 CPUs or fewer; --pin=false turns it off)")
+	loops := fs.Int("loops", d.Loops, "server loops when not pinned")
+	ref := fs.String("ref", "", "reference server for ratios (default: the fastest valid one)")
+	loader := fs.String("loader", bench.LoaderGo, "http load generator: go (built in) or wrk (closed-loop scenarios; needs wrk)")
+	out := fs.String("out", "bench-results", "`dir`ectory for PROTO.json, PROTO.md and PROTO.svg")
+	jsonPath := fs.String("json", "", "write the JSON report to this `file` instead of DIR/PROTO.json")
+	mdPath := fs.String("md", "", "write the Markdown tables to this `file` instead of DIR/PROTO.md")
+	svgPath := fs.String("svg", "", "write the SVG chart to this `file` instead of DIR/PROTO.svg")
+	comparePath := fs.String("compare", "", "after the run, compare its ranking with an earlier JSON report `file` (is the order the same, or within noise?)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, benchUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "reactor bench: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	// The proto and --quick decide the defaults; flags given on the command line beat them.
+	o := bench.Defaults(*proto, *quick)
+	apply := func(name string, f func()) {
+		if set[name] {
+			f()
+		}
+	}
+	apply("rounds", func() { o.Rounds = *rounds })
+	apply("warmup", func() { o.Warmup = *warmup })
+	apply("duration", func() { o.Duration = *duration })
+	apply("conns", func() { o.Conns = *conns })
+	apply("depth", func() { o.Depth = *depth })
+	apply("rate", func() { o.Rate = *rate })
+	apply("size", func() { o.MsgSize = *size })
+	apply("members", func() { o.Members = *members })
+	apply("senders", func() { o.Senders = *senders })
+	apply("window", func() { o.Window = *window })
+	apply("pin", func() { o.Pin = *pin })
+	apply("loops", func() { o.Loops = *loops })
+	o.Ref, o.Loader = *ref, *loader
+	if set["scenarios"] {
+		o.Scenarios = splitList(*scenarios)
+	}
+	if set["sweep"] {
+		counts, err := parseInts(*sweep)
+		if err != nil {
+			fmt.Fprintf(stderr, "reactor bench: --sweep: %v\n", err)
+			return 2
+		}
+		o.IdleSweep = counts
+	}
+
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "reactor bench: cannot find this binary to start servers with: %v\n", err)
+		return 1
+	}
+	o.Self = self
+	o.Command = "reactor bench " + strings.Join(args, " ")
+
+	reg := backends()
+	names := splitList(*backendList)
+	if len(names) == 0 && len(targets) == 0 {
+		names = []string{"all"}
+	}
+	// "all" stands for every backend available here, and may be combined with more names
+	// (--backends all,native-gnet).
+	var expanded []string
+	for _, n := range names {
+		if n != "all" {
+			expanded = append(expanded, n)
+			continue
+		}
+		for _, in := range reg.Infos() {
+			if in.Available && !slices.Contains(names, in.Name) {
+				expanded = append(expanded, in.Name)
+			}
+		}
+	}
+	names = expanded
+	for _, n := range names {
+		c := bench.ParseContender(n)
+		switch c.Kind {
+		case bench.KindBackend:
+			info, ok := reg.Info(n)
+			if !ok {
+				fmt.Fprintf(stderr, "reactor bench: unknown backend %q (valid: %s, or native-<lib>)\n", n, strings.Join(reg.Names(), ", "))
+				return 2
+			}
+			c.Model = info.Model
+		case bench.KindNative:
+			c.Model = "baseline written directly on " + strings.TrimPrefix(n, "native-") + "'s own API"
+		}
+		o.Contenders = append(o.Contenders, c)
+	}
+	for _, t := range targets {
+		c, err := bench.ParseTarget(t)
+		if err != nil {
+			fmt.Fprintln(stderr, "reactor bench:", err)
+			return 2
+		}
+		o.Contenders = append(o.Contenders, c)
+	}
+
+	// Ctrl-C stops the run; Run stops the server it is measuring before returning, so no
+	// child outlives the bench.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	began := time.Now()
+	rep, err := bench.Run(ctx, o, stderr)
+	if rep == nil {
+		fmt.Fprintln(stderr, "reactor bench:", err)
+		return 2
+	}
+	status := 0
+	if err != nil {
+		fmt.Fprintf(stderr, "reactor bench: stopped early (%v); reporting the rounds that finished\n", err)
+		status = 1
+	}
+	if werr := rep.WriteText(stdout); werr != nil {
+		fmt.Fprintln(stderr, "reactor bench:", werr)
+		return 1
+	}
+	if *comparePath != "" {
+		if err := compareWith(stdout, rep, *comparePath); err != nil {
+			fmt.Fprintln(stderr, "reactor bench: --compare:", err)
+			status = 1
+		}
+	}
+	paths := map[string]string{"json": *jsonPath, "md": *mdPath, "svg": *svgPath}
+	for ext, p := range paths {
+		if p == "" {
+			paths[ext] = filepath.Join(*out, o.Proto+"."+ext)
+		}
+	}
+	writers := []struct {
+		ext   string
+		write func(*bench.Report, io.Writer) error
+	}{{"json", (*bench.Report).WriteJSON}, {"md", (*bench.Report).WriteMarkdown}, {"svg", (*bench.Report).WriteSVG}}
+	for _, w := range writers {
+		if err := os.MkdirAll(filepath.Dir(paths[w.ext]), 0o755); err != nil {
+			fmt.Fprintln(stderr, "reactor bench:", err)
+			return 1
+		}
+		if err := rep.WriteFile(paths[w.ext], w.write); err != nil {
+			fmt.Fprintln(stderr, "reactor bench:", err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stderr, "reactor bench: wrote %s, %s, %s (%s)\n", paths["json"], paths["md"], paths["svg"], time.Since(began).Round(time.Second))
+	for _, sc := range rep.Scenarios {
+		for _, r := range sc.Results {
+			if !r.Valid {
+				status = 1
+			}
+		}
+	}
+	return status
+}
+
+// compareWith prints how the ranking of rep compares with the report in path.
+func compareWith(w io.Writer, rep *bench.Report, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var prev bench.Report
+	if err := json.Unmarshal(b, &prev); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if prev.Proto != rep.Proto {
+		return fmt.Errorf("%s is a %s report, this run is %s", path, prev.Proto, rep.Proto)
+	}
+	fmt.Fprintf(w, "\nRanking by CPU per operation, %s (%s) then this run:\n", path, prev.Started.Format("2006-01-02 15:04"))
+	for _, line := range bench.CompareRanks(&prev, rep) {
+		fmt.Fprintf(w, "- %s\n", line)
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range splitList(s) {
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}

@@ -1,0 +1,298 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/reactorlab/reactor/bench"
+)
+
+// TestBenchEndToEnd builds the reactor binary once and runs `reactor bench --quick` through it
+// as a user would: children started in serve mode, JSON, Markdown and SVG written.
+func TestBenchEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs load for several seconds")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "reactor")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	for _, proto := range []string{"http", "echo", "chat", "idle"} {
+		t.Run("quick-"+proto, func(t *testing.T) {
+			out := t.TempDir()
+			stdout, stderr, code := runBin(t, bin, "bench", "--quick", "--proto", proto, "--backends", "std", "--out", out)
+			if code != 0 {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+			}
+			rep := readReport(t, filepath.Join(out, proto+".json"))
+			if rep.Proto != proto || len(rep.Scenarios) == 0 {
+				t.Fatalf("report for %q with %d scenarios", rep.Proto, len(rep.Scenarios))
+			}
+			for _, sc := range rep.Scenarios {
+				if len(sc.Results) != 1 {
+					t.Fatalf("%s: %d results; want 1 (std)", sc.Name, len(sc.Results))
+				}
+				r := sc.Results[0]
+				if !r.Valid || r.Errors != 0 || r.Contender.Name != "std" {
+					t.Errorf("%s: std valid %v, errors %d %v, failed %q", sc.Name, r.Valid, r.Errors, r.ErrorSamples, r.Failed)
+				}
+				if proto == "idle" {
+					if len(r.Sweep) == 0 || float64(r.MemPerConn.Median) <= 0 || float64(r.MemPerConn.Median) > 1<<20 {
+						t.Errorf("idle: sweep %d points, %v bytes/conn; want a plausible memory per connection", len(r.Sweep), r.MemPerConn.Median)
+					}
+				} else {
+					if float64(r.Throughput.Median) <= 0 || float64(r.CPUPerOp.Median) <= 0 {
+						t.Errorf("%s: throughput %v, CPU µs/op %v; want both measured", sc.Name, r.Throughput.Median, r.CPUPerOp.Median)
+					}
+				}
+				if float64(r.PeakRSS.Median) <= 0 {
+					t.Errorf("%s: no peak RSS", sc.Name)
+				}
+				if rep.Settings.Pinned {
+					if cpus := r.Rounds[0].ServerCPUs; cpus == "" || strings.ContainsAny(cpus, "-,") {
+						t.Errorf("%s: pinned, yet the server may run on CPUs %q", sc.Name, cpus)
+					}
+				}
+			}
+			if !strings.Contains(stdout, "std") || !strings.Contains(stderr, "round 1/1 std") {
+				t.Errorf("table or progress missing\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
+			}
+			svg := readFile(t, filepath.Join(out, proto+".svg"))
+			if !bytes.HasPrefix(svg, []byte("<svg")) || !bytes.Contains(svg, []byte(">std")) {
+				t.Errorf("SVG does not start with <svg or lacks the std bar:\n%s", svg)
+			}
+			checkXML(t, svg)
+			if md := readFile(t, filepath.Join(out, proto+".md")); !bytes.Contains(md, []byte("| std |")) {
+				t.Errorf("Markdown lacks the std row:\n%s", md)
+			}
+		})
+	}
+
+	t.Run("wrong-server", func(t *testing.T) {
+		addr := wrongHTTPServer(t)
+		out := t.TempDir()
+		stdout, stderr, code := runBin(t, bin, "bench", "--quick", "--target", "liar="+addr, "--out", out)
+		if code != 1 {
+			t.Errorf("exit %d; want 1 for a server that answers wrongly\nstderr:\n%s", code, stderr)
+		}
+		rep := readReport(t, filepath.Join(out, "http.json"))
+		for _, sc := range rep.Scenarios {
+			r := sc.Results[0]
+			if r.Valid || r.ErrorKinds["bad-body"] == 0 || r.Rank != 0 {
+				t.Errorf("%s: liar valid %v, errors %v, rank %d; want invalid with bad-body errors, unranked", sc.Name, r.Valid, r.ErrorKinds, r.Rank)
+			}
+			if float64(r.Throughput.Median) != 0 {
+				t.Errorf("%s: %v wrong answers per second counted as throughput", sc.Name, r.Throughput.Median)
+			}
+		}
+		if strings.Count(stdout, "INVALID (errors)") != len(rep.Scenarios) {
+			t.Errorf("the table does not mark every scenario INVALID:\n%s", stdout)
+		}
+		if !bytes.Contains(readFile(t, filepath.Join(out, "http.svg")), []byte("INVALID")) {
+			t.Error("the chart does not mark the liar INVALID")
+		}
+	})
+
+	t.Run("compare", func(t *testing.T) {
+		// Two runs, the second compared with the first: the report says whether the ranking held.
+		out := t.TempDir()
+		first := filepath.Join(out, "first.json")
+		if _, stderr, code := runBin(t, bin, "bench", "--quick", "--proto", "echo", "--backends", "std", "--out", out, "--json", first); code != 0 {
+			t.Fatalf("first run: exit %d\n%s", code, stderr)
+		}
+		stdout, stderr, code := runBin(t, bin, "bench", "--quick", "--proto", "echo", "--backends", "std", "--out", out, "--compare", first)
+		if code != 0 || !strings.Contains(stdout, "Ranking by CPU per operation") || !strings.Contains(stdout, "echo: first run std; second run std — same order") {
+			t.Errorf("exit %d; want the comparison in:\n%s\n%s", code, stdout, stderr)
+		}
+	})
+
+	t.Run("unknown-backend", func(t *testing.T) {
+		_, stderr, code := runBin(t, bin, "bench", "--quick", "--backends", "nosuch", "--out", t.TempDir())
+		if code != 2 || !strings.Contains(stderr, "unknown backend") {
+			t.Errorf("exit %d, stderr %q; want 2 and a clear message", code, stderr)
+		}
+	})
+
+	t.Run("native-missing", func(t *testing.T) {
+		// A native baseline that is not built in is reported as not run; the bench goes on.
+		out := t.TempDir()
+		_, stderr, code := runBin(t, bin, "bench", "--quick", "--proto", "echo", "--backends", "std,native-nosuch", "--out", out)
+		if code != 1 {
+			t.Errorf("exit %d; want 1\n%s", code, stderr)
+		}
+		rep := readReport(t, filepath.Join(out, "echo.json"))
+		res := rep.Scenarios[0].Results
+		if len(res) != 2 || !res[0].Valid || res[1].Failed == "" {
+			t.Errorf("results %+v; want std valid and native-nosuch failed", res)
+		}
+	})
+
+	t.Run("interrupt", func(t *testing.T) {
+		// Ctrl-C in the middle of a long run: the bench stops, reports, and leaves no server.
+		out := t.TempDir()
+		cmd := exec.Command(bin, "bench", "--proto", "echo", "--backends", "std", "--rounds", "20", "--duration", "2s", "--out", out)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1500 * time.Millisecond)
+		if children := serveChildren(bin); len(children) == 0 {
+			t.Errorf("no serve child running 1.5s into the run")
+		}
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatalf("bench still running 20s after SIGINT\n%s", stderr.String())
+		}
+		if left := serveChildren(bin); len(left) > 0 {
+			for _, pid := range left {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+			t.Errorf("serve children left running after SIGINT: %v", left)
+		}
+		if !strings.Contains(stderr.String(), "stopped early") {
+			t.Errorf("no word of the early stop:\n%s", stderr.String())
+		}
+	})
+}
+
+// runBin runs the built binary with a time limit and returns its output and exit status.
+func runBin(t *testing.T, bin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var exit *exec.ExitError
+		if err != nil && !errors.As(err, &exit) {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Minute):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("%v did not finish within 2 minutes\n%s", args, e.String())
+	}
+	return o.String(), e.String(), cmd.ProcessState.ExitCode()
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func readReport(t *testing.T, path string) bench.Report {
+	t.Helper()
+	var rep bench.Report
+	if err := json.Unmarshal(readFile(t, path), &rep); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return rep
+}
+
+func checkXML(t *testing.T, doc []byte) {
+	t.Helper()
+	d := xml.NewDecoder(bytes.NewReader(doc))
+	for {
+		_, err := d.Token()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatalf("SVG is not well-formed: %v", err)
+		}
+	}
+}
+
+// wrongHTTPServer answers every request quickly and wrongly (a body one letter off).
+func wrongHTTPServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const wrong = "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, Wurld!"
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 16<<10)
+				have := 0
+				for {
+					n, err := c.Read(buf[have:])
+					have += n
+					var out []byte
+					for {
+						i := bytes.Index(buf[:have], []byte("\r\n\r\n"))
+						if i < 0 {
+							break
+						}
+						out = append(out, wrong...)
+						have = copy(buf, buf[i+4:have])
+					}
+					if _, werr := c.Write(out); werr != nil || err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	return ln.Addr().String()
+}
+
+// serveChildren lists the processes running `bin serve …`.
+func serveChildren(bin string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) > 1 && args[0] == bin && args[1] == "serve" {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}

@@ -1,0 +1,61 @@
+// Command reactor serves one protocol (http, echo, chat) on one of several event-loop backends
+// and measures the backends side by side.
+//
+//	reactor serve --backend epoll --proto http --addr 127.0.0.1:8080
+//	reactor serve --config reactor.yaml
+//	reactor backends
+//	reactor bench --proto http
+//	reactor client chat --name alice --addr 127.0.0.1:8080
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `reactor — one protocol layer, many event loops.
+
+Usage:
+  reactor serve    [flags]   serve http, echo or chat on a backend (reactor serve --help)
+  reactor backends [--json]  list the backends, what each models, and whether it runs here
+  reactor bench    [flags]   run backends side by side under load (reactor bench --help)
+  reactor client chat [flags]  join a chat server interactively (reactor client chat --help)
+
+Examples:
+  reactor serve --backend std --proto http --addr 127.0.0.1:8080
+  curl http://127.0.0.1:8080/plaintext
+  reactor serve --proto chat --addr 127.0.0.1:9000   # then: nc 127.0.0.1 9000
+  reactor serve --config reactor.yaml --backend gnet  # flags beat the file
+`
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run dispatches a command line and returns the exit status: 0 on success, 1 when the command
+// failed, 2 for a usage error.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], stdout, stderr)
+	case "backends":
+		return runBackends(args[1:], stdout, stderr)
+	case "bench":
+		return runBench(ctx, args[1:], stdout, stderr)
+	case "client":
+		return runClient(ctx, args[1:], stdin, stdout, stderr)
+	case "native":
+		return runNative(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "reactor: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

@@ -1,0 +1,277 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/reactorlab/reactor/protocols/chat"
+	"github.com/reactorlab/reactor/protocols/echo"
+	"github.com/reactorlab/reactor/protocols/http1"
+	"github.com/reactorlab/reactor/reactor"
+)
+
+// protocols maps a --proto name to a handler built from the settings, and a function that
+// releases what the handler holds (http1's Date ticker).
+var protocols = map[string]func(s settings) (reactor.Handler, func()){
+	"http": func(s settings) (reactor.Handler, func()) {
+		h := http1.New(http1.Config{
+			MaxRequestLine: int(s.HTTP.MaxRequestLine),
+			MaxHeaderBytes: int(s.HTTP.MaxHeaderBytes),
+			MaxBody:        int(s.HTTP.MaxBody),
+			IdleTimeout:    s.HTTP.IdleTimeout,
+			HeaderTimeout:  s.HTTP.HeaderTimeout,
+			BodyTimeout:    s.HTTP.BodyTimeout,
+		})
+		return h, h.Close
+	},
+	"echo": func(settings) (reactor.Handler, func()) { return echo.Handler{}, func() {} },
+	"chat": func(s settings) (reactor.Handler, func()) {
+		return chat.New(chat.Config{MaxLine: int(s.Chat.MaxLine), MaxName: s.Chat.MaxName}), func() {}
+	},
+}
+
+func protocolNames() []string {
+	names := make([]string, 0, len(protocols))
+	for n := range protocols {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	reg := backends()
+	s := defaultSettings(defaultBackend(reg))
+	fs := flag.NewFlagSet("reactor serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "read settings from this YAML `file`; flags given on the command line override it")
+	fs.StringVar(&s.Backend, "backend", s.Backend, "event-loop `name`: "+strings.Join(reg.Names(), ", ")+" (see reactor backends)")
+	fs.StringVar(&s.Proto, "proto", s.Proto, "protocol: "+strings.Join(protocolNames(), ", "))
+	fs.StringVar(&s.Addr, "addr", s.Addr, "TCP `host:port` to listen on")
+	fs.IntVar(&s.Loops, "loops", 0, "event loops for backends that have them (0: one per CPU)")
+	fs.IntVar(&s.Procs, "procs", s.Procs, "worker processes sharing the port with SO_REUSEPORT, each running the backend (prefork)")
+	fs.BoolVar(&s.EdgeTriggered, "edge", false, "edge-triggered readiness, where the backend offers it")
+	fs.BoolVar(&s.ReusePort, "reuseport", false, "one SO_REUSEPORT listener per loop, where the backend offers it")
+	fs.Var(&s.ReadBuffer, "read-buffer", "`bytes` read per system call (0: 64KiB)")
+	fs.Var(&s.MaxInbound, "max-inbound", "unconsumed input a connection may hold, in `bytes` (0: 1MiB; for http, room for its largest body)")
+	fs.Var(&s.MaxOutbound, "max-outbound", "pending output past which a connection is closed, in `bytes` (0: 1MiB; for http, room for its largest echo)")
+	fs.DurationVar(&s.ShutdownTimeout, "shutdown-timeout", s.ShutdownTimeout, "on SIGINT/SIGTERM, how long connections may drain before they are cut")
+	fs.StringVar(&s.LogLevel, "log-level", s.LogLevel, "debug, info, warn or error")
+	fs.Var(&s.HTTP.MaxBody, "http-max-body", "http: largest request body in `bytes`; larger get 413 (0: 1MiB)")
+	fs.DurationVar(&s.HTTP.IdleTimeout, "http-idle-timeout", 0, "http: close a keep-alive connection idle this long (0: 60s, negative: never)")
+	fs.DurationVar(&s.HTTP.HeaderTimeout, "http-header-timeout", 0, "http: a request's head must arrive within this of its first byte, else 408 (0: 10s, negative: never)")
+	fs.DurationVar(&s.HTTP.BodyTimeout, "http-body-timeout", 0, "http: a request's body must arrive within this of its head, else 408 (0: 30s, negative: never)")
+	fs.Var(&s.Chat.MaxLine, "chat-max-line", "chat: longest line in `bytes`; longer ones are refused (0: 1024)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, `Usage: reactor serve [flags]
+
+Serves one protocol on one backend until SIGINT or SIGTERM, then shuts down gracefully
+(a second signal exits at once). Sizes take 65536, 64KiB or 1MiB. With --procs N, N worker
+processes share the port (SO_REUSEPORT), each running the backend.
+
+  http  GET /plaintext, GET /json, POST /echo, keep-alive and pipelining (docs/protocols.md)
+  echo  every byte back, unchanged
+  chat  line chat for nc: send "NAME: <name>", then lines; /who, /help, /quit
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "reactor serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *configPath != "" {
+		// The file goes under the flags: load it over the defaults, then apply again every
+		// flag that was given explicitly.
+		fromFlags := s
+		s = defaultSettings(defaultBackend(reg))
+		if err := loadConfig(*configPath, &s); err != nil {
+			fmt.Fprintf(stderr, "reactor serve: config: %v\n", err)
+			return 2
+		}
+		fs.Visit(func(f *flag.Flag) { applyFlag(f.Name, fromFlags, &s) })
+	}
+
+	info, known := reg.Info(s.Backend)
+	if !known {
+		fmt.Fprintf(stderr, "reactor serve: unknown backend %q (valid: %s)\n", s.Backend, strings.Join(reg.Names(), ", "))
+		return 2
+	}
+	newHandler, ok := protocols[s.Proto]
+	if !ok {
+		fmt.Fprintf(stderr, "reactor serve: unknown protocol %q (valid: %s)\n", s.Proto, strings.Join(protocolNames(), ", "))
+		return 2
+	}
+	if s.Procs < 1 {
+		fmt.Fprintf(stderr, "reactor serve: --procs %d: want 1 or more\n", s.Procs)
+		return 2
+	}
+	if s.Procs > 1 {
+		return runPrefork(ctx, s, args, stderr)
+	}
+	logger, err := newLogger(s.LogLevel, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "reactor serve: %v\n", err)
+		return 2
+	}
+	if s.Proto == "http" {
+		// The echo route answers once the whole body is in, and answers it in one piece, so
+		// the backend must be willing to hold a body of the largest size http accepts in
+		// both directions; otherwise a big body would hit the backend's bounds (an abrupt
+		// close) before http's own (a 413).
+		need := httpRequestNeed(s.HTTP)
+		if s.MaxInbound == 0 {
+			s.MaxInbound = byteSize(max(reactor.DefaultMaxInbound, need))
+		}
+		if s.MaxOutbound == 0 {
+			s.MaxOutbound = byteSize(max(reactor.DefaultMaxOutbound, need))
+		}
+	}
+	cfg := reactor.Config{
+		Addr:           s.Addr,
+		Loops:          s.Loops,
+		EdgeTriggered:  s.EdgeTriggered,
+		ReusePort:      s.ReusePort,
+		ReadBufferSize: int(s.ReadBuffer),
+		MaxInbound:     int(s.MaxInbound),
+		MaxOutbound:    int(s.MaxOutbound),
+		Logger:         logger,
+	}
+	b, err := reg.New(s.Backend, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "reactor serve: %v\n", err)
+		return 1
+	}
+	h, release := newHandler(s)
+	defer release()
+	addr, err := b.Start(h)
+	if err != nil {
+		fmt.Fprintf(stderr, "reactor serve: %s backend: %v\n", s.Backend, err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "reactor: serving %s on %s with backend %s (%s)\n", s.Proto, addr, s.Backend, info.Model)
+	code := waitForStop(ctx, b, s.ShutdownTimeout, stderr)
+	if counter, ok := h.(interface {
+		Served() (conns, requests uint64)
+	}); ok {
+		conns, reqs := counter.Served()
+		fmt.Fprintf(stderr, "reactor: served %d requests on %d connections\n", reqs, conns)
+	}
+	return code
+}
+
+// applyFlag copies the setting of one explicitly given flag from src to dst.
+func applyFlag(name string, src settings, dst *settings) {
+	switch name {
+	case "backend":
+		dst.Backend = src.Backend
+	case "proto":
+		dst.Proto = src.Proto
+	case "addr":
+		dst.Addr = src.Addr
+	case "loops":
+		dst.Loops = src.Loops
+	case "procs":
+		dst.Procs = src.Procs
+	case "edge":
+		dst.EdgeTriggered = src.EdgeTriggered
+	case "reuseport":
+		dst.ReusePort = src.ReusePort
+	case "read-buffer":
+		dst.ReadBuffer = src.ReadBuffer
+	case "max-inbound":
+		dst.MaxInbound = src.MaxInbound
+	case "max-outbound":
+		dst.MaxOutbound = src.MaxOutbound
+	case "shutdown-timeout":
+		dst.ShutdownTimeout = src.ShutdownTimeout
+	case "log-level":
+		dst.LogLevel = src.LogLevel
+	case "http-max-body":
+		dst.HTTP.MaxBody = src.HTTP.MaxBody
+	case "http-idle-timeout":
+		dst.HTTP.IdleTimeout = src.HTTP.IdleTimeout
+	case "http-header-timeout":
+		dst.HTTP.HeaderTimeout = src.HTTP.HeaderTimeout
+	case "http-body-timeout":
+		dst.HTTP.BodyTimeout = src.HTTP.BodyTimeout
+	case "chat-max-line":
+		dst.Chat.MaxLine = src.Chat.MaxLine
+	}
+}
+
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("invalid log level %q (want debug, info, warn or error)", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// waitForStop serves until a signal (or ctx) says stop, then shuts down within grace. A second
+// signal during the shutdown exits at once.
+func waitForStop(ctx context.Context, b reactor.Backend, grace time.Duration, stderr io.Writer) int {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	stopped := make(chan error, 1)
+	go func() { stopped <- b.Wait() }()
+
+	select {
+	case err := <-stopped:
+		fmt.Fprintf(stderr, "reactor: backend stopped: %v\n", err)
+		return 1
+	case sig := <-sigs:
+		fmt.Fprintf(stderr, "reactor: %v: shutting down (within %v; again to force)\n", sig, grace)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- b.Shutdown(sctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			fmt.Fprintf(stderr, "reactor: shutdown: %v (connections were cut)\n", err)
+			return 1
+		}
+		return 0
+	case sig := <-sigs:
+		fmt.Fprintf(stderr, "reactor: %v again: exiting now\n", sig)
+		return 1
+	}
+}
+
+// httpRequestNeed is what one http request, or its echo, may legitimately occupy at once.
+func httpRequestNeed(h httpSettings) int {
+	line, head, body := int(h.MaxRequestLine), int(h.MaxHeaderBytes), int(h.MaxBody)
+	if line <= 0 {
+		line = http1.DefaultMaxRequestLine
+	}
+	if head <= 0 {
+		head = http1.DefaultMaxHeaderBytes
+	}
+	if body <= 0 {
+		body = http1.DefaultMaxBody
+	}
+	// Chunk framing adds a size line per chunk; 1/8 of the body bounds it for chunks of 64
+	// bytes and more, and smaller chunks are unusual enough to meet the bound.
+	return line + head + body + body/8 + 64<<10
+}
