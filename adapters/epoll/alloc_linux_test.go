@@ -1,0 +1,145 @@
+//go:build linux
+
+package epoll
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reactorlab/reactor/protocols/echo"
+	"github.com/reactorlab/reactor/protocols/http1"
+	"github.com/reactorlab/reactor/reactor"
+)
+
+// The allocation tests drive a real loop over loopback from the test's goroutine. What they
+// count is every allocation in the process while the round trips run — the client's net.Conn
+// calls (which allocate nothing with preallocated buffers) and the server's loop alike — so a
+// zero is a zero for the loop. testing.AllocsPerRun reports the mean rounded down; the tests
+// also check the raw total so that a stray allocation every few hundred trips shows up.
+
+func startForAllocs(t *testing.T, h reactor.Handler) net.Conn {
+	t.Helper()
+	b, err := New(reactor.Config{Addr: "127.0.0.1:0", Loops: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := b.Start(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := b.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
+	// A deadline set once, outside the measured function: a stuck loop fails the test.
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	return c
+}
+
+// checkAllocs runs f warm-up times, then measures it.
+func checkAllocs(t *testing.T, what string, f func()) {
+	t.Helper()
+	const runs = 500
+	for i := 0; i < 200; i++ {
+		f() // fill the pools and grow the loop's slices to their working size
+	}
+	if avg := testing.AllocsPerRun(runs, f); avg != 0 {
+		t.Errorf("%s: %v allocations per run; want 0", what, avg)
+	}
+	total := testing.AllocsPerRun(1, func() {
+		for i := 0; i < runs; i++ {
+			f()
+		}
+	})
+	// A few allocations by the runtime itself (a timer, a goroutine of the testing package)
+	// may land in a window this long; a per-trip allocation would give at least runs.
+	if total > 4 {
+		t.Errorf("%s: %v allocations in %d runs; want none", what, total, runs)
+	}
+}
+
+func TestAllocsEchoRoundTrip(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under -race (sync.Pool drops items)")
+	}
+	c := startForAllocs(t, echo.Handler{})
+	msg := []byte(strings.Repeat("0123456789abcdef", 64)) // 1 KiB
+	got := make([]byte, len(msg))
+	checkAllocs(t, "echo round trip of 1 KiB", func() {
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, got); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if string(got) != string(msg) {
+		t.Fatalf("echo returned %q; want the message", got[:32])
+	}
+}
+
+// TestAllocsPipelinedHTTP sends five pipelined requests per run in two writes that split a
+// request between them, so the loop keeps an unconsumed tail across reads each run.
+func TestAllocsPipelinedHTTP(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under -race (sync.Pool drops items)")
+	}
+	h := http1.New(http1.Config{})
+	t.Cleanup(h.Close)
+	c := startForAllocs(t, h)
+	const req = "GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+	// Learn the length of one response (it does not change: Date has a fixed width).
+	io.WriteString(c, req)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, &http.Request{Method: "GET"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(body) != "Hello, World!" {
+		t.Fatalf("got %d %q; want 200 Hello, World!", resp.StatusCode, body)
+	}
+	var head strings.Builder
+	resp.Header.Write(&head) // only to size the reply: status line + headers + blank line
+	size := len("HTTP/1.1 200 OK\r\n") + head.Len() + len("\r\n") + len(body)
+	if br.Buffered() != 0 {
+		t.Fatalf("%d unexpected bytes after the first response", br.Buffered())
+	}
+
+	half := len(req) / 2
+	partA := []byte(req + req + req[:half])
+	partB := []byte(req[half:] + req + req)
+	got := make([]byte, 3*size)
+	checkAllocs(t, "5 pipelined requests split across reads", func() {
+		if _, err := c.Write(partA); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, got[:2*size]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write(partB); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, got[:3*size]); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if !strings.HasPrefix(string(got), "HTTP/1.1 200 OK\r\n") || !strings.HasSuffix(string(got), "Hello, World!") {
+		t.Fatalf("unexpected responses: %q", got)
+	}
+}

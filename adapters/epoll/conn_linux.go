@@ -1,0 +1,153 @@
+//go:build linux
+
+package epoll
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/reactorlab/reactor/reactor"
+)
+
+// Connection states, owned by the loop.
+const (
+	stateOpen    uint8 = iota // reading and writing
+	stateClosing              // no more reading; flushing what was written, then closing
+	stateClosed               // descriptor closed, OnClose called
+)
+
+// Requests another goroutine (or the connection's own callback) leaves for the loop in
+// conn.req. They are atomic bits so that Write and AsyncWrite can refuse bytes for a connection
+// that is on its way out without taking a lock.
+const (
+	reqClose  uint32 = 1 << iota // Close: flush, then close
+	reqAbort                     // Abort or a broken high-water mark: close now
+	reqClosed                    // the loop has closed the connection
+)
+
+// conn is one accepted connection. It is kept small on purpose — an idle connection costs its
+// struct, its slot in the loop's table and two tiny arrays inside out — and holds no buffer
+// while idle: unconsumed input (in) and pending output (out's chunks) come from pools and go
+// back as soon as they drain.
+//
+// Fields marked "loop" are touched only by the goroutine of the loop that owns the connection.
+type conn struct {
+	l    *loop // owner; fixed at accept
+	fd   int   // loop
+	slot int32 // loop: index in l.conns, carried in the epoll event
+
+	state   uint8  // loop
+	paused  bool   // loop: reading stopped while our own output is above the high-water half
+	blocked bool   // loop: the socket's send buffer was full; waiting for EPOLLOUT
+	dirty   bool   // loop: AsyncWrite bytes moved into out this round; flush at its end
+	events  uint32 // loop: interest registered with epoll (level-triggered mode)
+
+	in       *[]byte          // loop: unconsumed input, nil when there is none
+	out      reactor.Outbound // loop: pending output
+	ctx      any              // loop: SetContext's value
+	closeErr error            // loop: cause for OnClose once a graceful close completes
+
+	// backlog counts the bytes accepted for sending and not yet sent: Writes and AsyncWrites
+	// alike, including AsyncWrite bytes still waiting in the loop's inbox. The high-water mark
+	// is checked against it; it is atomic because AsyncWrite reads it from other goroutines.
+	backlog  atomic.Int64
+	req      atomic.Uint32 // req* bits; set under l.mu
+	abortErr error         // guarded by l.mu: Abort's cause
+
+	remote, local sockAddr // fixed at accept
+}
+
+var _ reactor.Conn = (*conn)(nil)
+
+// Write copies p into the connection's outbound queue; the loop sends it when the current
+// callback returns. Only from the connection's own callbacks. Past Config.MaxOutbound it
+// returns ErrOutboundFull and the connection is aborted once the callback returns.
+func (c *conn) Write(p []byte) (int, error) {
+	if c.state != stateOpen || c.req.Load() != 0 {
+		return 0, reactor.ErrConnClosed
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if int(c.backlog.Load())+len(p) > c.l.maxOutbound {
+		c.l.request(c, reqAbort, reactor.ErrOutboundFull)
+		return 0, reactor.ErrOutboundFull
+	}
+	c.out.Write(p)
+	c.backlog.Add(int64(len(p)))
+	return len(p), nil
+}
+
+// AsyncWrite copies p into the owning loop's inbox and wakes the loop if it sleeps; the loop
+// moves the bytes to the connection's outbound queue and sends them. Safe from any goroutine;
+// the caller may reuse p as soon as it returns. AsyncWrites to one connection are sent in the
+// order they were made.
+func (c *conn) AsyncWrite(p []byte) error {
+	if c.req.Load() != 0 {
+		return reactor.ErrConnClosed
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	return c.l.postWrite(c, p)
+}
+
+// Close flushes the output written so far, then closes; OnClose follows with a nil cause.
+// Safe from any goroutine; later calls do nothing.
+func (c *conn) Close() error {
+	c.l.request(c, reqClose, nil)
+	return nil
+}
+
+// Abort drops pending output and closes at once (with a TCP reset); OnClose follows with
+// cause, or ErrConnClosed when cause is nil. Safe from any goroutine.
+func (c *conn) Abort(cause error) {
+	if cause == nil {
+		cause = reactor.ErrConnClosed
+	}
+	c.l.request(c, reqAbort, cause)
+}
+
+// LocalAddr returns a new *net.TCPAddr for the server's end. Safe from any goroutine.
+func (c *conn) LocalAddr() net.Addr { return c.local.tcpAddr() }
+
+// RemoteAddr returns a new *net.TCPAddr for the peer's end. Safe from any goroutine.
+func (c *conn) RemoteAddr() net.Addr { return c.remote.tcpAddr() }
+
+// Context returns SetContext's value. Only from the connection's own callbacks.
+func (c *conn) Context() any { return c.ctx }
+
+// SetContext stores per-connection protocol state. Only from the connection's own callbacks.
+func (c *conn) SetContext(v any) { c.ctx = v }
+
+// tailPool recycles the buffers that hold a connection's unconsumed input between reads, so a
+// connection keeps one only while a message is split across reads.
+var tailPool = sync.Pool{New: func() any { b := make([]byte, 0, tailSize); return &b }}
+
+const (
+	tailSize    = 4 << 10  // fits a typical partial HTTP request
+	tailPoolMax = 64 << 10 // larger tails (a big body in flight) are left to the collector
+)
+
+// keepTail stores rest as the connection's unconsumed input. rest may alias *c.in.
+func (c *conn) keepTail(rest []byte) {
+	if c.in == nil {
+		c.in = tailPool.Get().(*[]byte)
+		*c.in = append((*c.in)[:0], rest...)
+		return
+	}
+	*c.in = (*c.in)[:copy(*c.in, rest)]
+}
+
+// dropTail gives the unconsumed-input buffer back.
+func (c *conn) dropTail() {
+	if c.in == nil {
+		return
+	}
+	if cap(*c.in) <= tailPoolMax {
+		*c.in = (*c.in)[:0]
+		tailPool.Put(c.in)
+	}
+	c.in = nil
+}

@@ -1,0 +1,808 @@
+//go:build linux
+
+package epoll
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/reactorlab/reactor/reactor"
+	"golang.org/x/sys/unix"
+)
+
+// What an epoll event carries in its data word: a connection's slot in loop.conns (≥ 0), or
+// one of these tags.
+const (
+	tagWake   = -1 // the loop's eventfd
+	tagListen = -2 // the listener this loop accepts on
+)
+
+const (
+	maxEvents   = 128 // events taken from the kernel per epoll_wait
+	maxIovecs   = 64  // buffers per writev: 64 chunks of 16 KiB, a megabyte per system call
+	acceptBatch = 64  // accepts per listener event, so a storm of connects cannot starve traffic
+	edgeReads   = 16  // reads per event in edge-triggered mode before the connection is re-armed
+	drainReads  = 4   // reads that throw away late input before a graceful close
+	closeLinger = 5 * time.Second
+	yieldEvery  = 2 * time.Millisecond
+	bigBatch    = 1 << 20
+)
+
+// op says what a task asks of the loop.
+type op uint8
+
+const (
+	opWrite   op = iota // move n AsyncWrite bytes from the batch's data to c's outbound queue
+	opRequest           // act on c.req: a Close or Abort made outside the loop
+	opAttach            // adopt c, accepted by another loop
+	opDrain             // Shutdown: stop accepting, close every connection gracefully
+	opKill              // Shutdown's context ended, or a loop failed: abort every connection
+)
+
+type task struct {
+	c  *conn
+	op op
+	n  int
+}
+
+// batch is the loop's inbox: tasks, and the AsyncWrite bytes they refer to, back to back in one
+// buffer. Two batches are swapped rather than reallocated, so steady traffic allocates nothing.
+type batch struct {
+	tasks []task
+	data  []byte
+}
+
+// wakeBytes is the 8-byte counter increment written to an eventfd.
+var wakeBytes = func() (b [8]byte) { binary.NativeEndian.PutUint64(b[:], 1); return }()
+
+// loop is one reactor: an epoll instance, the connections registered with it, and the
+// goroutine (locked to its OS thread) that waits on it and runs their callbacks. Fields above
+// mu belong to that goroutine alone.
+type loop struct {
+	s   *server
+	h   reactor.Handler
+	log *slog.Logger
+
+	edge                bool
+	readSize            int // one read; at most half the high-water mark (see newLoop)
+	maxInbound          int
+	maxOutbound         int
+	highWater, lowWater int // pause reading above, resume at or below (own pending output)
+	epfd, wakefd        int
+	lfd                 int      // listener, or -1
+	spare               int      // reserve descriptor given up when accept hits EMFILE, or -1
+	local               sockAddr // listener's address; conns' local end unless a wildcard
+	peers               []*loop  // where accepted connections go, round robin
+	next                int
+	lastShed            time.Time
+	lastYield           time.Time
+	draining            bool
+	live                int
+	events              []unix.EpollEvent
+	buf                 []byte // the read buffer every connection of the loop reads into
+	iov                 []unix.Iovec
+	rsa                 unix.RawSockaddrAny
+	wakebuf             [8]byte
+	conns               []*conn // by slot; nil for a free slot
+	free                []int32
+	dirty               []*conn // connections given AsyncWrite bytes this round
+	work                batch   // the inbox taken over by runTasks
+
+	// sleeping is true while the loop is (about to be) blocked in epoll_wait. A goroutine that
+	// posts a task swaps it to false and, if it was true, writes the eventfd: a busy loop finds
+	// the task on its own before it next waits, so wakers pay for a system call only when the
+	// loop really sleeps.
+	sleeping atomic.Bool
+
+	// posted says the inbox holds tasks, so the loop can check before it sleeps without taking
+	// the mutex. Set under mu by posters, cleared under mu by runTasks.
+	posted atomic.Bool
+
+	mu      sync.Mutex
+	inbox   batch // guarded by mu
+	stopped bool  // guarded by mu: the loop has exited; posts are refused
+}
+
+func newLoop(s *server) (*loop, error) {
+	cfg := s.cfg
+	// A read is at most half the high-water mark: reading pauses once pending output passes
+	// half, so a handler that answers a read with as many bytes (echo) never breaks the mark.
+	l := &loop{
+		s: s, h: s.h, log: cfg.Logger,
+		edge:        cfg.EdgeTriggered,
+		readSize:    min(cfg.ReadBufferSize, max(cfg.MaxOutbound/2, 1)),
+		maxInbound:  cfg.MaxInbound,
+		maxOutbound: cfg.MaxOutbound,
+		highWater:   cfg.MaxOutbound / 2,
+		lowWater:    cfg.MaxOutbound / 4,
+		epfd:        -1, wakefd: -1, lfd: -1, spare: -1,
+		events: make([]unix.EpollEvent, maxEvents),
+		iov:    make([]unix.Iovec, 0, maxIovecs),
+	}
+	l.buf = make([]byte, l.readSize)
+	var err error
+	if l.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	if l.wakefd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
+		l.closeFds()
+		return nil, os.NewSyscallError("eventfd", err)
+	}
+	if err = l.ctl(unix.EPOLL_CTL_ADD, l.wakefd, tagWake, unix.EPOLLIN); err != nil {
+		l.closeFds()
+		return nil, err
+	}
+	return l, nil
+}
+
+// listenOn makes the loop an acceptor for lfd, which it owns from then on.
+func (l *loop) listenOn(lfd int, local sockAddr) error {
+	if err := l.ctl(unix.EPOLL_CTL_ADD, lfd, tagListen, unix.EPOLLIN); err != nil {
+		return err
+	}
+	l.lfd, l.local = lfd, local
+	l.spare = openSpare()
+	return nil
+}
+
+func openSpare() int {
+	fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1
+	}
+	return fd
+}
+
+// closeFds closes the loop's own descriptors (not the listener: see closeListener).
+func (l *loop) closeFds() {
+	for _, fd := range []*int{&l.spare, &l.wakefd, &l.epfd} {
+		if *fd >= 0 {
+			unix.Close(*fd)
+			*fd = -1
+		}
+	}
+}
+
+func (l *loop) ctl(op, fd int, data int32, events uint32) error {
+	ev := unix.EpollEvent{Events: events, Fd: data}
+	if err := unix.EpollCtl(l.epfd, op, fd, &ev); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+// run is the loop's goroutine. It returns after Shutdown has closed every connection, or after
+// a failure of epoll itself, leaving no descriptor of the loop open.
+//
+// The goroutine is deliberately not locked to its OS thread. Measured on a 2-core VM with
+// GOMAXPROCS=1: locked, every yield to the scheduler (below) becomes a hand-over between two
+// threads, which cost a quarter more CPU per echo round trip at a steady 20,000 per second;
+// locked without yielding, the scheduler's retake storm (see serve) cost up to 8% under
+// pipelined load. Unlocked and yielding, the loop matched a native gnet server on both.
+func (l *loop) run() {
+	err := l.serve()
+	if err != nil {
+		l.kill(err)
+	}
+	l.stop()
+	l.s.loopDone(err)
+}
+
+func (l *loop) serve() error {
+	for !l.draining || l.live > 0 {
+		timeout := -1
+		l.sleeping.Store(true)
+		if l.posted.Load() {
+			timeout = 0 // posted after the last runTasks: look at the sockets, do not sleep
+		}
+		n, err := unix.EpollWait(l.epfd, l.events, timeout)
+		l.sleeping.Store(false)
+		if err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			return os.NewSyscallError("epoll_wait", err)
+		}
+		for i := range l.events[:n] {
+			ev := &l.events[i]
+			switch ev.Fd {
+			case tagWake:
+				unix.Read(l.wakefd, l.wakebuf[:]) // reset the counter; the tasks are the message
+			case tagListen:
+				l.accept()
+			default:
+				// A slot is only reused after its connection closed, and a connection is
+				// only closed by its own event or by runTasks, so the slot still names the
+				// connection the kernel reported; nil means it closed earlier this round.
+				if c := l.conns[ev.Fd]; c != nil {
+					l.ready(c, ev.Events)
+				}
+			}
+		}
+		l.runTasks()
+		// The loop goroutine never parks, so to the Go scheduler it is one goroutine running
+		// without end: after 10 ms it preempts it by force and from then on takes the P away
+		// at its system calls, waking other threads every time — a retake storm (measured
+		// under pipelined HTTP load: the scheduler's monitor woke 40 times as often, with half
+		// again as many context switches). A yield every couple of milliseconds, cheap for an
+		// unlocked goroutine, prevents that and lets other goroutines of this P run.
+		if now := time.Now(); now.Sub(l.lastYield) > yieldEvery {
+			l.lastYield = now
+			runtime.Gosched()
+		}
+	}
+	return nil
+}
+
+// ready handles the readiness the kernel reported for c.
+func (l *loop) ready(c *conn, events uint32) {
+	if events&unix.EPOLLOUT != 0 && c.blocked {
+		c.blocked = false
+		l.flush(c)
+	}
+	if c.state == stateClosed || events&(unix.EPOLLIN|unix.EPOLLERR|unix.EPOLLHUP) == 0 {
+		return
+	}
+	if c.state == stateOpen && !c.paused {
+		l.read(c, events)
+		return
+	}
+	if events&(unix.EPOLLERR|unix.EPOLLHUP) != 0 {
+		// Not reading (paused or closing), yet the socket failed: find out why and stop,
+		// or level-triggered epoll would report the error forever.
+		l.abort(c, socketError(c.fd))
+	}
+}
+
+func socketError(fd int) error {
+	v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	switch {
+	case err != nil:
+		return os.NewSyscallError("getsockopt", err)
+	case v != 0:
+		return os.NewSyscallError("socket", unix.Errno(v))
+	}
+	return io.EOF
+}
+
+// read reads what c's socket holds into the loop's buffer and hands it to the handler.
+func (l *loop) read(c *conn, events uint32) {
+	for i := 1; ; i++ {
+		n, err := unix.Read(c.fd, l.buf)
+		switch {
+		case err == unix.EAGAIN:
+			return
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			l.abort(c, os.NewSyscallError("read", err))
+			return
+		case n == 0:
+			l.beginClose(c, io.EOF)
+			return
+		}
+		l.deliver(c, l.buf[:n])
+		// Level-triggered: one read per event is fair to the other connections; epoll
+		// reports c again if more is waiting. Edge-triggered: epoll reports only new
+		// arrivals, so read until a short read shows the socket drained (epoll(7)) — unless
+		// the peer's FIN had arrived too (EPOLLRDHUP): that end of stream is no new arrival
+		// and would never be reported again, so read on until read says so. After edgeReads
+		// full reads, re-arm c instead, which queues it behind the others.
+		if c.state != stateOpen || c.paused || !l.edge || n < len(l.buf) && events&unix.EPOLLRDHUP == 0 {
+			return
+		}
+		if i >= edgeReads {
+			l.rearm(c)
+			return
+		}
+	}
+}
+
+// deliver presents p, after any unconsumed input, to the handler and acts on what it did.
+func (l *loop) deliver(c *conn, p []byte) {
+	in := p
+	if c.in != nil {
+		// Only the unconsumed tail is copied, and only when a message spans reads.
+		*c.in = append(*c.in, p...)
+		in = *c.in
+	}
+	n, a, err := l.callData(c, in)
+	if err != nil {
+		l.abort(c, err)
+		return
+	}
+	switch rest := in[n:]; {
+	case len(rest) == 0:
+		c.dropTail()
+	case len(rest) > l.maxInbound:
+		l.abort(c, reactor.ErrInboundFull)
+		return
+	case n > 0 || c.in == nil:
+		c.keepTail(rest)
+	}
+	l.settle(c)
+	if a == reactor.Close {
+		l.beginClose(c, nil)
+	}
+}
+
+// settle acts on what a callback left behind: a Close or Abort it asked for (or a broken
+// high-water mark), and output it wrote, which is sent now, while it is hot in the cache.
+func (l *loop) settle(c *conn) {
+	if c.req.Load() != 0 {
+		l.handleRequest(c)
+	}
+	switch {
+	case c.state == stateClosed:
+	case c.out.Len() > 0 && !c.blocked:
+		l.flush(c)
+	case c.blocked:
+		l.update(c)
+	}
+}
+
+// flush writes as much of c's pending output as the socket takes, in one writev per
+// maxIovecs chunks (a plain write when there is one). What does not fit waits for EPOLLOUT.
+func (l *loop) flush(c *conn) {
+	for c.out.Len() > 0 {
+		var n, total int
+		var err error
+		if bufs := c.out.Buffers(maxIovecs); len(bufs) == 1 {
+			// The common case, a reply that fits one chunk: plain write spares the kernel
+			// from importing an iovec.
+			total = len(bufs[0])
+			n, err = unix.Write(c.fd, bufs[0])
+		} else {
+			iov := l.iov[:0]
+			for _, b := range bufs {
+				iov = append(iov, unix.Iovec{Base: &b[0]})
+				iov[len(iov)-1].SetLen(len(b))
+				total += len(b)
+			}
+			n, err = writev(c.fd, iov)
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			c.blocked = true
+			break
+		}
+		if err != nil {
+			l.abort(c, os.NewSyscallError("writev", err))
+			return
+		}
+		c.out.Discard(n)
+		c.backlog.Add(-int64(n))
+		if n < total {
+			// The send buffer is full; another writev would only fail with EAGAIN.
+			c.blocked = true
+			break
+		}
+	}
+	if c.blocked && c.state == stateClosing {
+		linger(c)
+	}
+	if c.state == stateClosing && c.out.Len() == 0 {
+		if c.backlog.Load() == 0 {
+			l.finishClose(c)
+			return
+		}
+		// AsyncWrites made before the Close still sit in the inbox; runTasks brings them
+		// here and the close completes once they are sent.
+	}
+	l.update(c)
+}
+
+// update pauses or resumes reading from c by its pending output, and in level-triggered mode
+// registers the interest that follows: EPOLLIN while reading, EPOLLOUT only while output
+// waits for room, so a quiet connection costs epoll nothing.
+func (l *loop) update(c *conn) {
+	pending, resumed := c.out.Len(), false
+	if c.state == stateOpen {
+		switch {
+		case !c.paused && pending > l.highWater:
+			// Our own replies pile up: stop reading, so TCP flow control slows the peer down
+			// instead of the high-water mark closing it.
+			c.paused = true
+		case c.paused && pending <= l.lowWater:
+			c.paused, resumed = false, true
+		}
+	}
+	if l.edge {
+		// The interest never changes in edge-triggered mode; a reader that was paused is
+		// re-armed so that input which arrived meanwhile is reported.
+		if resumed {
+			l.rearm(c)
+		}
+		return
+	}
+	var want uint32
+	if c.state == stateOpen && !c.paused {
+		want |= unix.EPOLLIN
+	}
+	if c.blocked {
+		want |= unix.EPOLLOUT
+	}
+	if want != c.events {
+		if err := l.ctl(unix.EPOLL_CTL_MOD, c.fd, c.slot, want); err != nil {
+			l.abort(c, err)
+			return
+		}
+		c.events = want
+	}
+}
+
+// rearm re-registers c with its unchanged interest; epoll then checks its readiness afresh and
+// reports it, edge-triggered or not, if it has input waiting.
+func (l *loop) rearm(c *conn) {
+	if err := l.ctl(unix.EPOLL_CTL_MOD, c.fd, c.slot, c.events); err != nil {
+		l.abort(c, err)
+	}
+}
+
+// beginClose stops reading from c and closes it once its output is sent.
+func (l *loop) beginClose(c *conn, cause error) {
+	if c.state != stateOpen {
+		return
+	}
+	c.state, c.closeErr = stateClosing, cause
+	c.dropTail()
+	if c.blocked {
+		linger(c)
+		l.update(c) // EPOLLOUT will finish the job
+		return
+	}
+	l.flush(c)
+}
+
+// linger bounds the wait of a graceful close whose output the peer has not taken yet. It
+// waits, but not forever: if the peer acknowledges nothing for closeLinger, the kernel gives
+// up on the connection (ETIMEDOUT) and the loop sees the error on the socket. A peer that
+// reads, however slowly, keeps it alive. The kernel keeps the clock, so the loop needs none.
+func linger(c *conn) {
+	unix.SetsockoptInt(c.fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(closeLinger/time.Millisecond))
+}
+
+// finishClose closes c, whose output has all been sent.
+func (l *loop) finishClose(c *conn) {
+	if c.closeErr != io.EOF {
+		// Closing a socket that holds unread input makes the kernel answer with a reset,
+		// which can destroy the reply still on its way to the peer (a pipelined request
+		// after "Connection: close", say). Throw away what has arrived so far.
+		for i := 0; i < drainReads; i++ {
+			if n, err := unix.Read(c.fd, l.buf); err != nil || n <= 0 {
+				break
+			}
+		}
+	}
+	l.release(c, c.closeErr)
+}
+
+// abort closes c at once, dropping its pending output.
+func (l *loop) abort(c *conn, cause error) {
+	if c.state == stateClosed {
+		return
+	}
+	// A reset rather than a FIN: the output is being thrown away, and the kernel should not go
+	// on trying to deliver what is already in the socket buffer to a peer that does not read.
+	unix.SetsockoptLinger(c.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1})
+	l.release(c, cause)
+}
+
+// release closes c's descriptor, frees its slot and buffers and calls OnClose.
+func (l *loop) release(c *conn, cause error) {
+	c.state = stateClosed
+	c.req.Or(reqClosed)
+	c.dropTail()
+	c.out.Reset()
+	l.conns[c.slot] = nil
+	l.free = append(l.free, c.slot)
+	l.live--
+	unix.Close(c.fd) // also takes it out of the epoll set
+	l.callClose(c, cause)
+}
+
+// accept takes the connections waiting on the listener and hands them to the loops in turn.
+func (l *loop) accept() {
+	for i := 0; i < acceptBatch && l.lfd >= 0; i++ {
+		fd, err := accept4(l.lfd, &l.rsa)
+		switch err {
+		case nil:
+		case unix.EAGAIN:
+			return
+		case unix.EINTR, unix.ECONNABORTED:
+			continue
+		case unix.EMFILE, unix.ENFILE:
+			l.shed(err)
+			return
+		default:
+			l.log.Error("epoll: accept failed", "err", os.NewSyscallError("accept4", err))
+			return
+		}
+		// Small writes (a reply, a chat line) must leave at once, not wait for Nagle.
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		target := l.peers[l.next]
+		l.next = (l.next + 1) % len(l.peers)
+		c := &conn{l: target, fd: fd, local: l.local}
+		c.remote.set(&l.rsa)
+		if l.local.unspecified() && getsockname(fd, &l.rsa) == nil {
+			c.local.set(&l.rsa)
+		}
+		if target == l {
+			l.attach(c)
+		} else if !target.post(task{c: c, op: opAttach}) {
+			unix.Close(fd) // that loop has stopped: the server is shutting down
+		}
+	}
+}
+
+// shed handles running out of descriptors. The pending connection would stay in the accept
+// queue and the level-triggered listener would wake the loop again at once, spinning it; so
+// the loop gives up its spare descriptor, accepts the connection, closes it (the client sees
+// its connection closed, not a hang) and takes the spare back.
+func (l *loop) shed(err error) {
+	if l.spare >= 0 {
+		unix.Close(l.spare)
+		if fd, err := accept4(l.lfd, &l.rsa); err == nil {
+			unix.Close(fd)
+		}
+		l.spare = openSpare()
+	}
+	if now := time.Now(); now.Sub(l.lastShed) > time.Second {
+		l.lastShed = now
+		l.log.Warn("epoll: out of file descriptors; refusing connections", "err", os.NewSyscallError("accept4", err))
+	}
+}
+
+// attach registers a freshly accepted connection with this loop and opens it.
+func (l *loop) attach(c *conn) {
+	if l.draining {
+		unix.Close(c.fd) // accepted as Shutdown began; never opened, so no callbacks are owed
+		return
+	}
+	var slot int32
+	if k := len(l.free); k > 0 {
+		slot, l.free = l.free[k-1], l.free[:k-1]
+	} else {
+		slot = int32(len(l.conns))
+		l.conns = append(l.conns, nil)
+	}
+	events := uint32(unix.EPOLLIN)
+	if l.edge {
+		// Registered once for both directions; edges then say "new input" and "room again",
+		// and EPOLLRDHUP says the peer's FIN is among what there is to read.
+		events = unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET
+	}
+	if err := l.ctl(unix.EPOLL_CTL_ADD, c.fd, slot, events); err != nil {
+		l.free = append(l.free, slot)
+		unix.Close(c.fd)
+		l.log.Error("epoll: cannot register connection", "err", err)
+		return
+	}
+	c.slot, c.events = slot, events
+	l.conns[slot] = c
+	l.live++
+	if err := l.callOpen(c); err != nil {
+		l.abort(c, err)
+		return
+	}
+	l.settle(c)
+}
+
+// post queues t for the loop and wakes it. It reports false when the loop has stopped.
+func (l *loop) post(t task) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return false
+	}
+	l.pushLocked(t)
+	return true
+}
+
+func (l *loop) pushLocked(t task) {
+	l.inbox.tasks = append(l.inbox.tasks, t)
+	l.posted.Store(true)
+	if l.sleeping.Swap(false) {
+		// Written under mu, which stop takes before closing the eventfd, so the descriptor
+		// cannot be closed (and its number reused) between the check and the write.
+		unix.Write(l.wakefd, wakeBytes[:])
+	}
+}
+
+// postWrite queues a copy of p for c (AsyncWrite).
+func (l *loop) postWrite(c *conn, p []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped || c.req.Load() != 0 {
+		return reactor.ErrConnClosed
+	}
+	if int(c.backlog.Load())+len(p) > l.maxOutbound {
+		l.requestLocked(c, reqAbort, reactor.ErrOutboundFull)
+		return reactor.ErrOutboundFull
+	}
+	c.backlog.Add(int64(len(p)))
+	l.inbox.data = append(l.inbox.data, p...)
+	l.pushLocked(task{c: c, op: opWrite, n: len(p)})
+	return nil
+}
+
+// request records a Close or Abort for c and has the loop act on it.
+func (l *loop) request(c *conn, r uint32, cause error) {
+	l.mu.Lock()
+	l.requestLocked(c, r, cause)
+	l.mu.Unlock()
+}
+
+func (l *loop) requestLocked(c *conn, r uint32, cause error) {
+	old := c.req.Or(r)
+	if old&(reqAbort|reqClosed) != 0 || old&r != 0 {
+		return // already on its way out, for this reason or a stronger one
+	}
+	if r == reqAbort {
+		c.abortErr = cause
+	}
+	if !l.stopped {
+		l.pushLocked(task{c: c, op: opRequest})
+	}
+}
+
+// handleRequest carries out the Close or Abort recorded in c.req.
+func (l *loop) handleRequest(c *conn) {
+	r := c.req.Load()
+	switch {
+	case c.state == stateClosed:
+	case r&reqAbort != 0:
+		l.mu.Lock()
+		cause := c.abortErr
+		l.mu.Unlock()
+		l.abort(c, cause)
+	case r&reqClose != 0:
+		l.beginClose(c, nil)
+	}
+}
+
+// runTasks takes the inbox and carries out what other goroutines asked for.
+func (l *loop) runTasks() {
+	if !l.posted.Load() {
+		return
+	}
+	l.mu.Lock()
+	l.inbox, l.work = l.work, l.inbox
+	l.posted.Store(false)
+	l.mu.Unlock()
+	w := &l.work
+	off := 0
+	for i := range w.tasks {
+		t := &w.tasks[i]
+		switch t.op {
+		case opWrite:
+			// The second copy of an AsyncWrite: from the inbox into the connection's queue.
+			// A closing connection still takes it: it was written before Close was asked.
+			if c := t.c; c.state != stateClosed {
+				c.out.Write(w.data[off : off+t.n])
+				if !c.dirty {
+					c.dirty = true
+					l.dirty = append(l.dirty, c)
+				}
+			}
+			off += t.n
+		case opRequest:
+			l.handleRequest(t.c)
+		case opAttach:
+			l.attach(t.c)
+		case opDrain:
+			l.drain()
+		case opKill:
+			l.kill(reactor.ErrServerClosed)
+		}
+		t.c = nil
+	}
+	// One writev per connection for everything the round brought it.
+	for i, c := range l.dirty {
+		c.dirty = false
+		if c.state != stateClosed {
+			l.settle(c)
+		}
+		l.dirty[i] = nil
+	}
+	l.dirty = l.dirty[:0]
+	w.tasks, w.data = w.tasks[:0], w.data[:0]
+	if cap(w.data) > bigBatch {
+		w.data = nil // a burst passed; do not hold its memory forever
+	}
+	if cap(w.tasks) > bigBatch/64 {
+		w.tasks = nil
+	}
+}
+
+// drain starts a graceful shutdown of the loop: no more accepts; every connection flushes and
+// closes. The loop exits when the last one is gone.
+func (l *loop) drain() {
+	l.draining = true
+	l.closeListener()
+	for _, c := range l.conns {
+		if c != nil {
+			l.beginClose(c, reactor.ErrServerClosed)
+		}
+	}
+}
+
+// kill aborts every connection of the loop with cause, which then exits.
+func (l *loop) kill(cause error) {
+	l.draining = true
+	l.closeListener()
+	for _, c := range l.conns {
+		if c != nil {
+			l.abort(c, cause)
+		}
+	}
+}
+
+func (l *loop) closeListener() {
+	if l.lfd >= 0 {
+		unix.Close(l.lfd)
+		l.lfd = -1
+	}
+}
+
+// stop refuses further posts, disposes of what is left in the inbox and closes the loop's
+// descriptors. Connections handed over but never attached are closed without callbacks.
+func (l *loop) stop() {
+	l.mu.Lock()
+	l.stopped = true
+	left := l.inbox
+	l.inbox = batch{}
+	l.mu.Unlock()
+	for _, t := range left.tasks {
+		if t.op == opAttach {
+			unix.Close(t.c.fd)
+		}
+	}
+	l.closeListener()
+	l.closeFds()
+}
+
+// The handler's callbacks, each behind a recover: a panicking handler costs its connection,
+// never the loop.
+
+func (l *loop) callOpen(c *conn) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = reactor.HandlerPanic(l.log, c.remote.tcpAddr().String(), v)
+		}
+	}()
+	l.h.OnOpen(c)
+	return nil
+}
+
+func (l *loop) callData(c *conn, in []byte) (n int, a reactor.Action, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = reactor.HandlerPanic(l.log, c.remote.tcpAddr().String(), v)
+		}
+	}()
+	n, a = l.h.OnData(c, in)
+	if n < 0 || n > len(in) {
+		err = reactor.HandlerPanic(l.log, c.remote.tcpAddr().String(),
+			fmt.Sprintf("OnData consumed %d of %d bytes", n, len(in)))
+	}
+	return n, a, err
+}
+
+func (l *loop) callClose(c *conn, cause error) {
+	defer func() {
+		if v := recover(); v != nil {
+			reactor.HandlerPanic(l.log, c.remote.tcpAddr().String(), v)
+		}
+	}()
+	l.h.OnClose(c, cause)
+}

@@ -1,0 +1,166 @@
+//go:build linux
+
+package epoll
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/reactorlab/reactor/reactor"
+	"golang.org/x/sys/unix"
+)
+
+const (
+	available         = true
+	unavailableReason = ""
+)
+
+// server is the reactor.Backend: a set of loops and the listener(s) they accept on.
+type server struct {
+	cfg  reactor.Config
+	h    reactor.Handler
+	done chan struct{} // closed when every loop has exited
+
+	mu      sync.Mutex
+	started bool
+	closing bool
+	loops   []*loop
+	err     error // the failure that stopped a loop, if any
+
+	running atomic.Int32 // loops not yet exited
+}
+
+// New returns an epoll backend for cfg (zero fields take reactor's defaults). It checks the
+// address but binds nothing until Start.
+func New(cfg reactor.Config) (reactor.Backend, error) {
+	cfg = cfg.WithDefaults()
+	if _, err := resolve(cfg.Addr); err != nil {
+		return nil, err
+	}
+	return &server{cfg: cfg, done: make(chan struct{})}, nil
+}
+
+// Info reports what the backend is. Safe from any goroutine.
+func (s *server) Info() reactor.Info { return Info() }
+
+// Start binds the address (one listener, or with Config.ReusePort one per loop), starts the
+// loops and returns the bound address.
+func (s *server) Start(h reactor.Handler) (net.Addr, error) {
+	if h == nil {
+		return nil, errors.New("epoll: Start needs a handler")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closing:
+		return nil, reactor.ErrServerClosed
+	case s.started:
+		return nil, reactor.ErrAlreadyStarted
+	}
+	s.h = h
+	fds, bound, err := listenAll(s.cfg.Addr, s.cfg.Loops, s.cfg.ReusePort)
+	if err != nil {
+		return nil, err
+	}
+	loops := make([]*loop, s.cfg.Loops)
+	fail := func(err error) (net.Addr, error) {
+		for _, l := range loops {
+			if l != nil {
+				l.closeFds()
+			}
+		}
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return nil, fmt.Errorf("epoll: start: %w", err)
+	}
+	for i := range loops {
+		if loops[i], err = newLoop(s); err != nil {
+			return fail(err)
+		}
+	}
+	for i, fd := range fds {
+		if err := loops[i].listenOn(fd, bound); err != nil {
+			return fail(err)
+		}
+		if s.cfg.ReusePort {
+			loops[i].peers = loops[i : i+1] // the kernel spreads connections; keep what you accept
+		} else {
+			loops[i].peers = loops // the one acceptor hands connections out in turn
+		}
+	}
+	s.started, s.loops = true, loops
+	s.running.Store(int32(len(loops)))
+	for _, l := range loops {
+		go l.run()
+	}
+	return bound.tcpAddr(), nil
+}
+
+// Shutdown stops accepting, lets every connection flush its output and close (OnClose runs
+// with ErrServerClosed), and returns when every loop has exited. When ctx ends first the
+// remaining connections are aborted, Shutdown still waits for the loops, and returns ctx's
+// error. Safe from any goroutine, and more than once.
+func (s *server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	first := !s.closing
+	s.closing = true
+	started, loops := s.started, s.loops
+	s.mu.Unlock()
+	if !started {
+		if first {
+			close(s.done)
+		}
+		return nil
+	}
+	if first {
+		for _, l := range loops {
+			l.post(task{op: opDrain})
+		}
+	}
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+	}
+	for _, l := range loops {
+		l.post(task{op: opKill})
+	}
+	<-s.done
+	return ctx.Err()
+}
+
+// Wait blocks until every loop has exited; it returns ErrServerClosed after Shutdown, or the
+// failure that stopped the backend.
+func (s *server) Wait() error {
+	<-s.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	return reactor.ErrServerClosed
+}
+
+// loopDone is a loop's last act. A loop that failed takes the others down with it: a server
+// missing a loop would strand the connections handed to it.
+func (s *server) loopDone(err error) {
+	if err != nil {
+		s.mu.Lock()
+		if s.err == nil {
+			s.err = fmt.Errorf("epoll: loop failed: %w", err)
+		}
+		loops := s.loops
+		s.mu.Unlock()
+		for _, l := range loops {
+			l.post(task{op: opKill})
+		}
+	}
+	if s.running.Add(-1) == 0 {
+		close(s.done)
+	}
+}
