@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/reactorlab/reactor/adapters/epoll"
 	"github.com/reactorlab/reactor/adapters/evioloop"
 	"github.com/reactorlab/reactor/adapters/gnetloop"
 	"github.com/reactorlab/reactor/adapters/netpoller"
@@ -18,6 +19,7 @@ import (
 // backends is every backend the CLI knows, by the name users type.
 func backends() *reactor.Registry {
 	var r reactor.Registry
+	r.Register(epoll.Info(), epoll.New)
 	r.Register(stdnet.Info(), stdnet.New)
 	r.Register(gnetloop.Info(), gnetloop.New)
 	r.Register(netpoller.Info(), netpoller.New)
