@@ -27,3 +27,9 @@ func TestConformanceReusePort(t *testing.T) {
 		return New(cfg)
 	})
 }
+
+// The same reactor waiting with poll(2) and select(2) keeps the same promises.
+
+func TestConformancePoll(t *testing.T) { reactortest.Run(t, NewPoll) }
+
+func TestConformanceSelect(t *testing.T) { reactortest.Run(t, NewSelect) }

@@ -3,6 +3,26 @@
 // as "epoll". It runs on Linux; elsewhere the package builds and New returns an error
 // wrapping reactor.ErrNotSupported.
 //
+// # The readiness mechanism is pluggable
+//
+// The loop asks one question of the kernel — which of my sockets are ready? — through a small
+// interface (poller) with three answers, each a backend of its own:
+//
+//   - "epoll" (New): the kernel keeps the interest set; epoll_wait returns only what is ready,
+//     so a wait costs in proportion to the ready sockets. Level- or edge-triggered.
+//   - "poll" (NewPoll): the loop keeps the interest list and hands all of it to poll(2) on
+//     every wait, then scans all of it for results: each wait costs in proportion to every
+//     registered socket, idle ones included. No limit on descriptor numbers.
+//   - "select" (NewSelect): fd_set bitmaps copied in and out on every wait and scanned up to
+//     the highest descriptor; and no descriptor numbered 1024 (FD_SETSIZE) or more can be
+//     watched at all. Such a connection is refused at accept — closed, and logged at most
+//     once a second — and the server serves on.
+//
+// Everything else below — loops, buffers, writes, wake-ups, closing — is shared by all three,
+// which is what makes their measured differences (docs/progression.md) differences of the
+// mechanism alone. The text speaks of epoll; for poll and select read "the loop's interest
+// list". Edge-triggered readiness exists only for epoll.
+//
 // # What runs where
 //
 // The backend runs Config.Loops event loops (default: one per CPU the Go scheduler uses).

@@ -11,10 +11,20 @@ import (
 
 const (
 	available         = false
-	unavailableReason = "epoll(7) exists only on Linux"
+	unavailableReason = "the hand-written reactor is built on Linux system calls (epoll, eventfd, accept4)"
 )
 
 // New fails on this operating system with an error wrapping reactor.ErrNotSupported.
 func New(reactor.Config) (reactor.Backend, error) {
 	return nil, fmt.Errorf("epoll: %w on %s: %s", reactor.ErrNotSupported, runtime.GOOS, unavailableReason)
+}
+
+// NewPoll fails on this operating system with an error wrapping reactor.ErrNotSupported.
+func NewPoll(reactor.Config) (reactor.Backend, error) {
+	return nil, fmt.Errorf("poll: %w on %s: %s", reactor.ErrNotSupported, runtime.GOOS, unavailableReason)
+}
+
+// NewSelect fails on this operating system with an error wrapping reactor.ErrNotSupported.
+func NewSelect(reactor.Config) (reactor.Backend, error) {
+	return nil, fmt.Errorf("select: %w on %s: %s", reactor.ErrNotSupported, runtime.GOOS, unavailableReason)
 }

@@ -13,3 +13,28 @@ func Info() reactor.Info {
 		Reason:      unavailableReason,
 	}
 }
+
+// PollInfo describes the same reactor waiting with poll(2).
+func PollInfo() reactor.Info {
+	return reactor.Info{
+		Name:        "poll",
+		Model:       "the epoll backend's loops waiting with poll(2): the whole interest list passed in and scanned on every wait",
+		Progression: "poll: no descriptor limit, but O(registered) per wait, idle connections included",
+		Available:   available,
+		Reason:      unavailableReason,
+		Unsupported: []string{"EdgeTriggered"},
+	}
+}
+
+// SelectInfo describes the same reactor waiting with select(2).
+func SelectInfo() reactor.Info {
+	return reactor.Info{
+		Name:        "select",
+		Model:       "the epoll backend's loops waiting with select(2): fd_set bitmaps copied and scanned on every wait",
+		Progression: "select: O(highest descriptor) per wait, and no descriptor numbered 1024 or more",
+		Available:   available,
+		Reason:      unavailableReason,
+		MaxConns:    1024,
+		Unsupported: []string{"EdgeTriggered"},
+	}
+}

@@ -4,7 +4,6 @@ package epoll
 
 import (
 	"encoding/binary"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -74,14 +73,17 @@ type loop struct {
 	readSize            int // one read; at most half the high-water mark (see newLoop)
 	maxInbound          int
 	maxOutbound         int
-	highWater, lowWater int // pause reading above, resume at or below (own pending output)
-	epfd, wakefd        int
+	highWater, lowWater int    // pause reading above, resume at or below (own pending output)
+	poll                poller // epoll, poll or select
+	mech                mechanism
+	wakefd              int
 	lfd                 int      // listener, or -1
 	spare               int      // reserve descriptor given up when accept hits EMFILE, or -1
 	local               sockAddr // listener's address; conns' local end unless a wildcard
 	peers               []*loop  // where accepted connections go, round robin
 	next                int
 	lastShed            time.Time
+	lastRefused         time.Time // last warning about select's descriptor limit
 	lastYield           time.Time
 	draining            bool
 	live                int
@@ -122,20 +124,21 @@ func newLoop(s *server) (*loop, error) {
 		maxOutbound: cfg.MaxOutbound,
 		highWater:   cfg.MaxOutbound / 2,
 		lowWater:    cfg.MaxOutbound / 4,
-		epfd:        -1, wakefd: -1, lfd: -1, spare: -1,
+		mech:        s.mech,
+		wakefd:      -1, lfd: -1, spare: -1,
 		events: make([]unix.EpollEvent, maxEvents),
 		iov:    make([]unix.Iovec, 0, maxIovecs),
 	}
 	l.buf = make([]byte, l.readSize)
 	var err error
-	if l.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
-		return nil, os.NewSyscallError("epoll_create1", err)
+	if l.poll, err = newPoller(s.mech); err != nil {
+		return nil, err
 	}
 	if l.wakefd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
 		l.closeFds()
 		return nil, os.NewSyscallError("eventfd", err)
 	}
-	if err = l.ctl(unix.EPOLL_CTL_ADD, l.wakefd, tagWake, unix.EPOLLIN); err != nil {
+	if err = l.poll.add(l.wakefd, tagWake, unix.EPOLLIN); err != nil {
 		l.closeFds()
 		return nil, err
 	}
@@ -144,7 +147,7 @@ func newLoop(s *server) (*loop, error) {
 
 // listenOn makes the loop an acceptor for lfd, which it owns from then on.
 func (l *loop) listenOn(lfd int, local sockAddr) error {
-	if err := l.ctl(unix.EPOLL_CTL_ADD, lfd, tagListen, unix.EPOLLIN); err != nil {
+	if err := l.poll.add(lfd, tagListen, unix.EPOLLIN); err != nil {
 		return err
 	}
 	l.lfd, l.local = lfd, local
@@ -162,20 +165,16 @@ func openSpare() int {
 
 // closeFds closes the loop's own descriptors (not the listener: see closeListener).
 func (l *loop) closeFds() {
-	for _, fd := range []*int{&l.spare, &l.wakefd, &l.epfd} {
+	for _, fd := range []*int{&l.spare, &l.wakefd} {
 		if *fd >= 0 {
 			unix.Close(*fd)
 			*fd = -1
 		}
 	}
-}
-
-func (l *loop) ctl(op, fd int, data int32, events uint32) error {
-	ev := unix.EpollEvent{Events: events, Fd: data}
-	if err := unix.EpollCtl(l.epfd, op, fd, &ev); err != nil {
-		return os.NewSyscallError("epoll_ctl", err)
+	if l.poll != nil {
+		l.poll.close()
+		l.poll = nil
 	}
-	return nil
 }
 
 // run is the loop's goroutine. It returns after Shutdown has closed every connection, or after
@@ -202,13 +201,10 @@ func (l *loop) serve() error {
 		if l.posted.Load() {
 			timeout = 0 // posted after the last runTasks: look at the sockets, do not sleep
 		}
-		n, err := unix.EpollWait(l.epfd, l.events, timeout)
+		n, err := l.poll.wait(l.events, timeout)
 		l.sleeping.Store(false)
 		if err != nil {
-			if err == unix.EINTR {
-				continue
-			}
-			return os.NewSyscallError("epoll_wait", err)
+			return err
 		}
 		for i := range l.events[:n] {
 			ev := &l.events[i]
@@ -432,7 +428,7 @@ func (l *loop) update(c *conn) {
 		want |= unix.EPOLLOUT
 	}
 	if want != c.events {
-		if err := l.ctl(unix.EPOLL_CTL_MOD, c.fd, c.slot, want); err != nil {
+		if err := l.poll.mod(c.fd, c.slot, want); err != nil {
 			l.abort(c, err)
 			return
 		}
@@ -443,7 +439,7 @@ func (l *loop) update(c *conn) {
 // rearm re-registers c with its unchanged interest; epoll then checks its readiness afresh and
 // reports it, edge-triggered or not, if it has input waiting.
 func (l *loop) rearm(c *conn) {
-	if err := l.ctl(unix.EPOLL_CTL_MOD, c.fd, c.slot, c.events); err != nil {
+	if err := l.poll.mod(c.fd, c.slot, c.events); err != nil {
 		l.abort(c, err)
 	}
 }
@@ -506,7 +502,8 @@ func (l *loop) release(c *conn, cause error) {
 	l.conns[c.slot] = nil
 	l.free = append(l.free, c.slot)
 	l.live--
-	unix.Close(c.fd) // also takes it out of the epoll set
+	l.poll.del(c.fd)
+	unix.Close(c.fd) // also takes it out of an epoll set
 	l.callClose(c, cause)
 }
 
@@ -581,10 +578,19 @@ func (l *loop) attach(c *conn) {
 		// and EPOLLRDHUP says the peer's FIN is among what there is to read.
 		events = unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET
 	}
-	if err := l.ctl(unix.EPOLL_CTL_ADD, c.fd, slot, events); err != nil {
+	if err := l.poll.add(c.fd, slot, events); err != nil {
 		l.free = append(l.free, slot)
 		unix.Close(c.fd)
-		l.log.Error("epoll: cannot register connection", "err", err)
+		if err == errFDSetFull {
+			// select's hard limit: refuse this connection (the client sees it closed) and go
+			// on serving the others. Said once a second at most, not once per connection.
+			if now := time.Now(); now.Sub(l.lastRefused) > time.Second {
+				l.lastRefused = now
+				l.log.Warn("select: connection refused: its descriptor does not fit in an fd_set", "fd", c.fd, "limit", fdSetSize)
+			}
+			return
+		}
+		l.log.Error(l.mech.String()+": cannot register connection", "err", err)
 		return
 	}
 	c.slot, c.events = slot, events
@@ -749,6 +755,9 @@ func (l *loop) kill(cause error) {
 
 func (l *loop) closeListener() {
 	if l.lfd >= 0 {
+		if l.poll != nil {
+			l.poll.del(l.lfd)
+		}
 		unix.Close(l.lfd)
 		l.lfd = -1
 	}
@@ -774,35 +783,10 @@ func (l *loop) stop() {
 // The handler's callbacks, each behind a recover: a panicking handler costs its connection,
 // never the loop.
 
-func (l *loop) callOpen(c *conn) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = reactor.HandlerPanic(l.log, c.remote.tcpAddr().String(), v)
-		}
-	}()
-	l.h.OnOpen(c)
-	return nil
+func (l *loop) callOpen(c *conn) error { return reactor.CallOpen(l.log, l.h, c) }
+
+func (l *loop) callData(c *conn, in []byte) (int, reactor.Action, error) {
+	return reactor.CallData(l.log, l.h, c, in)
 }
 
-func (l *loop) callData(c *conn, in []byte) (n int, a reactor.Action, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = reactor.HandlerPanic(l.log, c.remote.tcpAddr().String(), v)
-		}
-	}()
-	n, a = l.h.OnData(c, in)
-	if n < 0 || n > len(in) {
-		err = reactor.HandlerPanic(l.log, c.remote.tcpAddr().String(),
-			fmt.Sprintf("OnData consumed %d of %d bytes", n, len(in)))
-	}
-	return n, a, err
-}
-
-func (l *loop) callClose(c *conn, cause error) {
-	defer func() {
-		if v := recover(); v != nil {
-			reactor.HandlerPanic(l.log, c.remote.tcpAddr().String(), v)
-		}
-	}()
-	l.h.OnClose(c, cause)
-}
+func (l *loop) callClose(c *conn, cause error) { reactor.CallClose(l.log, l.h, c, cause) }

@@ -22,6 +22,7 @@ const (
 // server is the reactor.Backend: a set of loops and the listener(s) they accept on.
 type server struct {
 	cfg  reactor.Config
+	mech mechanism
 	h    reactor.Handler
 	done chan struct{} // closed when every loop has exited
 
@@ -36,16 +37,38 @@ type server struct {
 
 // New returns an epoll backend for cfg (zero fields take reactor's defaults). It checks the
 // address but binds nothing until Start.
-func New(cfg reactor.Config) (reactor.Backend, error) {
+func New(cfg reactor.Config) (reactor.Backend, error) { return newServer(cfg, mechEpoll) }
+
+// NewPoll returns the same reactor waiting with poll(2) instead of epoll. Edge-triggered
+// readiness does not exist for poll and is refused with reactor.ErrNotSupported.
+func NewPoll(cfg reactor.Config) (reactor.Backend, error) { return newServer(cfg, mechPoll) }
+
+// NewSelect returns the same reactor waiting with select(2). Edge-triggered readiness is
+// refused with reactor.ErrNotSupported; a connection whose descriptor number is 1024 or more
+// is refused at accept (closed, and logged), and the server serves on.
+func NewSelect(cfg reactor.Config) (reactor.Backend, error) { return newServer(cfg, mechSelect) }
+
+func newServer(cfg reactor.Config, m mechanism) (reactor.Backend, error) {
+	if cfg.EdgeTriggered && m != mechEpoll {
+		return nil, fmt.Errorf("%v: edge-triggered readiness: %w (only epoll has it)", m, reactor.ErrNotSupported)
+	}
 	cfg = cfg.WithDefaults()
 	if _, err := resolve(cfg.Addr); err != nil {
 		return nil, err
 	}
-	return &server{cfg: cfg, done: make(chan struct{})}, nil
+	return &server{cfg: cfg, mech: m, done: make(chan struct{})}, nil
 }
 
 // Info reports what the backend is. Safe from any goroutine.
-func (s *server) Info() reactor.Info { return Info() }
+func (s *server) Info() reactor.Info {
+	switch s.mech {
+	case mechPoll:
+		return PollInfo()
+	case mechSelect:
+		return SelectInfo()
+	}
+	return Info()
+}
 
 // Start binds the address (one listener, or with Config.ReusePort one per loop), starts the
 // loops and returns the bound address.

@@ -20,6 +20,8 @@ import (
 func backends() *reactor.Registry {
 	var r reactor.Registry
 	r.Register(epoll.Info(), epoll.New)
+	r.Register(epoll.PollInfo(), epoll.NewPoll)
+	r.Register(epoll.SelectInfo(), epoll.NewSelect)
 	r.Register(stdnet.Info(), stdnet.New)
 	r.Register(gnetloop.Info(), gnetloop.New)
 	r.Register(netpoller.Info(), netpoller.New)

@@ -59,6 +59,7 @@ func Run(t *testing.T, newBackend reactor.Constructor) {
 // It is not a subtest, so that -run cannot filter it out.
 func (s *suite) warmUp(t *testing.T) {
 	warm := s.start(t, reactor.Config{}, echo.Handler{})
+	s.maxConns = warm.b.Info().MaxConns
 	c := warm.dial(t)
 	c.Write([]byte("x"))
 	readFull(t, c, 1)
@@ -68,6 +69,18 @@ func (s *suite) warmUp(t *testing.T) {
 
 type suite struct {
 	newBackend reactor.Constructor
+	// maxConns is the backend's own connection limit (Info.MaxConns), 0 for none. Scenarios
+	// that hold hundreds of connections at once stay within it; clients and servers share
+	// this process, so each connection costs two descriptors here.
+	maxConns int
+}
+
+// most returns n, or fewer when the backend cannot hold n connections at once in this process.
+func (s *suite) most(n int) int {
+	if s.maxConns > 0 {
+		return min(n, s.maxConns/4)
+	}
+	return n
 }
 
 // ioTimeout bounds every read and write the suite makes; generous because -race is slow.
