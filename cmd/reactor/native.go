@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os/signal"
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/reactorlab/reactor/bench/native/evionative"
 	"github.com/reactorlab/reactor/bench/native/gnetnative"
@@ -37,6 +39,7 @@ func runNative(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	proto := fs.String("proto", "http", "http or echo")
 	addr := fs.String("addr", "127.0.0.1:8080", "TCP `host:port` to listen on")
 	loops := fs.Int("loops", 0, "event loops (0: one per CPU)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this `file`")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: reactor native --lib LIB [--proto http|echo] [--addr HOST:PORT] [--loops N]\n\nA baseline server written directly on LIB's own API, for `reactor bench` to compare an\nadapter with. Serves until SIGINT or SIGTERM.\n\n")
 		fs.PrintDefaults()
@@ -56,10 +59,37 @@ func runNative(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "reactor native: unknown protocol %q (valid: http, echo)\n", *proto)
 		return 2
 	}
+	if *cpuProfile != "" {
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "reactor native: %v\n", err)
+			return 1
+		}
+		defer stopProfile()
+	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- serve(ctx, *proto, *addr, *loops) }()
+	// The baselines' Serve blocks without saying when it listens, so the line that tells a
+	// harness "ready" waits until the port takes a connection.
+	for ready := false; !ready; {
+		select {
+		case err := <-served:
+			if err != nil {
+				fmt.Fprintf(stderr, "reactor native: %v\n", err)
+				return 1
+			}
+			return 0
+		case <-time.After(10 * time.Millisecond):
+			if c, err := net.DialTimeout("tcp", *addr, time.Second); err == nil {
+				c.Close()
+				ready = true
+			}
+		}
+	}
 	fmt.Fprintf(stderr, "reactor: serving %s on %s with native %s\n", *proto, *addr, *lib)
-	if err := serve(ctx, *proto, *addr, *loops); err != nil {
+	if err := <-served; err != nil {
 		fmt.Fprintf(stderr, "reactor native: %v\n", err)
 		return 1
 	}

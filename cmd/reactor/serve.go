@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -67,6 +68,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Var(&s.MaxOutbound, "max-outbound", "pending output past which a connection is closed, in `bytes` (0: 1MiB; for http, room for its largest echo)")
 	fs.DurationVar(&s.ShutdownTimeout, "shutdown-timeout", s.ShutdownTimeout, "on SIGINT/SIGTERM, how long connections may drain before they are cut")
 	fs.StringVar(&s.LogLevel, "log-level", s.LogLevel, "debug, info, warn or error")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this `file` (go tool pprof reads it)")
 	fs.Var(&s.HTTP.MaxBody, "http-max-body", "http: largest request body in `bytes`; larger get 413 (0: 1MiB)")
 	fs.DurationVar(&s.HTTP.IdleTimeout, "http-idle-timeout", 0, "http: close a keep-alive connection idle this long (0: 60s, negative: never)")
 	fs.DurationVar(&s.HTTP.HeaderTimeout, "http-header-timeout", 0, "http: a request's head must arrive within this of its first byte, else 408 (0: 10s, negative: never)")
@@ -130,6 +132,14 @@ Flags:
 	if err != nil {
 		fmt.Fprintf(stderr, "reactor serve: %v\n", err)
 		return 2
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "reactor serve: %v\n", err)
+			return 1
+		}
+		defer stop()
 	}
 	if s.Proto == "http" {
 		// The echo route answers once the whole body is in, and answers it in one piece, so
@@ -274,4 +284,20 @@ func httpRequestNeed(h httpSettings) int {
 	// Chunk framing adds a size line per chunk; 1/8 of the body bounds it for chunks of 64
 	// bytes and more, and smaller chunks are unusual enough to meet the bound.
 	return line + head + body + body/8 + 64<<10
+}
+
+// startCPUProfile profiles the process into path until the returned function is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
