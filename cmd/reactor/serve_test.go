@@ -193,3 +193,35 @@ func TestServeHTTPTakesBodiesUpToItsLimit(t *testing.T) {
 		t.Fatalf("POST /echo of %d bytes: %d, %d bytes back, %v; want 200 and the body", len(body), resp.StatusCode, len(got), err)
 	}
 }
+
+// TestServeEveryBackendFromConfigFile: each backend that runs here, chosen in the config file,
+// serves HTTP as the README says.
+func TestServeEveryBackendFromConfigFile(t *testing.T) {
+	for _, info := range backends().Infos() {
+		if !info.Available {
+			continue
+		}
+		t.Run(info.Name, func(t *testing.T) {
+			cfg := writeConfig(t, "backend: "+info.Name+"\nproto: http\naddr: 127.0.0.1:0\nloops: 1\n")
+			_, addr, backend := startServe(t, "--config", cfg)
+			if backend != info.Name {
+				t.Fatalf("serving with %s; want %s from the file", backend, info.Name)
+			}
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			io.WriteString(c, "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 || string(body) != "Hello, World!" {
+				t.Fatalf("%d %q; want 200 Hello, World!", resp.StatusCode, body)
+			}
+		})
+	}
+}
