@@ -48,7 +48,7 @@ func idleSweep(ctx context.Context, addr string, pid int, sweep []int, errs *tal
 		if n <= len(conns) {
 			continue
 		}
-		more, err := openIdle(ctx, addr, n-len(conns), errs)
+		more, err := openIdle(ctx, addr, n-len(conns), echoTrip, errs)
 		conns = append(conns, more...)
 		if err != nil {
 			return points, err
@@ -85,9 +85,53 @@ func settledRSS(ctx context.Context, pid int) int64 {
 	return best
 }
 
-// openIdle opens n connections, each after one echo round trip. Connections that fail are
-// counted in errs; an error is returned only when ctx ends.
-func openIdle(ctx context.Context, addr string, n int, errs *tally) ([]net.Conn, error) {
+// roundTrip is the one exchange an idle connection makes before it rests, in the protocol the
+// server speaks; it returns an error when the answer is missing or wrong.
+type roundTrip func(c net.Conn) error
+
+// echoTrip sends idlePing and expects it back.
+func echoTrip(c net.Conn) error {
+	got := make([]byte, len(idlePing))
+	_, err := c.Write(idlePing)
+	if err == nil {
+		_, err = io.ReadFull(c, got)
+	}
+	if err == nil && !bytes.Equal(got, idlePing) {
+		err = fmt.Errorf("idle round trip: got %q, want %q", got, idlePing)
+	}
+	return err
+}
+
+// httpTrip makes one keep-alive GET /plaintext and validates the answer, so an idle HTTP
+// connection rests the way a browser's does: between requests, not before the first.
+func httpTrip(c net.Conn) error {
+	if _, err := io.WriteString(c, plaintextRequest); err != nil {
+		return err
+	}
+	buf := make([]byte, 0, 512)
+	for {
+		if len(buf) == cap(buf) {
+			return fmt.Errorf("idle round trip: response larger than %d bytes", cap(buf))
+		}
+		m, err := c.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		n, kind := checkResponse(buf)
+		switch {
+		case kind >= 0:
+			return fmt.Errorf("idle round trip: %s answer %s", kind, quote(buf))
+		case n > 0 && n != len(buf):
+			return fmt.Errorf("idle round trip: %d bytes after the answer", len(buf)-n)
+		case n > 0:
+			return nil
+		case err != nil:
+			return err
+		}
+	}
+}
+
+// openIdle opens n connections, each after one round trip. Connections that fail are counted
+// in errs; an error is returned only when ctx ends.
+func openIdle(ctx context.Context, addr string, n int, trip roundTrip, errs *tally) ([]net.Conn, error) {
 	var (
 		mu    sync.Mutex
 		conns = make([]net.Conn, 0, n)
@@ -102,12 +146,11 @@ func openIdle(ctx context.Context, addr string, n int, errs *tally) ([]net.Conn,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got := make([]byte, len(idlePing))
 			for range next {
 				if ctx.Err() != nil {
 					return
 				}
-				c, err := idleOne(ctx, addr, got)
+				c, err := idleOne(ctx, addr, trip)
 				if err != nil {
 					errs.add(errConnect, 1, err.Error())
 					continue
@@ -122,19 +165,13 @@ func openIdle(ctx context.Context, addr string, n int, errs *tally) ([]net.Conn,
 	return conns, ctx.Err()
 }
 
-func idleOne(ctx context.Context, addr string, got []byte) (net.Conn, error) {
+func idleOne(ctx context.Context, addr string, trip roundTrip) (net.Conn, error) {
 	c, err := dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err = c.Write(idlePing); err == nil {
-		_, err = io.ReadFull(c, got)
-	}
-	if err == nil && !bytes.Equal(got, idlePing) {
-		err = fmt.Errorf("idle round trip: got %q, want %q", got, idlePing)
-	}
-	if err != nil {
+	if err = trip(c); err != nil {
 		c.Close()
 		return nil, err
 	}

@@ -53,6 +53,11 @@ type Options struct {
 	Members, Senders, Window int
 	// IdleSweep is the list of idle connection counts.
 	IdleSweep []int
+	// Background lists idle connection counts, ascending, to hold open while the scenarios
+	// are measured (http, echo): each round's server gets them cumulatively, each after one
+	// round trip of the served protocol, and every scenario is measured at every count. Empty
+	// means no background: one measurement per scenario.
+	Background []int
 
 	// Pin puts the server on one CPU and the load on the others.
 	Pin bool
@@ -172,6 +177,19 @@ func (o *Options) check() error {
 			}
 		}
 	}
+	if len(o.Background) > 0 {
+		if o.Proto != "http" && o.Proto != "echo" {
+			return fmt.Errorf("bench: --background-idle is for http and echo, not %s", o.Proto)
+		}
+		for i, n := range o.Background {
+			if n < 0 || n > 15000 {
+				return fmt.Errorf("bench: background idle count %d out of range 0..15000 (descriptors are capped near 20,000 per process)", n)
+			}
+			if i > 0 && n <= o.Background[i-1] {
+				return fmt.Errorf("bench: background idle counts must ascend (they are opened cumulatively): %d after %d", n, o.Background[i-1])
+			}
+		}
+	}
 	switch o.Loader {
 	case LoaderGo, "":
 	case LoaderWrk:
@@ -192,6 +210,28 @@ func (o *Options) scenarios() []string {
 	default:
 		return []string{o.Proto}
 	}
+}
+
+// cell is one measurement of a round: a scenario with a number of idle connections held open.
+type cell struct {
+	name string
+	bg   int
+}
+
+// cells lists what one round measures, in order: every scenario at the first background
+// count, then every scenario at the next, so the idle connections are only ever added to.
+func (o *Options) cells() []cell {
+	counts := o.Background
+	if len(counts) == 0 {
+		counts = []int{0}
+	}
+	var cs []cell
+	for _, n := range counts {
+		for _, s := range o.scenarios() {
+			cs = append(cs, cell{name: s, bg: n})
+		}
+	}
+	return cs
 }
 
 // serverProto is what the server children serve: idle connections are echo connections.

@@ -21,6 +21,9 @@ type table struct {
 // tables lays out every scenario of the report.
 func (rep *Report) tables() []table {
 	var ts []table
+	if len(rep.Settings.Background) > 0 {
+		ts = append(ts, backgroundTables(rep)...)
+	}
 	for _, sc := range rep.Scenarios {
 		ts = append(ts, scenarioTable(rep, sc))
 	}
@@ -110,10 +113,58 @@ func scenarioTable(rep *Report, sc Scenario) table {
 	return t
 }
 
+// backgroundTables lays out a background sweep: for each scenario, server CPU per operation
+// and p99 latency (where measured) with a column per count of idle connections held open.
+func backgroundTables(rep *Report) []table {
+	var ts []table
+	var names []string
+	byName := map[string][]Scenario{}
+	for _, sc := range rep.Scenarios {
+		if _, ok := byName[sc.Name]; !ok {
+			names = append(names, sc.Name)
+		}
+		byName[sc.Name] = append(byName[sc.Name], sc)
+	}
+	for _, name := range names {
+		scs := byName[name]
+		metrics := []struct {
+			title string
+			cell  func(Result) string
+		}{
+			{"server CPU µs per " + scs[0].Op + ", median (min–max) over rounds", func(r Result) string { return cpuHuman(r) }},
+		}
+		if name == ScenarioRate {
+			metrics = append(metrics, struct {
+				title string
+				cell  func(Result) string
+			}{"p99 latency, median (min–max) of the rounds' p99", func(r Result) string { return spreadHuman(r.P99Rounds, usHuman) }})
+		}
+		for _, m := range metrics {
+			t := table{caption: fmt.Sprintf("%s %s with idle connections held open — %s", rep.Proto, name, m.title)}
+			t.header = []string{"server"}
+			for _, sc := range scs {
+				t.header = append(t.header, fmt.Sprintf("@%d idle", sc.Background))
+			}
+			for ci := range scs[0].Results {
+				row := []string{scs[0].Results[ci].Contender.Name}
+				for _, sc := range scs {
+					r := sc.Results[ci]
+					row = append(row, validOr(r, m.cell(r)))
+				}
+				t.rows = append(t.rows, row)
+			}
+			ts = append(ts, t)
+		}
+	}
+	return ts
+}
+
 // validOr shows a measurement only for a result that earned it: a contender that answered
 // wrongly or failed is shown as such, never with a throughput.
 func validOr(r Result, s string) string {
 	switch {
+	case r.Unheld != "":
+		return "not held"
 	case r.Failed != "":
 		return "FAILED"
 	case r.Errors > 0:
@@ -153,6 +204,9 @@ func rankHuman(r Result) string {
 }
 
 func errorsHuman(r Result) string {
+	if r.Unheld != "" {
+		return "not held: " + r.Unheld
+	}
 	if r.Failed != "" {
 		return "did not run: " + shorten(r.Failed, 100)
 	}
@@ -285,6 +339,9 @@ func notes(rep *Report) []string {
 			"Each cell is median (min–max) over the rounds; ×ref is the median of per-round ratios to the reference, which shared each round's machine weather.",
 			"CPUs busy srv/load: CPU seconds per second of the server and of the load generator during the window; a server near its CPU count is saturated, a load generator near its count is the bottleneck.")
 	}
+	if len(rep.Settings.Background) > 0 {
+		ns = append(ns, fmt.Sprintf("Background: in each round one server process gets idle connections cumulatively up to %s, each after one round trip of the served protocol (http: one keep-alive GET /plaintext; the children run with --http-idle-timeout -1s so none is closed), and every scenario is measured at every count with the idle connections open. \"not held\" marks a count beyond what a server holds by design: its curve stops there.", joinInts(rep.Settings.Background)))
+	}
 	ns = append(ns, "Rank orders valid servers by CPU per operation (idle: memory per connection); `=` marks a server whose min–max range overlaps a neighbour's, so their order is within noise.")
 	for _, sc := range rep.Scenarios {
 		var tied []string
@@ -299,6 +356,8 @@ func notes(rep *Report) []string {
 		}
 		for _, r := range sc.Results {
 			switch {
+			case r.Unheld != "":
+				ns = append(ns, fmt.Sprintf("%s with %d idle: %s not measured, by design: %s.", sc.Name, sc.Background, r.Contender.Name, r.Unheld))
 			case r.Failed != "":
 				ns = append(ns, fmt.Sprintf("%s: %s did not run: %s", sc.Name, r.Contender.Name, r.Failed))
 			case r.Errors > 0:
@@ -354,6 +413,7 @@ func notes(rep *Report) []string {
 		for _, sc := range rep.Scenarios {
 			if sc.Name == ScenarioRate {
 				ns = append(ns, "Rate latency runs from each request's scheduled send time, so a server that falls behind is charged for the queue it causes (no coordinated omission).")
+				break
 			}
 		}
 	}

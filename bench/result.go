@@ -86,21 +86,23 @@ type Machine struct {
 
 // Settings are the load parameters of the run.
 type Settings struct {
-	Rounds    int      `json:"rounds"`
-	WarmupS   float64  `json:"warmup_s"`
-	DurationS float64  `json:"duration_s"`
-	Conns     int      `json:"conns,omitempty"`
-	Depth     int      `json:"depth,omitempty"`
-	Rate      int      `json:"rate,omitempty"`
-	MsgSize   int      `json:"msg_size,omitempty"`
-	Members   int      `json:"members,omitempty"`
-	Senders   int      `json:"senders,omitempty"`
-	Window    int      `json:"window,omitempty"`
-	IdleSweep []int    `json:"idle_sweep,omitempty"`
-	Pinned    bool     `json:"pinned"`
-	Loops     int      `json:"loops"`
-	Loader    string   `json:"loader"`
-	Order     []string `json:"order"`
+	Rounds    int     `json:"rounds"`
+	WarmupS   float64 `json:"warmup_s"`
+	DurationS float64 `json:"duration_s"`
+	Conns     int     `json:"conns,omitempty"`
+	Depth     int     `json:"depth,omitempty"`
+	Rate      int     `json:"rate,omitempty"`
+	MsgSize   int     `json:"msg_size,omitempty"`
+	Members   int     `json:"members,omitempty"`
+	Senders   int     `json:"senders,omitempty"`
+	Window    int     `json:"window,omitempty"`
+	IdleSweep []int   `json:"idle_sweep,omitempty"`
+	// Background is the idle connection counts held open while measuring, when swept.
+	Background []int    `json:"background_idle,omitempty"`
+	Pinned     bool     `json:"pinned"`
+	Loops      int      `json:"loops"`
+	Loader     string   `json:"loader"`
+	Order      []string `json:"order"`
 }
 
 // Scenario is one kind of measurement (http pipelined, echo, idle…) across all contenders.
@@ -112,6 +114,8 @@ type Scenario struct {
 	Unit string `json:"unit"`
 	// Op names one operation for the CPU column: "req", "msg", "line".
 	Op string `json:"op"`
+	// Background is how many idle connections were held open while it was measured.
+	Background int `json:"background_idle"`
 	// Ref is the contender ratios are taken against.
 	Ref     string   `json:"ref"`
 	Results []Result `json:"results"`
@@ -123,6 +127,9 @@ type Result struct {
 	// Failed says why the contender could not be measured (it did not start, it crashed);
 	// empty when it ran.
 	Failed string `json:"failed,omitempty"`
+	// Unheld says why the background count was beyond what the contender can hold by design
+	// (select's descriptor limit): nothing was measured, and that is no failure.
+	Unheld string `json:"unheld,omitempty"`
 	// Valid is true when every round ran and no error was seen: only valid results are
 	// ranked or used as a reference. A fast wrong answer is a failure.
 	Valid bool `json:"valid"`
@@ -147,6 +154,8 @@ type Result struct {
 	Sweep []SweepPoint `json:"sweep,omitempty"`
 	// Latency is taken from the histograms of all rounds merged, microseconds.
 	Latency *Latency `json:"latency_us,omitempty"`
+	// P99Rounds is the p99 latency of each round, median and min–max, microseconds.
+	P99Rounds Range `json:"p99_us_rounds"`
 
 	// ThroughputRatio is the median over rounds of throughput / the reference's.
 	ThroughputRatio Num `json:"throughput_ratio"`
@@ -192,6 +201,9 @@ type Sample struct {
 	// ServerCPUs is the CPU list the server child was allowed to run on.
 	ServerCPUs string `json:"server_cpus,omitempty"`
 	Failed     string `json:"failed,omitempty"`
+	// Unheld says why this round did not measure: the background count is beyond the
+	// contender's design limit.
+	Unheld string `json:"unheld,omitempty"`
 
 	hist    *Histogram
 	kinds   map[string]int64

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
+	"net"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -180,5 +184,111 @@ func TestRunUnreachableTarget(t *testing.T) {
 	r := rep.Scenarios[0].Results[0]
 	if r.Failed == "" || r.Valid || len(r.Rounds) != 2 {
 		t.Errorf("unreachable target: failed %q, valid %v, %d rounds; want failed, invalid, 2 rounds", r.Failed, r.Valid, len(r.Rounds))
+	}
+}
+
+// TestRunBackgroundIdle sweeps idle connections held open behind an echo load: every count a
+// server holds is measured with the connections really open; a count beyond a contender's
+// MaxConns is reported as not held (no failure, its curve stops); a server that refuses idle
+// connections below its limit fails at that count.
+func TestRunBackgroundIdle(t *testing.T) {
+	var open, peak atomic.Int64
+	counting := testServer(t, func(c net.Conn) {
+		n := open.Add(1)
+		defer open.Add(-1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		buf := make([]byte, 4096)
+		for {
+			m, err := c.Read(buf)
+			if m > 0 {
+				if _, werr := c.Write(buf[:m]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
+	var accepted atomic.Int64
+	refusing := testServer(t, func(c net.Conn) {
+		// Like select past its descriptor limit: connections after the 4th (the reachability
+		// check, 2 load connections and 1 idle one) are closed unread.
+		if accepted.Add(1) > 4 {
+			return
+		}
+		buf := make([]byte, 4096)
+		for {
+			m, err := c.Read(buf)
+			if m > 0 {
+				if _, werr := c.Write(buf[:m]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
+	o := Defaults("echo", true)
+	o.Pin = false
+	o.Conns = 2
+	o.Background = []int{0, 5, 40}
+	o.Contenders = []Contender{
+		{Name: "held", Kind: KindTarget, Addr: counting, MaxConns: 30},
+		{Name: "refuses", Kind: KindTarget, Addr: refusing},
+	}
+	rep, err := Run(context.Background(), o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Scenarios) != 3 || !slices.Equal(rep.Settings.Background, o.Background) {
+		t.Fatalf("%d scenarios, background %v; want one per count of %v", len(rep.Scenarios), rep.Settings.Background, o.Background)
+	}
+	for i, sc := range rep.Scenarios {
+		if sc.Background != o.Background[i] || !strings.Contains(sc.Describe, fmt.Sprintf("%d idle connections held open", sc.Background)) {
+			t.Errorf("scenario %d: background %d, %q", i, sc.Background, sc.Describe)
+		}
+	}
+	held := func(i int) Result { return rep.Scenarios[i].Results[0] }
+	for i := 0; i < 2; i++ {
+		if r := held(i); !r.Valid || float64(r.Throughput.Median) <= 0 {
+			t.Errorf("held @%d: valid %v, throughput %v, failed %q, unheld %q", o.Background[i], r.Valid, r.Throughput.Median, r.Failed, r.Unheld)
+		}
+	}
+	// 5 idle plus 2 load connections were open at once (the load's own may come and go).
+	if p := peak.Load(); p < 7 {
+		t.Errorf("server saw at most %d connections at once; want ≥ 7", p)
+	}
+	// 40 + 2 load + the reserve exceed MaxConns 30: not held, not failed, not throughput.
+	if r := held(2); r.Valid || r.Unheld == "" || r.Failed != "" || r.Throughput.N != 0 {
+		t.Errorf("held @40: valid %v, unheld %q, failed %q, throughput n %d; want not held", r.Valid, r.Unheld, r.Failed, r.Throughput.N)
+	}
+	ref := func(i int) Result { return rep.Scenarios[i].Results[1] }
+	if r := ref(0); !r.Valid {
+		t.Errorf("refuses @0: valid %v, failed %q", r.Valid, r.Failed)
+	}
+	for i := 1; i < 3; i++ {
+		if r := ref(i); r.Valid || !strings.Contains(r.Failed, "could not hold") {
+			t.Errorf("refuses @%d: valid %v, failed %q; want could not hold", o.Background[i], r.Valid, r.Failed)
+		}
+	}
+	var md, svg bytes.Buffer
+	if err := rep.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"@40 idle", "not held", "FAILED"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+	if err := rep.WriteSVG(&svg); err != nil {
+		t.Fatal(err)
+	}
+	wellFormed(t, svg.Bytes())
+	// A target's CPU time is unknown, so there are no points; the legend says so, never a curve.
+	if !strings.Contains(svg.String(), "held (stops: not measured at 0)") || strings.Contains(svg.String(), "<polyline") {
+		t.Errorf("chart legend lacks where the curves stop:\n%s", svg.String())
 	}
 }

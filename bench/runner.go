@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"sort"
 	"strings"
 	"time"
@@ -57,11 +58,18 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 		rep.Settings.Order = append(rep.Settings.Order, c.Name)
 	}
 	spec := childSpec{self: o.Self, proto: o.serverProto(), loops: loops, pin: pin}
-	scens := o.scenarios()
-	// samples[s][c] lists contender c's rounds in scenario s.
-	samples := make([][][]Sample, len(scens))
-	for s := range samples {
-		samples[s] = make([][]Sample, len(o.Contenders))
+	if len(o.Background) > 0 {
+		rep.Settings.Background = o.Background
+		if o.Proto == "http" {
+			// Idle keep-alive connections must outlive the whole cell, not the default 60 s.
+			spec.serveArgs = []string{"--http-idle-timeout", "-1s"}
+		}
+	}
+	cells := o.cells()
+	// samples[k][c] lists contender c's rounds in cell k.
+	samples := make([][][]Sample, len(cells))
+	for k := range samples {
+		samples[k] = make([][]Sample, len(o.Contenders))
 	}
 	failed := make([]string, len(o.Contenders))
 	p := newProgress(progress, o.Rounds*len(o.Contenders))
@@ -76,39 +84,44 @@ rounds:
 			}
 			if failed[ci] != "" {
 				// A contender that could not start once is broken; it is not retried.
-				for s := range scens {
-					samples[s][ci] = append(samples[s][ci], failedSample(round, failed[ci]))
+				for k := range cells {
+					samples[k][ci] = append(samples[k][ci], failedSample(round, failed[ci]))
 				}
 				p.step(round, o.Rounds, c.Name, "skipped: "+failed[ci])
 				continue
 			}
 			p.begin(round, o.Rounds, c.Name)
-			cell, err := runCell(ctx, &o, c, spec, round)
+			got, err := runCell(ctx, &o, c, spec, round)
 			if err != nil {
 				if ctx.Err() != nil {
 					runErr = ctx.Err()
 					break rounds
 				}
 				failed[ci] = err.Error()
-				for s := range scens {
-					samples[s][ci] = append(samples[s][ci], failedSample(round, failed[ci]))
+				for k := range cells {
+					samples[k][ci] = append(samples[k][ci], failedSample(round, failed[ci]))
 				}
 				p.step(round, o.Rounds, c.Name, "FAILED: "+err.Error())
 				continue
 			}
-			for s := range scens {
-				samples[s][ci] = append(samples[s][ci], cell[s])
+			for k := range cells {
+				samples[k][ci] = append(samples[k][ci], got[k])
 			}
-			p.step(round, o.Rounds, c.Name, cellSummary(scens, cell))
+			p.step(round, o.Rounds, c.Name, cellSummary(cells, got))
 		}
 	}
 	p.done()
 	rep.Seconds = time.Since(began).Seconds()
 	rep.Machine.LoadAvgEnd = firstLine("/proc/loadavg")
-	for s, name := range scens {
-		rep.Scenarios = append(rep.Scenarios, summarise(&o, name, o.Contenders, samples[s]))
+	for k, cl := range cells {
+		sc := summarise(&o, cl.name, o.Contenders, samples[k])
+		sc.Background = cl.bg
+		if len(o.Background) > 0 {
+			sc.Describe += fmt.Sprintf("; %d idle connections held open", cl.bg)
+		}
+		rep.Scenarios = append(rep.Scenarios, sc)
 	}
-	rep.Primary = scens[0]
+	rep.Primary = cells[0].name
 	rep.Notes = notes(rep)
 	return rep, runErr
 }
@@ -124,7 +137,12 @@ func failedSample(round int, why string) Sample {
 		P50: nan, P99: nan, P999: nan, ServerBusy: nan, LoadBusy: nan}
 }
 
-// runCell runs one contender for one round: start its server, measure every scenario, stop it.
+// fdReserve is how many descriptors a server needs besides its connections (standard streams,
+// listener, poller, wake-up), when deciding whether a count fits under a contender's MaxConns.
+const fdReserve = 16
+
+// runCell runs one contender for one round: start its server, measure every cell (every
+// scenario at every background count, opening the idle connections as it goes), stop it.
 // An error means the server could not be started; problems during the load are in the samples.
 func runCell(ctx context.Context, o *Options, c Contender, spec childSpec, round int) ([]Sample, error) {
 	srv, err := startServer(ctx, c, spec)
@@ -132,10 +150,47 @@ func runCell(ctx context.Context, o *Options, c Contender, spec childSpec, round
 		return nil, err
 	}
 	defer srv.stop()
-	scens := o.scenarios()
-	out := make([]Sample, len(scens))
-	for i, name := range scens {
-		out[i] = measureScenario(ctx, o, name, srv, round)
+	trip := roundTrip(echoTrip)
+	if o.Proto == "http" {
+		trip = httpTrip
+	}
+	var idle []net.Conn
+	defer func() {
+		for _, c := range idle {
+			c.Close()
+		}
+	}()
+	cells := o.cells()
+	out := make([]Sample, len(cells))
+	// stop, once set, is why no later cell of the round is measured: the count is beyond the
+	// contender's design limit (unheld) or its idle connections were refused (failed).
+	var stop Sample
+	for i, cl := range cells {
+		if stop.Unheld != "" || stop.Failed != "" {
+			out[i] = stop
+			continue
+		}
+		if cl.bg > len(idle) {
+			if c.MaxConns > 0 && cl.bg+o.Conns+fdReserve > c.MaxConns {
+				stop = failedSample(round, "")
+				stop.Unheld = fmt.Sprintf("from %d idle up: %d idle + %d load connections exceed the %d %s can hold", cl.bg, cl.bg, o.Conns, c.MaxConns, c.Name)
+				out[i] = stop
+				continue
+			}
+			errs := new(tally)
+			more, err := openIdle(ctx, srv.addr, cl.bg-len(idle), trip, errs)
+			idle = append(idle, more...)
+			if err != nil {
+				return nil, err
+			}
+			if n := errs.total(); n > 0 {
+				_, first := errs.byKind()
+				stop = failedSample(round, fmt.Sprintf("could not hold %d idle connections: %d refused or answered wrongly (%v)", cl.bg, n, first))
+				out[i] = stop
+				continue
+			}
+		}
+		out[i] = measureScenario(ctx, o, cl.name, srv, round)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -266,10 +321,13 @@ func summarise(o *Options, name string, cs []Contender, samples [][]Sample) Scen
 	mem := make([][]float64, len(cs))
 	for ci, c := range cs {
 		r := Result{Contender: c, Rounds: samples[ci], ThroughputRatio: nan, CPURatio: nan}
-		var peak, mbps, srvBusy, loadBusy []float64
+		var peak, mbps, srvBusy, loadBusy, p99 []float64
 		hist := new(Histogram)
 		byCount := map[int][]float64{}
 		for _, s := range samples[ci] {
+			if s.Unheld != "" && r.Unheld == "" {
+				r.Unheld = s.Unheld
+			}
 			if s.Failed != "" && r.Failed == "" {
 				r.Failed = s.Failed
 			}
@@ -283,7 +341,8 @@ func summarise(o *Options, name string, cs []Contender, samples [][]Sample) Scen
 					r.ErrorSamples[k] = s.samples[k]
 				}
 			}
-			bad := s.Failed != ""
+			bad := s.Failed != "" || s.Unheld != ""
+			p99 = append(p99, orNaN(float64(s.P99), bad))
 			if c := float64(s.CPUSeconds); !bad && !s.CPUExact && !math.IsNaN(c) && c*clockTicks < coarseTicks {
 				r.CoarseCPU = true
 			}
@@ -317,6 +376,7 @@ func summarise(o *Options, name string, cs []Contender, samples [][]Sample) Scen
 		r.MBps = rangeOf(spreadOf(mbps))
 		r.MemPerConn = rangeOf(spreadOf(mem[ci]))
 		r.Latency = latencyOf(hist)
+		r.P99Rounds = rangeOf(spreadOf(p99))
 		counts := make([]int, 0, len(byCount))
 		for n := range byCount {
 			counts = append(counts, n)
@@ -329,7 +389,7 @@ func summarise(o *Options, name string, cs []Contender, samples [][]Sample) Scen
 		if name == "idle" {
 			measured = r.MemPerConn.N
 		}
-		r.Valid = r.Failed == "" && r.Errors == 0 && measured == len(samples[ci]) && measured > 0
+		r.Valid = r.Failed == "" && r.Unheld == "" && r.Errors == 0 && measured == len(samples[ci]) && measured > 0
 		sc.Results = append(sc.Results, r)
 	}
 	// The reference: the one asked for when it is valid, else the best valid one.
@@ -417,15 +477,20 @@ func rank(name string, rs []Result) {
 	}
 }
 
-// cellSummary is the progress line's account of one cell.
-func cellSummary(scens []string, cell []Sample) string {
+// cellSummary is the progress line's account of one round of one contender.
+func cellSummary(cells []cell, got []Sample) string {
 	var parts []string
-	for i, name := range scens {
-		s := cell[i]
+	for i, cl := range cells {
+		s, name := got[i], cl.name
 		var b strings.Builder
 		b.WriteString(name)
+		if len(cells) > 1 && (cl.bg > 0 || cells[len(cells)-1].bg > 0) {
+			fmt.Fprintf(&b, "@%d", cl.bg)
+		}
 		b.WriteString(" ")
 		switch {
+		case s.Unheld != "":
+			b.WriteString("not held")
 		case s.Failed != "":
 			b.WriteString("FAILED")
 		case name == "idle":

@@ -26,6 +26,9 @@ type Contender struct {
 	Addr string `json:"addr,omitempty"`
 	// Model says what the server stands for (a backend's reactor.Info.Model), for the report.
 	Model string `json:"model,omitempty"`
+	// MaxConns is the most connections the server can hold by design (a backend's
+	// reactor.Info.MaxConns; select: 1024); 0 means no limit but the descriptor limit.
+	MaxConns int `json:"max_conns,omitempty"`
 }
 
 // Contender kinds.
@@ -84,6 +87,8 @@ type childSpec struct {
 	proto string // what the child serves: http, echo or chat
 	loops int
 	pin   *pinning
+	// serveArgs are more flags for `serve` (backends only; native baselines take none).
+	serveArgs []string
 }
 
 // startServer starts c's server and returns once it accepts connections. An external target
@@ -111,6 +116,7 @@ func startServer(ctx context.Context, c Contender, spec childSpec) (*server, err
 		args = []string{"native", "--lib", strings.TrimPrefix(c.Name, nativePrefix), "--proto", spec.proto, "--addr", addr, "--loops", loops}
 	default:
 		args = []string{"serve", "--backend", c.Name, "--proto", spec.proto, "--addr", addr, "--loops", loops}
+		args = append(args, spec.serveArgs...)
 	}
 	cmd := exec.Command(spec.self, args...)
 	cmd.Env = spec.pin.childEnv()

@@ -49,13 +49,23 @@ func (rep *Report) WriteSVG(w io.Writer) error {
 	var body strings.Builder
 	title := fmt.Sprintf("reactor bench %s — %d CPUs, %s", rep.Proto, rep.Machine.CPUs, pinWord(rep.Settings.Pinned))
 	sub := fmt.Sprintf("bars: median of %d round(s); whiskers: min–max; invalid servers (wrong or missing answers) get no bar", rep.Settings.Rounds)
+	if len(rep.Settings.Background) > 0 {
+		sub = fmt.Sprintf("points: median of %d round(s); whiskers: min–max; a curve stops where its server could not hold the count", rep.Settings.Rounds)
+	}
 	fmt.Fprintf(&body, `<text x="10" y="22" class="h">%s</text>`+"\n", esc(title))
 	fmt.Fprintf(&body, `<text x="10" y="40" class="a">%s</text>`+"\n", esc(sub))
 	y = 52
 	if rep.Proto == "idle" && len(rep.Scenarios) > 0 {
 		y = drawSweep(&body, rep.Scenarios[0], color, y)
 	}
+	if len(rep.Settings.Background) > 0 {
+		// A background sweep is read as curves: bars for every count would bury them.
+		y = drawBackground(&body, rep, color, y)
+	}
 	for _, sc := range rep.Scenarios {
+		if len(rep.Settings.Background) > 0 {
+			break
+		}
 		for _, p := range panelsFor(rep.Proto, sc) {
 			y = drawPanel(&body, p, sc, color, y)
 		}
@@ -253,6 +263,107 @@ func drawSweep(b *strings.Builder, sc Scenario, color map[string]string, y int) 
 		if len(pts) > 1 {
 			fmt.Fprintf(b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2"/>`+"\n", strings.Join(pts, " "), c)
 		}
+	}
+	return top + svgLineH + 40 + svgPanelGap
+}
+
+// drawBackground draws, for each scenario of a background sweep, server CPU per operation
+// and (rate) p99 latency against the idle connections held open: a line per server through
+// the medians, a whisker from min to max, and the curve ending where the server could not
+// hold the count (said in its legend).
+func drawBackground(b *strings.Builder, rep *Report, color map[string]string, y int) int {
+	var names []string
+	byName := map[string][]Scenario{}
+	for _, sc := range rep.Scenarios {
+		if _, ok := byName[sc.Name]; !ok {
+			names = append(names, sc.Name)
+		}
+		byName[sc.Name] = append(byName[sc.Name], sc)
+	}
+	for _, name := range names {
+		scs := byName[name]
+		y = drawCurves(b, fmt.Sprintf("%s %s: server CPU µs per %s vs. idle connections held open (less is better)", rep.Proto, name, scs[0].Op),
+			scs, color, trim3, func(r Result) Range { return r.CPUPerOp }, y)
+		if name == ScenarioRate {
+			y = drawCurves(b, fmt.Sprintf("%s %s: p99 latency vs. idle connections held open (less is better)", rep.Proto, name),
+				scs, color, usHuman, func(r Result) Range { return r.P99Rounds }, y)
+		}
+	}
+	return y
+}
+
+// drawCurves draws one metric of a background sweep; scs are the scenario at each count. The
+// x axis is log(1+n), so 0 idle connections has a place on it.
+func drawCurves(b *strings.Builder, title string, scs []Scenario, color map[string]string, unit func(float64) string, pick func(Result) Range, y int) int {
+	fmt.Fprintf(b, `<text x="10" y="%d" class="t">%s</text>`+"\n", y+16, esc(title))
+	y += svgTitleH + 6
+	top, left, width := y, 70.0, float64(svgWidth-70-230)
+	ymax := 0.0
+	for _, sc := range scs {
+		for _, r := range sc.Results {
+			if v := float64(pick(r).Max); r.Valid && !math.IsNaN(v) {
+				ymax = math.Max(ymax, v)
+			}
+		}
+	}
+	if ymax <= 0 {
+		// The legend still says, server by server, why there is no curve.
+		fmt.Fprintf(b, `<text x="%.0f" y="%d" class="a">nothing measured to draw</text>`+"\n", left+10, top+20)
+		ymax = 1
+	}
+	step := niceStep(ymax)
+	ytop := math.Ceil(ymax/step) * step
+	hi := math.Log1p(float64(scs[len(scs)-1].Background))
+	if hi <= 0 {
+		hi = 1
+	}
+	sx := func(n int) float64 { return left + math.Log1p(float64(n))/hi*width }
+	sy := func(v float64) float64 { return float64(top) + svgLineH - v/ytop*svgLineH }
+	for v := 0.0; v <= ytop+step/2; v += step {
+		fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" class="g"/>`+"\n", left, sy(v), left+width, sy(v))
+		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" class="a" text-anchor="end">%s</text>`+"\n", left-4, sy(v)+3, esc(unit(v)))
+	}
+	for _, sc := range scs {
+		x := sx(sc.Background)
+		fmt.Fprintf(b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" class="g"/>`+"\n", x, top, x, sy(0))
+		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" class="a" text-anchor="middle">%d</text>`+"\n", x, sy(0)+14, sc.Background)
+	}
+	fmt.Fprintf(b, `<text x="%.1f" y="%.1f" class="a" text-anchor="middle">idle connections held open (log(1+n) scale)</text>`+"\n", left+width/2, sy(0)+28)
+	ly := top
+	for ci, r0 := range scs[0].Results {
+		name := r0.Contender.Name
+		c := color[name]
+		var pts []string
+		legend := name
+		for _, sc := range scs {
+			r := sc.Results[ci]
+			m := pick(r)
+			if !r.Valid || m.N == 0 || math.IsNaN(float64(m.Median)) {
+				// The curve stops at the first count the server did not hold or got wrong.
+				switch {
+				case r.Unheld != "":
+					legend += fmt.Sprintf(" (stops: %d not held)", sc.Background)
+				case r.Failed != "" || r.Errors > 0:
+					legend += fmt.Sprintf(" (stops: invalid at %d)", sc.Background)
+				default:
+					legend += fmt.Sprintf(" (stops: not measured at %d)", sc.Background)
+				}
+				break
+			}
+			x := sx(sc.Background)
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x, sy(float64(m.Median))))
+			if m.Max > m.Min {
+				fmt.Fprintf(b, `<path d="M%.1f %.1fV%.1fM%.1f %.1fH%.1fM%.1f %.1fH%.1f" stroke="%s" fill="none"/>`+"\n",
+					x, sy(float64(m.Min)), sy(float64(m.Max)), x-3, sy(float64(m.Min)), x+3, x-3, sy(float64(m.Max)), x+3, c)
+			}
+			fmt.Fprintf(b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`+"\n", x, sy(float64(m.Median)), c)
+		}
+		if len(pts) > 1 {
+			fmt.Fprintf(b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2"/>`+"\n", strings.Join(pts, " "), c)
+		}
+		fmt.Fprintf(b, `<rect x="%.1f" y="%d" width="12" height="12" fill="%s"/><text x="%.1f" y="%d">%s</text>`+"\n",
+			left+width+16, ly, c, left+width+32, ly+11, esc(legend))
+		ly += 18
 	}
 	return top + svgLineH + 40 + svgPanelGap
 }

@@ -296,3 +296,44 @@ func serveChildren(bin string) []int {
 	}
 	return pids
 }
+
+// TestBenchBackgroundIdle runs `reactor bench --background-idle` through the binary on std:
+// the http rate scenario at each count of idle keep-alive connections, in JSON, Markdown and
+// a line chart.
+func TestBenchBackgroundIdle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs load for several seconds")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "reactor")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out := t.TempDir()
+	stdout, stderr, code := runBin(t, bin, "bench", "--quick", "--proto", "http", "--scenarios", "rate",
+		"--background-idle", "0,5,20", "--backends", "std", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	rep := readReport(t, filepath.Join(out, "http.json"))
+	if len(rep.Scenarios) != 3 {
+		t.Fatalf("%d scenarios; want rate at 0, 5 and 20 idle", len(rep.Scenarios))
+	}
+	for i, want := range []int{0, 5, 20} {
+		sc := rep.Scenarios[i]
+		r := sc.Results[0]
+		if sc.Name != bench.ScenarioRate || sc.Background != want || !r.Valid || r.Errors != 0 ||
+			float64(r.CPUPerOp.Median) <= 0 || float64(r.P99Rounds.Median) <= 0 {
+			t.Errorf("%s @%d (want @%d): valid %v, errors %d %v, CPU µs/req %v, p99 %v",
+				sc.Name, sc.Background, want, r.Valid, r.Errors, r.ErrorSamples, r.CPUPerOp.Median, r.P99Rounds.Median)
+		}
+	}
+	if md := readFile(t, filepath.Join(out, "http.md")); !bytes.Contains(md, []byte("@20 idle")) {
+		t.Errorf("Markdown lacks the sweep table:\n%s", md)
+	}
+	svg := readFile(t, filepath.Join(out, "http.svg"))
+	checkXML(t, svg)
+	if !bytes.Contains(svg, []byte("<polyline")) || !bytes.Contains(svg, []byte("p99 latency vs. idle connections")) {
+		t.Errorf("SVG lacks the curves:\n%s", svg)
+	}
+}
