@@ -13,10 +13,10 @@ fi
 echo "== go vet"
 go vet ./...
 
-echo "== go test -race (every package; the conformance suite on every backend)"
-go test -race -count=1 -timeout 20m ./...
-
-# The race detector makes sync.Pool drop items at random, so zero-allocation pins are checked
-# here, in a pass without it.
+# The race detector makes sync.Pool drop items at random, so the zero-allocation pins are
+# checked in a pass without it, before the full run.
 echo "== allocation pins (without -race)"
 go test -count=1 -timeout 10m -run 'Alloc' ./...
+
+echo "== go test -race (every package; the conformance suite on every backend)"
+go test -race -count=1 -timeout 20m ./...
