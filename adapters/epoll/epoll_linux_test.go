@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,40 +14,12 @@ import (
 
 	"github.com/reactorlab/reactor/protocols/echo"
 	"github.com/reactorlab/reactor/reactor"
+	"github.com/reactorlab/reactor/reactor/reactortest"
 )
 
 func start(t *testing.T, cfg reactor.Config, h reactor.Handler) (reactor.Backend, string) {
 	t.Helper()
-	if cfg.Addr == "" {
-		cfg.Addr = "127.0.0.1:0"
-	}
-	b, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := b.Start(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := b.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-	})
-	return b, addr.String()
-}
-
-func dial(t *testing.T, addr string) *net.TCPConn {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	return c.(*net.TCPConn)
+	return reactortest.Start(t, New, cfg, h)
 }
 
 func TestInfo(t *testing.T) {
@@ -120,7 +91,7 @@ func TestConnectionsSpreadOverLoops(t *testing.T) {
 		_, addr := start(t, reactor.Config{Loops: 4, ReusePort: reuse}, h)
 		const n = 64
 		for i := 0; i < n; i++ {
-			c := dial(t, addr)
+			c := reactortest.Dial(t, addr)
 			c.Write([]byte("x"))
 			io.ReadFull(c, make([]byte, 1)) // opened and served before the next dial
 		}
@@ -143,7 +114,7 @@ func TestConnectionsSpreadOverLoops(t *testing.T) {
 func TestSlowReaderIsPausedNotDropped(t *testing.T) {
 	for _, edge := range []bool{false, true} {
 		_, addr := start(t, reactor.Config{Loops: 1, MaxOutbound: 64 << 10, EdgeTriggered: edge}, echo.Handler{})
-		c := dial(t, addr)
+		c := reactortest.Dial(t, addr)
 		msg := bytes.Repeat([]byte("slow reader "), (4<<20)/12)
 		werr := make(chan error, 1)
 		go func() {
@@ -185,7 +156,7 @@ func (h *closer) OnClose(c reactor.Conn, err error) { h.closed <- err }
 func TestWritesAfterCloseAreRefused(t *testing.T) {
 	h := &closer{writeErr: make(chan error, 1), asyncErr: make(chan error, 1), closed: make(chan error, 1)}
 	_, addr := start(t, reactor.Config{Loops: 1}, h)
-	c := dial(t, addr)
+	c := reactortest.Dial(t, addr)
 	got, err := io.ReadAll(c)
 	if err != nil || string(got) != "bye\n" {
 		t.Errorf("client read %q, %v; want \"bye\\n\" then EOF", got, err)
@@ -214,7 +185,7 @@ func TestAsyncWriteWakesSleepingLoop(t *testing.T) {
 	for _, edge := range []bool{false, true} {
 		h := &pusher{conns: make(chan reactor.Conn, 1)}
 		_, addr := start(t, reactor.Config{Loops: 1, EdgeTriggered: edge}, h)
-		c := dial(t, addr)
+		c := reactortest.Dial(t, addr)
 		sc := <-h.conns
 		buf := make([]byte, 5)
 		for i := 0; i < 50; i++ {
@@ -250,7 +221,7 @@ func TestShutdownWaitsForPendingOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := dial(t, addr.String())
+	c := reactortest.Dial(t, addr.String())
 	sc := <-h.conns
 	payload := bytes.Repeat([]byte("z"), 16<<20) // far more than the kernel buffers take
 	if err := sc.AsyncWrite(payload); err != nil {
@@ -287,7 +258,7 @@ func TestShutdownDeadlineAbortsStuckPeers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := dial(t, addr.String())
+	c := reactortest.Dial(t, addr.String())
 	c.SetReadBuffer(4 << 10)
 	sc := <-h.conns
 	if err := sc.AsyncWrite(bytes.Repeat([]byte("z"), 16<<20)); err != nil {
@@ -316,7 +287,7 @@ func (asyncThenClose) OnClose(reactor.Conn, error) {}
 func TestCloseSendsEarlierAsyncWrites(t *testing.T) {
 	for _, edge := range []bool{false, true} {
 		_, addr := start(t, reactor.Config{Loops: 1, EdgeTriggered: edge}, asyncThenClose{})
-		c := dial(t, addr)
+		c := reactortest.Dial(t, addr)
 		c.Write([]byte("hi"))
 		got, err := io.ReadAll(c)
 		if err != nil || string(got) != "queued before close\n" {
@@ -342,7 +313,7 @@ func (h closeOnOpen) OnClose(c reactor.Conn, err error) { h.closed <- err }
 func TestCloseGivesUpOnPeerThatNeverReads(t *testing.T) {
 	h := closeOnOpen{closed: make(chan error, 1)}
 	_, addr := start(t, reactor.Config{Loops: 1, MaxOutbound: 32 << 20}, h)
-	c := dial(t, addr)
+	c := reactortest.Dial(t, addr)
 	c.SetReadBuffer(4 << 10) // and never read
 	select {
 	case err := <-h.closed:

@@ -19,6 +19,7 @@ import (
 	"github.com/reactorlab/reactor/protocols/chat"
 	"github.com/reactorlab/reactor/protocols/echo"
 	"github.com/reactorlab/reactor/reactor"
+	"github.com/reactorlab/reactor/reactor/reactortest"
 )
 
 // handler builds a reactor.Handler from functions; nil ones do nothing (OnData consumes all).
@@ -45,37 +46,6 @@ func (h handler) OnClose(c reactor.Conn, err error) {
 	if h.close != nil {
 		h.close(c, err)
 	}
-}
-
-// start serves h on a fresh backend, shut down when the test ends.
-func start(t *testing.T, cfg reactor.Config, h reactor.Handler) (reactor.Backend, string) {
-	t.Helper()
-	cfg.Addr, cfg.Loops = "127.0.0.1:0", 2
-	b, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := b.Start(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		b.Shutdown(ctx)
-	})
-	return b, addr.String()
-}
-
-func dial(t *testing.T, addr string) *net.TCPConn {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	return c.(*net.TCPConn)
 }
 
 func fdCount(t *testing.T) int {
@@ -106,6 +76,16 @@ func settles(t *testing.T, goroutines, fds int) {
 // appends to, the output it still holds when a wake returns more. A writer that outpaces a
 // slow reader makes evio hold output at nearly every wake; every record must still arrive
 // once, in order.
+// start serves h on a fresh backend with two loops unless cfg says otherwise; it is shut down
+// when the test ends.
+func start(t *testing.T, cfg reactor.Config, h reactor.Handler) (reactor.Backend, string) {
+	t.Helper()
+	if cfg.Loops == 0 {
+		cfg.Loops = 2
+	}
+	return reactortest.Start(t, New, cfg, h)
+}
+
 func TestAsyncWriteWhileEvioHolds(t *testing.T) {
 	const records, size = 4000, 4 << 10 // 16 MiB: well past the socket buffers
 	var wg sync.WaitGroup
@@ -128,7 +108,7 @@ func TestAsyncWriteWhileEvioHolds(t *testing.T) {
 		}()
 	}}
 	_, addr := start(t, reactor.Config{MaxOutbound: 64 << 20}, h)
-	c := dial(t, addr)
+	c := reactortest.Dial(t, addr)
 	// Not reading for a while fills the socket buffers, then evio's. (Shrinking the receive
 	// buffer instead would stall loopback TCP, whose segments are larger than such a buffer.)
 	time.Sleep(300 * time.Millisecond)
@@ -158,7 +138,7 @@ func TestChatBroadcastLosesNothing(t *testing.T) {
 	conns := make([]*net.TCPConn, members)
 	readers := make([]*bufio.Reader, members)
 	for i := range conns {
-		conns[i] = dial(t, addr)
+		conns[i] = reactortest.Dial(t, addr)
 		readers[i] = bufio.NewReader(conns[i])
 		fmt.Fprintf(conns[i], "NAME: m%02d\n", i)
 		for {
@@ -325,7 +305,7 @@ func TestTailKeptAcrossReads(t *testing.T) {
 		return n, reactor.None
 	}}
 	_, addr := start(t, reactor.Config{}, h)
-	c := dial(t, addr)
+	c := reactortest.Dial(t, addr)
 	msg := "alpha\nbravo charlie\ndelta\n"
 	for i := 0; i < len(msg); i++ {
 		c.Write([]byte{msg[i]})
@@ -357,7 +337,7 @@ func TestAbortWhileEvioHolds(t *testing.T) {
 		close: func(c reactor.Conn, err error) { causes <- err },
 	}
 	_, addr := start(t, reactor.Config{MaxOutbound: 16 << 20}, h)
-	c := dial(t, addr)
+	c := reactortest.Dial(t, addr)
 	c.SetReadBuffer(4 << 10)
 	c.Write([]byte("go"))
 	sc := <-conns
@@ -390,7 +370,7 @@ func TestLocalAddr(t *testing.T) {
 	}
 	defer b.Shutdown(context.Background())
 	port := ln.(*net.TCPAddr).Port
-	c := dial(t, fmt.Sprintf("127.0.0.1:%d", port))
+	c := reactortest.Dial(t, fmt.Sprintf("127.0.0.1:%d", port))
 	want := c.RemoteAddr().String()
 	select {
 	case got := <-addrs:
@@ -438,7 +418,7 @@ func TestCloseGivesUpOnStalledFlush(t *testing.T) {
 		close: func(c reactor.Conn, err error) { causes <- err },
 	}
 	_, addr := start(t, reactor.Config{MaxOutbound: 16 << 20}, h)
-	c := dial(t, addr)
+	c := reactortest.Dial(t, addr)
 	c.Write([]byte("go"))
 	began := time.Now()
 	select {

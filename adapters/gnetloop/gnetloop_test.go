@@ -4,12 +4,9 @@ package gnetloop
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
-	"math/rand"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -66,8 +63,8 @@ func TestOptions(t *testing.T) {
 			if addr.(*net.TCPAddr).Port == 0 {
 				t.Fatalf("Start returned %v; want the bound port", addr)
 			}
-			echoMany(t, addr.String(), 12, 256<<10)
-			shutdown(t, b)
+			reactortest.EchoMany(t, addr.String(), 12, 256<<10)
+			reactortest.Stop(t, b)
 		})
 	}
 }
@@ -84,7 +81,7 @@ func TestStartTwice(t *testing.T) {
 	if _, err := b.Start(echo.Handler{}); !errors.Is(err, reactor.ErrAlreadyStarted) {
 		t.Errorf("second Start: %v; want ErrAlreadyStarted", err)
 	}
-	shutdown(t, b)
+	reactortest.Stop(t, b)
 }
 
 // TestSteadyStateAllocs pins the request path: a 64-byte echo round trip allocates nothing
@@ -101,7 +98,7 @@ func TestSteadyStateAllocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer shutdown(t, b)
+	defer reactortest.Stop(t, b)
 	c, err := net.Dial("tcp", addr.String())
 	if err != nil {
 		t.Fatal(err)
@@ -122,53 +119,5 @@ func TestSteadyStateAllocs(t *testing.T) {
 	}
 	if got := testing.AllocsPerRun(500, roundTrip); got >= 0.5 {
 		t.Errorf("%.2f allocations per echo round trip; want 0", got)
-	}
-}
-
-func echoMany(t *testing.T, addr string, conns, size int) {
-	t.Helper()
-	var wg sync.WaitGroup
-	for i := 0; i < conns; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(20 * time.Second))
-			data := make([]byte, size)
-			rand.New(rand.NewSource(int64(i))).Read(data)
-			go func() {
-				for off := 0; off < len(data); off += 10000 {
-					if _, err := c.Write(data[off:min(off+10000, len(data))]); err != nil {
-						return
-					}
-				}
-			}()
-			got := make([]byte, size)
-			if _, err := io.ReadFull(c, got); err != nil {
-				t.Errorf("conn %d: %v", i, err)
-				return
-			}
-			if !bytes.Equal(got, data) {
-				t.Errorf("conn %d: echo differs from what was sent", i)
-			}
-		}()
-	}
-	wg.Wait()
-}
-
-func shutdown(t *testing.T, b reactor.Backend) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := b.Shutdown(ctx); err != nil {
-		t.Errorf("Shutdown: %v", err)
-	}
-	if err := b.Wait(); !errors.Is(err, reactor.ErrServerClosed) {
-		t.Errorf("Wait = %v; want ErrServerClosed", err)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"io"
 	"math/rand"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -70,11 +69,11 @@ func TestTwoServersOneProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	echoMany(t, addrA.String(), 8, 64<<10)
-	echoMany(t, addrB.String(), 8, 64<<10)
-	shutdown(t, a)
-	echoMany(t, addrB.String(), 8, 64<<10)
-	shutdown(t, b)
+	reactortest.EchoMany(t, addrA.String(), 8, 64<<10)
+	reactortest.EchoMany(t, addrB.String(), 8, 64<<10)
+	reactortest.Stop(t, a)
+	reactortest.EchoMany(t, addrB.String(), 8, 64<<10)
+	reactortest.Stop(t, b)
 }
 
 // TestSlowReaderPacesItsOwnReplies: a peer that sends far more than MaxOutbound of echo
@@ -90,7 +89,7 @@ func TestSlowReaderPacesItsOwnReplies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer shutdown(t, b)
+	defer reactortest.Stop(t, b)
 	c, err := net.Dial("tcp", addr.String())
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +131,7 @@ func TestSteadyStateAllocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer shutdown(t, b)
+	defer reactortest.Stop(t, b)
 	got := allocsPerEcho(t, addr.String())
 	if got > raw+0.05 {
 		t.Errorf("%.2f allocations per echo round trip through the adapter; netpoll alone makes %.2f", got, raw)
@@ -207,52 +206,4 @@ func allocsPerEcho(t *testing.T, addr string) float64 {
 		roundTrip()
 	}
 	return testing.AllocsPerRun(1000, roundTrip)
-}
-
-func echoMany(t *testing.T, addr string, conns, size int) {
-	t.Helper()
-	var wg sync.WaitGroup
-	for i := 0; i < conns; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(20 * time.Second))
-			data := make([]byte, size)
-			rand.New(rand.NewSource(int64(i))).Read(data)
-			go func() {
-				for off := 0; off < len(data); off += 10000 {
-					if _, err := c.Write(data[off:min(off+10000, len(data))]); err != nil {
-						return
-					}
-				}
-			}()
-			got := make([]byte, size)
-			if _, err := io.ReadFull(c, got); err != nil {
-				t.Errorf("conn %d: %v", i, err)
-				return
-			}
-			if !bytes.Equal(got, data) {
-				t.Errorf("conn %d: echo differs from what was sent", i)
-			}
-		}()
-	}
-	wg.Wait()
-}
-
-func shutdown(t *testing.T, b reactor.Backend) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := b.Shutdown(ctx); err != nil {
-		t.Errorf("Shutdown: %v", err)
-	}
-	if err := b.Wait(); !errors.Is(err, reactor.ErrServerClosed) {
-		t.Errorf("Wait = %v; want ErrServerClosed", err)
-	}
 }
