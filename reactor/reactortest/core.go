@@ -324,3 +324,53 @@ func (s *suite) testShutdown(t *testing.T) {
 	}
 	checkReturnsTo(t, base, "Shutdown")
 }
+
+// testAsyncWriteThenClose: another goroutine AsyncWrites and then Closes while the peer keeps
+// sending. Close flushes what was written before it, so each peer gets the bytes, then the end
+// of the stream — also when the peer's input reaches the connection between the two.
+func (s *suite) testAsyncWriteThenClose(t *testing.T) {
+	const conns = 200
+	h := funcHandler{data: func(c reactor.Conn, in []byte) (int, reactor.Action) {
+		if bytes.Contains(in, []byte("go")) {
+			go func() {
+				c.AsyncWrite([]byte("last words"))
+				c.Close()
+			}()
+		}
+		return len(in), reactor.None
+	}}
+	srv := s.start(t, reactor.Config{}, h)
+	var wg sync.WaitGroup
+	for i := 0; i < conns; i++ {
+		c, err := srv.dialE(t)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(2)
+		stop := make(chan struct{})
+		go func() {
+			// The peer keeps talking until the server is done with it (bounded: 2,000 writes).
+			defer wg.Done()
+			c.Write([]byte("go"))
+			for k := 0; k < 2000; k++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := c.Write([]byte("x")); err != nil {
+					return
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			defer close(stop)
+			got := expectEOF(t, c, ioTimeout)
+			if string(got) != "last words" {
+				t.Errorf("conn %d: %q before the end; want the AsyncWrite made before Close", i, got)
+			}
+		}()
+	}
+	wg.Wait()
+}

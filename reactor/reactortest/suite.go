@@ -31,6 +31,7 @@ func Run(t *testing.T, newBackend reactor.Constructor) {
 		{"EchoBulk", s.testEchoBulk},
 		{"AsyncWriteOrder", s.testAsyncWriteOrder},
 		{"CloseFlushes", s.testCloseFlushes},
+		{"AsyncWriteThenClose", s.testAsyncWriteThenClose},
 		{"OutboundLimit", s.testOutboundLimit},
 		{"InboundLimit", s.testInboundLimit},
 		{"HandlerPanic", s.testHandlerPanic},
