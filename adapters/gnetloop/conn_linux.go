@@ -270,6 +270,15 @@ func (c *conn) settle() gnet.Action {
 		_ = c.gc.SetLinger(0) // the close resets the connection instead of draining it
 		return gnet.Close
 	}
+	if c.state.Load() == stateClosing {
+		// AsyncWrites made before the Close may still wait for their loop task (input that
+		// arrived first brought us here); the close sends them first, or the FIN below would
+		// overtake them (contract point 5).
+		c.mu.Lock()
+		c.pend, c.sending = c.sending, c.pend
+		c.mu.Unlock()
+		c.flush(&c.sending)
+	}
 	c.flush(&c.out)
 	if c.state.Load() == stateClosed {
 		return gnet.None
