@@ -62,6 +62,7 @@ type conn struct {
 	cause      error            // what OnClose is told, once a close was asked for
 	out        reactor.Outbound // bytes not yet handed to the kernel or to netpoll's writer
 	flushing   bool             // a flusher goroutine owns the socket's write side
+	sendQueued bool             // an AsyncWrite sender goroutine is on its way
 	iov        []syscall.Iovec  // scratch for writev, reused
 	wconn      net.Conn         // a duplicate of the descriptor on Go's poller, for the flusher
 	wvec       net.Buffers      // the flusher's writev list, reused
@@ -115,12 +116,30 @@ func (c *conn) AsyncWrite(p []byte) error {
 		}
 		return err
 	}
+	// Send from a goroutine of its own, not the caller's: a chat broadcast then costs its
+	// sender one queue append per member, and each member one writev for everything queued
+	// for it meanwhile, instead of a system call per line per member. A connection inside
+	// its own callback is flushed by settle anyway.
+	if !c.busy && !c.flushing && !c.sendQueued {
+		c.sendQueued = true
+		c.b.wg.Add(1)
+		go c.sendQueuedOutput()
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// sendQueuedOutput flushes what AsyncWrite queued; it exits at once, leaving what the socket
+// would not take to a flusher.
+func (c *conn) sendQueuedOutput() {
+	defer c.b.wg.Done()
+	c.mu.Lock()
+	c.sendQueued = false
 	closeNow := c.flushLocked()
 	c.mu.Unlock()
 	if closeNow {
 		c.finish()
 	}
-	return nil
 }
 
 // queueLocked appends p to the outbound queue, or aborts the connection when p takes it past
