@@ -31,14 +31,16 @@ type Config struct {
 type Room struct {
 	maxLine, maxName int
 
-	mu    sync.RWMutex
-	names map[string]*member // named members only: the audience of broadcasts
+	mu      sync.RWMutex
+	names   map[string]*member // named members only, by nameKey: the audience of broadcasts
+	closing bool               // AnnounceShutdown was called
 }
 
 // member is a connection's state, kept in its Conn context.
 type member struct {
 	conn       reactor.Conn
 	name       string // empty until the member names itself
+	key        string // nameKey(name)
 	discarding bool   // inside an overlong line: drop bytes up to the next newline
 	line       []byte // scratch for building outgoing lines
 	targets    []reactor.Conn
@@ -110,13 +112,43 @@ func (r *Room) OnClose(c reactor.Conn, err error) {
 		return
 	}
 	r.mu.Lock()
-	delete(r.names, m.name)
+	delete(r.names, m.key)
+	closing := r.closing
 	r.mu.Unlock()
-	how := " left\n"
+	if closing && errors.Is(err, reactor.ErrServerClosed) {
+		// Everyone has been told the server is going; a "left" line per member would only
+		// bury that notice.
+		return
+	}
+	how := " left"
 	if errors.Is(err, reactor.ErrOutboundFull) {
-		how = " was dropped (not reading)\n"
+		how = " was dropped (not reading)"
 	}
 	r.broadcast(m, "* ", m.name, []byte(how))
+}
+
+const shutdownNotice = "* server shutting down\n"
+
+// AnnounceShutdown tells every member that the server is shutting down, and from then on the
+// room does not announce members that leave because the backend closed them with
+// reactor.ErrServerClosed. Call it just before the backend's Shutdown, which delivers the
+// notice before it closes the connections. A member that joins afterwards is told on joining.
+// It is safe from any goroutine; calls after the first do nothing.
+func (r *Room) AnnounceShutdown() {
+	r.mu.Lock()
+	if r.closing {
+		r.mu.Unlock()
+		return
+	}
+	r.closing = true
+	targets := make([]reactor.Conn, 0, len(r.names))
+	for _, m := range r.names {
+		targets = append(targets, m.conn)
+	}
+	r.mu.Unlock()
+	for _, t := range targets {
+		t.AsyncWrite([]byte(shutdownNotice))
+	}
 }
 
 func (r *Room) tooLong(m *member) {
@@ -146,8 +178,8 @@ func (r *Room) command(m *member, line string) reactor.Action {
 	case "/who":
 		r.mu.RLock()
 		names := make([]string, 0, len(r.names))
-		for n := range r.names {
-			names = append(names, n)
+		for _, m := range r.names {
+			names = append(names, m.name)
 		}
 		r.mu.RUnlock()
 		sort.Strings(names)
@@ -160,7 +192,8 @@ func (r *Room) command(m *member, line string) reactor.Action {
 	case "/help":
 		m.conn.Write([]byte(help))
 	default:
-		m.conn.Write([]byte("! unknown command " + cmd + " (try /help)\n"))
+		reply := AppendSafe([]byte("! unknown command "), []byte(cmd))
+		m.conn.Write(append(reply, " (try /help)\n"...))
 	}
 	return reactor.None
 }
@@ -174,19 +207,28 @@ func (r *Room) setName(m *member, name string) {
 	if name == m.name {
 		return
 	}
+	key := nameKey(name)
 	r.mu.Lock()
-	if _, taken := r.names[name]; taken {
+	if holder, taken := r.names[key]; taken && holder != m {
 		r.mu.Unlock()
-		m.conn.Write([]byte("! name " + name + " is taken\n"))
+		if holder.name == name {
+			m.conn.Write([]byte("! name " + name + " is taken\n"))
+		} else {
+			m.conn.Write([]byte("! name " + name + " is taken (too like " + holder.name + ")\n"))
+		}
 		return
 	}
 	old := m.name
-	delete(r.names, old)
-	r.names[name] = m
-	m.name = name
+	delete(r.names, m.key)
+	r.names[key] = m
+	m.name, m.key = name, key
+	closing := r.closing
 	r.mu.Unlock()
 	if old == "" {
 		m.conn.Write([]byte("CLIENT: " + m.conn.RemoteAddr().String() + "\n"))
+		if closing {
+			m.conn.Write([]byte(shutdownNotice))
+		}
 		r.broadcast(m, "* ", name, []byte(" joined"))
 		return
 	}
@@ -210,14 +252,35 @@ func (r *Room) checkName(name string) string {
 	return ""
 }
 
-// broadcast sends a+b+c and a newline (unless c already ends with one) to every named member
-// but from. The recipients are collected under the lock and written to after it is released,
-// so a backend that closes a slow recipient inside AsyncWrite cannot deadlock on the room.
-func (r *Room) broadcast(from *member, a, b string, c []byte) {
-	msg := append(append(append(from.line[:0], a...), b...), c...)
-	if !bytes.HasSuffix(c, []byte{'\n'}) {
-		msg = append(msg, '\n')
+// nameKey is the form in which names must be unique, so that no member can pass for another:
+// ASCII case is folded, and so are the characters that look alike in common fonts — digit 0
+// with letter o, and digit 1 with letters i and l (uppercase I and lowercase l are the same
+// glyph in many sans-serif fonts). Names are ASCII only (checkName), so no other script's
+// look-alikes can occur.
+func nameKey(name string) string {
+	k := []byte(name)
+	for i, b := range k {
+		if b >= 'A' && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		switch b {
+		case '0':
+			b = 'o'
+		case '1', 'i':
+			b = 'l'
+		}
+		k[i] = b
 	}
+	return string(k)
+}
+
+// broadcast sends a+b, then text made safe for terminals (AppendSafe), then a newline, to every
+// named member but from; a and b are the room's own words and names, which need no cleaning.
+// The recipients are collected under the lock and written to after it is released, so a backend
+// that closes a slow recipient inside AsyncWrite cannot deadlock on the room.
+func (r *Room) broadcast(from *member, a, b string, text []byte) {
+	msg := AppendSafe(append(append(from.line[:0], a...), b...), text)
+	msg = append(msg, '\n')
 	from.line = msg
 	r.mu.RLock()
 	targets := from.targets[:0]

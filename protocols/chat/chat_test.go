@@ -187,3 +187,106 @@ func BenchmarkBroadcast10(b *testing.B) {
 		}
 	}
 }
+
+func TestNamesWithControlsRefused(t *testing.T) {
+	r := New(Config{})
+	listener := join(t, r, "listener", "127.0.0.1:1001")
+	listener.C.TakeOutput()
+	d := conntest.Open(r, "127.0.0.1:1002")
+	d.C.TakeOutput()
+	const want = "! names use letters, digits, '_', '-' and '.' only\n"
+	for _, name := range []string{"ev\x1b[2Jil", "a b", "caf\xe9", "bob\r* carol joined", "x\u009by", "\x7f"} {
+		d.Feed([]byte("NAME: " + name + "\n"))
+		if got := string(d.C.TakeOutput()); got != want {
+			t.Errorf("NAME: %q: got %q; want %q", name, got, want)
+		}
+	}
+	if got := listener.C.TakeOutput(); len(got) != 0 {
+		t.Errorf("the room heard %q of refused names; want nothing", got)
+	}
+}
+
+func TestNamesUniqueIgnoringCaseAndLookAlikes(t *testing.T) {
+	r := New(Config{})
+	join(t, r, "alice", "127.0.0.1:1001")
+	join(t, r, "Bob0", "127.0.0.1:1002")
+	join(t, r, "Il1", "127.0.0.1:1003")
+	d := conntest.Open(r, "127.0.0.1:1004")
+	d.C.TakeOutput()
+	for _, tc := range []struct{ name, holder string }{
+		{"Alice", "alice"},
+		{"ALICE", "alice"},
+		{"aIice", "alice"},
+		{"a1ice", "alice"},
+		{"bobo", "Bob0"},
+		{"B0BO", "Bob0"},
+		{"lll", "Il1"},
+		{"iLI", "Il1"},
+	} {
+		d.Feed([]byte("NAME: " + tc.name + "\n"))
+		want := "! name " + tc.name + " is taken (too like " + tc.holder + ")\n"
+		if got := string(d.C.TakeOutput()); got != want {
+			t.Errorf("NAME: %s: got %q; want %q", tc.name, got, want)
+		}
+	}
+	// Distinct names still join, and a member may change the case of its own name.
+	d.Feed([]byte("NAME: alicia\n"))
+	if got := string(d.C.TakeOutput()); !strings.HasPrefix(got, "CLIENT: ") {
+		t.Errorf("NAME: alicia: got %q; want to join", got)
+	}
+	d.Feed([]byte("NAME: Alicia\n"))
+	if got, want := string(d.C.TakeOutput()), "* you are now Alicia\n"; got != want {
+		t.Errorf("renaming alicia to Alicia: got %q; want %q", got, want)
+	}
+	d.Feed([]byte("/who\n"))
+	if got, want := string(d.C.TakeOutput()), "* members (4): Alicia, Bob0, Il1, alice\n"; got != want {
+		t.Errorf("/who = %q; want %q", got, want)
+	}
+	// A name that is free again after its holder left.
+	d.Close(nil)
+	e := conntest.Open(r, "127.0.0.1:1005")
+	e.Feed([]byte("NAME: ALICIA\n"))
+	if got := string(e.C.TakeOutput()); !strings.Contains(got, "CLIENT: ") {
+		t.Errorf("NAME: ALICIA after Alicia left: got %q; want to join", got)
+	}
+}
+
+func TestShutdownAnnounced(t *testing.T) {
+	r := New(Config{})
+	a := join(t, r, "alice", "127.0.0.1:1001")
+	b := join(t, r, "bob", "127.0.0.1:1002")
+	c := join(t, r, "carol", "127.0.0.1:1003")
+	unnamed := conntest.Open(r, "127.0.0.1:1004")
+	for _, d := range []*conntest.Driver{a, b, c, unnamed} {
+		d.C.TakeOutput()
+	}
+	r.AnnounceShutdown()
+	r.AnnounceShutdown() // a second call adds nothing
+	// A member that names itself after the announcement is told too.
+	unnamed.Feed([]byte("NAME: dave\n"))
+	if got := string(unnamed.C.TakeOutput()); !strings.HasSuffix(got, shutdownNotice) {
+		t.Errorf("member joining during shutdown got %q; want it to end with %q", got, shutdownNotice)
+	}
+	// The backend's Shutdown then closes everyone with ErrServerClosed.
+	for _, d := range []*conntest.Driver{a, b, c, unnamed} {
+		d.Close(reactor.ErrServerClosed)
+	}
+	// Members hear the notice and dave's join, but no one leaving.
+	for i, d := range []*conntest.Driver{a, b, c} {
+		if got, want := string(d.C.TakeOutput()), shutdownNotice+"* dave joined\n"; got != want {
+			t.Errorf("member %d got %q; want %q", i, got, want)
+		}
+	}
+}
+
+func TestLeaveStillAnnouncedWhileShuttingDown(t *testing.T) {
+	r := New(Config{})
+	a := join(t, r, "alice", "127.0.0.1:1001")
+	b := join(t, r, "bob", "127.0.0.1:1002")
+	a.C.TakeOutput()
+	r.AnnounceShutdown()
+	b.Close(nil) // bob hung up on his own, before the server closed him
+	if got, want := string(a.C.TakeOutput()), shutdownNotice+"* bob left\n"; got != want {
+		t.Errorf("alice got %q; want %q", got, want)
+	}
+}

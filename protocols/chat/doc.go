@@ -4,6 +4,10 @@
 // others; overlong lines are refused with a message; /who, /help and /quit are commands. The
 // wire format is in docs/protocols.md.
 //
+// Member text reaches other people's terminals, so the room never relays it raw: control
+// characters and invalid UTF-8 are made visible (AppendSafe), names are plain ASCII and unique
+// regardless of case and of look-alike characters (0/O, 1/I/l).
+//
 // A broadcast is one AsyncWrite per recipient, made from the sender's callback. AsyncWrite never
 // blocks, so a member that stops reading never stalls the sender or the room: its backend queue
 // grows until the backend's high-water mark, then the backend drops it and the room announces

@@ -9,7 +9,8 @@ import (
 
 // FuzzLines feeds arbitrary bytes, split at arbitrary points, to one member of a room with a
 // listener. Whatever arrives, the room never holds more than a line's worth of input, every
-// line it sends ends in a newline, and the listener only hears well-formed lines.
+// line it sends ends in a newline, the listener only hears well-formed lines, and nothing either
+// of them is sent could drive a terminal: valid UTF-8 with no control but TAB and newline.
 func FuzzLines(f *testing.F) {
 	for _, seed := range []string{
 		"NAME: alice\nhello\n",
@@ -18,6 +19,7 @@ func FuzzLines(f *testing.F) {
 		"NAME: x\n" + string(bytes.Repeat([]byte("z"), 100)) + "\nok\n",
 		"NAME:\nNAME: bad name\nNAME: listener\n/nope\n\n\n",
 		"\x00\xff\r\r\n\n",
+		"NAME: a\nhi \x1b[2J\x1b]0;pwned\x07\r* b joined\r\n\xc2\x9b\xff\b\x7f\n/\x1b\n",
 	} {
 		f.Add([]byte(seed), uint8(3))
 	}
@@ -43,6 +45,7 @@ func FuzzLines(f *testing.F) {
 			if len(out) > 0 && out[len(out)-1] != '\n' {
 				t.Fatalf("output does not end with a newline: %q", out)
 			}
+			checkSafe(t, out)
 		}
 		for _, line := range bytes.SplitAfter(listener.C.Output(), []byte("\n")) {
 			if len(line) == 0 {
@@ -51,8 +54,9 @@ func FuzzLines(f *testing.F) {
 			if !bytes.HasPrefix(line, []byte("* ")) && !bytes.HasPrefix(line, []byte("CLIENT: ")) && !bytes.Contains(line, []byte(": ")) {
 				t.Fatalf("listener got a malformed line %q", line)
 			}
-			if len(line) > maxLine+2*DefaultMaxName+64 {
-				t.Fatalf("listener got a %d-byte line; lines are bounded by max_line", len(line))
+			// Making a byte visible takes at most three (an invalid byte becomes U+FFFD).
+			if len(line) > 3*maxLine+2*DefaultMaxName+64 {
+				t.Fatalf("listener got a %d-byte line; lines are bounded by 3×max_line", len(line))
 			}
 		}
 	})
