@@ -177,7 +177,7 @@ Flags:
 		return 1
 	}
 	fmt.Fprintf(stderr, "reactor: serving %s on %s with backend %s (%s)\n", s.Proto, addr, s.Backend, info.Model)
-	code := waitForStop(ctx, b, s.ShutdownTimeout, stderr)
+	code := waitForStop(ctx, b, h, s.ShutdownTimeout, stderr)
 	if counter, ok := h.(interface {
 		Served() (conns, requests uint64)
 	}); ok {
@@ -237,7 +237,7 @@ func newLogger(level string, w io.Writer) (*slog.Logger, error) {
 
 // waitForStop serves until a signal (or ctx) says stop, then shuts down within grace. A second
 // signal during the shutdown exits at once.
-func waitForStop(ctx context.Context, b reactor.Backend, grace time.Duration, stderr io.Writer) int {
+func waitForStop(ctx context.Context, b reactor.Backend, h reactor.Handler, grace time.Duration, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
@@ -251,6 +251,11 @@ func waitForStop(ctx context.Context, b reactor.Backend, grace time.Duration, st
 	case sig := <-sigs:
 		fmt.Fprintf(stderr, "reactor: %v: shutting down (within %v; again to force)\n", sig, grace)
 	case <-ctx.Done():
+	}
+	// A protocol with something to say before it goes (chat's notice) says it now; Shutdown
+	// delivers what was written before it closes.
+	if a, ok := h.(interface{ AnnounceShutdown() }); ok {
+		a.AnnounceShutdown()
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()

@@ -3,6 +3,7 @@ package reactortest
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 func (s *suite) testChat(t *testing.T) {
 	t.Run("EveryLineOnceInOrder", s.testChatEveryLine)
 	t.Run("SilentMemberDoesNotStallRoom", s.testChatSilentMember)
+	t.Run("ShutdownNotice", s.testChatShutdownNotice)
 }
 
 // chatter is one member's client side.
@@ -174,6 +176,39 @@ func (s *suite) testChatSilentMember(t *testing.T) {
 				t.Fatalf("the silent member was never dropped (8 MB sent against a 256 KiB mark): %v", err)
 			}
 			dropped = strings.HasPrefix(line, "* silent was dropped")
+		}
+	}
+}
+
+// testChatShutdownNotice: the room's shutdown notice, written just before the backend's
+// Shutdown, reaches every member as the last line before the end of the stream, and the members
+// that Shutdown disconnects are not announced as leaving.
+func (s *suite) testChatShutdownNotice(t *testing.T) {
+	const members = 5
+	room := chat.New(chat.Config{})
+	srv := s.start(t, reactor.Config{}, room)
+	ms := make([]*chatter, members)
+	for i := range ms {
+		m, err := joinChat(t, srv, "m"+strconv.Itoa(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms[i] = m
+	}
+	// Every join announcement was queued before its member's CLIENT reply was sent, so the
+	// notice comes after all of them.
+	room.AnnounceShutdown()
+	srv.shutdown()
+	for _, m := range ms {
+		rest, err := io.ReadAll(m.r)
+		if err != nil {
+			t.Errorf("%s: reading to the end: %v", m.name, err)
+		}
+		if !strings.HasSuffix("\n"+string(rest), "\n* server shutting down\n") {
+			t.Errorf("%s: got %q before the end; want it to end with the shutdown notice", m.name, rest)
+		}
+		if strings.Contains(string(rest), " left\n") {
+			t.Errorf("%s: got %q; want no one announced as leaving on shutdown", m.name, rest)
 		}
 	}
 }
