@@ -17,6 +17,7 @@ func TestAppendSafe(t *testing.T) {
 		{"\u00a0 is printable", "\u00a0 is printable"},
 		{"bad \xff\xfe utf8 \x9b raw c1 \xe2\x82", "bad \uFFFD\uFFFD utf8 \uFFFD raw c1 \uFFFD\uFFFD"},
 		{"\uFFFD itself stays", "\uFFFD itself stays"},
+		{"ok \u202egnp.exe \u2066x\u2069 \u200f\u061c", `ok \u202egnp.exe \u2066x\u2069 \u200f\u061c`},
 	} {
 		if got := string(AppendSafe(nil, []byte(tc.in))); got != tc.want {
 			t.Errorf("AppendSafe(%q) = %q; want %q", tc.in, got, tc.want)
@@ -35,7 +36,7 @@ func checkSafe(t *testing.T, out []byte) {
 		t.Fatalf("output is not valid UTF-8: %q", out)
 	}
 	for _, r := range string(out) {
-		if r < 0x20 && r != '\t' && r != '\n' || r >= 0x7f && r < 0xa0 {
+		if r < 0x20 && r != '\t' && r != '\n' || r >= 0x7f && r < 0xa0 || isBidi(r) {
 			t.Fatalf("output carries control %U: %q", r, out)
 		}
 	}
