@@ -79,6 +79,36 @@ func (s *suite) testHalfClose(t *testing.T) {
 			}
 		})
 	}
+	t.Run("LateInputAtClose", func(t *testing.T) { testLateInputAtClose(t, web) })
+}
+
+// testLateInputAtClose: a peer asks for a reply too big to sit in the socket buffers, ends the
+// connection with it, and sends more bytes while the reply is still going out, before its FIN.
+// Closing a socket that holds unread input makes the kernel send a reset and throw away what
+// it has not sent yet, so a backend that closes without reading the late bytes cuts the reply
+// short; one that shuts down its write side and drains the input first delivers all of it.
+func testLateInputAtClose(t *testing.T, srv *server) {
+	const size = 768 << 10 // well past the loopback socket buffers of a peer that does not read
+	body := strings.Repeat("x", size)
+	c := srv.dial(t)
+	io.WriteString(c, "POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: "+
+		strconv.Itoa(size)+"\r\n\r\n"+body)
+	// Give the server time to read the request and fill the buffers with its reply; were it
+	// slower, the late bytes would be read with the request and the test would pass anyway.
+	time.Sleep(100 * time.Millisecond)
+	io.WriteString(c, "late input the server never asked for\r\n")
+	time.Sleep(50 * time.Millisecond)
+	c.CloseWrite()
+	c.SetReadDeadline(time.Now().Add(ioTimeout))
+	got, err := io.ReadAll(c)
+	resp, rerr := http.ReadResponse(bufio.NewReader(strings.NewReader(string(got))), &http.Request{Method: "POST"})
+	if rerr != nil {
+		t.Fatalf("got %d bytes, %v; no response: %v", len(got), err, rerr)
+	}
+	echoed, berr := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || len(echoed) != size || berr != nil || err != nil {
+		t.Errorf("got %d and %d of %d echoed bytes (%v), then %v; want all of them and a clean end", resp.StatusCode, len(echoed), size, berr, err)
+	}
 }
 
 // checkResponses parses got as complete HTTP responses with the given statuses, the 200s being
