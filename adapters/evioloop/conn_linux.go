@@ -27,6 +27,10 @@ const (
 // for ever, since evio writes what it holds before it closes.
 const closeStall = 2 * time.Second
 
+// closeLinger bounds how long a closing connection whose output is all written keeps reading,
+// and discarding, the peer's input while it waits for the peer's FIN.
+const closeLinger = 500 * time.Millisecond
+
 // maxRetained bounds the buffers a connection keeps between callbacks: enough for a read's
 // worth of echo, so steady traffic allocates nothing, while a burst's larger buffers are let go.
 const maxRetained = 64 << 10
@@ -42,11 +46,12 @@ type conn struct {
 
 	// Owned by the loop: touched only in evio's callbacks for this connection.
 	ctx       any
-	tail      []byte // input the handler has not consumed yet
-	out       []byte // output of the current callback, handed to evio when it returns
-	closeSent bool   // evio was told to close; every later callback must say so again
-	aborted   bool   // the socket was shut down
-	gone      bool   // OnClose has run
+	tail      []byte    // input the handler has not consumed yet
+	out       []byte    // output of the current callback, handed to evio when it returns
+	closeSent bool      // evio was told to close; every later callback must say so again
+	lingering time.Time // the write side is shut down; evio is told to close at this time
+	aborted   bool      // the socket was shut down
+	gone      bool      // OnClose has run
 	stall     *time.Timer
 	stallHeld int // what evio held at the last stall check
 
@@ -176,18 +181,20 @@ func (c *conn) settle(held int) ([]byte, evio.Action) {
 	if c.closeSent {
 		return nil, evio.Close
 	}
+	if !c.lingering.IsZero() {
+		if time.Now().Before(c.lingering) {
+			return nil, evio.None // evio goes on reading; read drops the input
+		}
+		c.closeSent = true
+		return nil, evio.Close
+	}
 	if held > 0 {
-		switch {
-		case f&flagAsync != 0:
+		if f&(flagAsync|flagClose) != 0 {
+			// More to hand over, or a close that must wait until evio has written it all.
 			c.b.deferConn(c)
-			if f&flagClose != 0 {
-				c.watchClose(held)
-			}
-		case f&flagClose != 0:
-			// Nothing of the adapter's left to send: evio writes what it holds, then closes.
-			c.closeSent = true
+		}
+		if f&flagClose != 0 {
 			c.watchClose(held)
-			return nil, evio.Close
 		}
 		return nil, evio.None
 	}
@@ -195,13 +202,34 @@ func (c *conn) settle(held int) ([]byte, evio.Action) {
 		c.takeAsync()
 	}
 	if f&flagClose != 0 {
-		c.closeSent = true
 		if len(c.out) > 0 {
+			// Not evio.Close with it: evio would close as soon as it has written the bytes.
+			c.b.deferConn(c)
 			c.watchClose(len(c.out))
+			return c.out, evio.None
 		}
-		return c.out, evio.Close
+		return c.linger()
 	}
 	return c.out, evio.None
+}
+
+// linger ends a graceful close once evio holds no output: it sends FIN and lets evio go on
+// reading, the input being dropped, until the peer's FIN closes the connection or closeLinger
+// passes. evio closes at once when told to, and closing a socket that holds unread input makes
+// the kernel send a reset and drop what it has not sent yet: the end of the last reply.
+func (c *conn) linger() ([]byte, evio.Action) {
+	if err := syscall.Shutdown(c.fd, syscall.SHUT_WR); err != nil {
+		c.closeSent = true
+		return nil, evio.Close
+	}
+	c.lingering = time.Now().Add(closeLinger)
+	// The stall timer's wake, once closeLinger has passed, ends the wait.
+	if c.stall == nil {
+		c.stall = time.AfterFunc(closeLinger, c.stalled)
+	} else {
+		c.stall.Reset(closeLinger)
+	}
+	return nil, evio.None
 }
 
 // watchClose starts the close-stall timer, once, for a close that waits on a flush of held

@@ -26,11 +26,14 @@
 //     and, if it is not empty, waits for evio's PreWrite callback, which fires before each of
 //     evio's writes and is the only sign evio gives that output moves; PreWrite wakes the
 //     waiting connections again. No byte is lost and order is kept.
-//   - Close flushes then closes: the last hand-off carries evio.Close, which evio honours only
-//     after writing what it holds. A flush that makes no progress for 2 s (closeStall: the
-//     peer does not read) is given up and the connection aborted, with the cause the close was
-//     asked with; evio alone would keep trying for ever. Unread input when evio closes makes
-//     the kernel send a reset (evio closes at once; it has no lingering close).
+//   - Close flushes then closes, lingering: the adapter hands over the last output without
+//     evio.Close (evio closes as soon as it has written, and a socket closed with input unread,
+//     or that receives input after it is closed, is reset, which drops the end of the reply
+//     the kernel has not sent yet). Once evio holds nothing, the adapter shuts the write side
+//     down (the peer sees EOF) and evio goes on reading, the input dropped, until the peer's
+//     FIN closes the connection or 500 ms pass and evio is told to close. A flush that makes
+//     no progress for 2 s (closeStall: the peer does not read) is given up and the connection
+//     aborted, with the cause the close was asked with; evio alone would keep trying for ever.
 //   - Abort, and the limits: evio would write what it holds before acting on Close, forever if
 //     the peer never reads, so the adapter shuts the socket down (zero linger) on the loop;
 //     evio's pending write then fails and evio closes and reports it.

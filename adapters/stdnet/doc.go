@@ -21,7 +21,10 @@
 //
 // Closing: Close flushes, shuts down the write side (the peer sees EOF after the last byte),
 // then keeps reading and discarding for up to half a second so unread input does not turn
-// the close into a reset that would destroy the reply in flight. Abort closes at once.
+// the close into a reset that would destroy the reply in flight. The peer's EOF ends only its
+// input: a reply still being written when it arrives (the answer to a request that asked for a
+// close, an AsyncWrite) is written out before the socket is closed, within the same 5 s bound
+// as Close, so a half-closed peer gets everything. Abort closes at once.
 //
 // Costs: one goroutine stack and one read buffer per connection, roughly 8 KB idle; every
 // connection is a goroutine the scheduler can run, so this backend uses every core with no

@@ -296,7 +296,10 @@ func (c *conn) acceptingInput() bool {
 	return !c.closing && !c.closed
 }
 
-// finish records why the reader stopped and releases the socket and the queue.
+// finish records why the reader stopped, waits for a flusher still writing, and releases the
+// socket and the queue. The peer's EOF ends only its input: a reply queued before it (a close
+// the request asked for, an AsyncWrite) must still reach a peer that half-closed, so the socket
+// stays open until the flusher is done, for at most closeFlushTimeout.
 func (c *conn) finish(rerr error) {
 	c.mu.Lock()
 	if !c.caused {
@@ -305,6 +308,15 @@ func (c *conn) finish(rerr error) {
 			c.cause = io.EOF
 		} else {
 			c.cause = rerr
+		}
+	}
+	if c.flushing && !c.closed {
+		if !c.closing {
+			c.closing = true
+			c.nc.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+		}
+		for c.flushing {
+			c.drained.Wait()
 		}
 	}
 	c.closing, c.closed = true, true

@@ -177,8 +177,9 @@ func (h *Handler) OnData(c reactor.Conn, in []byte) (int, reactor.Action) {
 	}
 	from := cs.phase.Load()
 	if cs.enter() {
-		// The time limit struck first and its 408 is on the way; this input is too late.
-		return len(in), reactor.Close
+		// The time limit struck first; this input is too late. The sweep writes the 408 and
+		// then closes, and may not have written it yet: closing here could beat it.
+		return len(in), reactor.None
 	}
 	completed := 0
 	w := writer{c: c, h: h}

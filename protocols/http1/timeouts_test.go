@@ -64,10 +64,11 @@ func TestHeaderTimeoutStopsSlowloris(t *testing.T) {
 	if out := string(d.C.Output()); !strings.HasPrefix(out, "HTTP/1.1 408 Request Timeout\r\n") || !strings.Contains(out, "Connection: close") {
 		t.Errorf("reply %q; want 408 with Connection: close", out)
 	}
-	// Bytes that arrive after the timeout are not served.
+	// Bytes that arrive after the timeout are not served; the sweep's own Close ends the
+	// connection.
 	n, a := h.OnData(d.C, []byte("\r\n\r\n"))
-	if n != 4 || a != reactor.Close {
-		t.Errorf("OnData after the timeout = %d, %v; want all consumed and close", n, a)
+	if n != 4 || a != reactor.None {
+		t.Errorf("OnData after the timeout = %d, %v; want all consumed and no action", n, a)
 	}
 }
 
@@ -116,5 +117,36 @@ func TestServedCounts(t *testing.T) {
 	}
 	if conns, reqs := h.Served(); conns != 3 || reqs != 6 {
 		t.Errorf("Served() = %d connections, %d requests; want 3, 6", conns, reqs)
+	}
+}
+
+// racingConn is a connection on which the peer's next bytes reach OnData, on the backend's
+// loop, while the sweep is between claiming the connection and writing its 408.
+type racingConn struct {
+	*conntest.Conn
+	h    *Handler
+	late []byte
+}
+
+func (rc *racingConn) AsyncWrite(p []byte) error {
+	if late := rc.late; late != nil {
+		rc.late = nil
+		// What a backend does with the answer: a Close action with nothing pending closes at once.
+		if _, a := rc.h.OnData(rc, late); a == reactor.Close {
+			rc.Close()
+		}
+	}
+	return rc.Conn.AsyncWrite(p)
+}
+
+func TestHeaderTimeoutRacingInput(t *testing.T) {
+	h, _ := timed(t)
+	rc := &racingConn{Conn: conntest.NewConn(""), h: h}
+	h.OnOpen(rc)
+	h.OnData(rc, []byte("GET /plaintext HTTP/1.1\r\nX-Slow: "))
+	rc.late = []byte("a")
+	h.sweep(at(3))
+	if out := string(rc.Output()); !rc.Closed() || !strings.HasPrefix(out, "HTTP/1.1 408") {
+		t.Fatalf("input racing the header limit: closed=%v, reply %q; want 408 and close", rc.Closed(), out)
 	}
 }

@@ -39,6 +39,7 @@ func Run(t *testing.T, newBackend reactor.Constructor) {
 		{"BadHTTP", s.testBadHTTP},
 		{"HTTPTenThousandPipelined", s.testHTTPTenThousandPipelined},
 		{"HTTPFaults", s.testHTTPFaults},
+		{"HalfClose", s.testHalfClose},
 		{"ConnectChurn", s.testConnectChurn},
 		{"SlowPeers", s.testSlowPeers},
 		{"SharedPort", s.testSharedPort},
