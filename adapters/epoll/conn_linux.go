@@ -12,9 +12,10 @@ import (
 
 // Connection states, owned by the loop.
 const (
-	stateOpen    uint8 = iota // reading and writing
-	stateClosing              // no more reading; flushing what was written, then closing
-	stateClosed               // descriptor closed, OnClose called
+	stateOpen      uint8 = iota // reading and writing
+	stateClosing                // no more reading; flushing what was written, then closing
+	stateLingering              // output sent, FIN sent, OnClose called; discarding input until the peer's FIN
+	stateClosed                 // descriptor closed, OnClose called
 )
 
 // Requests another goroutine (or the connection's own callback) leaves for the loop in

@@ -130,10 +130,12 @@
 //
 // # Closing and Shutdown
 //
-// A graceful close (Conn.Close, reactor.Close from OnData, the peer's EOF) stops reading,
-// sends what is pending, reads away any input that arrived meanwhile (closing over unread
-// input would make the kernel reset the connection and could destroy the reply in flight),
-// closes the socket and calls OnClose. The wait for the peer to take the output is bounded
+// A graceful close (Conn.Close, reactor.Close from OnData, the peer's EOF) stops reading and
+// sends what is pending. If the peer has not sent its FIN, the close then lingers: the loop
+// shuts down the write side, calls OnClose, and reads and discards input until the peer's FIN
+// or 500 ms, the only deadline the loop keeps (it sets epoll_wait's timeout), before it closes
+// the socket; closing over unread or late input would make the kernel reset the connection
+// and destroy the reply in flight. The wait for the peer to take the output is bounded
 // without a timer in the loop: a closing socket that still holds output gets TCP_USER_TIMEOUT
 // (5 seconds), so a peer that acknowledges nothing for that long is cut off by the kernel and
 // the loop sees the error; a peer that reads, however slowly, is waited for. Shutdown posts a drain task to every loop: the

@@ -28,8 +28,8 @@ const (
 	maxIovecs   = 64  // buffers per writev: 64 chunks of 16 KiB, a megabyte per system call
 	acceptBatch = 64  // accepts per listener event, so a storm of connects cannot starve traffic
 	edgeReads   = 16  // reads per event in edge-triggered mode before the connection is re-armed
-	drainReads  = 4   // reads that throw away late input before a graceful close
 	closeLinger = 5 * time.Second
+	drainLinger = 500 * time.Millisecond // longest wait for the peer's FIN after ours
 	yieldEvery  = 2 * time.Millisecond
 	bigBatch    = 1 << 20
 )
@@ -56,6 +56,12 @@ type task struct {
 type batch struct {
 	tasks []task
 	data  []byte
+}
+
+// lingerer is a closed connection that still drains its peer's input, until a deadline.
+type lingerer struct {
+	c     *conn
+	until time.Time
 }
 
 // wakeBytes is the 8-byte counter increment written to an eventfd.
@@ -94,8 +100,9 @@ type loop struct {
 	wakebuf             [8]byte
 	conns               []*conn // by slot; nil for a free slot
 	free                []int32
-	dirty               []*conn // connections given AsyncWrite bytes this round
-	work                batch   // the inbox taken over by runTasks
+	dirty               []*conn    // connections given AsyncWrite bytes this round
+	lingering           []lingerer // closed connections waiting for the peer's FIN, oldest first
+	work                batch      // the inbox taken over by runTasks
 
 	// sleeping is true while the loop is (about to be) blocked in epoll_wait. A goroutine that
 	// posts a task swaps it to false and, if it was true, writes the eventfd: a busy loop finds
@@ -197,6 +204,9 @@ func (l *loop) run() {
 func (l *loop) serve() error {
 	for !l.draining || l.live > 0 {
 		timeout := -1
+		if len(l.lingering) > 0 {
+			timeout = l.lingerTimeout()
+		}
 		l.sleeping.Store(true)
 		if l.posted.Load() {
 			timeout = 0 // posted after the last runTasks: look at the sockets, do not sleep
@@ -205,6 +215,9 @@ func (l *loop) serve() error {
 		l.sleeping.Store(false)
 		if err != nil {
 			return err
+		}
+		if len(l.lingering) > 0 {
+			l.expireLingering()
 		}
 		for i := range l.events[:n] {
 			ev := &l.events[i]
@@ -244,6 +257,10 @@ func (l *loop) ready(c *conn, events uint32) {
 		l.flush(c)
 	}
 	if c.state == stateClosed || events&(unix.EPOLLIN|unix.EPOLLERR|unix.EPOLLHUP) == 0 {
+		return
+	}
+	if c.state == stateLingering {
+		l.discard(c)
 		return
 	}
 	if c.state == stateOpen && !c.paused {
@@ -467,19 +484,93 @@ func linger(c *conn) {
 	unix.SetsockoptInt(c.fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(closeLinger/time.Millisecond))
 }
 
-// finishClose closes c, whose output has all been sent.
+// finishClose ends c, whose output has all been sent. A peer that has not finished sending
+// gets a lingering close: closing a socket that holds unread input, or that input arrives at
+// later, makes the kernel answer with a reset, which destroys whatever of the reply the peer
+// has not read yet (a large reply to a request pipelined before more input, say). So the
+// write side is shut down (FIN) and the connection, closed as far as the handler knows, goes
+// on discarding input until the peer's FIN or drainLinger, whichever comes first.
 func (l *loop) finishClose(c *conn) {
-	if c.closeErr != io.EOF {
-		// Closing a socket that holds unread input makes the kernel answer with a reset,
-		// which can destroy the reply still on its way to the peer (a pipelined request
-		// after "Connection: close", say). Throw away what has arrived so far.
-		for i := 0; i < drainReads; i++ {
-			if n, err := unix.Read(c.fd, l.buf); err != nil || n <= 0 {
-				break
-			}
+	if c.closeErr == io.EOF {
+		l.release(c, io.EOF) // the peer has finished sending: nothing can provoke a reset
+		return
+	}
+	if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
+		l.release(c, c.closeErr)
+		return
+	}
+	c.state = stateLingering
+	c.req.Or(reqClosed)
+	l.callClose(c, c.closeErr)
+	if !l.discard(c) {
+		return
+	}
+	l.lingering = append(l.lingering, lingerer{c: c, until: time.Now().Add(drainLinger)})
+	if !l.edge && c.events != unix.EPOLLIN {
+		if err := l.poll.mod(c.fd, c.slot, unix.EPOLLIN); err != nil {
+			l.release(c, nil)
+			return
+		}
+		c.events = unix.EPOLLIN
+	}
+}
+
+// discard reads and drops what a lingering connection's peer sent, and closes the connection
+// at its end of stream or error. It reports whether the connection still lingers. Edge-
+// triggered readiness is reported once, so it reads until the socket is empty, re-arming after
+// edgeReads full reads as read does.
+func (l *loop) discard(c *conn) bool {
+	for i := 1; ; i++ {
+		n, err := unix.Read(c.fd, l.buf)
+		switch {
+		case err == unix.EAGAIN:
+			return true
+		case err == unix.EINTR:
+			continue
+		case err != nil || n == 0:
+			l.release(c, nil)
+			return false
+		}
+		if !l.edge || n < len(l.buf) {
+			return true
+		}
+		if i >= edgeReads {
+			l.rearm(c)
+			return c.state == stateLingering
 		}
 	}
-	l.release(c, c.closeErr)
+}
+
+// lingerTimeout is epoll_wait's timeout in milliseconds: until the oldest lingering
+// connection's deadline, rounded up so that the wait never ends before it.
+func (l *loop) lingerTimeout() int {
+	d := time.Until(l.lingering[0].until)
+	if d <= 0 {
+		return 0
+	}
+	return int((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+// expireLingering closes the lingering connections whose deadline has passed, and forgets
+// those closed meanwhile by their peer's FIN. Deadlines are all drainLinger after the close
+// began, so the queue is in deadline order.
+func (l *loop) expireLingering() {
+	now, k := time.Now(), 0
+	for ; k < len(l.lingering); k++ {
+		g := l.lingering[k]
+		if g.c.state != stateLingering {
+			continue
+		}
+		if now.Before(g.until) {
+			break
+		}
+		l.release(g.c, nil)
+	}
+	if k > 0 {
+		n := copy(l.lingering, l.lingering[k:])
+		clear(l.lingering[n:])
+		l.lingering = l.lingering[:n]
+	}
 }
 
 // abort closes c at once, dropping its pending output.
@@ -493,8 +584,10 @@ func (l *loop) abort(c *conn, cause error) {
 	l.release(c, cause)
 }
 
-// release closes c's descriptor, frees its slot and buffers and calls OnClose.
+// release closes c's descriptor, frees its slot and buffers and calls OnClose, unless c was
+// lingering, whose OnClose ran when its close began.
 func (l *loop) release(c *conn, cause error) {
+	lingered := c.state == stateLingering
 	c.state = stateClosed
 	c.req.Or(reqClosed)
 	c.dropTail()
@@ -504,7 +597,9 @@ func (l *loop) release(c *conn, cause error) {
 	l.live--
 	l.poll.del(c.fd)
 	unix.Close(c.fd) // also takes it out of an epoll set
-	l.callClose(c, cause)
+	if !lingered {
+		l.callClose(c, cause)
+	}
 }
 
 // accept takes the connections waiting on the listener and hands them to the loops in turn.
@@ -693,7 +788,7 @@ func (l *loop) runTasks() {
 		case opWrite:
 			// The second copy of an AsyncWrite: from the inbox into the connection's queue.
 			// A closing connection still takes it: it was written before Close was asked.
-			if c := t.c; c.state != stateClosed {
+			if c := t.c; c.state == stateOpen || c.state == stateClosing {
 				c.out.Write(w.data[off : off+t.n])
 				if !c.dirty {
 					c.dirty = true
