@@ -44,17 +44,7 @@ func scenarioTable(rep *Report, sc Scenario) table {
 	switch {
 	case sc.Name == "idle":
 		t.header = []string{"server", "bytes/conn (min–max)", "×ref", "rank"}
-		var counts []int
-		if len(sc.Results) > 0 {
-			for _, r := range sc.Results {
-				if len(r.Sweep) > len(counts) {
-					counts = counts[:0]
-					for _, p := range r.Sweep {
-						counts = append(counts, p.Conns)
-					}
-				}
-			}
-		}
+		counts := rep.Settings.IdleSweep
 		for _, n := range counts {
 			t.header = append(t.header, fmt.Sprintf("@%d", n))
 		}
@@ -64,7 +54,11 @@ func scenarioTable(rep *Report, sc Scenario) table {
 			for _, n := range counts {
 				cell := "n/a"
 				for _, p := range r.Sweep {
-					if p.Conns == n {
+					switch {
+					case p.Conns != n:
+					case p.NotHeld > 0:
+						cell = "not held"
+					default:
 						cell = bytesHuman(float64(p.PerConn.Median))
 					}
 				}
@@ -356,6 +350,8 @@ func notes(rep *Report) []string {
 		}
 		for _, r := range sc.Results {
 			switch {
+			case r.Unheld != "" && sc.Name == "idle":
+				ns = append(ns, fmt.Sprintf("idle: %s did not hold every count, %s; its memory per connection is shown for the counts it held, and it is not ranked against servers that held them all.", r.Contender.Name, r.Unheld))
 			case r.Unheld != "":
 				ns = append(ns, fmt.Sprintf("%s with %d idle: %s not measured, by design: %s.", sc.Name, sc.Background, r.Contender.Name, r.Unheld))
 			case r.Failed != "":
@@ -366,8 +362,12 @@ func notes(rep *Report) []string {
 					sample = append(sample, k+": "+msg)
 				}
 				sort.Strings(sample)
-				ns = append(ns, fmt.Sprintf("%s: %s gave %s — its numbers are not throughput. First of each: %s", sc.Name, r.Contender.Name,
-					errorsHuman(r), strings.Join(sample, "; ")))
+				verdict := "its numbers are not throughput"
+				if sc.Name == "idle" {
+					verdict = "it is not ranked"
+				}
+				ns = append(ns, fmt.Sprintf("%s: %s gave %s — %s. First of each: %s", sc.Name, r.Contender.Name,
+					errorsHuman(r), verdict, strings.Join(sample, "; ")))
 			}
 		}
 	}

@@ -337,3 +337,41 @@ func TestBenchBackgroundIdle(t *testing.T) {
 		t.Errorf("SVG lacks the curves:\n%s", svg)
 	}
 }
+
+// TestBenchIdleNotHeld sweeps select past the 1024 connections it can hold, as `reactor bench
+// --proto idle` does: the counts past its limit are "not held" (no connection dialled for
+// them, no error, exit 0), and the counts it held are measured and drawn.
+func TestBenchIdleNotHeld(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and opens a few thousand loopback connections")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "reactor")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out := t.TempDir()
+	stdout, stderr, code := runBin(t, bin, "bench", "--quick", "--proto", "idle", "--sweep", "10,100,2000",
+		"--backends", "select,std", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d; want 0, a count past a limit is no failure\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	rep := readReport(t, filepath.Join(out, "idle.json"))
+	sel, std := rep.Scenarios[0].Results[0], rep.Scenarios[0].Results[1]
+	if sel.Errors != 0 || sel.Failed != "" || !strings.Contains(sel.Unheld, "from 2000 up") || len(sel.Rounds[0].Idle) != 2 {
+		t.Errorf("select: errors %d %v, failed %q, unheld %q, %d points; want the 2 counts under its limit and 2000 not held",
+			sel.Errors, sel.ErrorSamples, sel.Failed, sel.Unheld, len(sel.Rounds[0].Idle))
+	}
+	if !std.Valid || len(std.Rounds[0].Idle) != 3 {
+		t.Errorf("std: valid %v, %d points; want every count held", std.Valid, len(std.Rounds[0].Idle))
+	}
+	if !strings.Contains(stdout, "not held") {
+		t.Errorf("the table does not say select did not hold 2000:\n%s", stdout)
+	}
+	// select is first, so the first colour: its curve through 10 and 100 is drawn.
+	svg := readFile(t, filepath.Join(out, "idle.svg"))
+	checkXML(t, svg)
+	if !bytes.Contains(svg, []byte(`stroke="#4477aa" stroke-width="2"`)) || !bytes.Contains(svg, []byte("select (not held from 2000)")) {
+		t.Errorf("the chart lacks select's curve up to the counts it held:\n%s", svg)
+	}
+}
