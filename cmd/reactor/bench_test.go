@@ -179,7 +179,16 @@ func TestBenchEndToEnd(t *testing.T) {
 // runBin runs the built binary with a time limit and returns its output and exit status.
 func runBin(t *testing.T, bin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runBinIn(t, "", nil, bin, args...)
+}
+
+// runBinIn is runBin in the working directory dir (empty: the test's) with env added to the
+// environment.
+func runBinIn(t *testing.T, dir string, env []string, bin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	if err := cmd.Start(); err != nil {
@@ -373,5 +382,45 @@ func TestBenchIdleNotHeld(t *testing.T) {
 	checkXML(t, svg)
 	if !bytes.Contains(svg, []byte(`stroke="#4477aa" stroke-width="2"`)) || !bytes.Contains(svg, []byte("select (not held from 2000)")) {
 		t.Errorf("the chart lacks select's curve up to the counts it held:\n%s", svg)
+	}
+}
+
+// TestBenchDefaultOut runs `reactor bench` without --out, as the README does: the results go
+// to a fresh directory under the temporary directory, not into the working directory, and the
+// last line of stderr says where.
+func TestBenchDefaultOut(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs load for a second")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "reactor")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	work, tmp := t.TempDir(), t.TempDir()
+	for run := 1; run <= 2; run++ {
+		_, stderr, code := runBinIn(t, work, []string{"TMPDIR=" + tmp}, bin, "bench", "--quick", "--proto", "echo", "--backends", "std")
+		if code != 0 {
+			t.Fatalf("run %d: exit %d\n%s", run, code, stderr)
+		}
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		if last := lines[len(lines)-1]; !strings.Contains(last, filepath.Join(tmp, "reactor-bench-echo-")) {
+			t.Errorf("run %d: last line %q does not name a reactor-bench-echo-… directory under %s", run, last, tmp)
+		}
+	}
+	if left, _ := os.ReadDir(work); len(left) != 0 {
+		t.Errorf("the working directory got %v; want nothing written there", left)
+	}
+	// Two runs, two directories, each with the whole report.
+	runs, _ := filepath.Glob(filepath.Join(tmp, "reactor-bench-echo-*"))
+	if len(runs) != 2 {
+		t.Fatalf("directories %v; want one per run", runs)
+	}
+	for _, d := range runs {
+		for _, f := range []string{"echo.json", "echo.md", "echo.svg"} {
+			if _, err := os.Stat(filepath.Join(d, f)); err != nil {
+				t.Error(err)
+			}
+		}
 	}
 }
