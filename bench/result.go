@@ -103,6 +103,9 @@ type Settings struct {
 	Loops      int      `json:"loops"`
 	Loader     string   `json:"loader"`
 	Order      []string `json:"order"`
+	// Quick marks a --quick run: a tiny load, normally one round, so no ranges; a smoke
+	// test, not a measurement.
+	Quick bool `json:"quick"`
 }
 
 // Scenario is one kind of measurement (http pipelined, echo, idle…) across all contenders.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"slices"
@@ -378,6 +379,53 @@ func TestRunIdleNotHeld(t *testing.T) {
 	for _, want := range []string{"| @5 | @20 | @60 |", "| limited | not held |", "| n/a | n/a | not held |", "| refusing | not held |", "| n/a | not held | not held |"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("Markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+}
+
+// TestRunQuickSaysSo: a --quick run says so in every table of the text and the Markdown, in a
+// JSON field and in the chart's title; a run that is not quick says nothing of the kind.
+func TestRunQuickSaysSo(t *testing.T) {
+	addr := httpServer(t, func(int) string { return okResponse })
+	for _, quick := range []bool{true, false} {
+		o := Defaults("http", true)
+		// The same tiny load either way: only the flag differs.
+		o.Quick = quick
+		o.Pin = false
+		o.Contenders = []Contender{{Name: "t", Kind: KindTarget, Addr: addr}}
+		rep, err := Run(context.Background(), o, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var text, md, svg, js bytes.Buffer
+		for _, w := range []struct {
+			buf   *bytes.Buffer
+			write func(*Report, io.Writer) error
+		}{{&text, (*Report).WriteText}, {&md, (*Report).WriteMarkdown}, {&svg, (*Report).WriteSVG}, {&js, (*Report).WriteJSON}} {
+			if err := w.write(rep, w.buf); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tables := len(o.Scenarios)
+		const tag = "[QUICK run: tiny load, one round, no ranges] "
+		want := map[bool]int{true: tables, false: 0}[quick]
+		if got := strings.Count(text.String(), "\n"+tag+"http "); got != want {
+			t.Errorf("quick %v: %d text tables tagged; want %d:\n%s", quick, got, want, text.String())
+		}
+		if got := strings.Count(md.String(), "**"+tag+"http "); got != want {
+			t.Errorf("quick %v: %d Markdown tables tagged; want %d:\n%s", quick, got, want, md.String())
+		}
+		if got := strings.Contains(svg.String(), "— QUICK run: tiny load, one round, no ranges —"); got != quick {
+			t.Errorf("quick %v: chart title says quick %v", quick, got)
+		}
+		var doc struct {
+			Settings map[string]any `json:"settings"`
+		}
+		if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := doc.Settings["quick"].(bool); !ok || got != quick {
+			t.Errorf("quick %v: JSON settings.quick = %v", quick, doc.Settings["quick"])
 		}
 	}
 }

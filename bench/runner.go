@@ -41,7 +41,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 		Machine: describeMachine(),
 		Settings: Settings{
 			Rounds: o.Rounds, WarmupS: o.Warmup.Seconds(), DurationS: o.Duration.Seconds(),
-			Pinned: pin.on, Loops: loops, Loader: o.Loader,
+			Quick: o.Quick, Pinned: pin.on, Loops: loops, Loader: o.Loader,
 		},
 		Pinning: pin.desc,
 	}

@@ -51,6 +51,9 @@ func (rep *Report) WriteSVG(w io.Writer) error {
 	y := 0
 	var body strings.Builder
 	title := fmt.Sprintf("reactor bench %s — %d CPUs, %s", rep.Proto, rep.Machine.CPUs, pinWord(rep.Settings.Pinned))
+	if tag := rep.quickTag(); tag != "" {
+		title = fmt.Sprintf("reactor bench %s — %s — %d CPUs, %s", rep.Proto, tag, rep.Machine.CPUs, pinWord(rep.Settings.Pinned))
+	}
 	sub := fmt.Sprintf("bars: median of %d round(s); whiskers: min–max; invalid servers (wrong or missing answers) get no bar", rep.Settings.Rounds)
 	if len(rep.Settings.Background) > 0 {
 		sub = fmt.Sprintf("points: median of %d round(s); whiskers: min–max; a curve stops where its server could not hold the count", rep.Settings.Rounds)

@@ -43,6 +43,9 @@ func TestBenchEndToEnd(t *testing.T) {
 			if rep.Proto != proto || len(rep.Scenarios) == 0 {
 				t.Fatalf("report for %q with %d scenarios", rep.Proto, len(rep.Scenarios))
 			}
+			if !rep.Settings.Quick || !strings.Contains(stdout, "[QUICK run") {
+				t.Errorf("a --quick run that does not say so: JSON quick %v, table:\n%s", rep.Settings.Quick, stdout)
+			}
 			for _, sc := range rep.Scenarios {
 				if len(sc.Results) != 1 {
 					t.Fatalf("%s: %d results; want 1 (std)", sc.Name, len(sc.Results))
