@@ -252,7 +252,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return 1
 		}
 	}
-	fmt.Fprintf(stderr, "reactor bench: wrote %s, %s, %s (%s)\n", paths["json"], paths["md"], paths["svg"], time.Since(began).Round(time.Second))
+	where := fmt.Sprintf("%s, %s, %s", paths["json"], paths["md"], paths["svg"])
+	if d := filepath.Dir(paths["json"]); d == filepath.Dir(paths["md"]) && d == filepath.Dir(paths["svg"]) {
+		where = fmt.Sprintf("%s (%s, %s, %s)", d, filepath.Base(paths["json"]), filepath.Base(paths["md"]), filepath.Base(paths["svg"]))
+	}
+	fmt.Fprintf(stderr, "reactor bench: results in %s, after %s\n", where, time.Since(began).Round(time.Second))
 	for _, sc := range rep.Scenarios {
 		for _, r := range sc.Results {
 			// A count beyond a backend's design limit is reported, not an error.
