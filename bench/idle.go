@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -35,7 +36,13 @@ const (
 // count of sweep in turn (cumulatively), each doing one echo round trip, and measures again.
 // The connections are closed before it returns. Without a server process of ours (pid ≤ 0) it
 // still opens the connections but memory is NaN.
-func idleSweep(ctx context.Context, addr string, pid int, sweep []int, errs *tally) ([]IdlePoint, error) {
+//
+// It stops at the first count the server cannot hold: one that with fdReserve descriptors
+// exceeds maxConns (0: no known limit), or one at which a connection is refused, dropped or not
+// answered. unheld then says why; that count and every later one are not measured, and that is
+// a finding about the server, not an error. A wrong answer is an error, counted in errs; it
+// stops the sweep too.
+func idleSweep(ctx context.Context, addr string, pid, maxConns int, sweep []int, errs *tally) (points []IdlePoint, unheld string, err error) {
 	base := settledRSS(ctx, pid)
 	var conns []net.Conn
 	defer func() {
@@ -43,15 +50,22 @@ func idleSweep(ctx context.Context, addr string, pid int, sweep []int, errs *tal
 			c.Close()
 		}
 	}()
-	var points []IdlePoint
 	for _, n := range sweep {
-		if n <= len(conns) {
-			continue
+		if maxConns > 0 && n+fdReserve > maxConns {
+			return points, fmt.Sprintf("from %d up: %d connections and %d descriptors of its own exceed the %d it can hold by design", n, n, fdReserve, maxConns), ctx.Err()
 		}
-		more, err := openIdle(ctx, addr, n-len(conns), echoTrip, errs)
+		var more []net.Conn
+		more, err = openIdle(ctx, addr, n-len(conns), echoTrip)
 		conns = append(conns, more...)
-		if err != nil {
-			return points, err
+		var wrong *wrongAnswer
+		switch {
+		case ctx.Err() != nil:
+			return points, "", ctx.Err()
+		case errors.As(err, &wrong):
+			errs.add(wrong.kind, 1, wrong.msg)
+			return points, "", nil
+		case err != nil:
+			return points, fmt.Sprintf("from %d up: it held %d connections, then one failed: %v", n, len(conns), err), nil
 		}
 		rss := settledRSS(ctx, pid)
 		p := IdlePoint{Conns: len(conns), RSS: rss, PerConn: nan}
@@ -60,7 +74,7 @@ func idleSweep(ctx context.Context, addr string, pid int, sweep []int, errs *tal
 		}
 		points = append(points, p)
 	}
-	return points, ctx.Err()
+	return points, "", ctx.Err()
 }
 
 // settledRSS waits for the server to settle and returns the least of a few RSS reads, so a
@@ -86,8 +100,18 @@ func settledRSS(ctx context.Context, pid int) int64 {
 }
 
 // roundTrip is the one exchange an idle connection makes before it rests, in the protocol the
-// server speaks; it returns an error when the answer is missing or wrong.
+// server speaks; it returns an error when the answer is missing, and a *wrongAnswer when it is
+// wrong.
 type roundTrip func(c net.Conn) error
+
+// wrongAnswer is a round trip the server answered wrongly: an error of the server, where a
+// refused, dropped or unanswered connection only says that it holds no more.
+type wrongAnswer struct {
+	kind errKind
+	msg  string
+}
+
+func (e *wrongAnswer) Error() string { return e.msg }
 
 // echoTrip sends idlePing and expects it back.
 func echoTrip(c net.Conn) error {
@@ -97,7 +121,7 @@ func echoTrip(c net.Conn) error {
 		_, err = io.ReadFull(c, got)
 	}
 	if err == nil && !bytes.Equal(got, idlePing) {
-		err = fmt.Errorf("idle round trip: got %q, want %q", got, idlePing)
+		err = &wrongAnswer{errMismatch, fmt.Sprintf("idle round trip: got %q, want %q", got, idlePing)}
 	}
 	return err
 }
@@ -111,16 +135,16 @@ func httpTrip(c net.Conn) error {
 	buf := make([]byte, 0, 512)
 	for {
 		if len(buf) == cap(buf) {
-			return fmt.Errorf("idle round trip: response larger than %d bytes", cap(buf))
+			return &wrongAnswer{errMalformed, fmt.Sprintf("idle round trip: response larger than %d bytes", cap(buf))}
 		}
 		m, err := c.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+m]
 		n, kind := checkResponse(buf)
 		switch {
 		case kind >= 0:
-			return fmt.Errorf("idle round trip: %s answer %s", kind, quote(buf))
+			return &wrongAnswer{kind, fmt.Sprintf("idle round trip: %s answer %s", kind, quote(buf))}
 		case n > 0 && n != len(buf):
-			return fmt.Errorf("idle round trip: %d bytes after the answer", len(buf)-n)
+			return &wrongAnswer{errMalformed, fmt.Sprintf("idle round trip: %d bytes after the answer", len(buf)-n)}
 		case n > 0:
 			return nil
 		case err != nil:
@@ -129,40 +153,49 @@ func httpTrip(c net.Conn) error {
 	}
 }
 
-// openIdle opens n connections, each after one round trip. Connections that fail are counted
-// in errs; an error is returned only when ctx ends.
-func openIdle(ctx context.Context, addr string, n int, trip roundTrip, errs *tally) ([]net.Conn, error) {
+// openIdle opens n connections, each after one round trip, idleDialers at a time. It stops at
+// the first one that fails: a server past what it can hold refuses or drops every further
+// connection, and dialling them all would only load the machine. It returns the connections it
+// opened with that first failure, or with ctx's error once ctx ends.
+func openIdle(ctx context.Context, addr string, n int, trip roundTrip) ([]net.Conn, error) {
 	var (
 		mu    sync.Mutex
 		conns = make([]net.Conn, 0, n)
+		first error
+		left  = n
 		wg    sync.WaitGroup
-		next  = make(chan struct{}, n)
 	)
-	for i := 0; i < n; i++ {
-		next <- struct{}{}
+	// claim hands out the next connection to open, until there is none or one has failed.
+	claim := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if left == 0 || first != nil || ctx.Err() != nil {
+			return false
+		}
+		left--
+		return true
 	}
-	close(next)
-	for w := 0; w < idleDialers; w++ {
+	for w := 0; w < min(idleDialers, n); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for range next {
-				if ctx.Err() != nil {
-					return
-				}
+			for claim() {
 				c, err := idleOne(ctx, addr, trip)
-				if err != nil {
-					errs.add(errConnect, 1, err.Error())
-					continue
-				}
 				mu.Lock()
-				conns = append(conns, c)
+				if err == nil {
+					conns = append(conns, c)
+				} else if first == nil {
+					first = err
+				}
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	return conns, ctx.Err()
+	if ctx.Err() != nil {
+		return conns, ctx.Err()
+	}
+	return conns, first
 }
 
 func idleOne(ctx context.Context, addr string, trip roundTrip) (net.Conn, error) {

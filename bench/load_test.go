@@ -130,9 +130,9 @@ func TestIdleSweep(t *testing.T) {
 	addr := echoServer(t, func([]byte) {})
 	errs := new(tally)
 	// This process stands in for the server: its memory grows by the connections' both ends.
-	pts, err := idleSweep(context.Background(), addr, os.Getpid(), []int{20, 60}, errs)
-	if err != nil || errs.total() != 0 {
-		t.Fatalf("idleSweep: %v, %d errors", err, errs.total())
+	pts, unheld, err := idleSweep(context.Background(), addr, os.Getpid(), 0, []int{20, 60}, errs)
+	if err != nil || unheld != "" || errs.total() != 0 {
+		t.Fatalf("idleSweep: %v, not held %q, %d errors", err, unheld, errs.total())
 	}
 	if len(pts) != 2 || pts[0].Conns != 20 || pts[1].Conns != 60 || pts[1].RSS <= 0 {
 		t.Errorf("points %+v; want 20 and 60 connections with memory", pts)

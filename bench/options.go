@@ -171,9 +171,12 @@ func (o *Options) check() error {
 		if len(o.IdleSweep) == 0 {
 			return fmt.Errorf("bench: empty idle sweep")
 		}
-		for _, n := range o.IdleSweep {
+		for i, n := range o.IdleSweep {
 			if n < 1 || n > 15000 {
 				return fmt.Errorf("bench: idle count %d out of range 1..15000 (descriptors are capped near 20,000 per process)", n)
+			}
+			if i > 0 && n <= o.IdleSweep[i-1] {
+				return fmt.Errorf("bench: idle counts must ascend (they are opened cumulatively): %d after %d", n, o.IdleSweep[i-1])
 			}
 		}
 	}

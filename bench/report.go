@@ -27,7 +27,26 @@ func (rep *Report) tables() []table {
 	for _, sc := range rep.Scenarios {
 		ts = append(ts, scenarioTable(rep, sc))
 	}
+	if tag := rep.quickTag(); tag != "" {
+		// On every table, since tables are copied into documents one at a time.
+		for i := range ts {
+			ts[i].caption = "[" + tag + "] " + ts[i].caption
+		}
+	}
 	return ts
+}
+
+// quickTag marks what a --quick run writes, empty for any other run: its tiny load and single
+// round make a smoke test whose figures have no range and are no measurement.
+func (rep *Report) quickTag() string {
+	switch {
+	case !rep.Settings.Quick:
+		return ""
+	case rep.Settings.Rounds == 1:
+		return "QUICK run: tiny load, one round, no ranges"
+	default:
+		return fmt.Sprintf("QUICK run: tiny load, %d rounds", rep.Settings.Rounds)
+	}
 }
 
 func scenarioTable(rep *Report, sc Scenario) table {
@@ -44,17 +63,7 @@ func scenarioTable(rep *Report, sc Scenario) table {
 	switch {
 	case sc.Name == "idle":
 		t.header = []string{"server", "bytes/conn (min–max)", "×ref", "rank"}
-		var counts []int
-		if len(sc.Results) > 0 {
-			for _, r := range sc.Results {
-				if len(r.Sweep) > len(counts) {
-					counts = counts[:0]
-					for _, p := range r.Sweep {
-						counts = append(counts, p.Conns)
-					}
-				}
-			}
-		}
+		counts := rep.Settings.IdleSweep
 		for _, n := range counts {
 			t.header = append(t.header, fmt.Sprintf("@%d", n))
 		}
@@ -64,7 +73,11 @@ func scenarioTable(rep *Report, sc Scenario) table {
 			for _, n := range counts {
 				cell := "n/a"
 				for _, p := range r.Sweep {
-					if p.Conns == n {
+					switch {
+					case p.Conns != n:
+					case p.NotHeld > 0:
+						cell = "not held"
+					default:
 						cell = bytesHuman(float64(p.PerConn.Median))
 					}
 				}
@@ -235,6 +248,9 @@ func shorten(s string, n int) string {
 // WriteText writes the report as aligned tables with the notes, for a terminal.
 func (rep *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "reactor bench %s — %d round(s), %s\n", rep.Proto, rep.Settings.Rounds, rep.Pinning)
+	if tag := rep.quickTag(); tag != "" {
+		fmt.Fprintf(w, "%s: a smoke test, not a measurement\n", tag)
+	}
 	for _, t := range rep.tables() {
 		fmt.Fprintf(w, "\n%s\n", t.caption)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -257,6 +273,9 @@ func (rep *Report) WriteText(w io.Writer) error {
 
 // WriteMarkdown writes the report as Markdown tables with the notes.
 func (rep *Report) WriteMarkdown(w io.Writer) error {
+	if tag := rep.quickTag(); tag != "" {
+		fmt.Fprintf(w, "**%s: a smoke test, not a measurement.**\n\n", tag)
+	}
 	fmt.Fprintf(w, "Machine: %d CPUs (%s), Linux %s, %s; %s.  \n", rep.Machine.CPUs, rep.Machine.CPUModel, rep.Machine.Kernel, rep.Machine.GoVersion, rep.Pinning)
 	fmt.Fprintf(w, "Command: `%s` — %d round(s), warm-up %gs, %gs measured per scenario, %s UTC, %.0fs in all; load average %s → %s.\n",
 		rep.Command, rep.Settings.Rounds, rep.Settings.WarmupS, rep.Settings.DurationS, rep.Started.Format("2006-01-02 15:04"), rep.Seconds,
@@ -356,6 +375,8 @@ func notes(rep *Report) []string {
 		}
 		for _, r := range sc.Results {
 			switch {
+			case r.Unheld != "" && sc.Name == "idle":
+				ns = append(ns, fmt.Sprintf("idle: %s did not hold every count, %s; its memory per connection is shown for the counts it held, and it is not ranked against servers that held them all.", r.Contender.Name, r.Unheld))
 			case r.Unheld != "":
 				ns = append(ns, fmt.Sprintf("%s with %d idle: %s not measured, by design: %s.", sc.Name, sc.Background, r.Contender.Name, r.Unheld))
 			case r.Failed != "":
@@ -366,8 +387,12 @@ func notes(rep *Report) []string {
 					sample = append(sample, k+": "+msg)
 				}
 				sort.Strings(sample)
-				ns = append(ns, fmt.Sprintf("%s: %s gave %s — its numbers are not throughput. First of each: %s", sc.Name, r.Contender.Name,
-					errorsHuman(r), strings.Join(sample, "; ")))
+				verdict := "its numbers are not throughput"
+				if sc.Name == "idle" {
+					verdict = "it is not ranked"
+				}
+				ns = append(ns, fmt.Sprintf("%s: %s gave %s — %s. First of each: %s", sc.Name, r.Contender.Name,
+					errorsHuman(r), verdict, strings.Join(sample, "; ")))
 			}
 		}
 	}

@@ -103,6 +103,9 @@ type Settings struct {
 	Loops      int      `json:"loops"`
 	Loader     string   `json:"loader"`
 	Order      []string `json:"order"`
+	// Quick marks a --quick run: a tiny load, normally one round, so no ranges; a smoke
+	// test, not a measurement.
+	Quick bool `json:"quick"`
 }
 
 // Scenario is one kind of measurement (http pipelined, echo, idle…) across all contenders.
@@ -128,7 +131,8 @@ type Result struct {
 	// empty when it ran.
 	Failed string `json:"failed,omitempty"`
 	// Unheld says why the background count was beyond what the contender can hold by design
-	// (select's descriptor limit): nothing was measured, and that is no failure.
+	// (select's descriptor limit), or for idle from which count of the sweep it held no more
+	// connections (by design, or refused): nothing was measured there, and that is no failure.
 	Unheld string `json:"unheld,omitempty"`
 	// Valid is true when every round ran and no error was seen: only valid results are
 	// ranked or used as a reference. A fast wrong answer is a failure.
@@ -202,7 +206,8 @@ type Sample struct {
 	ServerCPUs string `json:"server_cpus,omitempty"`
 	Failed     string `json:"failed,omitempty"`
 	// Unheld says why this round did not measure: the background count is beyond the
-	// contender's design limit.
+	// contender's design limit; for idle, why the sweep stopped before its last count (Idle
+	// then holds the counts before).
 	Unheld string `json:"unheld,omitempty"`
 
 	hist    *Histogram
@@ -214,6 +219,9 @@ type Sample struct {
 type SweepPoint struct {
 	Conns   int   `json:"conns"`
 	PerConn Range `json:"bytes_per_conn"`
+	// NotHeld is how many rounds' servers could not hold this count (see Result.Unheld);
+	// a count not held in every round is shown as not held.
+	NotHeld int `json:"not_held,omitempty"`
 }
 
 // Latency percentiles in microseconds, from all rounds' samples merged.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"slices"
@@ -290,5 +291,141 @@ func TestRunBackgroundIdle(t *testing.T) {
 	// A target's CPU time is unknown, so there are no points; the legend says so, never a curve.
 	if !strings.Contains(svg.String(), "held (stops: not measured at 0)") || strings.Contains(svg.String(), "<polyline") {
 		t.Errorf("chart legend lacks where the curves stop:\n%s", svg.String())
+	}
+}
+
+// TestRunIdleNotHeld sweeps idle connections on three servers that cannot take the whole
+// sweep. A count past a contender's MaxConns and a count at which connections are refused are
+// "not held": no error, no failure, the counts before still measured, and no connection dialled
+// past the first refusal but those already in flight. A wrong answer stays an error.
+func TestRunIdleNotHeld(t *testing.T) {
+	// counted echoes on the connections it accepts up to limit (0: all) and closes the rest
+	// unread, as select does past its descriptor limit; accepted counts them all.
+	counted := func(limit int64, accepted *atomic.Int64) string {
+		return testServer(t, func(c net.Conn) {
+			if n := accepted.Add(1); limit > 0 && n > limit {
+				return
+			}
+			buf := make([]byte, 512)
+			for {
+				m, err := c.Read(buf)
+				if m > 0 {
+					if _, werr := c.Write(buf[:m]); werr != nil {
+						return
+					}
+				}
+				if err != nil {
+					return
+				}
+			}
+		})
+	}
+	var limitedSeen, refusingSeen atomic.Int64
+	limited := counted(0, &limitedSeen)
+	// The reachability check and 10 idle connections, then no more.
+	refusing := counted(11, &refusingSeen)
+	wrong := echoServer(t, func(b []byte) { b[0] ^= 1 })
+
+	o := Defaults("idle", true)
+	o.Pin = false
+	o.IdleSweep = []int{5, 20, 60}
+	o.Contenders = []Contender{
+		// 60 connections and the descriptor reserve exceed 40; 20 do not.
+		{Name: "limited", Kind: KindTarget, Addr: limited, MaxConns: 40},
+		{Name: "refusing", Kind: KindTarget, Addr: refusing},
+		{Name: "wrong", Kind: KindTarget, Addr: wrong},
+	}
+	rep, err := Run(context.Background(), o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := rep.Scenarios[0].Results
+	for i, c := range []struct {
+		name string
+		held int   // sweep points measured
+		most int64 // connections the server may have seen
+	}{
+		{"limited", 2, 1 + 20},
+		{"refusing", 1, 11 + idleDialers},
+	} {
+		r := res[i]
+		if r.Valid || r.Unheld == "" || r.Failed != "" || r.Errors != 0 || r.Rank != 0 {
+			t.Errorf("%s: valid %v, unheld %q, failed %q, errors %d %v, rank %d; want not held, no error, unranked",
+				c.name, r.Valid, r.Unheld, r.Failed, r.Errors, r.ErrorSamples, r.Rank)
+		}
+		if got := len(r.Rounds[0].Idle); got != c.held {
+			t.Errorf("%s: %d points measured; want %d", c.name, got, c.held)
+		}
+	}
+	if !strings.Contains(res[0].Unheld, "from 60 up") || !strings.Contains(res[1].Unheld, "from 20 up") {
+		t.Errorf("unheld %q, %q; want from 60 up and from 20 up", res[0].Unheld, res[1].Unheld)
+	}
+	// Nothing dialled past a known limit, and nothing past a refusal but the dialers in flight.
+	if n := limitedSeen.Load(); n > 1+20 {
+		t.Errorf("limited: %d connections dialled; want at most 21 (the check and 20 held)", n)
+	}
+	if n := refusingSeen.Load(); n > 11+idleDialers {
+		t.Errorf("refusing: %d connections dialled; want at most %d (11 accepted, then those in flight)", n, 11+idleDialers)
+	}
+	if w := res[2]; w.Valid || w.Unheld != "" || w.ErrorKinds["wrong-bytes"] == 0 {
+		t.Errorf("wrong: valid %v, unheld %q, errors %v; want invalid with wrong-bytes errors", w.Valid, w.Unheld, w.ErrorKinds)
+	}
+
+	var md bytes.Buffer
+	if err := rep.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	// One column per count of the sweep; a count not held says so in its own cell.
+	for _, want := range []string{"| @5 | @20 | @60 |", "| limited | not held |", "| n/a | n/a | not held |", "| refusing | not held |", "| n/a | not held | not held |"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+}
+
+// TestRunQuickSaysSo: a --quick run says so in every table of the text and the Markdown, in a
+// JSON field and in the chart's title; a run that is not quick says nothing of the kind.
+func TestRunQuickSaysSo(t *testing.T) {
+	addr := httpServer(t, func(int) string { return okResponse })
+	for _, quick := range []bool{true, false} {
+		o := Defaults("http", true)
+		// The same tiny load either way: only the flag differs.
+		o.Quick = quick
+		o.Pin = false
+		o.Contenders = []Contender{{Name: "t", Kind: KindTarget, Addr: addr}}
+		rep, err := Run(context.Background(), o, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var text, md, svg, js bytes.Buffer
+		for _, w := range []struct {
+			buf   *bytes.Buffer
+			write func(*Report, io.Writer) error
+		}{{&text, (*Report).WriteText}, {&md, (*Report).WriteMarkdown}, {&svg, (*Report).WriteSVG}, {&js, (*Report).WriteJSON}} {
+			if err := w.write(rep, w.buf); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tables := len(o.Scenarios)
+		const tag = "[QUICK run: tiny load, one round, no ranges] "
+		want := map[bool]int{true: tables, false: 0}[quick]
+		if got := strings.Count(text.String(), "\n"+tag+"http "); got != want {
+			t.Errorf("quick %v: %d text tables tagged; want %d:\n%s", quick, got, want, text.String())
+		}
+		if got := strings.Count(md.String(), "**"+tag+"http "); got != want {
+			t.Errorf("quick %v: %d Markdown tables tagged; want %d:\n%s", quick, got, want, md.String())
+		}
+		if got := strings.Contains(svg.String(), "— QUICK run: tiny load, one round, no ranges —"); got != quick {
+			t.Errorf("quick %v: chart title says quick %v", quick, got)
+		}
+		var doc struct {
+			Settings map[string]any `json:"settings"`
+		}
+		if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := doc.Settings["quick"].(bool); !ok || got != quick {
+			t.Errorf("quick %v: JSON settings.quick = %v", quick, doc.Settings["quick"])
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -40,7 +41,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 		Machine: describeMachine(),
 		Settings: Settings{
 			Rounds: o.Rounds, WarmupS: o.Warmup.Seconds(), DurationS: o.Duration.Seconds(),
-			Pinned: pin.on, Loops: loops, Loader: o.Loader,
+			Quick: o.Quick, Pinned: pin.on, Loops: loops, Loader: o.Loader,
 		},
 		Pinning: pin.desc,
 	}
@@ -177,20 +178,18 @@ func runCell(ctx context.Context, o *Options, c Contender, spec childSpec, round
 				out[i] = stop
 				continue
 			}
-			errs := new(tally)
-			more, err := openIdle(ctx, srv.addr, cl.bg-len(idle), trip, errs)
+			more, err := openIdle(ctx, srv.addr, cl.bg-len(idle), trip)
 			idle = append(idle, more...)
-			if err != nil {
-				return nil, err
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
 			}
-			if n := errs.total(); n > 0 {
-				_, first := errs.byKind()
-				stop = failedSample(round, fmt.Sprintf("could not hold %d idle connections: %d refused or answered wrongly (%v)", cl.bg, n, first))
+			if err != nil {
+				stop = failedSample(round, fmt.Sprintf("could not hold %d idle connections: it held %d, then one was refused or answered wrongly (%v)", cl.bg, len(idle), err))
 				out[i] = stop
 				continue
 			}
 		}
-		out[i] = measureScenario(ctx, o, cl.name, srv, round)
+		out[i] = measureScenario(ctx, o, c, cl.name, srv, round)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -206,7 +205,7 @@ func runCell(ctx context.Context, o *Options, c Contender, spec childSpec, round
 }
 
 // measureScenario runs one scenario against a running server.
-func measureScenario(ctx context.Context, o *Options, name string, srv *server, round int) Sample {
+func measureScenario(ctx context.Context, o *Options, c Contender, name string, srv *server, round int) Sample {
 	smp := Sample{Round: round, ServerCPUs: srv.cpus, Throughput: nan, CPUSeconds: nan, CPUPerOp: nan,
 		P50: nan, P99: nan, P999: nan, ServerBusy: nan, LoadBusy: nan}
 	if !srv.alive() {
@@ -218,7 +217,7 @@ func measureScenario(ctx context.Context, o *Options, name string, srv *server, 
 	var err error
 	switch {
 	case name == "idle":
-		smp.Idle, err = idleSweep(ctx, srv.addr, srv.pid, o.IdleSweep, errs)
+		smp.Idle, smp.Unheld, err = idleSweep(ctx, srv.addr, srv.pid, c.MaxConns, o.IdleSweep, errs)
 	case o.Loader == LoaderWrk && (name == ScenarioPipelined || name == ScenarioKeepAlive):
 		depth := o.Depth
 		if name == ScenarioKeepAlive {
@@ -377,13 +376,8 @@ func summarise(o *Options, name string, cs []Contender, samples [][]Sample) Scen
 		r.MemPerConn = rangeOf(spreadOf(mem[ci]))
 		r.Latency = latencyOf(hist)
 		r.P99Rounds = rangeOf(spreadOf(p99))
-		counts := make([]int, 0, len(byCount))
-		for n := range byCount {
-			counts = append(counts, n)
-		}
-		sort.Ints(counts)
-		for _, n := range counts {
-			r.Sweep = append(r.Sweep, SweepPoint{Conns: n, PerConn: rangeOf(spreadOf(byCount[n]))})
+		if name == "idle" {
+			r.Sweep = sweepOf(o.IdleSweep, samples[ci], byCount)
 		}
 		measured := r.Throughput.N
 		if name == "idle" {
@@ -428,6 +422,26 @@ func summarise(o *Options, name string, cs []Contender, samples [][]Sample) Scen
 		rank(name, sc.Results)
 	}
 	return sc
+}
+
+// sweepOf summarises the idle sweep of one contender: a point for every count some round held
+// or did not hold, in the sweep's order. byCount lists the rounds' memory per connection at
+// each count held.
+func sweepOf(counts []int, rounds []Sample, byCount map[int][]float64) []SweepPoint {
+	var pts []SweepPoint
+	for _, n := range counts {
+		p := SweepPoint{Conns: n, PerConn: rangeOf(spreadOf(byCount[n]))}
+		for _, s := range rounds {
+			// A round that stopped for a count it could not hold has no point from there on.
+			if s.Unheld != "" && !slices.ContainsFunc(s.Idle, func(pt IdlePoint) bool { return pt.Conns == n }) {
+				p.NotHeld++
+			}
+		}
+		if len(byCount[n]) > 0 || p.NotHeld > 0 {
+			pts = append(pts, p)
+		}
+	}
+	return pts
 }
 
 func orNaN(v float64, bad bool) float64 {
@@ -489,14 +503,17 @@ func cellSummary(cells []cell, got []Sample) string {
 		}
 		b.WriteString(" ")
 		switch {
-		case s.Unheld != "":
-			b.WriteString("not held")
 		case s.Failed != "":
 			b.WriteString("FAILED")
 		case name == "idle":
 			if n := len(s.Idle); n > 0 {
 				fmt.Fprintf(&b, "%s/conn at %d", bytesHuman(float64(s.Idle[n-1].PerConn)), s.Idle[n-1].Conns)
 			}
+			if s.Unheld != "" {
+				b.WriteString(" not held " + s.Unheld)
+			}
+		case s.Unheld != "":
+			b.WriteString("not held")
 		default:
 			b.WriteString(siHuman(float64(s.Throughput)))
 			if c := float64(s.CPUPerOp); !math.IsNaN(c) {

@@ -30,6 +30,9 @@ type panel struct {
 	unit  func(float64) string
 	pick  func(Result) (Range, bool) // the metric, and whether the result has it
 	bytes bool                       // grid steps in binary multiples
+	// thr marks a throughput panel, where an invalid server's answers are worth saying they
+	// were not counted.
+	thr bool
 }
 
 // WriteSVG draws the report's chart.
@@ -48,6 +51,9 @@ func (rep *Report) WriteSVG(w io.Writer) error {
 	y := 0
 	var body strings.Builder
 	title := fmt.Sprintf("reactor bench %s — %d CPUs, %s", rep.Proto, rep.Machine.CPUs, pinWord(rep.Settings.Pinned))
+	if tag := rep.quickTag(); tag != "" {
+		title = fmt.Sprintf("reactor bench %s — %s — %d CPUs, %s", rep.Proto, tag, rep.Machine.CPUs, pinWord(rep.Settings.Pinned))
+	}
 	sub := fmt.Sprintf("bars: median of %d round(s); whiskers: min–max; invalid servers (wrong or missing answers) get no bar", rep.Settings.Rounds)
 	if len(rep.Settings.Background) > 0 {
 		sub = fmt.Sprintf("points: median of %d round(s); whiskers: min–max; a curve stops where its server could not hold the count", rep.Settings.Rounds)
@@ -56,7 +62,7 @@ func (rep *Report) WriteSVG(w io.Writer) error {
 	fmt.Fprintf(&body, `<text x="10" y="40" class="a">%s</text>`+"\n", esc(sub))
 	y = 52
 	if rep.Proto == "idle" && len(rep.Scenarios) > 0 {
-		y = drawSweep(&body, rep.Scenarios[0], color, y)
+		y = drawSweep(&body, rep.Scenarios[0], rep.Settings.IdleSweep, color, y)
 	}
 	if len(rep.Settings.Background) > 0 {
 		// A background sweep is read as curves: bars for every count would bury them.
@@ -119,7 +125,7 @@ func panelsFor(proto string, sc Scenario) []panel {
 		}
 	}
 	ps := []panel{
-		{title: fmt.Sprintf("%s: %s (more is better)", name, sc.Unit), unit: siHuman, pick: thr},
+		{title: fmt.Sprintf("%s: %s (more is better)", name, sc.Unit), unit: siHuman, pick: thr, thr: true},
 		{title: fmt.Sprintf("%s: server CPU µs per %s (less is better)", name, sc.Op), unit: trim3, pick: cpu},
 	}
 	if sc.Name == "chat" {
@@ -168,7 +174,14 @@ func drawPanel(b *strings.Builder, p panel, sc Scenario, color map[string]string
 			fmt.Fprintf(b, `<text x="%.1f" y="%d" class="bad">did not run</text>`+"\n", x0+4, ry+15)
 			continue
 		case r.Errors > 0:
-			fmt.Fprintf(b, `<text x="%.1f" y="%d" class="bad">INVALID: %d errors — not counted as throughput</text>`+"\n", x0+4, ry+15, r.Errors)
+			why := ""
+			if p.thr {
+				why = " — not counted as throughput"
+			}
+			fmt.Fprintf(b, `<text x="%.1f" y="%d" class="bad">INVALID: %d errors%s</text>`+"\n", x0+4, ry+15, r.Errors, why)
+			continue
+		case r.Unheld != "":
+			fmt.Fprintf(b, `<text x="%.1f" y="%d" class="a">not held: %s</text>`+"\n", x0+4, ry+15, esc(shorten(r.Unheld, 90)))
 			continue
 		case !ok || m.N == 0 || math.IsNaN(float64(m.Median)):
 			fmt.Fprintf(b, `<text x="%.1f" y="%d" class="a">not measured</text>`+"\n", x0+4, ry+15)
@@ -186,28 +199,39 @@ func drawPanel(b *strings.Builder, p panel, sc Scenario, color map[string]string
 	return top + rows*svgRowH + svgAxisH + svgPanelGap
 }
 
-// drawSweep draws the idle sweep: memory per connection against connections (log scale).
-func drawSweep(b *strings.Builder, sc Scenario, color map[string]string, y int) int {
+// drawable lists the points of an idle sweep worth a place on the curve: none for a server that
+// failed or answered wrongly, and for one that did not hold every count, the counts it held.
+func drawable(r Result) []SweepPoint {
+	if r.Failed != "" || r.Errors > 0 {
+		return nil
+	}
+	var pts []SweepPoint
+	for _, p := range r.Sweep {
+		if p.NotHeld == 0 && p.PerConn.N > 0 && !math.IsNaN(float64(p.PerConn.Median)) {
+			pts = append(pts, p)
+		}
+	}
+	return pts
+}
+
+// drawSweep draws the idle sweep: memory per connection against connections (log scale), a
+// curve per server through the counts it held.
+func drawSweep(b *strings.Builder, sc Scenario, counts []int, color map[string]string, y int) int {
 	fmt.Fprintf(b, `<text x="10" y="%d" class="t">idle: memory per connection vs. open connections (log scale; less is better)</text>`+"\n", y+16)
 	y += svgTitleH + 6
 	top, left, width := y, 70.0, float64(svgWidth-70-170)
-	var lo, hi, ymax float64 = math.Inf(1), 0, 0
+	ymax := 0.0
 	for _, r := range sc.Results {
-		if !r.Valid {
-			continue
-		}
-		for _, p := range r.Sweep {
-			n := float64(p.Conns)
-			lo, hi = math.Min(lo, n), math.Max(hi, n)
-			if v := float64(p.PerConn.Max); !math.IsNaN(v) {
-				ymax = math.Max(ymax, v)
-			}
+		for _, p := range drawable(r) {
+			ymax = math.Max(ymax, float64(p.PerConn.Max))
 		}
 	}
-	if hi <= 0 || ymax <= 0 {
+	if len(counts) == 0 || ymax <= 0 {
 		fmt.Fprintf(b, `<text x="%.0f" y="%d" class="a">no valid sweep to draw</text>`+"\n", left, top+20)
 		return top + 40
 	}
+	// The axis spans the whole sweep, so a curve that stops early is seen to stop.
+	lo, hi := float64(counts[0]), float64(counts[len(counts)-1])
 	if hi == lo {
 		lo = hi / 10
 	}
@@ -219,15 +243,6 @@ func drawSweep(b *strings.Builder, sc Scenario, color map[string]string, y int) 
 		fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" class="g"/>`+"\n", left, sy(v), left+width, sy(v))
 		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" class="a" text-anchor="end">%s</text>`+"\n", left-4, sy(v)+3, esc(bytesHuman(v)))
 	}
-	var counts []int
-	for _, r := range sc.Results {
-		if len(r.Sweep) > len(counts) {
-			counts = counts[:0]
-			for _, p := range r.Sweep {
-				counts = append(counts, p.Conns)
-			}
-		}
-	}
 	for _, n := range counts {
 		x := sx(float64(n))
 		fmt.Fprintf(b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" class="g"/>`+"\n", x, top, x, sy(0))
@@ -238,21 +253,23 @@ func drawSweep(b *strings.Builder, sc Scenario, color map[string]string, y int) 
 	for _, r := range sc.Results {
 		c := color[r.Contender.Name]
 		legend := r.Contender.Name
-		if !r.Valid {
+		switch {
+		case r.Failed != "" || r.Errors > 0:
 			legend += " (invalid)"
+		case r.Unheld != "":
+			for _, p := range r.Sweep {
+				if p.NotHeld > 0 {
+					legend += fmt.Sprintf(" (not held from %d)", p.Conns)
+					break
+				}
+			}
 		}
 		fmt.Fprintf(b, `<rect x="%.1f" y="%d" width="12" height="12" fill="%s"/><text x="%.1f" y="%d">%s</text>`+"\n",
 			left+width+16, ly, c, left+width+32, ly+11, esc(legend))
 		ly += 18
-		if !r.Valid {
-			continue
-		}
 		var pts []string
-		for _, p := range r.Sweep {
+		for _, p := range drawable(r) {
 			v := float64(p.PerConn.Median)
-			if math.IsNaN(v) {
-				continue
-			}
 			x := sx(float64(p.Conns))
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x, sy(v)))
 			if p.PerConn.N > 1 {

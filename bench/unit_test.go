@@ -291,3 +291,30 @@ func TestCompareRanks(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleChartSaysNothingOfThroughput: an idle chart has no throughput, so an invalid server's
+// bar must not say its answers were "not counted as throughput"; the http chart still does.
+func TestIdleChartSaysNothingOfThroughput(t *testing.T) {
+	invalid := Result{Contender: Contender{Name: "bad"}, Errors: 3, ErrorKinds: map[string]int64{"wrong-bytes": 3}}
+	for _, c := range []struct {
+		proto, scenario string
+		throughput      bool
+	}{
+		{"idle", "idle", false},
+		{"http", ScenarioPipelined, true},
+	} {
+		rep := &Report{Proto: c.proto, Settings: Settings{Rounds: 1, IdleSweep: []int{10, 100}},
+			Scenarios: []Scenario{{Name: c.scenario, Results: []Result{invalid}}}}
+		var svg bytes.Buffer
+		if err := rep.WriteSVG(&svg); err != nil {
+			t.Fatal(err)
+		}
+		wellFormed(t, svg.Bytes())
+		if !strings.Contains(svg.String(), "INVALID: 3 errors") {
+			t.Errorf("%s: the chart does not mark the invalid server:\n%s", c.proto, svg.String())
+		}
+		if got := strings.Contains(svg.String(), "throughput"); got != c.throughput {
+			t.Errorf("%s: chart mentions throughput %v; want %v:\n%s", c.proto, got, c.throughput, svg.String())
+		}
+	}
+}

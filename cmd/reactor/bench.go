@@ -30,14 +30,17 @@ const benchUsage = `Usage: reactor bench [--proto http|echo|chat|idle] [--backen
 Runs each backend as its own child process (this binary, serve mode) and loads it with a
 built-in Go load generator, in interleaved rounds (A B C, A B C, …). Prints a table per
 scenario on stdout (progress on stderr) and writes PROTO.json, PROTO.md and PROTO.svg into
---out. Every answer is validated: a server that answers wrongly or not at all is reported
-with its errors, never as throughput.
+--out, by default a new directory under the system's temporary directory; the last line on
+stderr says where. Every answer is validated: a server that answers wrongly or not at all is
+reported with its errors, never as throughput.
 
   http   closed loop pipelined (--depth) and keep-alive over --conns connections, and a fixed
          offered --rate with p50/p99/p99.9 latency
   echo   --conns connections echoing --size-byte messages, every byte checked
   chat   --members in a room, --senders of them sending; every line checked, latency
-  idle   memory per idle connection at each count of --sweep
+  idle   memory per idle connection at each count of --sweep; from the first count a backend
+         cannot hold (select: 1024 descriptors), or at which it refuses connections, the
+         sweep stops for it and reports those counts as not held
 
 --background-idle 0,100,1000 measures http or echo again with that many idle connections
 held open (each after one round trip of the protocol), cumulatively in one server per round:
@@ -80,7 +83,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	loops := fs.Int("loops", d.Loops, "server loops when not pinned")
 	ref := fs.String("ref", "", "reference server for ratios (default: the fastest valid one)")
 	loader := fs.String("loader", bench.LoaderGo, "http load generator: go (built in) or wrk (closed-loop scenarios; needs wrk)")
-	out := fs.String("out", "bench-results", "`dir`ectory for PROTO.json, PROTO.md and PROTO.svg")
+	out := fs.String("out", "", "`dir`ectory for PROTO.json, PROTO.md and PROTO.svg (default: a new reactor-bench-PROTO-TIME-* directory under the system's temporary directory)")
 	jsonPath := fs.String("json", "", "write the JSON report to this `file` instead of DIR/PROTO.json")
 	mdPath := fs.String("md", "", "write the Markdown tables to this `file` instead of DIR/PROTO.md")
 	svgPath := fs.String("svg", "", "write the SVG chart to this `file` instead of DIR/PROTO.svg")
@@ -220,10 +223,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	paths := map[string]string{"json": *jsonPath, "md": *mdPath, "svg": *svgPath}
+	dir := *out
 	for ext, p := range paths {
-		if p == "" {
-			paths[ext] = filepath.Join(*out, o.Proto+"."+ext)
+		if p != "" {
+			continue
 		}
+		if dir == "" {
+			// Not the working directory: a bench run from a checkout would litter it. A fresh
+			// directory per run keeps runs apart; the message below says where it is.
+			if dir, err = os.MkdirTemp("", "reactor-bench-"+o.Proto+"-"+began.Format("20060102-150405")+"-"); err != nil {
+				fmt.Fprintln(stderr, "reactor bench:", err)
+				return 1
+			}
+		}
+		paths[ext] = filepath.Join(dir, o.Proto+"."+ext)
 	}
 	writers := []struct {
 		ext   string
@@ -239,7 +252,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return 1
 		}
 	}
-	fmt.Fprintf(stderr, "reactor bench: wrote %s, %s, %s (%s)\n", paths["json"], paths["md"], paths["svg"], time.Since(began).Round(time.Second))
+	where := fmt.Sprintf("%s, %s, %s", paths["json"], paths["md"], paths["svg"])
+	if d := filepath.Dir(paths["json"]); d == filepath.Dir(paths["md"]) && d == filepath.Dir(paths["svg"]) {
+		where = fmt.Sprintf("%s (%s, %s, %s)", d, filepath.Base(paths["json"]), filepath.Base(paths["md"]), filepath.Base(paths["svg"]))
+	}
+	fmt.Fprintf(stderr, "reactor bench: results in %s, after %s\n", where, time.Since(began).Round(time.Second))
 	for _, sc := range rep.Scenarios {
 		for _, r := range sc.Results {
 			// A count beyond a backend's design limit is reported, not an error.

@@ -43,6 +43,9 @@ func TestBenchEndToEnd(t *testing.T) {
 			if rep.Proto != proto || len(rep.Scenarios) == 0 {
 				t.Fatalf("report for %q with %d scenarios", rep.Proto, len(rep.Scenarios))
 			}
+			if !rep.Settings.Quick || !strings.Contains(stdout, "[QUICK run") {
+				t.Errorf("a --quick run that does not say so: JSON quick %v, table:\n%s", rep.Settings.Quick, stdout)
+			}
 			for _, sc := range rep.Scenarios {
 				if len(sc.Results) != 1 {
 					t.Fatalf("%s: %d results; want 1 (std)", sc.Name, len(sc.Results))
@@ -179,7 +182,16 @@ func TestBenchEndToEnd(t *testing.T) {
 // runBin runs the built binary with a time limit and returns its output and exit status.
 func runBin(t *testing.T, bin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runBinIn(t, "", nil, bin, args...)
+}
+
+// runBinIn is runBin in the working directory dir (empty: the test's) with env added to the
+// environment.
+func runBinIn(t *testing.T, dir string, env []string, bin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	if err := cmd.Start(); err != nil {
@@ -335,5 +347,83 @@ func TestBenchBackgroundIdle(t *testing.T) {
 	checkXML(t, svg)
 	if !bytes.Contains(svg, []byte("<polyline")) || !bytes.Contains(svg, []byte("p99 latency vs. idle connections")) {
 		t.Errorf("SVG lacks the curves:\n%s", svg)
+	}
+}
+
+// TestBenchIdleNotHeld sweeps select past the 1024 connections it can hold, as `reactor bench
+// --proto idle` does: the counts past its limit are "not held" (no connection dialled for
+// them, no error, exit 0), and the counts it held are measured and drawn.
+func TestBenchIdleNotHeld(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and opens a few thousand loopback connections")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "reactor")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out := t.TempDir()
+	stdout, stderr, code := runBin(t, bin, "bench", "--quick", "--proto", "idle", "--sweep", "10,100,2000",
+		"--backends", "select,std", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d; want 0, a count past a limit is no failure\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	rep := readReport(t, filepath.Join(out, "idle.json"))
+	sel, std := rep.Scenarios[0].Results[0], rep.Scenarios[0].Results[1]
+	if sel.Errors != 0 || sel.Failed != "" || !strings.Contains(sel.Unheld, "from 2000 up") || len(sel.Rounds[0].Idle) != 2 {
+		t.Errorf("select: errors %d %v, failed %q, unheld %q, %d points; want the 2 counts under its limit and 2000 not held",
+			sel.Errors, sel.ErrorSamples, sel.Failed, sel.Unheld, len(sel.Rounds[0].Idle))
+	}
+	if !std.Valid || len(std.Rounds[0].Idle) != 3 {
+		t.Errorf("std: valid %v, %d points; want every count held", std.Valid, len(std.Rounds[0].Idle))
+	}
+	if !strings.Contains(stdout, "not held") {
+		t.Errorf("the table does not say select did not hold 2000:\n%s", stdout)
+	}
+	// select is first, so the first colour: its curve through 10 and 100 is drawn.
+	svg := readFile(t, filepath.Join(out, "idle.svg"))
+	checkXML(t, svg)
+	if !bytes.Contains(svg, []byte(`stroke="#4477aa" stroke-width="2"`)) || !bytes.Contains(svg, []byte("select (not held from 2000)")) {
+		t.Errorf("the chart lacks select's curve up to the counts it held:\n%s", svg)
+	}
+}
+
+// TestBenchDefaultOut runs `reactor bench` without --out, as the README does: the results go
+// to a fresh directory under the temporary directory, not into the working directory, and the
+// last line of stderr says where.
+func TestBenchDefaultOut(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs load for a second")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "reactor")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	work, tmp := t.TempDir(), t.TempDir()
+	for run := 1; run <= 2; run++ {
+		_, stderr, code := runBinIn(t, work, []string{"TMPDIR=" + tmp}, bin, "bench", "--quick", "--proto", "echo", "--backends", "std")
+		if code != 0 {
+			t.Fatalf("run %d: exit %d\n%s", run, code, stderr)
+		}
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		if last := lines[len(lines)-1]; !strings.Contains(last, filepath.Join(tmp, "reactor-bench-echo-")) {
+			t.Errorf("run %d: last line %q does not name a reactor-bench-echo-… directory under %s", run, last, tmp)
+		}
+	}
+	if left, _ := os.ReadDir(work); len(left) != 0 {
+		t.Errorf("the working directory got %v; want nothing written there", left)
+	}
+	// Two runs, two directories, each with the whole report.
+	runs, _ := filepath.Glob(filepath.Join(tmp, "reactor-bench-echo-*"))
+	if len(runs) != 2 {
+		t.Fatalf("directories %v; want one per run", runs)
+	}
+	for _, d := range runs {
+		for _, f := range []string{"echo.json", "echo.md", "echo.svg"} {
+			if _, err := os.Stat(filepath.Join(d, f)); err != nil {
+				t.Error(err)
+			}
+		}
 	}
 }
