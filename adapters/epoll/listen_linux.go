@@ -62,9 +62,11 @@ func listenFamily(spec listenSpec, reusePort bool) (fd int, err error) {
 	if err != nil {
 		return -1, os.NewSyscallError("socket", err)
 	}
+	// The error returns below set fd to -1, so the socket to close is kept apart.
+	sock := fd
 	defer func() {
 		if err != nil {
-			unix.Close(fd)
+			unix.Close(sock)
 		}
 	}()
 	// SO_REUSEADDR lets a restarted server bind while old connections sit in TIME_WAIT.

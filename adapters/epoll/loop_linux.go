@@ -88,8 +88,6 @@ type loop struct {
 	local               sockAddr // listener's address; conns' local end unless a wildcard
 	peers               []*loop  // where accepted connections go, round robin
 	next                int
-	lastShed            time.Time
-	lastRefused         time.Time // last warning about select's descriptor limit
 	lastYield           time.Time
 	draining            bool
 	live                int
@@ -616,7 +614,9 @@ func (l *loop) accept() {
 			l.shed(err)
 			return
 		default:
-			l.log.Error("epoll: accept failed", "err", os.NewSyscallError("accept4", err))
+			if n, ok := l.s.acceptLog.Allow(); ok {
+				l.log.Error("epoll: accept failed", "err", os.NewSyscallError("accept4", err), "suppressed", n)
+			}
 			return
 		}
 		// Small writes (a reply, a chat line) must leave at once, not wait for Nagle.
@@ -648,9 +648,8 @@ func (l *loop) shed(err error) {
 		}
 		l.spare = openSpare()
 	}
-	if now := time.Now(); now.Sub(l.lastShed) > time.Second {
-		l.lastShed = now
-		l.log.Warn("epoll: out of file descriptors; refusing connections", "err", os.NewSyscallError("accept4", err))
+	if n, ok := l.s.shedLog.Allow(); ok {
+		l.log.Warn("epoll: out of file descriptors; refusing connections", "err", os.NewSyscallError("accept4", err), "suppressed", n)
 	}
 }
 
@@ -679,9 +678,8 @@ func (l *loop) attach(c *conn) {
 		if err == errFDSetFull {
 			// select's hard limit: refuse this connection (the client sees it closed) and go
 			// on serving the others. Said once a second at most, not once per connection.
-			if now := time.Now(); now.Sub(l.lastRefused) > time.Second {
-				l.lastRefused = now
-				l.log.Warn("select: connection refused: its descriptor does not fit in an fd_set", "fd", c.fd, "limit", fdSetSize)
+			if n, ok := l.s.refuseLog.Allow(); ok {
+				l.log.Warn("select: connection refused: its descriptor does not fit in an fd_set", "fd", c.fd, "limit", fdSetSize, "suppressed", n)
 			}
 			return
 		}

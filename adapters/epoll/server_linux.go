@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/reactorlab/reactor/internal/ratelog"
 	"github.com/reactorlab/reactor/reactor"
 	"golang.org/x/sys/unix"
 )
@@ -33,6 +34,10 @@ type server struct {
 	err     error // the failure that stopped a loop, if any
 
 	running atomic.Int32 // loops not yet exited
+
+	// Warnings that can repeat once per accept or per connection, shared by the loops: each
+	// says itself at most once a second, with how many times it was held back.
+	shedLog, refuseLog, acceptLog ratelog.Limiter
 }
 
 // New returns an epoll backend for cfg (zero fields take reactor's defaults). It checks the

@@ -7,14 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
 
+	"github.com/reactorlab/reactor/internal/ratelog"
+	"github.com/reactorlab/reactor/internal/reuseport"
 	"github.com/reactorlab/reactor/reactor"
 )
 
@@ -28,29 +31,21 @@ const tickerDelay = time.Hour
 // New fails only for an address it cannot parse.
 func New(cfg reactor.Config) (reactor.Backend, error) {
 	cfg = cfg.WithDefaults()
-	host, port, err := net.SplitHostPort(cfg.Addr)
+	_, port, err := net.SplitHostPort(cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("gnet: address %q: %w", cfg.Addr, err)
 	}
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		return nil, fmt.Errorf("gnet: address %q: port: %w", cfg.Addr, err)
 	}
-	if host != "" && net.ParseIP(host) == nil {
-		// gnet resolves names itself, but a reserved reuseport port needs a literal address;
-		// resolve once here so both agree.
-		ips, err := net.LookupIP(host)
-		if err != nil || len(ips) == 0 {
-			return nil, fmt.Errorf("gnet: address %q: cannot resolve host: %v", cfg.Addr, err)
-		}
-		cfg.Addr = net.JoinHostPort(ips[0].String(), port)
-	}
 	return &backend{
-		cfg:     cfg,
-		conns:   map[*conn]struct{}{},
-		ready:   make(chan struct{}),
-		runDone: make(chan struct{}),
-		drained: make(chan struct{}),
-		done:    make(chan struct{}),
+		cfg:        cfg,
+		conns:      map[*conn]struct{}{},
+		ready:      make(chan struct{}),
+		runDone:    make(chan struct{}),
+		stopAccept: make(chan struct{}),
+		drained:    make(chan struct{}),
+		done:       make(chan struct{}),
 	}, nil
 }
 
@@ -65,11 +60,17 @@ type backend struct {
 	runDone  chan struct{} // closed when gnet.Run returned; runErr is then set
 	runErr   error
 
+	// The listener is the adapter's, not gnet's: gnet's acceptor ends the whole engine on any
+	// accept error, EMFILE included. accept takes connections from it and enrolls them.
+	ln         *net.TCPListener
+	sockDir    string        // holds gnet's own listener, a Unix socket unlinked at boot
+	stopAccept chan struct{} // closed by Shutdown: cuts accept's back-off short
+	acceptWG   sync.WaitGroup
+	acceptLog  ratelog.Limiter // accept and enrollment failures, once a second at most
+
 	mu       sync.Mutex
 	started  bool
 	eng      gnet.Engine
-	addr     net.Addr
-	holder   int // placeholder socket reserving a reuseport port until gnet binds it; -1 none
 	conns    map[*conn]struct{}
 	drained  chan struct{} // closed when stopping and conns is empty
 	shutOnce bool          // Shutdown already ran its first pass
@@ -85,30 +86,46 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 		b.mu.Unlock()
 		return nil, reactor.ErrAlreadyStarted
 	}
-	b.started, b.h, b.holder = true, h, -1
+	b.started, b.h = true, h
 	b.mu.Unlock()
 
-	network, addr, err := b.listenAddr()
-	if err != nil {
+	fail := func(err error) (net.Addr, error) {
+		err = fmt.Errorf("gnet: %w", err)
 		b.finish(err)
 		return nil, err
+	}
+	// net.Listen sets SO_REUSEADDR, so a restart binds past the sockets of connections that
+	// were open at the stop, and its errors name the address.
+	var ln net.Listener
+	var err error
+	if b.cfg.ReusePort {
+		ln, err = reuseport.Listen(b.cfg.Addr)
+	} else {
+		ln, err = net.Listen("tcp", b.cfg.Addr)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	b.ln = ln.(*net.TCPListener)
+	// gnet's Engine refuses Register and Stop unless it has a listener of its own, so it gets
+	// one no client can reach: a Unix socket whose name OnBoot removes.
+	if b.sockDir, err = os.MkdirTemp("", "reactor-gnet-"); err != nil {
+		b.ln.Close()
+		return fail(err)
 	}
 	opts := []gnet.Option{
 		gnet.WithNumEventLoop(b.cfg.Loops),
 		gnet.WithLoadBalancing(gnet.RoundRobin),
-		gnet.WithReusePort(b.cfg.ReusePort),
 		gnet.WithEdgeTriggeredIO(b.cfg.EdgeTriggered),
 		gnet.WithReadBufferCap(b.cfg.ReadBufferSize),
-		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithTicker(true),
-		gnet.WithLogger(logAdapter{b.cfg.Logger}),
+		gnet.WithLogger(newLogAdapter(b.cfg.Logger)),
 	}
 	// Exits when the engine has stopped: after Shutdown, or on its own when it fails.
 	go func() {
-		err := gnet.Run(&events{b: b}, network+"://"+addr, opts...)
-		b.mu.Lock()
-		b.closeHolder()
-		b.mu.Unlock()
+		err := gnet.Run(&events{b: b}, "unix://"+filepath.Join(b.sockDir, "idle.sock"), opts...)
+		os.RemoveAll(b.sockDir)
+		b.ln.Close() // ends the accept goroutine: there is no loop left to take connections
 		b.runErr = err
 		close(b.runDone)
 		if !b.stopping.Load() {
@@ -116,98 +133,73 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 			if err == nil {
 				err = errors.New("engine stopped")
 			}
+			b.acceptWG.Wait()
 			b.finish(fmt.Errorf("gnet: %w", err))
 		}
 	}()
 	select {
 	case <-b.ready:
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		return b.addr, nil
+		b.acceptWG.Add(1)
+		go b.accept()
+		return b.ln.Addr(), nil
 	case <-b.runDone:
 		err := b.runErr
 		if err == nil {
 			err = errors.New("engine stopped before it served")
 		}
-		err = fmt.Errorf("gnet: %w", err)
-		b.finish(err)
-		return nil, err
+		return fail(err)
 	}
 }
 
-// listenAddr returns the network and address to hand gnet. With ReusePort and port 0 it
-// reserves a concrete port (see the package doc), held by b.holder until OnBoot.
-func (b *backend) listenAddr() (network, addr string, err error) {
-	ta, err := net.ResolveTCPAddr("tcp", b.cfg.Addr)
-	if err != nil {
-		return "", "", fmt.Errorf("gnet: address %q: %w", b.cfg.Addr, err)
-	}
-	network = "tcp"
-	if ta.IP != nil {
-		network = "tcp6"
-		if ta.IP.To4() != nil {
-			network = "tcp4"
-		}
-	}
-	if !b.cfg.ReusePort || ta.Port != 0 {
-		return network, b.cfg.Addr, nil
-	}
-	if network == "tcp" {
-		// A wildcard host: reserve on IPv4, and have gnet bind the same family.
-		network, ta.IP = "tcp4", net.IPv4zero
-	}
-	fd, port, err := reservePort(ta)
-	if err != nil {
-		return "", "", fmt.Errorf("gnet: reserving a port for reuseport listeners: %w", err)
-	}
+// accept takes each connection from the listener and enrolls it with one of gnet's loops,
+// round-robin. It exits when the listener is closed (by Shutdown, or as the engine stops).
+func (b *backend) accept() {
+	defer b.acceptWG.Done()
 	b.mu.Lock()
-	b.holder = fd
+	eng := b.eng
 	b.mu.Unlock()
-	return network, net.JoinHostPort(ta.IP.String(), strconv.Itoa(port)), nil
+	var backoff time.Duration
+	for {
+		nc, err := b.ln.AcceptTCP()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of descriptors (EMFILE, ENFILE) and the like: the connection stays queued in
+			// the kernel. Wait and retry, from 5 ms doubling to 1 s, rather than spin on a
+			// listener that stays ready.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			if n, ok := b.acceptLog.Allow(); ok {
+				b.cfg.Logger.Warn("gnet: accept failed; retrying", "err", err, "in", backoff, "suppressed", n)
+			}
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-b.stopAccept:
+				t.Stop()
+			}
+			continue
+		}
+		backoff = 0
+		b.enroll(eng, nc)
+	}
 }
 
-// reservePort binds, without listening, an SO_REUSEPORT socket to a kernel-chosen port of
-// a's address, so that gnet's listeners (also SO_REUSEPORT) can all bind that same port.
-func reservePort(a *net.TCPAddr) (fd, port int, err error) {
-	var sa unix.Sockaddr
-	family := unix.AF_INET6
-	if ip4 := a.IP.To4(); ip4 != nil {
-		family = unix.AF_INET
-		s := &unix.SockaddrInet4{}
-		copy(s.Addr[:], ip4)
-		sa = s
-	} else {
-		s := &unix.SockaddrInet6{}
-		copy(s.Addr[:], a.IP.To16())
-		sa = s
-	}
-	fd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
-	if err != nil {
-		return -1, 0, fmt.Errorf("socket: %w", err)
-	}
-	if err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err == nil {
-		if err = unix.Bind(fd, sa); err == nil {
-			var got unix.Sockaddr
-			if got, err = unix.Getsockname(fd); err == nil {
-				switch s := got.(type) {
-				case *unix.SockaddrInet4:
-					return fd, s.Port, nil
-				case *unix.SockaddrInet6:
-					return fd, s.Port, nil
-				}
-				err = errors.New("unexpected socket address family")
-			}
+// enroll hands nc to a gnet loop and waits until the loop has opened it or failed to, so that
+// no enrollment is in flight once accept has returned. gnet keeps a duplicate of the socket;
+// nc itself is closed either way.
+func (b *backend) enroll(eng gnet.Engine, nc *net.TCPConn) {
+	defer nc.Close()
+	res, err := eng.Register(gnet.NewNetConnContext(context.Background(), nc))
+	if err == nil {
+		if r, ok := <-res; ok {
+			err = r.Err
 		}
 	}
-	unix.Close(fd)
-	return -1, 0, err
-}
-
-// closeHolder releases the reserved port's placeholder. b.mu held.
-func (b *backend) closeHolder() {
-	if b.holder >= 0 {
-		unix.Close(b.holder)
-		b.holder = -1
+	if err != nil && !b.stopping.Load() {
+		if n, ok := b.acceptLog.Allow(); ok {
+			b.cfg.Logger.Warn("gnet: connection refused: cannot hand it to a loop", "err", err, "suppressed", n)
+		}
 	}
 }
 
@@ -241,8 +233,21 @@ func (b *backend) Shutdown(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+	select {
+	case <-b.done:
+		// Start failed, or the engine stopped on its own: nothing is left to stop.
+		b.mu.Unlock()
+		return nil
+	default:
+	}
 	b.shutOnce = true
 	b.stopping.Store(true)
+	b.mu.Unlock()
+	// Stop accepting first, so that no connection arrives while the others drain.
+	b.ln.Close()
+	close(b.stopAccept)
+	b.acceptWG.Wait()
+	b.mu.Lock()
 	for c := range b.conns {
 		c.closeWith(reactor.ErrServerClosed, true)
 	}
@@ -318,24 +323,11 @@ type events struct {
 
 func (ev *events) OnBoot(eng gnet.Engine) gnet.Action {
 	b := ev.b
-	fd, err := eng.Dup()
-	var addr net.Addr
-	if err == nil {
-		sa, serr := unix.Getsockname(fd)
-		unix.Close(fd)
-		err = serr
-		addr = sockaddrToTCP(sa)
-	}
+	// gnet's own listener is bound by now; with its name gone no client can reach it.
+	os.RemoveAll(b.sockDir)
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.eng = eng
-	// gnet's first listener now holds the reserved port; the per-loop listeners join it.
-	b.closeHolder()
-	if err != nil || addr == nil {
-		b.cfg.Logger.Error("gnet: cannot read the bound address", "err", err)
-		return gnet.Shutdown
-	}
-	b.addr = addr
+	b.mu.Unlock()
 	return gnet.None
 }
 
@@ -349,7 +341,7 @@ func (ev *events) OnTick() (time.Duration, gnet.Action) {
 func (ev *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	b := ev.b
 	if b.stopping.Load() {
-		// Shutdown began: gnet cannot stop accepting without stopping, so turn it away unseen.
+		// Shutdown began: an enrollment that raced it is turned away unseen.
 		return nil, gnet.Close
 	}
 	c := newConn(b, gc)
@@ -389,14 +381,4 @@ func (ev *events) OnClose(gc gnet.Conn, err error) gnet.Action {
 	b.checkDrained()
 	b.mu.Unlock()
 	return gnet.None
-}
-
-func sockaddrToTCP(sa unix.Sockaddr) *net.TCPAddr {
-	switch s := sa.(type) {
-	case *unix.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IP(append([]byte(nil), s.Addr[:]...)), Port: s.Port}
-	case *unix.SockaddrInet6:
-		return &net.TCPAddr{IP: net.IP(append([]byte(nil), s.Addr[:]...)), Port: s.Port}
-	}
-	return nil
 }

@@ -33,34 +33,43 @@
 //   - Backpressure (6). Queued bytes plus gnet's OutboundBuffered, sampled on the loop, are held
 //     against Config.MaxOutbound; past it the connection is aborted with ErrOutboundFull. gnet
 //     cannot pause reading a connection, so the limit closes rather than pauses.
-//   - Shutdown (7). New connections are closed as they arrive (gnet cannot stop accepting
-//     without stopping the engine), every open connection is closed gracefully with cause
-//     ErrServerClosed, and once they are gone (or ctx ends) the engine is stopped through the
-//     Engine handed to OnBoot. gnet.Run returns only after all its loop goroutines exited;
-//     Shutdown waits for that.
+//   - Shutdown (7). The adapter's listener is closed first, so no connection arrives; every
+//     open connection is closed gracefully with cause ErrServerClosed, and once they are gone
+//     (or ctx ends) the engine is stopped through the Engine handed to OnBoot. gnet.Run
+//     returns only after all its loop goroutines exited; Shutdown waits for that.
+//
+// # Accepting, and the descriptor limit
+//
+// gnet's own acceptor ends the whole engine, and every connection with it, on any accept error
+// it does not know, EMFILE and ENFILE included. The adapter therefore owns the listener
+// (net.Listen, so SO_REUSEADDR is set and a restart binds at once past the sockets of
+// connections open at the stop; bind errors name the address). One goroutine accepts and
+// enrolls each connection with a loop, round-robin (gnet's Engine.Register, which runs
+// EventLoop.Enroll on gnet's goroutine pool; gnet keeps a duplicate of the socket). When
+// accept runs out of descriptors the connection stays queued in the kernel and the goroutine
+// backs off, 5 ms doubling to 1 s, while the loops serve the connections they have; once
+// descriptors are free the queued connections are served. The warning is logged at most once
+// a second. gnet's Engine accepts Register and Stop only when it has a listener of its own, so
+// gnet gets a Unix socket whose name is removed as soon as it is bound: no client can reach it.
 //
 // # Configuration
 //
-// Config.Loops → gnet.WithNumEventLoop; connections are spread round-robin
-// (gnet.WithLoadBalancing(gnet.RoundRobin)), or, with Config.ReusePort, by the kernel across one
-// SO_REUSEPORT listener per loop (gnet.WithReusePort: each loop accepts for itself and no main
-// reactor exists). Config.EdgeTriggered → gnet.WithEdgeTriggeredIO. Config.ReadBufferSize →
+// Config.Loops → gnet.WithNumEventLoop; connections are dealt round-robin to the loops
+// (gnet.WithLoadBalancing(gnet.RoundRobin)). Config.ReusePort sets SO_REUSEPORT on the
+// adapter's one listener, so that other servers (reactor serve --procs) can share the port.
+// Config.EdgeTriggered → gnet.WithEdgeTriggeredIO. Config.ReadBufferSize →
 // gnet.WithReadBufferCap (gnet rounds it up to a power of two). TCP_NODELAY is set on every
-// connection. Every option of reactor.Config is honoured, so Info().Unsupported is empty.
-//
-// Port 0: gnet binds the configured address once per listener, so with ReusePort and port 0
-// every loop would get a different kernel-chosen port. The adapter therefore reserves a port
-// first with a bound (not listening) SO_REUSEPORT socket, hands gnet that port, and closes the
-// placeholder once gnet's first listener holds it. The bound address is read from a duplicate
-// of gnet's listener descriptor (Engine.Dup) in OnBoot. Start returns once gnet's loops run:
-// the engine's ticker (gnet.WithTicker) fires first right after they started, and that first
-// tick is the signal.
+// connection (Go sets it on what the listener accepts). Every option of reactor.Config is
+// honoured, so Info().Unsupported is empty. Start returns once gnet's loops run: the engine's
+// ticker (gnet.WithTicker) fires first right after they started, and that first tick is the
+// signal.
 //
 // # Process-wide state and limits
 //
 // gnet keeps one default logger for the whole process; the adapter installs cfg.Logger through
 // gnet.WithLogger, so with two gnet servers in one process the one started last receives gnet's
-// package-level messages. gnet's goroutine pool (used only for client connections, which this
-// adapter does not make) is created when the package loads and is not counted as the backend's.
+// package-level messages. gnet's goroutine pool, which enrolls each connection, is process-wide:
+// the package replaces it as it loads with the same pool whose idle workers exit after 1 s
+// instead of 10 s, so that a stopped server's workers are gone soon after Shutdown.
 // Linux only: the adapter is built for Linux; elsewhere New fails with reactor.ErrNotSupported.
 package gnetloop

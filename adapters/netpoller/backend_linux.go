@@ -15,6 +15,7 @@ import (
 
 	"github.com/cloudwego/netpoll"
 
+	"github.com/reactorlab/reactor/internal/ratelog"
 	"github.com/reactorlab/reactor/internal/reuseport"
 	"github.com/reactorlab/reactor/reactor"
 )
@@ -138,12 +139,19 @@ func configure(cfg reactor.Config) error {
 	return nil
 }
 
-// logSink receives netpoll's log lines (one Write per line) and passes them to slog.
+// logSink receives netpoll's log lines (one Write per line) and passes them to slog, at most
+// one a second: netpoll logs per connection (after EMFILE, one line per connection it
+// re-accepts), so a burst of connections would otherwise flood the log.
 type logSink struct{}
+
+// sinkLimit paces logSink for every backend of the process, as netpoll's logger is one.
+var sinkLimit ratelog.Limiter
 
 func (logSink) Write(p []byte) (int, error) {
 	if l := logTarget.Load(); l != nil {
-		l.Warn("netpoll: " + strings.TrimSpace(string(p)))
+		if n, ok := sinkLimit.Allow(); ok {
+			l.Warn("netpoll: "+strings.TrimSpace(string(p)), "suppressed", n)
+		}
 	}
 	return len(p), nil
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/reactorlab/reactor/internal/ratelog"
 	"github.com/reactorlab/reactor/internal/reuseport"
 	"github.com/reactorlab/reactor/reactor"
 )
@@ -56,6 +57,8 @@ type backend struct {
 	ln  net.Listener
 	wg  sync.WaitGroup // the accept goroutine, every reader and every flusher
 
+	acceptLog ratelog.Limiter // accept failures, said at most once a second
+
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
 	started  bool
@@ -100,7 +103,9 @@ func (b *backend) accept() {
 			if errors.As(err, &ne) && !errors.Is(err, net.ErrClosed) {
 				// Out of descriptors and the like: wait and try again rather than spin or die.
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				b.cfg.Logger.Warn("std: accept failed; retrying", "err", err, "in", backoff)
+				if n, ok := b.acceptLog.Allow(); ok {
+					b.cfg.Logger.Warn("std: accept failed; retrying", "err", err, "in", backoff, "suppressed", n)
+				}
 				time.Sleep(backoff)
 				continue
 			}

@@ -43,6 +43,8 @@ func Run(t *testing.T, newBackend reactor.Constructor) {
 		{"ConnectChurn", s.testConnectChurn},
 		{"SlowPeers", s.testSlowPeers},
 		{"SharedPort", s.testSharedPort},
+		{"RestartSamePort", s.testRestartSamePort},
+		{"DescriptorLimit", s.testDescriptorLimit},
 		{"Chat", s.testChat},
 		{"ChatChurn", s.testChatChurn},
 		{"Shutdown", s.testShutdown},
