@@ -111,20 +111,33 @@ func (r *Room) OnClose(c reactor.Conn, err error) {
 	if !ok || m.name == "" {
 		return
 	}
-	r.mu.Lock()
-	delete(r.names, m.key)
+	r.mu.RLock()
 	closing := r.closing
-	r.mu.Unlock()
+	r.mu.RUnlock()
 	if closing && errors.Is(err, reactor.ErrServerClosed) {
 		// Everyone has been told the server is going; a "left" line per member would only
 		// bury that notice.
+		r.leave(m, "")
 		return
 	}
 	how := " left"
 	if errors.Is(err, reactor.ErrOutboundFull) {
 		how = " was dropped (not reading)"
 	}
-	r.broadcast(m, "* ", m.name, []byte(how))
+	r.leave(m, how)
+}
+
+// leave takes m out of the room, once, and announces it with how unless how is empty.
+func (r *Room) leave(m *member, how string) {
+	r.mu.Lock()
+	in := r.names[m.key] == m
+	if in {
+		delete(r.names, m.key)
+	}
+	r.mu.Unlock()
+	if in && how != "" {
+		r.broadcast(m, "* ", m.name, []byte(how))
+	}
 }
 
 const shutdownNotice = "* server shutting down\n"
@@ -187,6 +200,9 @@ func (r *Room) command(m *member, line string) reactor.Action {
 	case "/name":
 		r.setName(m, strings.TrimSpace(arg))
 	case "/quit":
+		// Leave now rather than in OnClose: the others hear of it at once, and nothing said
+		// after this reaches the member behind its "* bye".
+		r.leave(m, " left")
 		m.conn.Write([]byte("* bye\n"))
 		return reactor.Close
 	case "/help":

@@ -290,3 +290,27 @@ func TestLeaveStillAnnouncedWhileShuttingDown(t *testing.T) {
 		t.Errorf("alice got %q; want %q", got, want)
 	}
 }
+
+// A member that says /quit leaves at once: the others hear of it before its connection is
+// gone, nothing said afterwards reaches it behind its "* bye", and its close is not announced
+// a second time.
+func TestQuitLeavesAtOnce(t *testing.T) {
+	r := New(Config{})
+	a := join(t, r, "alice", "127.0.0.1:1001")
+	b := join(t, r, "bob", "127.0.0.1:1002")
+	a.C.TakeOutput()
+	if a.Feed([]byte("/quit\n")) != reactor.Close {
+		t.Fatalf("/quit did not ask for a close")
+	}
+	if got, want := string(b.C.TakeOutput()), "* alice left\n"; got != want {
+		t.Errorf("on /quit the others got %q; want %q", got, want)
+	}
+	b.Feed([]byte("still there?\n"))
+	if got, want := string(a.C.TakeOutput()), "* bye\n"; got != want {
+		t.Errorf("the member who quit got %q; want only %q", got, want)
+	}
+	a.Close(nil)
+	if got := string(b.C.TakeOutput()); got != "" {
+		t.Errorf("after the close of a member who had quit, the others got %q; want nothing", got)
+	}
+}
