@@ -126,7 +126,9 @@
 // pending output and closes with a TCP reset. A handler that panics is recovered, logged once
 // (reactor.HandlerPanic) and its connection aborted; the loop goes on. When accept runs out of
 // descriptors the acceptor gives up a spare descriptor it holds, accepts the connection and
-// closes it, so that the loop does not spin on a listener it cannot serve.
+// closes it, so that the loop does not spin on a listener it cannot serve; should another
+// thread take the freed descriptor first, the loop stops watching the listener for 5 ms,
+// doubling to a second while the limit lasts.
 //
 // # Closing and Shutdown
 //

@@ -98,9 +98,11 @@ type loop struct {
 	wakebuf             [8]byte
 	conns               []*conn // by slot; nil for a free slot
 	free                []int32
-	dirty               []*conn    // connections given AsyncWrite bytes this round
-	lingering           []lingerer // closed connections waiting for the peer's FIN, oldest first
-	work                batch      // the inbox taken over by runTasks
+	dirty               []*conn       // connections given AsyncWrite bytes this round
+	lingering           []lingerer    // closed connections waiting for the peer's FIN, oldest first
+	acceptResume        time.Time     // accepting paused at the descriptor limit until then; zero: accepting
+	acceptWait          time.Duration // the last such pause, doubled while the limit lasts
+	work                batch         // the inbox taken over by runTasks
 
 	// sleeping is true while the loop is (about to be) blocked in epoll_wait. A goroutine that
 	// posts a task swaps it to false and, if it was true, writes the eventfd: a busy loop finds
@@ -201,10 +203,7 @@ func (l *loop) run() {
 
 func (l *loop) serve() error {
 	for !l.draining || l.live > 0 {
-		timeout := -1
-		if len(l.lingering) > 0 {
-			timeout = l.lingerTimeout()
-		}
+		timeout := l.timeout()
 		l.sleeping.Store(true)
 		if l.posted.Load() {
 			timeout = 0 // posted after the last runTasks: look at the sockets, do not sleep
@@ -216,6 +215,9 @@ func (l *loop) serve() error {
 		}
 		if len(l.lingering) > 0 {
 			l.expireLingering()
+		}
+		if !l.acceptResume.IsZero() && !time.Now().Before(l.acceptResume) {
+			l.resumeAccept()
 		}
 		for i := range l.events[:n] {
 			ev := &l.events[i]
@@ -539,10 +541,21 @@ func (l *loop) discard(c *conn) bool {
 	}
 }
 
-// lingerTimeout is epoll_wait's timeout in milliseconds: until the oldest lingering
-// connection's deadline, rounded up so that the wait never ends before it.
-func (l *loop) lingerTimeout() int {
-	d := time.Until(l.lingering[0].until)
+// timeout is the wait's timeout in milliseconds: -1 (none) unless the loop keeps a deadline —
+// the oldest lingering connection's, or the end of a pause in accepting — rounded up so that
+// the wait never ends before it.
+func (l *loop) timeout() int {
+	var next time.Time
+	if len(l.lingering) > 0 {
+		next = l.lingering[0].until
+	}
+	if !l.acceptResume.IsZero() && (next.IsZero() || l.acceptResume.Before(next)) {
+		next = l.acceptResume
+	}
+	if next.IsZero() {
+		return -1
+	}
+	d := time.Until(next)
 	if d <= 0 {
 		return 0
 	}
@@ -640,17 +653,57 @@ func (l *loop) accept() {
 // queue and the level-triggered listener would wake the loop again at once, spinning it; so
 // the loop gives up its spare descriptor, accepts the connection, closes it (the client sees
 // its connection closed, not a hang) and takes the spare back.
+//
+// Another thread may take the descriptor the spare freed before the accept does (another
+// loop's acceptor, with a listener per loop, or anything else in the process); then the spare
+// is lost too. Without it the loop stops watching the listener for a while, 5 ms doubling to
+// a second while the limit lasts, so that it neither spins nor stops accepting for good.
 func (l *loop) shed(err error) {
+	refused := false
 	if l.spare >= 0 {
 		unix.Close(l.spare)
 		if fd, err := accept4(l.lfd, &l.rsa); err == nil {
 			unix.Close(fd)
+			refused = true
 		}
 		l.spare = openSpare()
+	}
+	if !refused || l.spare < 0 {
+		l.pauseAccept()
 	}
 	if n, ok := l.s.shedLog.Allow(); ok {
 		l.log.Warn("epoll: out of file descriptors; refusing connections", "err", os.NewSyscallError("accept4", err), "suppressed", n)
 	}
+}
+
+// pauseAccept stops watching the listener until acceptResume.
+func (l *loop) pauseAccept() {
+	if err := l.poll.mod(l.lfd, tagListen, 0); err != nil {
+		return // still watched: the next wake-up tries the spare again
+	}
+	l.acceptWait = min(max(2*l.acceptWait, 5*time.Millisecond), time.Second)
+	l.acceptResume = time.Now().Add(l.acceptWait)
+}
+
+// resumeAccept watches the listener again after a pause, with a spare descriptor if one can
+// be had now. A pause that ends with the limit still reached starts a longer one.
+func (l *loop) resumeAccept() {
+	l.acceptResume = time.Time{}
+	if l.lfd < 0 {
+		return
+	}
+	if l.spare < 0 {
+		l.spare = openSpare()
+	}
+	if l.spare < 0 {
+		l.pauseAccept()
+		return
+	}
+	if err := l.poll.mod(l.lfd, tagListen, unix.EPOLLIN); err != nil {
+		l.pauseAccept()
+		return
+	}
+	l.acceptWait = 0
 }
 
 // attach registers a freshly accepted connection with this loop and opens it.
