@@ -5,21 +5,28 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/tidwall/evio"
 
+	"github.com/reactorlab/reactor/internal/ratelog"
 	"github.com/reactorlab/reactor/reactor"
 )
 
-// pokeEvery is how often Shutdown dials the listener again while evio has not returned (see
+// stopEvery is how often Shutdown rings the doorbells again while evio has not returned (see
 // stopLoops).
-const pokeEvery = 50 * time.Millisecond
+const stopEvery = 50 * time.Millisecond
+
+// bellWait bounds how long Start waits for a loop to open its doorbell.
+const bellWait = 5 * time.Second
 
 // New returns a backend for cfg. Options evio cannot honour fail with reactor.ErrNotSupported.
 func New(cfg reactor.Config) (reactor.Backend, error) {
@@ -30,10 +37,12 @@ func New(cfg reactor.Config) (reactor.Backend, error) {
 		return nil, fmt.Errorf("evio: read size %d: %w (evio reads into a fixed 64 KiB buffer per loop)", cfg.ReadBufferSize, reactor.ErrNotSupported)
 	}
 	return &backend{
-		cfg:     cfg.WithDefaults(),
-		live:    map[*conn]struct{}{},
-		drained: make(chan struct{}),
-		done:    make(chan struct{}),
+		cfg:        cfg.WithDefaults(),
+		live:       map[*conn]struct{}{},
+		newBell:    make(chan any, 1),
+		stopAccept: make(chan struct{}),
+		drained:    make(chan struct{}),
+		done:       make(chan struct{}),
 	}, nil
 }
 
@@ -45,17 +54,31 @@ const (
 )
 
 type backend struct {
-	cfg  reactor.Config
-	h    reactor.Handler
-	addr net.Addr
+	cfg reactor.Config
+	h   reactor.Handler
 
-	mu      sync.Mutex
-	started bool
-	stage   int
-	live    map[*conn]struct{}
-	drained chan struct{} // closed when draining and live is empty
-	err     error         // what Wait returns
-	done    chan struct{} // closed when evio.Serve has returned
+	// The public listener is the adapter's, not evio's: evio's loops end the whole server on
+	// any accept error, EMFILE included. evio serves only a private Unix socket, by which the
+	// adapter made each loop's doorbell.
+	ln         *os.File
+	addr       *net.TCPAddr
+	stopAccept chan struct{} // closed with ln: cuts accept's back-off short, says the close was meant
+	closeLn    sync.Once
+	acceptWG   sync.WaitGroup
+	acceptLog  ratelog.Limiter // accept and enrollment failures, once a second at most
+	newBell    chan any        // a doorbell just opened (*doorbell), or why it could not be (error)
+
+	mu       sync.Mutex
+	started  bool
+	stage    int
+	served   bool        // evio.Serve has returned: no accept goroutine may start
+	bells    []*doorbell // one per loop, complete once Start returns
+	peers    []net.Conn  // the adapter's ends of the doorbells
+	bellPath string      // evio's private socket, until Start removes its name
+	live     map[*conn]struct{}
+	drained  chan struct{} // closed when draining and live is empty
+	err      error         // what Wait returns
+	done     chan struct{} // closed when evio.Serve has returned
 
 	// stopped mirrors stage == stopping for evio's closing pass, which calls Closed with a nil
 	// error for every connection still open: with it set, that nil means ErrServerClosed.
@@ -79,17 +102,35 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 	b.started, b.h = true, h
 	b.mu.Unlock()
 
-	ready := make(chan net.Addr, 1)
+	ln, addr, err := listen(b.cfg)
+	if err != nil {
+		return nil, b.startFailed(err)
+	}
+	b.ln, b.addr = ln, addr
+	rc, err := ln.SyscallConn()
+	if err != nil {
+		b.closeListener()
+		return nil, b.startFailed(err)
+	}
+	dir, err := os.MkdirTemp("", "reactor-evio-")
+	if err != nil {
+		b.closeListener()
+		return nil, b.startFailed(err)
+	}
+	b.bellPath = filepath.Join(dir, "bell.sock")
+
+	ready := make(chan struct{}, 1)
 	failed := make(chan error, 1)
 	events := evio.Events{
 		NumLoops: b.cfg.Loops,
-		// Random lets whichever loop wakes first accept. evio's RoundRobin and LeastConnections
-		// make the other loops refuse the accept, and with a level-triggered listener they spin
-		// until the chosen loop takes it; worse, once Shutdown has stopped the chosen loop no
-		// other would accept the connection that stops the next one.
-		LoadBalance: evio.Random,
-		Serving: func(s evio.Server) evio.Action {
-			ready <- s.Addrs[0]
+		// With LeastConnections only a loop that counts no more connections than any other
+		// accepts from the private socket, so Start's doorbells, dialled one at a time, reach
+		// every loop once. (The loops that refuse spin on the level-triggered listener while a
+		// doorbell waits, which lasts only as long as Start. RoundRobin counts a turn even when
+		// the accept finds nothing, and so skips loops.)
+		LoadBalance: evio.LeastConnections,
+		Serving: func(evio.Server) evio.Action {
+			ready <- struct{}{}
 			return evio.None
 		},
 		Opened:   b.opened,
@@ -97,39 +138,125 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 		Closed:   b.closed,
 		PreWrite: b.preWrite,
 	}
-	// Exits when evio.Serve returns: after Shutdown stopped the loops, or when evio failed on
-	// its own (an accept error such as EMFILE ends evio's loop and with it the server).
+	// Exits when evio.Serve returns: after Shutdown stopped the loops, after a failed Start, or
+	// when evio failed on its own.
 	gid := make(chan uint64, 1)
 	go func() {
 		gid <- goroutineID()
-		addr := "tcp://" + b.cfg.Addr
-		if b.cfg.ReusePort {
-			// evio's option: SO_REUSEPORT on its one shared listener, so other processes can
-			// serve the port too.
-			addr += "?reuseport=true"
-		}
-		err := evio.Serve(events, addr)
+		err := evio.Serve(events, "unix://"+b.bellPath)
 		b.mu.Lock()
+		b.served = true
+		peers := b.peers
 		switch {
+		case b.err != nil: // Start failed and said why
 		case b.stage == stopping:
 			b.err = reactor.ErrServerClosed
 		case err != nil:
 			b.err = err
 		default:
-			b.err = errors.New("evio: the server stopped on its own (a loop failed, e.g. accept ran out of descriptors)")
+			b.err = errors.New("evio: the server stopped on its own (a loop failed)")
 		}
 		b.mu.Unlock()
+		// Nothing is left to take connections; accept exits, and what it queued was closed
+		// with the doorbells.
+		b.closeListener()
+		b.acceptWG.Wait()
+		for _, p := range peers {
+			p.Close()
+		}
+		os.RemoveAll(dir)
 		close(b.done) // before failed, so that a Start that fails returns with done closed
 		failed <- err
 	}()
 	select {
-	case a := <-ready:
-		b.addr = a
-		b.awaitParked(<-gid)
-		return a, nil
+	case <-ready:
 	case err := <-failed:
 		return nil, fmt.Errorf("evio: %w", err)
 	}
+	b.awaitParked(<-gid)
+	if err := b.ringFirst(); err != nil {
+		b.mu.Lock()
+		b.err = fmt.Errorf("evio: %w", err)
+		b.stage = stopping
+		b.mu.Unlock()
+		b.stopped.Store(true)
+		b.closeListener()
+		b.stopLoops()
+		return nil, b.err
+	}
+	// Every loop has its doorbell: the private socket's name can go, so no one else can
+	// reach evio.
+	os.RemoveAll(dir)
+	b.mu.Lock()
+	b.bellPath = ""
+	if !b.served {
+		b.acceptWG.Add(1)
+		go b.accept(rc, b.bells)
+	}
+	b.mu.Unlock()
+	return addr, nil
+}
+
+// ringFirst makes the doorbells, one per loop: it dials evio's private socket and waits for
+// the loop that accepted it to open it (see openBell).
+func (b *backend) ringFirst() error {
+	seen := map[unsafe.Pointer]bool{}
+	for range b.cfg.Loops {
+		peer, err := net.DialTimeout("unix", b.bellPath, bellWait)
+		if err != nil {
+			return err
+		}
+		b.mu.Lock()
+		served := b.served
+		if !served {
+			b.peers = append(b.peers, peer) // closed once evio has returned
+		}
+		b.mu.Unlock()
+		if served {
+			peer.Close()
+			return errors.New("evio stopped while its loops were being readied")
+		}
+		var got any
+		select {
+		case got = <-b.newBell:
+		case <-time.After(bellWait):
+			return errors.New("a loop did not open its doorbell")
+		}
+		d, ok := got.(*doorbell)
+		if !ok {
+			return got.(error)
+		}
+		if seen[d.loop] {
+			// evio balanced otherwise than LeastConnections promises: a loop left without a
+			// doorbell could never be given a connection, nor stopped.
+			return errors.New("two doorbells on one loop")
+		}
+		seen[d.loop] = true
+		b.mu.Lock()
+		b.bells = append(b.bells, d)
+		b.mu.Unlock()
+	}
+	return nil
+}
+
+// startFailed ends a Start that failed before evio ran.
+func (b *backend) startFailed(err error) error {
+	err = fmt.Errorf("evio: %w", err)
+	b.mu.Lock()
+	b.stage, b.err = stopping, err
+	b.mu.Unlock()
+	close(b.done)
+	return err
+}
+
+// closeListener stops accepting. Safe to call more than once, from any goroutine.
+func (b *backend) closeListener() {
+	b.closeLn.Do(func() {
+		close(b.stopAccept) // first: accept takes the listener's error for a failure otherwise
+		if b.ln != nil {
+			b.ln.Close()
+		}
+	})
 }
 
 func (b *backend) Shutdown(ctx context.Context) error {
@@ -141,7 +268,7 @@ func (b *backend) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	if b.stage != running {
-		// A second Shutdown: the first one does the work.
+		// A second Shutdown, or a Start that failed: the first one does the work.
 		b.mu.Unlock()
 		select {
 		case <-b.done:
@@ -151,6 +278,9 @@ func (b *backend) Shutdown(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+	// Stop accepting first, so that no connection arrives while the others drain; what accept
+	// queued before it stopped is refused by the loops (see admit).
+	b.closeListener()
 	b.stage = draining
 	if len(b.live) == 0 {
 		close(b.drained)
@@ -159,6 +289,7 @@ func (b *backend) Shutdown(ctx context.Context) error {
 		c.requestClose(reactor.ErrServerClosed, true)
 	}
 	b.mu.Unlock()
+	b.acceptWG.Wait()
 
 	var err error
 	select {
@@ -178,12 +309,13 @@ func (b *backend) Shutdown(ctx context.Context) error {
 
 // stopLoops makes evio.Serve return. evio stops only when a callback returns evio.Shutdown;
 // its Tick callback could say so, but evio's ticker goroutine outlives the server and then
-// writes to a closed (maybe reused) event descriptor. So the adapter dials its own listener:
-// in the stopping stage Opened answers evio.Shutdown, the loop that accepted the dial stops,
-// and evio stops the others. The dials repeat until Serve has returned, in case one fails, or
-// the stop signal was lost after all (see awaitParked) while other loops remain to stop.
+// writes to a closed (maybe reused) event descriptor. So the adapter rings the doorbells: in
+// the stopping stage their Data call answers evio.Shutdown, and evio stops every loop once one
+// has. Before Start has made the doorbells it dials evio's private socket instead, whose Opened
+// answers the same. Both repeat until Serve has returned, in case the stop signal was lost
+// after all (see awaitParked) while other loops remain to stop.
 func (b *backend) stopLoops() {
-	tick := time.NewTicker(pokeEvery)
+	tick := time.NewTicker(stopEvery)
 	defer tick.Stop()
 	for {
 		select {
@@ -191,8 +323,16 @@ func (b *backend) stopLoops() {
 			return
 		default:
 		}
-		if nc, err := net.DialTimeout("tcp", b.addr.String(), time.Second); err == nil {
-			nc.Close()
+		b.mu.Lock()
+		bells, path := b.bells, b.bellPath
+		b.mu.Unlock()
+		for _, d := range bells {
+			d.ring()
+		}
+		if path != "" {
+			if nc, err := net.DialTimeout("unix", path, time.Second); err == nil {
+				nc.Close()
+			}
 		}
 		select {
 		case <-b.done:
@@ -257,15 +397,17 @@ func (b *backend) Wait() error {
 	return b.err
 }
 
-// opened is evio's Opened callback, on the connection's loop.
+// opened is evio's Opened callback, on the connection's loop: for a connection the adapter
+// enrolled, or for a doorbell.
 func (b *backend) opened(ec evio.Conn) ([]byte, evio.Options, evio.Action) {
 	// Every read is lent to OnData and the tail kept by the adapter, so evio need not copy.
 	opts := evio.Options{ReuseInputBuffer: true}
-	c, err := newConn(b, ec)
-	if err != nil {
-		b.cfg.Logger.Error("evio: refusing connection", "err", err)
-		return nil, opts, evio.Close
+	a, ok := ec.Context().(*accepted)
+	if !ok {
+		return nil, opts, b.openBell(ec)
 	}
+	ec.SetContext(nil) // until the handler may see it: Closed ignores it
+	c := newConn(b, ec, a)
 	b.mu.Lock()
 	stage := b.stage
 	if stage == running {
@@ -274,44 +416,76 @@ func (b *backend) opened(ec evio.Conn) ([]byte, evio.Options, evio.Action) {
 	b.mu.Unlock()
 	switch stage {
 	case draining:
-		// evio cannot stop accepting without stopping its loops, so late arrivals are closed
-		// at once, before the handler sees them.
+		// Enrolled just before Shutdown began: closed at once, before the handler sees it.
 		return nil, opts, evio.Close
 	case stopping:
 		return nil, opts, evio.Shutdown
 	}
 	ec.SetContext(c)
 	c.open()
-	out, a := c.settle(0) // a new connection: evio holds no output yet
-	return out, opts, a
+	out, act := c.settle(0) // a new connection: evio holds no output yet
+	return out, opts, act
+}
+
+// openBell opens a connection on evio's private socket: one of the doorbells Start dials, or,
+// once the loops are to stop, a dial that stops them.
+func (b *backend) openBell(ec evio.Conn) evio.Action {
+	if b.stopped.Load() {
+		return evio.Shutdown
+	}
+	var d *doorbell
+	var news any
+	if err := findLayout(ec); err != nil {
+		news = err
+	} else {
+		d = &doorbell{ec: ec, loop: layout.loopOf(ec)}
+		news = d
+	}
+	select {
+	case b.newBell <- news:
+		if d == nil {
+			return evio.Close
+		}
+		ec.SetContext(d)
+		return evio.None
+	default:
+		return evio.Close // not one Start made
+	}
 }
 
 // data is evio's Data callback: in holds bytes read, or is nil when Wake asked for the call.
 func (b *backend) data(ec evio.Conn, in []byte) ([]byte, evio.Action) {
-	c, ok := ec.Context().(*conn)
-	if !ok {
-		return nil, evio.Close
+	switch x := ec.Context().(type) {
+	case *conn:
+		if in == nil {
+			return x.woken()
+		}
+		return x.read(in)
+	case *doorbell:
+		if in == nil {
+			return b.admit(x)
+		}
+		return nil, evio.None // the adapter's end never writes
 	}
-	if in == nil {
-		return c.woken()
-	}
-	return c.read(in)
+	return nil, evio.Close
 }
 
 // closed is evio's Closed callback: on the connection's loop, or on evio's Serve goroutine in
 // its closing pass after every loop has stopped.
 func (b *backend) closed(ec evio.Conn, err error) evio.Action {
-	c, ok := ec.Context().(*conn)
-	if !ok {
-		return evio.None // refused in Opened: the handler never saw it
+	switch x := ec.Context().(type) {
+	case *conn:
+		x.finish(err)
+		b.mu.Lock()
+		delete(b.live, x)
+		if b.stage == draining && len(b.live) == 0 {
+			close(b.drained)
+		}
+		b.mu.Unlock()
+	case *doorbell:
+		x.shut()
 	}
-	c.finish(err)
-	b.mu.Lock()
-	delete(b.live, c)
-	if b.stage == draining && len(b.live) == 0 {
-		close(b.drained)
-	}
-	b.mu.Unlock()
+	// Anything else was refused, or never opened: the handler never saw it.
 	return evio.None
 }
 

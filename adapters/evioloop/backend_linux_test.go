@@ -382,28 +382,6 @@ func TestLocalAddr(t *testing.T) {
 	}
 }
 
-func TestLayoutRejectsOtherTypes(t *testing.T) {
-	type noFD struct{ out []byte }
-	type wrongOut struct {
-		fd  int
-		out string
-	}
-	for _, v := range []any{noFD{}, &noFD{}, &wrongOut{}} {
-		if _, _, err := inspect(reflect.TypeOf(v)); err == nil {
-			t.Errorf("inspect(%T) accepted a type that is not evio's connection", v)
-		}
-	}
-	type good struct {
-		a   string
-		fd  int
-		out []byte
-	}
-	fd, out, err := inspect(reflect.TypeOf(&good{}))
-	if err != nil || fd != 1 || out != 2 {
-		t.Errorf("inspect(good) = %d, %d, %v; want 1, 2, nil", fd, out, err)
-	}
-}
-
 // TestCloseGivesUpOnStalledFlush: Close flushes first, but a peer that never reads must not
 // keep the connection open for ever (evio alone would keep trying to write): after closeStall
 // without progress the connection is aborted, with the cause the close was asked with.

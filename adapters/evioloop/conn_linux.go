@@ -1,7 +1,6 @@
 package evioloop
 
 import (
-	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -64,29 +63,9 @@ type conn struct {
 	cause       error  // for OnClose, with flagClose or flagAbort
 }
 
-func newConn(b *backend, ec evio.Conn) (*conn, error) {
-	fd, err := connFD(ec)
-	if err != nil {
-		return nil, err
-	}
-	// evio accepts with raw system calls and leaves Nagle's algorithm on; the net package turns
-	// it off, and a small reply held back until the peer's delayed ACK would stall request and
-	// response traffic for tens of milliseconds.
-	if err := syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1); err != nil {
-		return nil, fmt.Errorf("evio: TCP_NODELAY: %w", err)
-	}
-	// evio reports the listener's address as the local one; with a wildcard listener the
-	// socket's own address is the useful answer.
-	local := ec.LocalAddr()
-	if sa, err := syscall.Getsockname(fd); err == nil {
-		switch sa := sa.(type) {
-		case *syscall.SockaddrInet4:
-			local = &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}
-		case *syscall.SockaddrInet6:
-			local = &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port}
-		}
-	}
-	return &conn{b: b, ec: ec, fd: fd, local: local, remote: ec.RemoteAddr()}, nil
+// newConn makes the connection the handler sees for a, which evio has just opened.
+func newConn(b *backend, ec evio.Conn, a *accepted) *conn {
+	return &conn{b: b, ec: ec, fd: a.fd, local: a.local, remote: ec.RemoteAddr()}
 }
 
 // open runs OnOpen.

@@ -1,14 +1,39 @@
 // Package evioloop is the reactor backend on github.com/tidwall/evio (v1.0.8): a fixed set of
-// epoll event loops, level-triggered, all polling one shared listener, whose callbacks return
-// the bytes to send instead of writing them. It stands for the epoll reactor of the classic
-// progression as a library offers it, next to the hand-written one in adapters/epoll.
+// epoll event loops, level-triggered, whose callbacks return the bytes to send instead of
+// writing them. It stands for the epoll reactor of the classic progression as a library offers
+// it, next to the hand-written one in adapters/epoll.
+//
+// # Who accepts
+//
+// The adapter, not evio. evio accepts inside its loops, and any accept error but EAGAIN (EMFILE
+// when descriptors run out) ends the loop and with it the whole server, every connection
+// closed; evio has no hook to change that nor to take a connection accepted elsewhere. So:
+//
+//   - The adapter owns the public listener (net.Listen, or SO_REUSEPORT with Config.ReusePort)
+//     and one goroutine accepts from it with raw accept4, sleeping in Go's poller while none
+//     arrive. At the descriptor limit it waits and retries, 5 ms doubling to 1 s, and warns at
+//     most once a second (internal/backoff); the connections wait in the kernel's queue, the
+//     ones already served carry on, and the waiting ones are served once descriptors are free.
+//   - evio serves only a private Unix socket in a fresh temporary directory. At Start the
+//     adapter dials it once per loop (evio's LeastConnections balancing gives each loop one)
+//     and removes its name, so nothing else can reach evio. evio's end of each of these
+//     connections is that loop's doorbell: the handler never sees one, nor does Shutdown wait
+//     for them to drain.
+//   - Each accepted socket (TCP_NODELAY set, and its local address read when the listener is a
+//     wildcard) is queued for the next loop in turn and that loop's doorbell rung with evio's
+//     Wake. On the loop, in the doorbell's Data call, the adapter does what evio's own accept
+//     would: a new evio connection {fd, peer address, loop} goes into the loop's table, its
+//     epoll set (read and write) and its count. evio then opens it like any other and calls
+//     Opened. Local and remote addresses are the TCP ones.
+//
+// Per connection that is accept4, setsockopt and, with a wildcard listener, getsockname on
+// the accept goroutine, then one epoll_ctl on the loop, plus the eventfd write and read of a
+// Wake, shared by the connections queued together. evio's own accept spent accept, two fcntl
+// and epoll_ctl on the loop, and the adapter setsockopt and getsockname after it.
 //
 // # How evio's model maps onto the contract
 //
-//   - Config.Loops is evio's NumLoops. Balancing is evio's Random: every loop polls the
-//     listener and whichever accepts first owns the connection. (RoundRobin and
-//     LeastConnections make the other loops refuse the accept and, the listener being
-//     level-triggered, spin until the chosen loop takes it.)
+//   - Config.Loops is evio's NumLoops; accepted connections go to the loops round-robin.
 //   - Open → Data → Close: evio's Opened, Data and Closed callbacks run on the connection's
 //     loop and call OnOpen, OnData and OnClose. evio gives Closed a nil error both for the
 //     peer's FIN and for closes the adapter asked for; the adapter tells them apart and reports
@@ -43,38 +68,39 @@
 //     at most one earlier hand-off besides. A connection past the mark is aborted with
 //     ErrOutboundFull, so a silent peer costs at most about twice MaxOutbound plus the kernel's
 //     socket buffer, and never delays the others.
-//   - Shutdown: evio cannot stop accepting while its loops run, and stops only when a callback
-//     returns evio.Shutdown. Shutdown therefore (1) asks every connection to flush and close
-//     with ErrServerClosed, closing newcomers at once, (2) waits for that or for ctx, (3) dials
-//     its own listener: the Opened call for that connection returns evio.Shutdown, evio stops
-//     all loops and closes what is left, calling Closed (reported as ErrServerClosed), closes
-//     its pollers and listener, and Serve returns. evio's Tick is not used: its ticker
-//     goroutine outlives the server and then writes to a closed, perhaps reused, descriptor.
-//     No goroutine or descriptor of the backend is left when Shutdown returns.
+//   - Shutdown: evio stops only when a callback returns evio.Shutdown. Shutdown therefore
+//     (1) closes the public listener, so nothing new arrives, and refuses what was accepted
+//     but not yet opened, (2) asks every connection to flush and close with ErrServerClosed,
+//     (3) waits for that or for ctx, (4) rings the doorbells, whose Data call now returns
+//     evio.Shutdown: evio stops all loops and closes what is left, calling Closed (reported as
+//     ErrServerClosed), closes its pollers and private listener, and Serve returns. evio's Tick
+//     is not used: its ticker goroutine outlives the server and then writes to a closed,
+//     perhaps reused, descriptor. No goroutine or descriptor of the backend is left when
+//     Shutdown returns.
 //
 // # What evio cannot do, and what the adapter does about it
 //
 //   - Edge-triggered readiness and a read size other than the default (evio reads into a fixed
 //     64 KiB buffer per loop) are refused by New with an error wrapping
-//     reactor.ErrNotSupported; Info lists them. Config.ReusePort maps to evio's reuseport
-//     option, SO_REUSEPORT on its one shared listener: other processes can share the port
-//     (reactor serve --procs), but the loops still share one listener.
-//   - evio's Conn tells neither its socket nor how much output it holds. The adapter reads both
-//     from evio's unexported connection struct with reflect, on the connection's own loop
-//     only; it never writes evio's state. go.mod pins evio v1.0.8 (the project is archived)
-//     and the package's tests check the layout. The socket is also used to turn Nagle's
-//     algorithm off (evio leaves it on) and to report the socket's real local address (evio
-//     reports the listener's).
+//     reactor.ErrNotSupported; Info lists them. Config.ReusePort sets SO_REUSEPORT on the
+//     adapter's listener: other processes can share the port (reactor serve --procs).
+//   - evio's unexported state, used on a loop's own goroutine only, from its callbacks: the
+//     adapter reads how much output evio holds for a connection (evio's Conn does not tell),
+//     and writes a loop's connection table, epoll set and count to enroll a connection, as
+//     described above. go.mod pins evio v1.0.8 (the project is archived); Start checks the
+//     layout of evio's structs once, by reflect, and fails if it differs, and the package's
+//     tests check it too.
+//   - Each server holds, besides its connections, the listener, evio's private listener, and
+//     two descriptors per loop for the doorbells.
 //   - evio's Serve waits on a sync.Cond for the first loop to stop, and starts its loops just
 //     before it begins to wait; a loop that stops inside that window signals nobody, and Serve
 //     never returns. A Shutdown right after Start hits it (the package's tests did, one loop,
 //     under -race). Start therefore returns only once a stack dump shows Serve's goroutine
 //     waiting on that Cond, one runtime.Stack call per Start, bounded to 5 s.
-//   - An accept error (EMFILE when descriptors run out) ends evio's loop and so the whole
-//     server; Wait then returns an error saying so.
-//   - After its loops stop, evio closes each listener's descriptor and then the *os.File it
+//   - After its loops stop, evio closes its listener's descriptor and then the *os.File it
 //     came from, which closes the same number again. Should another goroutine open a
 //     descriptor in between, that one is closed. The window is two consecutive system calls
-//     at the end of Shutdown; it is a bug in evio the adapter cannot reach.
+//     at the end of Shutdown, on the private listener now; it is a bug in evio the adapter
+//     cannot reach.
 //   - evio's loops also wake every 100 ms when idle (its epoll_wait timeout).
 package evioloop

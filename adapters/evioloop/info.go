@@ -13,7 +13,7 @@ const Name = "evio"
 func Info() reactor.Info {
 	in := reactor.Info{
 		Name:        Name,
-		Model:       "epoll, level-triggered, N loops sharing one listener; callbacks return the bytes to send (tidwall/evio)",
+		Model:       "epoll, level-triggered, N loops fed round-robin by the adapter's acceptor; callbacks return the bytes to send (tidwall/evio)",
 		Progression: "epoll reactor (library)",
 		Available:   runtime.GOOS == "linux",
 		Unsupported: []string{"EdgeTriggered", "ReadBufferSize"},

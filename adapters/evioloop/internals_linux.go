@@ -2,59 +2,126 @@ package evioloop
 
 import (
 	"fmt"
+	"os"
 	"reflect"
 	"sync"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
 
 	"github.com/tidwall/evio"
 )
 
-// evio's Conn tells neither its descriptor nor how much output it still holds, and the adapter
-// needs both: the descriptor to abort a connection whose output cannot drain (evio writes
-// pending output before it acts on Close, so a peer that never reads would hold the connection
-// open forever) and the pending length to know when more output may be handed over (evio
-// replaces, not appends, the output of a wake). Both are read, never written, from evio's
-// unexported connection struct through reflect, only on the connection's own loop goroutine,
-// so there is no race with evio. go.mod pins evio v1.0.8 (the project is archived) and
-// TestInternals checks the layout.
+// evio's Conn tells neither its descriptor nor how much output it still holds, and evio has no
+// way to take a connection accepted elsewhere; the adapter needs all three. It reads the
+// pending output of a connection (to know when more may be handed over: evio replaces, not
+// appends, the output of a wake) from evio's unexported connection struct. And to serve a
+// connection the adapter accepted, it does on a loop what evio's loopAccept does with one evio
+// accepted: a new connection struct {fd, sa, loop} goes into the loop's table, into its epoll
+// set for reading and writing, and into its count; evio then opens it on its first writable
+// event like any other. All of it happens on the loop's own goroutine, from a callback, so
+// there is no race with evio. go.mod pins evio v1.0.8 (the project is archived); the layout
+// is checked once, at Start, and a mismatch fails Start. TestInternals checks it too.
 
-// layout holds the field indexes of evio's connection struct, found on first use.
+// evioLayout says where evio's fields lie: field indexes for reads through reflect, byte
+// offsets for the writes of enroll.
+type evioLayout struct {
+	conn    reflect.Type // evio's connection struct
+	fdconns reflect.Type // the loop's table, map[int]*conn
+	out     int          // index of conn.out
+
+	connFD, connSA, connLoop         uintptr // conn.fd, conn.sa, conn.loop
+	loopPoll, loopFDConns, loopCount uintptr // loop.poll, loop.fdconns, loop.count
+	pollFD                           uintptr // internal.Poll.fd, the epoll descriptor
+}
+
+// layout is evio's, found from the first doorbell.
 var layout struct {
-	once    sync.Once
-	fd, out int
-	err     error
+	once sync.Once
+	evioLayout
+	err error
 }
 
 func findLayout(ec evio.Conn) error {
 	layout.once.Do(func() {
-		layout.fd, layout.out, layout.err = inspect(reflect.TypeOf(ec))
+		layout.evioLayout, layout.err = inspect(reflect.TypeOf(ec))
 	})
 	return layout.err
 }
 
-// inspect finds the fd and out fields in t, which must be a pointer to evio's connection struct.
-func inspect(t reflect.Type) (fd, out int, err error) {
+// inspect finds the fields the adapter uses in t, which must be a pointer to evio's connection
+// struct, and checks their types.
+func inspect(t reflect.Type) (evioLayout, error) {
+	var l evioLayout
+	bad := func(what string) (evioLayout, error) {
+		return evioLayout{}, fmt.Errorf("%v is not the connection struct of evio v1.0.8: %s", t, what)
+	}
 	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
-		return 0, 0, fmt.Errorf("evio: connection is a %v, not a pointer to a struct", t)
+		return bad("not a pointer to a struct")
 	}
-	t = t.Elem()
-	fdf, okFD := t.FieldByName("fd")
-	outf, okOut := t.FieldByName("out")
-	if !okFD || fdf.Type.Kind() != reflect.Int || !okOut || outf.Type != reflect.TypeOf([]byte(nil)) {
-		return 0, 0, fmt.Errorf("evio: connection struct %v lacks fd int and out []byte (evio other than v1.0.8?)", t)
+	l.conn = t.Elem()
+	field := func(s reflect.Type, name string, want reflect.Kind) (reflect.StructField, bool) {
+		f, ok := s.FieldByName(name)
+		return f, ok && len(f.Index) == 1 && f.Type.Kind() == want
 	}
-	return fdf.Index[0], outf.Index[0], nil
-}
-
-// connFD returns the connection's socket descriptor.
-func connFD(ec evio.Conn) (int, error) {
-	if err := findLayout(ec); err != nil {
-		return -1, err
+	fd, okFD := field(l.conn, "fd", reflect.Int)
+	out, okOut := field(l.conn, "out", reflect.Slice)
+	sa, okSA := field(l.conn, "sa", reflect.Interface)
+	lp, okLoop := field(l.conn, "loop", reflect.Pointer)
+	if !okFD || !okOut || out.Type.Elem().Kind() != reflect.Uint8 || !okSA || sa.Type != reflect.TypeFor[syscall.Sockaddr]() ||
+		!okLoop || lp.Type.Elem().Kind() != reflect.Struct {
+		return bad("want fd int, out []byte, sa syscall.Sockaddr, loop *loop")
 	}
-	return int(reflect.ValueOf(ec).Elem().Field(layout.fd).Int()), nil
+	loop := lp.Type.Elem()
+	l.fdconns = reflect.MapOf(reflect.TypeFor[int](), t)
+	poll, okPoll := field(loop, "poll", reflect.Pointer)
+	fdconns, okConns := loop.FieldByName("fdconns")
+	count, okCount := field(loop, "count", reflect.Int32)
+	if !okPoll || poll.Type.Elem().Kind() != reflect.Struct || !okConns || fdconns.Type != l.fdconns || !okCount {
+		return bad("its loop wants poll *Poll, fdconns map[int]*conn, count int32")
+	}
+	pfd, okPFD := field(poll.Type.Elem(), "fd", reflect.Int)
+	if !okPFD {
+		return bad("its poller wants fd int")
+	}
+	l.out = out.Index[0]
+	l.connFD, l.connSA, l.connLoop = fd.Offset, sa.Offset, lp.Offset
+	l.loopPoll, l.loopFDConns, l.loopCount = poll.Offset, fdconns.Offset, count.Offset
+	l.pollFD = pfd.Offset
+	return l, nil
 }
 
 // pendingOut returns how many bytes evio still holds to write for the connection. Only from
-// the connection's loop goroutine, after connFD succeeded once.
+// the connection's loop goroutine, after Start.
 func pendingOut(ec evio.Conn) int {
 	return reflect.ValueOf(ec).Elem().Field(layout.out).Len()
+}
+
+// loopOf returns the loop that owns ec, as an opaque pointer.
+func (l *evioLayout) loopOf(ec evio.Conn) unsafe.Pointer {
+	return *(*unsafe.Pointer)(unsafe.Add(reflect.ValueOf(ec).UnsafePointer(), l.connLoop))
+}
+
+// enroll makes the socket a serve on loop as if evio had accepted it there (see loopAccept in
+// evio_unix.go): a connection {fd, sa, loop} in the loop's table and its epoll set, counted.
+// lnidx stays 0, evio's one listener, whose address evio gives as the local one; the adapter
+// reports its own. The new connection carries a as its context until Opened. Only on loop's
+// goroutine.
+func (l *evioLayout) enroll(loop unsafe.Pointer, a *accepted) error {
+	poll := *(*unsafe.Pointer)(unsafe.Add(loop, l.loopPoll))
+	epfd := *(*int)(unsafe.Add(poll, l.pollFD))
+	// What evio's Poll.AddReadWrite does, but an error is returned rather than a panic.
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLOUT, Fd: int32(a.fd)}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, a.fd, &ev); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	cv := reflect.New(l.conn)
+	c := cv.UnsafePointer()
+	*(*int)(unsafe.Add(c, l.connFD)) = a.fd
+	*(*syscall.Sockaddr)(unsafe.Add(c, l.connSA)) = a.sa
+	*(*unsafe.Pointer)(unsafe.Add(c, l.connLoop)) = loop
+	cv.Interface().(evio.Conn).SetContext(a)
+	reflect.NewAt(l.fdconns, unsafe.Add(loop, l.loopFDConns)).Elem().SetMapIndex(reflect.ValueOf(a.fd), cv)
+	atomic.AddInt32((*int32)(unsafe.Add(loop, l.loopCount)), 1)
+	return nil
 }

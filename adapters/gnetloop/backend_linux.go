@@ -16,6 +16,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/reactorlab/reactor/internal/backoff"
 	"github.com/reactorlab/reactor/internal/ratelog"
 	"github.com/reactorlab/reactor/internal/reuseport"
 	"github.com/reactorlab/reactor/reactor"
@@ -158,7 +159,7 @@ func (b *backend) accept() {
 	b.mu.Lock()
 	eng := b.eng
 	b.mu.Unlock()
-	var backoff time.Duration
+	pace := backoff.Accept{Logger: b.cfg.Logger, Msg: "gnet: accept failed; retrying", Limit: &b.acceptLog}
 	for {
 		nc, err := b.ln.AcceptTCP()
 		if err != nil {
@@ -166,21 +167,11 @@ func (b *backend) accept() {
 				return
 			}
 			// Out of descriptors (EMFILE, ENFILE) and the like: the connection stays queued in
-			// the kernel. Wait and retry, from 5 ms doubling to 1 s, rather than spin on a
-			// listener that stays ready.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			if n, ok := b.acceptLog.Allow(); ok {
-				b.cfg.Logger.Warn("gnet: accept failed; retrying", "err", err, "in", backoff, "suppressed", n)
-			}
-			t := time.NewTimer(backoff)
-			select {
-			case <-t.C:
-			case <-b.stopAccept:
-				t.Stop()
-			}
+			// the kernel until a retry, paced rather than spinning on a listener that stays ready.
+			pace.Failed(err, b.stopAccept)
 			continue
 		}
-		backoff = 0
+		pace.Succeeded()
 		b.enroll(eng, nc)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/reactorlab/reactor/internal/backoff"
 	"github.com/reactorlab/reactor/internal/ratelog"
 	"github.com/reactorlab/reactor/internal/reuseport"
 	"github.com/reactorlab/reactor/reactor"
@@ -92,7 +93,7 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 // accept runs until the listener is closed (by Shutdown) or fails for good.
 func (b *backend) accept() {
 	defer b.wg.Done()
-	var backoff time.Duration
+	pace := backoff.Accept{Logger: b.cfg.Logger, Msg: "std: accept failed; retrying", Limit: &b.acceptLog}
 	for {
 		nc, err := b.ln.Accept()
 		if err != nil {
@@ -102,17 +103,13 @@ func (b *backend) accept() {
 			var ne net.Error
 			if errors.As(err, &ne) && !errors.Is(err, net.ErrClosed) {
 				// Out of descriptors and the like: wait and try again rather than spin or die.
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				if n, ok := b.acceptLog.Allow(); ok {
-					b.cfg.Logger.Warn("std: accept failed; retrying", "err", err, "in", backoff, "suppressed", n)
-				}
-				time.Sleep(backoff)
+				pace.Failed(err, nil)
 				continue
 			}
 			b.fail(err)
 			return
 		}
-		backoff = 0
+		pace.Succeeded()
 		c := newConn(b, nc.(*net.TCPConn))
 		b.mu.Lock()
 		if b.stopping {
