@@ -1,6 +1,8 @@
 // Package gnetloop runs reactor handlers on gnet v2 (github.com/panjf2000/gnet/v2), a
-// multi-reactor event-loop library: one main reactor accepts and hands each connection to one
-// of N event loops, each an epoll loop on its own goroutine that owns its connections outright.
+// multi-reactor event-loop library: N event loops, each an epoll loop on its own goroutine that
+// owns its connections outright. gnet's own acceptor would end the engine when accept runs out
+// of descriptors, so the adapter accepts and enrolls each connection with a loop (see
+// "Accepting, and the descriptor limit" below).
 // The backend name users type is "gnet".
 //
 // # How gnet's model maps onto the contract

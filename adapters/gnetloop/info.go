@@ -14,7 +14,7 @@ const Name = "gnet"
 func Info() reactor.Info {
 	info := reactor.Info{
 		Name:        Name,
-		Model:       "multi-reactor: a main epoll reactor accepts, N epoll event loops (level-triggered, edge-triggered on request) own their connections; gnet v2",
+		Model:       "multi-reactor: the adapter accepts and enrolls each connection with one of N epoll event loops (level-triggered, edge-triggered on request) that own them; gnet v2",
 		Progression: "epoll reactor, one loop per core",
 		Available:   available,
 		Unsupported: []string{},
