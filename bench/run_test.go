@@ -199,18 +199,7 @@ func TestRunBackgroundIdle(t *testing.T) {
 		defer open.Add(-1)
 		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
 		}
-		buf := make([]byte, 4096)
-		for {
-			m, err := c.Read(buf)
-			if m > 0 {
-				if _, werr := c.Write(buf[:m]); werr != nil {
-					return
-				}
-			}
-			if err != nil {
-				return
-			}
-		}
+		_, _ = io.Copy(c, c) // echo until the peer goes
 	})
 	var accepted atomic.Int64
 	refusing := testServer(t, func(c net.Conn) {
@@ -219,18 +208,7 @@ func TestRunBackgroundIdle(t *testing.T) {
 		if accepted.Add(1) > 4 {
 			return
 		}
-		buf := make([]byte, 4096)
-		for {
-			m, err := c.Read(buf)
-			if m > 0 {
-				if _, werr := c.Write(buf[:m]); werr != nil {
-					return
-				}
-			}
-			if err != nil {
-				return
-			}
-		}
+		_, _ = io.Copy(c, c) // echo until the peer goes
 	})
 	o := Defaults("echo", true)
 	o.Pin = false
@@ -306,18 +284,7 @@ func TestRunIdleNotHeld(t *testing.T) {
 			if n := accepted.Add(1); limit > 0 && n > limit {
 				return
 			}
-			buf := make([]byte, 512)
-			for {
-				m, err := c.Read(buf)
-				if m > 0 {
-					if _, werr := c.Write(buf[:m]); werr != nil {
-						return
-					}
-				}
-				if err != nil {
-					return
-				}
-			}
+			_, _ = io.Copy(c, c) // echo until the peer goes
 		})
 	}
 	var limitedSeen, refusingSeen atomic.Int64

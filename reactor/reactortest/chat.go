@@ -30,6 +30,20 @@ type chatter struct {
 }
 
 // joinChat connects, names the member and waits for the CLIENT reply. Safe from any goroutine.
+// joinMembers joins n members named m0, m1, … and fails the test if one cannot join.
+func joinMembers(t *testing.T, srv *server, n int) []*chatter {
+	t.Helper()
+	ms := make([]*chatter, n)
+	for i := range ms {
+		m, err := joinChat(t, srv, "m"+strconv.Itoa(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms[i] = m
+	}
+	return ms
+}
+
 func joinChat(t *testing.T, srv *server, name string) (*chatter, error) {
 	c, err := srv.dialE(t)
 	if err != nil {
@@ -55,14 +69,7 @@ func joinChat(t *testing.T, srv *server, name string) (*chatter, error) {
 func (s *suite) testChatEveryLine(t *testing.T) {
 	const members, lines = 50, 100
 	srv := s.start(t, reactor.Config{}, chat.New(chat.Config{}))
-	ms := make([]*chatter, members)
-	for i := range ms {
-		m, err := joinChat(t, srv, "m"+strconv.Itoa(i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ms[i] = m
-	}
+	ms := joinMembers(t, srv, members)
 	var wg sync.WaitGroup
 	for i, m := range ms {
 		wg.Add(2)
@@ -187,14 +194,7 @@ func (s *suite) testChatShutdownNotice(t *testing.T) {
 	const members = 5
 	room := chat.New(chat.Config{})
 	srv := s.start(t, reactor.Config{}, room)
-	ms := make([]*chatter, members)
-	for i := range ms {
-		m, err := joinChat(t, srv, "m"+strconv.Itoa(i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ms[i] = m
-	}
+	ms := joinMembers(t, srv, members)
 	// Every join announcement was queued before its member's CLIENT reply was sent, so the
 	// notice comes after all of them.
 	room.AnnounceShutdown()
