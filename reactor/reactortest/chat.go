@@ -29,7 +29,6 @@ type chatter struct {
 	r    *bufio.Reader
 }
 
-// joinChat connects, names the member and waits for the CLIENT reply. Safe from any goroutine.
 // joinMembers joins n members named m0, m1, … and fails the test if one cannot join.
 func joinMembers(t *testing.T, srv *server, n int) []*chatter {
 	t.Helper()
@@ -44,6 +43,7 @@ func joinMembers(t *testing.T, srv *server, n int) []*chatter {
 	return ms
 }
 
+// joinChat connects, names the member and waits for the CLIENT reply. Safe from any goroutine.
 func joinChat(t *testing.T, srv *server, name string) (*chatter, error) {
 	c, err := srv.dialE(t)
 	if err != nil {
