@@ -21,6 +21,7 @@ type settings struct {
 	Procs           int           `yaml:"procs"`
 	EdgeTriggered   bool          `yaml:"edge_triggered"`
 	ReusePort       bool          `yaml:"reuseport"`
+	Join            bool          `yaml:"join"`
 	ReadBuffer      byteSize      `yaml:"read_buffer"`
 	MaxInbound      byteSize      `yaml:"max_inbound"`
 	MaxOutbound     byteSize      `yaml:"max_outbound"`

@@ -38,8 +38,9 @@ func runPrefork(ctx context.Context, s settings, args []string, stderr io.Writer
 		return 1
 	}
 	// The workers get the same command line, so the same file and flags; the flags appended
-	// last win: one process each, the reserved port, SO_REUSEPORT.
-	workerArgs := append(append([]string{"serve"}, args...), "--procs", "1", "--reuseport", "--addr", addr.String())
+	// last win: one process each, the reserved port, SO_REUSEPORT, and --join, since the
+	// reservation and their siblings hold the port by design.
+	workerArgs := append(append([]string{"serve"}, args...), "--procs", "1", "--join", "--addr", addr.String())
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/reactorlab/reactor/internal/reuseport"
 	"github.com/reactorlab/reactor/protocols/chat"
 	"github.com/reactorlab/reactor/protocols/echo"
 	"github.com/reactorlab/reactor/protocols/http1"
@@ -62,7 +63,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&s.Loops, "loops", 0, "event loops for backends that have them (0: one per CPU)")
 	fs.IntVar(&s.Procs, "procs", s.Procs, "worker processes sharing the port with SO_REUSEPORT, each running the backend (prefork)")
 	fs.BoolVar(&s.EdgeTriggered, "edge", false, "edge-triggered readiness, where the backend offers it")
-	fs.BoolVar(&s.ReusePort, "reuseport", false, "one SO_REUSEPORT listener per loop, where the backend offers it")
+	fs.BoolVar(&s.ReusePort, "reuseport", false, "one SO_REUSEPORT listener per loop, where the backend offers it; refused if another process already holds the port, unless --join")
+	fs.BoolVar(&s.Join, "join", false, "share a port another reactor process already serves (SO_REUSEPORT; implies --reuseport): the kernel spreads connections across both")
 	fs.Var(&s.ReadBuffer, "read-buffer", "`bytes` read per system call (0: 64KiB)")
 	fs.Var(&s.MaxInbound, "max-inbound", "unconsumed input a connection may hold, in `bytes` (0: 1MiB; for http, room for its largest body)")
 	fs.Var(&s.MaxOutbound, "max-outbound", "pending output past which a connection is closed, in `bytes` (0: 1MiB; for http, room for its largest echo)")
@@ -124,6 +126,17 @@ Flags:
 	if s.Procs < 1 {
 		fmt.Fprintf(stderr, "reactor serve: --procs %d: want 1 or more\n", s.Procs)
 		return 2
+	}
+	if s.Join {
+		s.ReusePort = true
+	}
+	if (s.ReusePort || s.Procs > 1) && !s.Join {
+		// SO_REUSEPORT would bind next to whoever serves the port and silently take a share of
+		// their connections; that has to be asked for.
+		if err := reuseport.CheckFree(s.Addr); errors.Is(err, reuseport.ErrInUse) {
+			fmt.Fprintf(stderr, "reactor serve: %s is already in use; with SO_REUSEPORT this server would take a share of its connections. Pass --join to share the port on purpose, or choose another --addr\n", s.Addr)
+			return 1
+		}
 	}
 	if s.Procs > 1 {
 		return runPrefork(ctx, s, args, stderr)
@@ -204,6 +217,8 @@ func applyFlag(name string, src settings, dst *settings) {
 		dst.EdgeTriggered = src.EdgeTriggered
 	case "reuseport":
 		dst.ReusePort = src.ReusePort
+	case "join":
+		dst.Join = src.Join
 	case "read-buffer":
 		dst.ReadBuffer = src.ReadBuffer
 	case "max-inbound":
