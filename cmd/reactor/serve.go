@@ -123,9 +123,37 @@ Flags:
 		fmt.Fprintf(stderr, "reactor serve: unknown protocol %q (valid: %s)\n", s.Proto, strings.Join(protocolNames(), ", "))
 		return 2
 	}
-	if s.Procs < 1 {
-		fmt.Fprintf(stderr, "reactor serve: --procs %d: want 1 or more\n", s.Procs)
+	if err := s.validate(); err != nil {
+		fmt.Fprintf(stderr, "reactor serve: %v\n", err)
 		return 2
+	}
+	if s.Proto == "http" {
+		// The echo route answers once the whole body is in, and answers it in one piece, so
+		// the backend must be willing to hold a body of the largest size http accepts in
+		// both directions; otherwise a big body would hit the backend's bounds (an abrupt
+		// close) before http's own (a 413). Unset bounds grow to fit; bounds the user set
+		// too small are refused rather than overridden.
+		need := httpRequestNeed(s.HTTP)
+		for _, b := range []struct {
+			name string
+			v    *byteSize
+			def  int
+		}{
+			{"max_inbound (--max-inbound)", &s.MaxInbound, reactor.DefaultMaxInbound},
+			{"max_outbound (--max-outbound)", &s.MaxOutbound, reactor.DefaultMaxOutbound},
+		} {
+			if *b.v == 0 {
+				*b.v = byteSize(max(b.def, need))
+			} else if int(*b.v) < need {
+				body := int(s.HTTP.MaxBody)
+				if body == 0 {
+					body = http1.DefaultMaxBody
+				}
+				fmt.Fprintf(stderr, "reactor serve: %s is %d bytes, less than the %d an http request or /echo reply may need with http.max_body %d; raise it, lower http.max_body, or leave it at 0 to fit\n",
+					b.name, int(*b.v), need, body)
+				return 2
+			}
+		}
 	}
 	if s.Join {
 		s.ReusePort = true
@@ -153,19 +181,6 @@ Flags:
 			return 1
 		}
 		defer stop()
-	}
-	if s.Proto == "http" {
-		// The echo route answers once the whole body is in, and answers it in one piece, so
-		// the backend must be willing to hold a body of the largest size http accepts in
-		// both directions; otherwise a big body would hit the backend's bounds (an abrupt
-		// close) before http's own (a 413).
-		need := httpRequestNeed(s.HTTP)
-		if s.MaxInbound == 0 {
-			s.MaxInbound = byteSize(max(reactor.DefaultMaxInbound, need))
-		}
-		if s.MaxOutbound == 0 {
-			s.MaxOutbound = byteSize(max(reactor.DefaultMaxOutbound, need))
-		}
 	}
 	cfg := reactor.Config{
 		Addr:           s.Addr,
