@@ -4,16 +4,21 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"github.com/reactorlab/reactor/reactor"
 )
 
 // lockedBuffer collects output written from several goroutines (the serve loop and loggers).
@@ -166,9 +171,46 @@ func TestBackendsListsStd(t *testing.T) {
 	if !strings.Contains(out.String(), "std") || !strings.Contains(out.String(), "goroutine per connection") {
 		t.Fatalf("backends output lacks the std backend and its model:\n%s", out.String())
 	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if n := utf8.RuneCountInString(line); n > 100 {
+			t.Errorf("line of %d columns; want at most 100:\n%s", n, line)
+		}
+	}
 	out = lockedBuffer{}
-	if code := run(context.Background(), []string{"backends", "--json"}, nil, &out, &errOut); code != 0 || !strings.HasPrefix(out.String(), "[") {
-		t.Fatalf("backends --json: exit %d, output %q", code, out.String())
+	if code := run(context.Background(), []string{"backends", "--json"}, nil, &out, &errOut); code != 0 {
+		t.Fatalf("backends --json: exit %d, %s", code, errOut.String())
+	}
+	var descs []map[string]any
+	if err := json.Unmarshal([]byte(out.String()), &descs); err != nil {
+		t.Fatalf("backends --json: %v\n%s", err, out.String())
+	}
+	for _, d := range descs {
+		for k := range d {
+			if k != strings.ToLower(k) {
+				t.Errorf("JSON key %q; want lower case", k)
+			}
+		}
+		if _, ok := d["unsupported"].([]any); !ok {
+			t.Errorf("%v: unsupported is %#v; want an array, [] when empty", d["name"], d["unsupported"])
+		}
+		if d["name"] == "std" && !slices.Contains(d["unsupported"].([]any), any("--edge")) {
+			t.Errorf("std: unsupported %v; want the flag --edge", d["unsupported"])
+		}
+	}
+}
+
+func TestBackendsNamesOneAndExplainsUnavailable(t *testing.T) {
+	var out, errOut lockedBuffer
+	if code := run(context.Background(), []string{"backends", "std"}, nil, &out, &errOut); code != 0 || !strings.Contains(out.String(), "progression:") {
+		t.Errorf("backends std: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	if code := run(context.Background(), []string{"backends", "nope"}, nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), `unknown backend "nope"`) {
+		t.Errorf("backends nope: exit %d, %s; want 2 and the valid names", code, errOut.String())
+	}
+	// How a backend that does not run here reads, as on macOS.
+	d := describe(reactor.Info{Name: "epoll", Reason: "needs Linux", Unsupported: []string{"EdgeTriggered", "ReadBufferSize"}})
+	if d.here() != "no: needs Linux" || d.unsupported() != "--edge --read-buffer" {
+		t.Errorf("here %q, unsupported %q; want the reason and flag names", d.here(), d.unsupported())
 	}
 }
 
