@@ -30,6 +30,7 @@ type settings struct {
 	MaxOutbound     byteSize      `yaml:"max_outbound"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	LogLevel        string        `yaml:"log_level"`
+	LogFormat       string        `yaml:"log_format"`
 	HTTP            httpSettings  `yaml:"http"`
 	Chat            chatSettings  `yaml:"chat"`
 }
@@ -57,6 +58,7 @@ func defaultSettings(backend string) settings {
 		Procs:           1,
 		ShutdownTimeout: 10 * time.Second,
 		LogLevel:        "info",
+		LogFormat:       "text",
 	}
 }
 

@@ -5,13 +5,14 @@ package main
 import (
 	"bufio"
 	"context"
-	"fmt"
+	"encoding/json"
 	"io"
-	"net"
+	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
-	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,31 +24,32 @@ import (
 
 // runPrefork is `reactor serve --procs N`: the process-per-worker model. It reserves the port,
 // starts N copies of this program serving it with SO_REUSEPORT (each running the chosen
-// backend), relays their output with a [pid] prefix, forwards SIGINT/SIGTERM, and reports how
-// many requests each served. The kernel spreads new connections across the workers.
-func runPrefork(ctx context.Context, s settings, args []string, stderr io.Writer) int {
+// backend), relays their log lines through logger with their pid, forwards SIGINT/SIGTERM, and
+// reports how many requests each served. The kernel spreads new connections across the workers.
+func runPrefork(ctx context.Context, s settings, args []string, logger *slog.Logger) int {
 	addr, release, err := reuseport.Reserve(s.Addr)
 	if err != nil {
-		fmt.Fprintf(stderr, "reactor serve: --procs %d: %v\n", s.Procs, err)
+		logger.Error("cannot reserve the port", "procs", s.Procs, "err", err)
 		return 1
 	}
 	defer release()
 	self, err := os.Executable()
 	if err != nil {
-		fmt.Fprintf(stderr, "reactor serve: --procs: %v\n", err)
+		logger.Error("cannot find this program to start workers with", "err", err)
 		return 1
 	}
 	// The workers get the same command line, so the same file and flags; the flags appended
 	// last win: one process each, the reserved port, SO_REUSEPORT, and --join, since the
 	// reservation and their siblings hold the port by design.
-	workerArgs := append(append([]string{"serve"}, args...), "--procs", "1", "--join", "--addr", addr.String())
+	// They log JSON, which the relay reads back into records of our own logger.
+	workerArgs := append(append([]string{"serve"}, args...), "--procs", "1", "--join", "--addr", addr.String(), "--log-format", "json")
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
-	var out sync.Mutex // one line at a time on our stderr
-	served := map[int]string{}
+	var mu sync.Mutex // guards served
+	served := map[int][]any{}
 	ready := make(chan int, s.Procs)
 	exited := make(chan *exec.Cmd, s.Procs)
 	var workers []*exec.Cmd
@@ -60,12 +62,12 @@ func runPrefork(ctx context.Context, s settings, args []string, stderr io.Writer
 			err = cmd.Start()
 		}
 		if err != nil {
-			fmt.Fprintf(stderr, "reactor serve: starting worker %d: %v\n", i+1, err)
+			logger.Error("cannot start worker", "worker", i+1, "err", err)
 			stopWorkers(workers, syscall.SIGKILL)
 			return 1
 		}
 		workers = append(workers, cmd)
-		go relayWorker(cmd, pipe, stderr, &out, served, ready, exited)
+		go relayWorker(cmd, pipe, logger, &mu, served, ready, exited)
 	}
 
 	// Wait for every worker to serve, or for the first to fail.
@@ -74,11 +76,11 @@ func runPrefork(ctx context.Context, s settings, args []string, stderr io.Writer
 		select {
 		case <-ready:
 		case cmd := <-exited:
-			fmt.Fprintf(stderr, "reactor serve: worker %d exited before serving (%v)\n", cmd.Process.Pid, cmd.ProcessState)
+			logger.Error("worker exited before serving", "pid", cmd.Process.Pid, "state", cmd.ProcessState.String())
 			stopWorkers(workers, syscall.SIGKILL)
 			return 1
 		case <-deadline:
-			fmt.Fprintln(stderr, "reactor serve: workers not serving after 30s")
+			logger.Error("workers not serving after 30s")
 			stopWorkers(workers, syscall.SIGKILL)
 			return 1
 		}
@@ -88,19 +90,16 @@ func runPrefork(ctx context.Context, s settings, args []string, stderr io.Writer
 	for i, w := range workers {
 		pids[i] = strconv.Itoa(w.Process.Pid)
 	}
-	out.Lock()
-	fmt.Fprintf(stderr, "reactor: serving %s on %s with backend %s in %d processes (pids %s)\n",
-		s.Proto, (&net.TCPAddr{IP: addr.IP, Port: addr.Port}).String(), s.Backend, s.Procs, strings.Join(pids, ", "))
-	out.Unlock()
+	logger.Info("serving", "proto", s.Proto, "addr", addr.String(), "backend", s.Backend, "procs", s.Procs, "pids", strings.Join(pids, ","))
 
 	code := 0
 	live := len(workers)
 	select {
 	case sig := <-sigs:
-		fmt.Fprintf(stderr, "reactor: %v: stopping %d workers (again to force)\n", sig, live)
+		logger.Info("stopping the workers (again to force)", "signal", sig.String(), "workers", live)
 	case cmd := <-exited:
 		live--
-		fmt.Fprintf(stderr, "reactor: worker %d stopped on its own (%v); stopping the others\n", cmd.Process.Pid, cmd.ProcessState)
+		logger.Error("worker stopped on its own; stopping the others", "pid", cmd.Process.Pid, "state", cmd.ProcessState.String())
 		code = 1
 	case <-ctx.Done():
 	}
@@ -113,42 +112,56 @@ func runPrefork(ctx context.Context, s settings, args []string, stderr io.Writer
 				code = 1
 			}
 		case sig := <-sigs:
-			fmt.Fprintf(stderr, "reactor: %v again: killing the workers\n", sig)
+			logger.Warn("killing the workers", "signal", sig.String())
 			stopWorkers(workers, syscall.SIGKILL)
 			code = 1
 		}
 	}
-	out.Lock()
-	defer out.Unlock()
-	if len(served) > 0 {
-		parts := make([]string, 0, len(served))
-		for _, w := range workers {
-			if line, ok := served[w.Process.Pid]; ok {
-				parts = append(parts, fmt.Sprintf("pid %d: %s", w.Process.Pid, line))
-			}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, w := range workers {
+		if counts, ok := served[w.Process.Pid]; ok {
+			logger.Info("served by worker", append([]any{"pid", w.Process.Pid}, counts...)...)
 		}
-		fmt.Fprintf(stderr, "reactor: per process: %s\n", strings.Join(parts, "; "))
 	}
 	return code
 }
 
-var servedLine = regexp.MustCompile(`^reactor: served (.*)$`)
-
-// relayWorker copies a worker's stderr to ours line by line with its pid, notes when it serves
-// and what it served, and reports its exit. It returns when the worker has exited.
-func relayWorker(cmd *exec.Cmd, pipe io.Reader, stderr io.Writer, out *sync.Mutex, served map[int]string, ready chan<- int, exited chan<- *exec.Cmd) {
+// relayWorker logs each line of a worker's stderr through logger with the worker's pid — a
+// JSON record as the record it was, anything else (a panic, say) as a message — notes when the
+// worker serves and what it served, and reports its exit. It returns when the worker has exited.
+func relayWorker(cmd *exec.Cmd, pipe io.Reader, logger *slog.Logger, mu *sync.Mutex, served map[int][]any, ready chan<- int, exited chan<- *exec.Cmd) {
 	pid := cmd.Process.Pid
 	sc := bufio.NewScanner(pipe)
 	for sc.Scan() {
-		line := sc.Text()
-		out.Lock()
-		fmt.Fprintf(stderr, "[%d] %s\n", pid, line)
-		if m := servedLine.FindStringSubmatch(line); m != nil {
-			served[pid] = m[1]
+		var rec map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			logger.Warn(sc.Text(), "pid", pid)
+			continue
 		}
-		out.Unlock()
-		if strings.HasPrefix(line, "reactor: serving ") {
+		msg, _ := rec["msg"].(string)
+		var level slog.Level
+		if l, ok := rec["level"].(string); ok {
+			level.UnmarshalText([]byte(l))
+		}
+		attrs := []any{"pid", pid}
+		var counts []any
+		for _, k := range slices.Sorted(maps.Keys(rec)) {
+			switch k {
+			case "time", "level", "msg":
+				continue
+			}
+			attrs = append(attrs, k, rec[k])
+			counts = append(counts, k, rec[k])
+		}
+		logger.Log(context.Background(), level, msg, attrs...)
+		switch msg {
+		case "serving":
 			ready <- pid
+		case "served":
+			mu.Lock()
+			served[pid] = counts
+			mu.Unlock()
 		}
 	}
 	cmd.Wait()

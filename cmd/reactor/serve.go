@@ -70,6 +70,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Var(&s.MaxOutbound, "max-outbound", "pending output past which a connection is closed, in `bytes` (0: 1MiB; for http, room for its largest echo)")
 	fs.DurationVar(&s.ShutdownTimeout, "shutdown-timeout", s.ShutdownTimeout, "on SIGINT/SIGTERM, how long connections may drain before they are cut")
 	fs.StringVar(&s.LogLevel, "log-level", s.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&s.LogFormat, "log-format", s.LogFormat, "text (key=value lines) or json (one object a line), for serve's own lines and the backend's")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this `file` (go tool pprof reads it)")
 	fs.Var(&s.HTTP.MaxBody, "http-max-body", "http: largest request body in `bytes`; larger get 413 (0: 1MiB)")
 	fs.DurationVar(&s.HTTP.IdleTimeout, "http-idle-timeout", 0, "http: close a keep-alive connection idle this long (0: 60s, negative: never)")
@@ -166,13 +167,13 @@ Flags:
 			return 1
 		}
 	}
-	if s.Procs > 1 {
-		return runPrefork(ctx, s, args, stderr)
-	}
-	logger, err := newLogger(s.LogLevel, stderr)
+	logger, err := newLogger(s.LogLevel, s.LogFormat, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "reactor serve: %v\n", err)
 		return 2
+	}
+	if s.Procs > 1 {
+		return runPrefork(ctx, s, args, logger)
 	}
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile(*cpuProfile)
@@ -194,23 +195,23 @@ Flags:
 	}
 	b, err := reg.New(s.Backend, cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "reactor serve: %v\n", err)
+		logger.Error("cannot serve", "backend", s.Backend, "err", err)
 		return 1
 	}
 	h, release := newHandler(s)
 	defer release()
 	addr, err := b.Start(h)
 	if err != nil {
-		fmt.Fprintf(stderr, "reactor serve: %s backend: %v\n", s.Backend, err)
+		logger.Error("cannot serve", "backend", s.Backend, "err", err)
 		return 1
 	}
-	fmt.Fprintf(stderr, "reactor: serving %s on %s with backend %s (%s)\n", s.Proto, addr, s.Backend, info.Model)
-	code := waitForStop(ctx, b, s.ShutdownTimeout, stderr)
+	logger.Info("serving", "proto", s.Proto, "addr", addr.String(), "backend", s.Backend, "model", info.Model)
+	code := waitForStop(ctx, b, s.ShutdownTimeout, logger)
 	if counter, ok := h.(interface {
 		Served() (conns, requests uint64)
 	}); ok {
 		conns, reqs := counter.Served()
-		fmt.Fprintf(stderr, "reactor: served %d requests on %d connections\n", reqs, conns)
+		logger.Info("served", "requests", reqs, "connections", conns)
 	}
 	return code
 }
@@ -244,6 +245,8 @@ func applyFlag(name string, src settings, dst *settings) {
 		dst.ShutdownTimeout = src.ShutdownTimeout
 	case "log-level":
 		dst.LogLevel = src.LogLevel
+	case "log-format":
+		dst.LogFormat = src.LogFormat
 	case "http-max-body":
 		dst.HTTP.MaxBody = src.HTTP.MaxBody
 	case "http-idle-timeout":
@@ -257,17 +260,25 @@ func applyFlag(name string, src settings, dst *settings) {
 	}
 }
 
-func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+// newLogger is the one logger of serve: its own lines, the prefork relay and the backend's.
+func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("invalid log level %q (want debug, info, warn or error)", level)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("invalid log format %q (want text or json)", format)
 }
 
 // waitForStop serves until a signal (or ctx) says stop, then shuts down within grace. A second
 // signal during the shutdown exits at once.
-func waitForStop(ctx context.Context, b reactor.Backend, grace time.Duration, stderr io.Writer) int {
+func waitForStop(ctx context.Context, b reactor.Backend, grace time.Duration, logger *slog.Logger) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
@@ -276,10 +287,10 @@ func waitForStop(ctx context.Context, b reactor.Backend, grace time.Duration, st
 
 	select {
 	case err := <-stopped:
-		fmt.Fprintf(stderr, "reactor: backend stopped: %v\n", err)
+		logger.Error("backend stopped", "err", err)
 		return 1
 	case sig := <-sigs:
-		fmt.Fprintf(stderr, "reactor: %v: shutting down (within %v; again to force)\n", sig, grace)
+		logger.Info("shutting down (again to force)", "signal", sig.String(), "grace", grace.String())
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
@@ -289,12 +300,12 @@ func waitForStop(ctx context.Context, b reactor.Backend, grace time.Duration, st
 	select {
 	case err := <-done:
 		if err != nil {
-			fmt.Fprintf(stderr, "reactor: shutdown: %v (connections were cut)\n", err)
+			logger.Error("shutdown cut connections", "err", err)
 			return 1
 		}
 		return 0
 	case sig := <-sigs:
-		fmt.Fprintf(stderr, "reactor: %v again: exiting now\n", sig)
+		logger.Warn("exiting now", "signal", sig.String())
 		return 1
 	}
 }

@@ -39,7 +39,7 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-var servingLine = regexp.MustCompile(`reactor: serving (\w+) on (\S+) with backend (\w+)`)
+var servingLine = regexp.MustCompile(`msg=serving proto=(\w+) addr=(\S+) backend=(\w+)`)
 
 // startServe runs `reactor serve args…` in-process until the test ends and returns the protocol,
 // address and backend it reports.
@@ -273,5 +273,38 @@ func TestServeEveryBackendFromConfigFile(t *testing.T) {
 				t.Fatalf("%d %q; want 200 Hello, World!", resp.StatusCode, body)
 			}
 		})
+	}
+}
+
+func TestServeLogFormatJSON(t *testing.T) {
+	// Serve's own lines go through the same logger as the backend's: with --log-format json
+	// every line is a JSON record, the start and the counts included.
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr lockedBuffer
+	exited := make(chan int, 1)
+	go func() {
+		exited <- run(ctx, []string{"serve", "--backend", "std", "--proto", "echo", "--addr", "127.0.0.1:0", "--log-format", "json"}, nil, io.Discard, &stderr)
+	}()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), `"msg":"serving"`) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if code := <-exited; code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+	var msgs []string
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		var rec struct{ Msg, Addr string }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("line %q is not JSON: %v", line, err)
+		}
+		msgs = append(msgs, rec.Msg)
+	}
+	if !slices.Contains(msgs, "serving") {
+		t.Errorf("messages %q; want serving", msgs)
+	}
+	var out lockedBuffer
+	if code := run(context.Background(), []string{"serve", "--log-format", "xml"}, nil, io.Discard, &out); code != 2 || !strings.Contains(out.String(), `invalid log format "xml" (want text or json)`) {
+		t.Errorf("--log-format xml: exit %d, %s; want 2 and the valid formats", code, out.String())
 	}
 }
