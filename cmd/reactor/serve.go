@@ -81,8 +81,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, `Usage: reactor serve [flags]
 
 Serves one protocol on one backend until SIGINT or SIGTERM, then shuts down gracefully
-(a second signal exits at once). Sizes take 65536, 64KiB or 1MiB. With --procs N, N worker
-processes share the port (SO_REUSEPORT), each running the backend.
+(a second signal exits at once). Sizes take 65536, 64KiB or 1MiB. With --procs N (Linux), N
+worker processes share the port (SO_REUSEPORT), each running the backend. --procs and
+--reuseport refuse a port another process already holds; --join shares it on purpose.
+Lines are logged as text or, with --log-format json, JSON.
 
   http  GET /plaintext, GET /json, POST /echo, keep-alive and pipelining (docs/protocols.md)
   echo  every byte back, unchanged

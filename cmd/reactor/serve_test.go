@@ -217,8 +217,8 @@ func TestBackendsNamesOneAndExplainsUnavailable(t *testing.T) {
 func TestServeExampleConfig(t *testing.T) {
 	// The example file shipped in the repository must load as it stands.
 	proto, _, backend := startServe(t, "--config", filepath.Join("..", "..", "reactor.example.yaml"), "--addr", "127.0.0.1:0")
-	if proto != "http" || backend != "std" {
-		t.Fatalf("example config serves %s on %s; want http on std", proto, backend)
+	if want := defaultBackend(backends()); proto != "http" || backend != want {
+		t.Fatalf("example config serves %s on %s; want http on %s, the defaults", proto, backend, want)
 	}
 }
 
