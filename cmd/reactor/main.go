@@ -20,7 +20,7 @@ const usage = `reactor — one protocol layer, many event loops.
 
 Usage:
   reactor serve    [flags]   serve http, echo or chat on a backend (reactor serve --help)
-  reactor backends [--json]  list the backends, what each models, and whether it runs here
+  reactor backends [NAME]    list the backends, what each models, and whether it runs here
   reactor bench    [flags]   run backends side by side under load (reactor bench --help)
   reactor client chat [flags]  join a chat server interactively (reactor client chat --help)
   reactor version            the module version, commit and Go version of this build
