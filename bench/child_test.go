@@ -44,7 +44,7 @@ func helperChild(mode string, args []string) int {
 		fmt.Fprintln(os.Stderr, "helper: boom, cannot serve")
 		return 3
 	}
-	fmt.Fprintf(os.Stderr, "reactor: serving %s on %s with backend %s\n", *proto, *addr, *backend)
+	fmt.Fprintf(os.Stderr, "level=INFO msg=serving proto=%s addr=%s backend=%s\n", *proto, *addr, *backend)
 	time.Sleep(300 * time.Millisecond)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

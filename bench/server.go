@@ -140,7 +140,7 @@ func startServer(ctx context.Context, c Contender, spec childSpec) (*server, err
 	return s, nil
 }
 
-// waitReady waits until the child's port accepts a connection. The "reactor: serving" line
+// waitReady waits until the child's port accepts a connection. The "serving" record
 // only hurries the next try: a server may announce itself a moment before it listens, and a
 // load connection refused then would be counted against it.
 func (s *server) waitReady(ctx context.Context) error {
@@ -223,7 +223,8 @@ type stderrWatch struct {
 
 const stderrKeep = 4 << 10
 
-var servingLine = []byte("reactor: serving")
+// servingLine is in the record serve and native log once they listen (text format).
+var servingLine = []byte("msg=serving")
 
 func newStderrWatch() *stderrWatch { return &stderrWatch{ready: make(chan struct{})} }
 

@@ -13,6 +13,13 @@ fi
 echo "== go vet"
 go vet ./...
 
+# The command and the std backend must keep building elsewhere; vet compiles the tests too.
+for goos in darwin windows freebsd; do
+  echo "== GOOS=$goos go build && go vet"
+  GOOS=$goos go build ./...
+  GOOS=$goos go vet ./...
+done
+
 # The race detector makes sync.Pool drop items at random, so the zero-allocation pins are
 # checked in a pass without it, before the full run.
 echo "== allocation pins (without -race)"

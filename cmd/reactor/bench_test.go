@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -169,7 +168,9 @@ func TestBenchEndToEnd(t *testing.T) {
 		}
 		if left := serveChildren(bin); len(left) > 0 {
 			for _, pid := range left {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
+				if p, err := os.FindProcess(pid); err == nil {
+					_ = p.Kill()
+				}
 			}
 			t.Errorf("serve children left running after SIGINT: %v", left)
 		}

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
+	"sort"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -21,11 +24,13 @@ type settings struct {
 	Procs           int           `yaml:"procs"`
 	EdgeTriggered   bool          `yaml:"edge_triggered"`
 	ReusePort       bool          `yaml:"reuseport"`
+	Join            bool          `yaml:"join"`
 	ReadBuffer      byteSize      `yaml:"read_buffer"`
 	MaxInbound      byteSize      `yaml:"max_inbound"`
 	MaxOutbound     byteSize      `yaml:"max_outbound"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	LogLevel        string        `yaml:"log_level"`
+	LogFormat       string        `yaml:"log_format"`
 	HTTP            httpSettings  `yaml:"http"`
 	Chat            chatSettings  `yaml:"chat"`
 }
@@ -53,6 +58,7 @@ func defaultSettings(backend string) settings {
 		Procs:           1,
 		ShutdownTimeout: 10 * time.Second,
 		LogLevel:        "info",
+		LogFormat:       "text",
 	}
 }
 
@@ -63,10 +69,75 @@ func loadConfig(path string, s *settings) error {
 	if err != nil {
 		return err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(s); err != nil && !errors.Is(err, io.EOF) {
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil // an empty file sets nothing
+		}
 		return fmt.Errorf("%s: %w", path, err)
+	}
+	// yaml.v3's own report of an unknown key names Go types, not the keys a user may write.
+	if err := checkKeys(doc.Content[0], reflect.TypeOf(*s), ""); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := doc.Decode(s); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// checkKeys fails on the first key of the mapping n that is not a yaml tag of struct t,
+// nested mappings checked against nested structs.
+func checkKeys(n *yaml.Node, t reflect.Type, prefix string) error {
+	if n.Kind != yaml.MappingNode {
+		return nil // the decoder reports a wrong shape with its line
+	}
+	fields := map[string]reflect.Type{}
+	var names []string
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		fields[name] = t.Field(i).Type
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, val := n.Content[i], n.Content[i+1]
+		ft, ok := fields[key.Value]
+		if !ok {
+			return fmt.Errorf("line %d: unknown key %q (valid: %s)", key.Line, prefix+key.Value, strings.Join(names, ", "))
+		}
+		if ft.Kind() == reflect.Struct && ft != reflect.TypeOf(time.Duration(0)) {
+			if err := checkKeys(val, ft, prefix+key.Value+"."); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// validate refuses settings no server can honour, naming the config key and flag.
+func (s *settings) validate() error {
+	for _, c := range []struct {
+		name string
+		v    int
+	}{
+		{"loops (--loops)", s.Loops},
+		{"read_buffer (--read-buffer)", int(s.ReadBuffer)},
+		{"max_inbound (--max-inbound)", int(s.MaxInbound)},
+		{"max_outbound (--max-outbound)", int(s.MaxOutbound)},
+		{"shutdown_timeout (--shutdown-timeout)", int(s.ShutdownTimeout)},
+		{"http.max_request_line", int(s.HTTP.MaxRequestLine)},
+		{"http.max_header_bytes", int(s.HTTP.MaxHeaderBytes)},
+		{"http.max_body (--http-max-body)", int(s.HTTP.MaxBody)},
+		{"chat.max_line (--chat-max-line)", int(s.Chat.MaxLine)},
+		{"chat.max_name", s.Chat.MaxName},
+	} {
+		if c.v < 0 {
+			return fmt.Errorf("%s is negative; want 0 (the default) or more", c.name)
+		}
+	}
+	if s.Procs < 1 {
+		return fmt.Errorf("procs (--procs) is %d; want 1 or more", s.Procs)
 	}
 	return nil
 }

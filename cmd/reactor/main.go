@@ -6,6 +6,7 @@
 //	reactor backends
 //	reactor bench --proto http
 //	reactor client chat --name alice --addr 127.0.0.1:8080
+//	reactor version
 package main
 
 import (
@@ -19,9 +20,10 @@ const usage = `reactor — one protocol layer, many event loops.
 
 Usage:
   reactor serve    [flags]   serve http, echo or chat on a backend (reactor serve --help)
-  reactor backends [--json]  list the backends, what each models, and whether it runs here
+  reactor backends [NAME]    list the backends, what each models, and whether it runs here
   reactor bench    [flags]   run backends side by side under load (reactor bench --help)
   reactor client chat [flags]  join a chat server interactively (reactor client chat --help)
+  reactor version            the module version, commit and Go version of this build
 
 Examples:
   reactor serve --backend std --proto http --addr 127.0.0.1:8080
@@ -50,6 +52,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "client":
 		return runClient(ctx, args[1:], stdin, stdout, stderr)
+	case "version", "-version", "--version":
+		return runVersion(stdout)
 	case "native":
 		return runNative(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os/signal"
 	"sort"
@@ -88,7 +89,8 @@ func runNative(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			}
 		}
 	}
-	fmt.Fprintf(stderr, "reactor: serving %s on %s with native %s\n", *proto, *addr, *lib)
+	// The same record as serve's, which reactor bench watches for.
+	slog.New(slog.NewTextHandler(stderr, nil)).Info("serving", "proto", *proto, "addr", *addr, "native", *lib)
 	if err := <-served; err != nil {
 		fmt.Fprintf(stderr, "reactor native: %v\n", err)
 		return 1

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/reactorlab/reactor/internal/reuseport"
 	"github.com/reactorlab/reactor/protocols/chat"
 	"github.com/reactorlab/reactor/protocols/echo"
 	"github.com/reactorlab/reactor/protocols/http1"
@@ -62,12 +63,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&s.Loops, "loops", 0, "event loops for backends that have them (0: one per CPU)")
 	fs.IntVar(&s.Procs, "procs", s.Procs, "worker processes sharing the port with SO_REUSEPORT, each running the backend (prefork)")
 	fs.BoolVar(&s.EdgeTriggered, "edge", false, "edge-triggered readiness, where the backend offers it")
-	fs.BoolVar(&s.ReusePort, "reuseport", false, "one SO_REUSEPORT listener per loop, where the backend offers it")
+	fs.BoolVar(&s.ReusePort, "reuseport", false, "one SO_REUSEPORT listener per loop, where the backend offers it; refused if another process already holds the port, unless --join")
+	fs.BoolVar(&s.Join, "join", false, "share a port another reactor process already serves (SO_REUSEPORT; implies --reuseport): the kernel spreads connections across both")
 	fs.Var(&s.ReadBuffer, "read-buffer", "`bytes` read per system call (0: 64KiB)")
 	fs.Var(&s.MaxInbound, "max-inbound", "unconsumed input a connection may hold, in `bytes` (0: 1MiB; for http, room for its largest body)")
 	fs.Var(&s.MaxOutbound, "max-outbound", "pending output past which a connection is closed, in `bytes` (0: 1MiB; for http, room for its largest echo)")
 	fs.DurationVar(&s.ShutdownTimeout, "shutdown-timeout", s.ShutdownTimeout, "on SIGINT/SIGTERM, how long connections may drain before they are cut")
 	fs.StringVar(&s.LogLevel, "log-level", s.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&s.LogFormat, "log-format", s.LogFormat, "text (key=value lines) or json (one object a line), for serve's own lines and the backend's")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this `file` (go tool pprof reads it)")
 	fs.Var(&s.HTTP.MaxBody, "http-max-body", "http: largest request body in `bytes`; larger get 413 (0: 1MiB)")
 	fs.DurationVar(&s.HTTP.IdleTimeout, "http-idle-timeout", 0, "http: close a keep-alive connection idle this long (0: 60s, negative: never)")
@@ -78,8 +81,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, `Usage: reactor serve [flags]
 
 Serves one protocol on one backend until SIGINT or SIGTERM, then shuts down gracefully
-(a second signal exits at once). Sizes take 65536, 64KiB or 1MiB. With --procs N, N worker
-processes share the port (SO_REUSEPORT), each running the backend.
+(a second signal exits at once). Sizes take 65536, 64KiB or 1MiB. With --procs N (Linux), N
+worker processes share the port (SO_REUSEPORT), each running the backend. --procs and
+--reuseport refuse a port another process already holds; --join shares it on purpose.
+Lines are logged as text or, with --log-format json, JSON.
 
   http  GET /plaintext, GET /json, POST /echo, keep-alive and pipelining (docs/protocols.md)
   echo  every byte back, unchanged
@@ -121,17 +126,56 @@ Flags:
 		fmt.Fprintf(stderr, "reactor serve: unknown protocol %q (valid: %s)\n", s.Proto, strings.Join(protocolNames(), ", "))
 		return 2
 	}
-	if s.Procs < 1 {
-		fmt.Fprintf(stderr, "reactor serve: --procs %d: want 1 or more\n", s.Procs)
+	if err := s.validate(); err != nil {
+		fmt.Fprintf(stderr, "reactor serve: %v\n", err)
 		return 2
 	}
-	if s.Procs > 1 {
-		return runPrefork(ctx, s, args, stderr)
+	if s.Proto == "http" {
+		// The echo route answers once the whole body is in, and answers it in one piece, so
+		// the backend must be willing to hold a body of the largest size http accepts in
+		// both directions; otherwise a big body would hit the backend's bounds (an abrupt
+		// close) before http's own (a 413). Unset bounds grow to fit; bounds the user set
+		// too small are refused rather than overridden.
+		need := httpRequestNeed(s.HTTP)
+		for _, b := range []struct {
+			name string
+			v    *byteSize
+			def  int
+		}{
+			{"max_inbound (--max-inbound)", &s.MaxInbound, reactor.DefaultMaxInbound},
+			{"max_outbound (--max-outbound)", &s.MaxOutbound, reactor.DefaultMaxOutbound},
+		} {
+			if *b.v == 0 {
+				*b.v = byteSize(max(b.def, need))
+			} else if int(*b.v) < need {
+				body := int(s.HTTP.MaxBody)
+				if body == 0 {
+					body = http1.DefaultMaxBody
+				}
+				fmt.Fprintf(stderr, "reactor serve: %s is %d bytes, less than the %d an http request or /echo reply may need with http.max_body %d; raise it, lower http.max_body, or leave it at 0 to fit\n",
+					b.name, int(*b.v), need, body)
+				return 2
+			}
+		}
 	}
-	logger, err := newLogger(s.LogLevel, stderr)
+	if s.Join {
+		s.ReusePort = true
+	}
+	if (s.ReusePort || s.Procs > 1) && !s.Join {
+		// SO_REUSEPORT would bind next to whoever serves the port and silently take a share of
+		// their connections; that has to be asked for.
+		if err := reuseport.CheckFree(s.Addr); errors.Is(err, reuseport.ErrInUse) {
+			fmt.Fprintf(stderr, "reactor serve: %s is already in use; with SO_REUSEPORT this server would take a share of its connections. Pass --join to share the port on purpose, or choose another --addr\n", s.Addr)
+			return 1
+		}
+	}
+	logger, err := newLogger(s.LogLevel, s.LogFormat, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "reactor serve: %v\n", err)
 		return 2
+	}
+	if s.Procs > 1 {
+		return runPrefork(ctx, s, args, logger)
 	}
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile(*cpuProfile)
@@ -140,19 +184,6 @@ Flags:
 			return 1
 		}
 		defer stop()
-	}
-	if s.Proto == "http" {
-		// The echo route answers once the whole body is in, and answers it in one piece, so
-		// the backend must be willing to hold a body of the largest size http accepts in
-		// both directions; otherwise a big body would hit the backend's bounds (an abrupt
-		// close) before http's own (a 413).
-		need := httpRequestNeed(s.HTTP)
-		if s.MaxInbound == 0 {
-			s.MaxInbound = byteSize(max(reactor.DefaultMaxInbound, need))
-		}
-		if s.MaxOutbound == 0 {
-			s.MaxOutbound = byteSize(max(reactor.DefaultMaxOutbound, need))
-		}
 	}
 	cfg := reactor.Config{
 		Addr:           s.Addr,
@@ -166,23 +197,23 @@ Flags:
 	}
 	b, err := reg.New(s.Backend, cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "reactor serve: %v\n", err)
+		logger.Error("cannot serve", "backend", s.Backend, "err", err)
 		return 1
 	}
 	h, release := newHandler(s)
 	defer release()
 	addr, err := b.Start(h)
 	if err != nil {
-		fmt.Fprintf(stderr, "reactor serve: %s backend: %v\n", s.Backend, err)
+		logger.Error("cannot serve", "backend", s.Backend, "err", err)
 		return 1
 	}
-	fmt.Fprintf(stderr, "reactor: serving %s on %s with backend %s (%s)\n", s.Proto, addr, s.Backend, info.Model)
-	code := waitForStop(ctx, b, h, s.ShutdownTimeout, stderr)
+	logger.Info("serving", "proto", s.Proto, "addr", addr.String(), "backend", s.Backend, "model", info.Model)
+	code := waitForStop(ctx, b, h, s.ShutdownTimeout, logger)
 	if counter, ok := h.(interface {
 		Served() (conns, requests uint64)
 	}); ok {
 		conns, reqs := counter.Served()
-		fmt.Fprintf(stderr, "reactor: served %d requests on %d connections\n", reqs, conns)
+		logger.Info("served", "requests", reqs, "connections", conns)
 	}
 	return code
 }
@@ -204,6 +235,8 @@ func applyFlag(name string, src settings, dst *settings) {
 		dst.EdgeTriggered = src.EdgeTriggered
 	case "reuseport":
 		dst.ReusePort = src.ReusePort
+	case "join":
+		dst.Join = src.Join
 	case "read-buffer":
 		dst.ReadBuffer = src.ReadBuffer
 	case "max-inbound":
@@ -214,6 +247,8 @@ func applyFlag(name string, src settings, dst *settings) {
 		dst.ShutdownTimeout = src.ShutdownTimeout
 	case "log-level":
 		dst.LogLevel = src.LogLevel
+	case "log-format":
+		dst.LogFormat = src.LogFormat
 	case "http-max-body":
 		dst.HTTP.MaxBody = src.HTTP.MaxBody
 	case "http-idle-timeout":
@@ -227,17 +262,25 @@ func applyFlag(name string, src settings, dst *settings) {
 	}
 }
 
-func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+// newLogger is the one logger of serve: its own lines, the prefork relay and the backend's.
+func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("invalid log level %q (want debug, info, warn or error)", level)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("invalid log format %q (want text or json)", format)
 }
 
 // waitForStop serves until a signal (or ctx) says stop, then shuts down within grace. A second
 // signal during the shutdown exits at once.
-func waitForStop(ctx context.Context, b reactor.Backend, h reactor.Handler, grace time.Duration, stderr io.Writer) int {
+func waitForStop(ctx context.Context, b reactor.Backend, h reactor.Handler, grace time.Duration, logger *slog.Logger) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
@@ -246,10 +289,10 @@ func waitForStop(ctx context.Context, b reactor.Backend, h reactor.Handler, grac
 
 	select {
 	case err := <-stopped:
-		fmt.Fprintf(stderr, "reactor: backend stopped: %v\n", err)
+		logger.Error("backend stopped", "err", err)
 		return 1
 	case sig := <-sigs:
-		fmt.Fprintf(stderr, "reactor: %v: shutting down (within %v; again to force)\n", sig, grace)
+		logger.Info("shutting down (again to force)", "signal", sig.String(), "grace", grace.String())
 	case <-ctx.Done():
 	}
 	// A protocol with something to say before it goes (chat's notice) says it now; Shutdown
@@ -264,12 +307,12 @@ func waitForStop(ctx context.Context, b reactor.Backend, h reactor.Handler, grac
 	select {
 	case err := <-done:
 		if err != nil {
-			fmt.Fprintf(stderr, "reactor: shutdown: %v (connections were cut)\n", err)
+			logger.Error("shutdown cut connections", "err", err)
 			return 1
 		}
 		return 0
 	case sig := <-sigs:
-		fmt.Fprintf(stderr, "reactor: %v again: exiting now\n", sig)
+		logger.Warn("exiting now", "signal", sig.String())
 		return 1
 	}
 }

@@ -4,16 +4,21 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"github.com/reactorlab/reactor/reactor"
 )
 
 // lockedBuffer collects output written from several goroutines (the serve loop and loggers).
@@ -34,7 +39,7 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-var servingLine = regexp.MustCompile(`reactor: serving (\w+) on (\S+) with backend (\w+)`)
+var servingLine = regexp.MustCompile(`msg=serving proto=(\w+) addr=(\S+) backend=(\w+)`)
 
 // startServe runs `reactor serve args…` in-process until the test ends and returns the protocol,
 // address and backend it reports.
@@ -124,7 +129,15 @@ func TestServeRefusesBadInput(t *testing.T) {
 		{"unknown backend", []string{"--backend", "nope"}, []string{`unknown backend "nope"`, "std"}},
 		{"unknown backend in file", []string{"--config", "FILE:backend: nope\n"}, []string{`unknown backend "nope"`, "valid:"}},
 		{"unknown protocol", []string{"--proto", "gopher"}, []string{`unknown protocol "gopher"`, "chat, echo, http"}},
-		{"unknown config key", []string{"--config", "FILE:bakend: std\n"}, []string{"bakend"}},
+		{"unknown config key", []string{"--config", "FILE:backend: std\nprot: http\n"}, []string{`line 2: unknown key "prot" (valid: addr, backend,`}},
+		{"unknown nested config key", []string{"--config", "FILE:http:\n  max_bdy: 1\n"}, []string{`line 2: unknown key "http.max_bdy" (valid: body_timeout,`}},
+		{"negative loops", []string{"--loops", "-1"}, []string{"loops (--loops) is negative"}},
+		{"negative loops in file", []string{"--config", "FILE:loops: -2\n"}, []string{"loops (--loops) is negative"}},
+		{"negative max_name", []string{"--config", "FILE:chat:\n  max_name: -1\n"}, []string{"chat.max_name is negative"}},
+		{"negative shutdown timeout", []string{"--shutdown-timeout", "-1s"}, []string{"shutdown_timeout (--shutdown-timeout) is negative"}},
+		{"zero procs", []string{"--procs", "0"}, []string{"procs (--procs) is 0"}},
+		{"outbound too small for http", []string{"--config", "FILE:proto: http\nmax_outbound: 1MiB\nhttp:\n  max_body: 1MiB\n"}, []string{"max_outbound (--max-outbound) is 1048576 bytes, less than", "http.max_body 1048576"}},
+		{"inbound too small for http", []string{"--proto", "http", "--max-inbound", "64KiB"}, []string{"max_inbound (--max-inbound) is 65536 bytes"}},
 		{"missing config file", []string{"--config", filepath.Join(t.TempDir(), "none.yaml")}, []string{"no such file"}},
 		{"bad size", []string{"--max-outbound", "lots"}, []string{"invalid size"}},
 		{"unsupported option", []string{"--backend", "std", "--edge", "--addr", "127.0.0.1:0"}, []string{"not supported"}},
@@ -158,17 +171,54 @@ func TestBackendsListsStd(t *testing.T) {
 	if !strings.Contains(out.String(), "std") || !strings.Contains(out.String(), "goroutine per connection") {
 		t.Fatalf("backends output lacks the std backend and its model:\n%s", out.String())
 	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if n := utf8.RuneCountInString(line); n > 100 {
+			t.Errorf("line of %d columns; want at most 100:\n%s", n, line)
+		}
+	}
 	out = lockedBuffer{}
-	if code := run(context.Background(), []string{"backends", "--json"}, nil, &out, &errOut); code != 0 || !strings.HasPrefix(out.String(), "[") {
-		t.Fatalf("backends --json: exit %d, output %q", code, out.String())
+	if code := run(context.Background(), []string{"backends", "--json"}, nil, &out, &errOut); code != 0 {
+		t.Fatalf("backends --json: exit %d, %s", code, errOut.String())
+	}
+	var descs []map[string]any
+	if err := json.Unmarshal([]byte(out.String()), &descs); err != nil {
+		t.Fatalf("backends --json: %v\n%s", err, out.String())
+	}
+	for _, d := range descs {
+		for k := range d {
+			if k != strings.ToLower(k) {
+				t.Errorf("JSON key %q; want lower case", k)
+			}
+		}
+		if _, ok := d["unsupported"].([]any); !ok {
+			t.Errorf("%v: unsupported is %#v; want an array, [] when empty", d["name"], d["unsupported"])
+		}
+		if d["name"] == "std" && !slices.Contains(d["unsupported"].([]any), any("--edge")) {
+			t.Errorf("std: unsupported %v; want the flag --edge", d["unsupported"])
+		}
+	}
+}
+
+func TestBackendsNamesOneAndExplainsUnavailable(t *testing.T) {
+	var out, errOut lockedBuffer
+	if code := run(context.Background(), []string{"backends", "std"}, nil, &out, &errOut); code != 0 || !strings.Contains(out.String(), "progression:") {
+		t.Errorf("backends std: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	if code := run(context.Background(), []string{"backends", "nope"}, nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), `unknown backend "nope"`) {
+		t.Errorf("backends nope: exit %d, %s; want 2 and the valid names", code, errOut.String())
+	}
+	// How a backend that does not run here reads, as on macOS.
+	d := describe(reactor.Info{Name: "epoll", Reason: "needs Linux", Unsupported: []string{"EdgeTriggered", "ReadBufferSize"}})
+	if d.here() != "no: needs Linux" || d.unsupported() != "--edge --read-buffer" {
+		t.Errorf("here %q, unsupported %q; want the reason and flag names", d.here(), d.unsupported())
 	}
 }
 
 func TestServeExampleConfig(t *testing.T) {
 	// The example file shipped in the repository must load as it stands.
 	proto, _, backend := startServe(t, "--config", filepath.Join("..", "..", "reactor.example.yaml"), "--addr", "127.0.0.1:0")
-	if proto != "http" || backend != "std" {
-		t.Fatalf("example config serves %s on %s; want http on std", proto, backend)
+	if want := defaultBackend(backends()); proto != "http" || backend != want {
+		t.Fatalf("example config serves %s on %s; want http on %s, the defaults", proto, backend, want)
 	}
 }
 
@@ -223,5 +273,38 @@ func TestServeEveryBackendFromConfigFile(t *testing.T) {
 				t.Fatalf("%d %q; want 200 Hello, World!", resp.StatusCode, body)
 			}
 		})
+	}
+}
+
+func TestServeLogFormatJSON(t *testing.T) {
+	// Serve's own lines go through the same logger as the backend's: with --log-format json
+	// every line is a JSON record, the start and the counts included.
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr lockedBuffer
+	exited := make(chan int, 1)
+	go func() {
+		exited <- run(ctx, []string{"serve", "--backend", "std", "--proto", "echo", "--addr", "127.0.0.1:0", "--log-format", "json"}, nil, io.Discard, &stderr)
+	}()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), `"msg":"serving"`) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if code := <-exited; code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+	var msgs []string
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		var rec struct{ Msg, Addr string }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("line %q is not JSON: %v", line, err)
+		}
+		msgs = append(msgs, rec.Msg)
+	}
+	if !slices.Contains(msgs, "serving") {
+		t.Errorf("messages %q; want serving", msgs)
+	}
+	var out lockedBuffer
+	if code := run(context.Background(), []string{"serve", "--log-format", "xml"}, nil, io.Discard, &out); code != 2 || !strings.Contains(out.String(), `invalid log format "xml" (want text or json)`) {
+		t.Errorf("--log-format xml: exit %d, %s; want 2 and the valid formats", code, out.String())
 	}
 }

@@ -32,7 +32,7 @@ func serveProcess(t *testing.T, args ...string) (*exec.Cmd, string, *lockedBuffe
 			cmd.Wait()
 		}
 	})
-	addrRE := regexp.MustCompile(`serving \w+ on (\S+) `)
+	addrRE := regexp.MustCompile(`msg=serving proto=\w+ addr=(\S+) `)
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if m := addrRE.FindStringSubmatch(stderr.String()); m != nil {
 			return cmd, m[1], &stderr

@@ -5,9 +5,13 @@ package reuseport
 
 import (
 	"context"
+	"errors"
 	"net"
 	"syscall"
 )
+
+// ErrInUse is returned by CheckFree when another socket already holds the port.
+var ErrInUse = errors.New("reuseport: address already in use")
 
 // Listen is net.Listen("tcp", addr) with SO_REUSEPORT set before the bind.
 func Listen(addr string) (net.Listener, error) {

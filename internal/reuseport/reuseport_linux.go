@@ -3,6 +3,8 @@
 package reuseport
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"os"
 
@@ -18,9 +20,35 @@ func setReusePort(fd uintptr) error {
 // no connections itself, since only listening sockets are handed any. It returns the bound
 // address and a function that releases the reservation once the listeners are up.
 func Reserve(addr string) (*net.TCPAddr, func() error, error) {
-	ta, err := net.ResolveTCPAddr("tcp", addr)
+	fd, bound, err := bind(addr, unix.SO_REUSEPORT)
 	if err != nil {
 		return nil, nil, err
+	}
+	return bound, func() error { return unix.Close(fd) }, nil
+}
+
+// CheckFree fails with an error wrapping ErrInUse when some socket is already bound to addr's
+// port, SO_REUSEPORT listeners included — the case where binding with SO_REUSEPORT would
+// quietly join them and take a share of their connections. It binds without SO_REUSEPORT and
+// without listening, so it takes no connection, and closes at once. SO_REUSEADDR keeps
+// connections left in TIME_WAIT from counting as a user. Port 0 is always free.
+func CheckFree(addr string) error {
+	fd, _, err := bind(addr, unix.SO_REUSEADDR)
+	if errors.Is(err, unix.EADDRINUSE) {
+		return fmt.Errorf("%s: %w", addr, ErrInUse)
+	}
+	if err != nil {
+		return err
+	}
+	return unix.Close(fd)
+}
+
+// bind makes a TCP socket with the socket option opt set, binds it to addr and returns it with
+// the address it got.
+func bind(addr string, opt int) (int, *net.TCPAddr, error) {
+	ta, err := net.ResolveTCPAddr("tcp", addr)
+	if err != nil {
+		return -1, nil, err
 	}
 	var sa unix.Sockaddr
 	family := unix.AF_INET
@@ -36,28 +64,27 @@ func Reserve(addr string) (*net.TCPAddr, func() error, error) {
 	}
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, nil, os.NewSyscallError("socket", err)
+		return -1, nil, os.NewSyscallError("socket", err)
 	}
-	release := func() error { return unix.Close(fd) }
-	if err := setReusePort(uintptr(fd)); err != nil {
-		release()
-		return nil, nil, err
+	fail := func(err error) (int, *net.TCPAddr, error) {
+		unix.Close(fd)
+		return -1, nil, err
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, 1); err != nil {
+		return fail(os.NewSyscallError("setsockopt", err))
 	}
 	if err := unix.Bind(fd, sa); err != nil {
-		release()
-		return nil, nil, os.NewSyscallError("bind", err)
+		return fail(os.NewSyscallError("bind", err))
 	}
 	bound, err := unix.Getsockname(fd)
 	if err != nil {
-		release()
-		return nil, nil, os.NewSyscallError("getsockname", err)
+		return fail(os.NewSyscallError("getsockname", err))
 	}
 	switch b := bound.(type) {
 	case *unix.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IP(b.Addr[:]), Port: b.Port}, release, nil
+		return fd, &net.TCPAddr{IP: net.IP(b.Addr[:]), Port: b.Port}, nil
 	case *unix.SockaddrInet6:
-		return &net.TCPAddr{IP: net.IP(b.Addr[:]), Port: b.Port}, release, nil
+		return fd, &net.TCPAddr{IP: net.IP(b.Addr[:]), Port: b.Port}, nil
 	}
-	release()
-	return nil, nil, os.NewSyscallError("getsockname", unix.EAFNOSUPPORT)
+	return fail(os.NewSyscallError("getsockname", unix.EAFNOSUPPORT))
 }

@@ -18,3 +18,8 @@ func setReusePort(uintptr) error {
 func Reserve(string) (*net.TCPAddr, func() error, error) {
 	return nil, nil, fmt.Errorf("port reservation on %s: %w", runtime.GOOS, reactor.ErrNotSupported)
 }
+
+// CheckFree is not supported off Linux, where this package offers no SO_REUSEPORT to guard.
+func CheckFree(string) error {
+	return fmt.Errorf("SO_REUSEPORT on %s: %w", runtime.GOOS, reactor.ErrNotSupported)
+}

@@ -3,6 +3,7 @@
 package reuseport
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -56,5 +57,40 @@ func TestTwoListenersShareAReservedPort(t *testing.T) {
 	}
 	if len(seen) != 2 {
 		t.Errorf("connections per listener: %v; want both listeners used", seen)
+	}
+}
+
+func TestCheckFree(t *testing.T) {
+	// A port held only by a reservation, by SO_REUSEPORT listeners, or by a plain listener is
+	// in use; once they are closed it is free again.
+	addr, release, err := Reserve("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckFree(addr.String()); !errors.Is(err, ErrInUse) {
+		t.Errorf("reserved port: CheckFree = %v; want ErrInUse", err)
+	}
+	ln, err := Listen(addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if err := CheckFree(addr.String()); !errors.Is(err, ErrInUse) {
+		t.Errorf("port with an SO_REUSEPORT listener: CheckFree = %v; want ErrInUse", err)
+	}
+	ln.Close()
+	if err := CheckFree(addr.String()); err != nil {
+		t.Errorf("port after its listeners closed: CheckFree = %v; want nil", err)
+	}
+	plain, err := net.Listen("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if err := CheckFree(addr.String()); !errors.Is(err, ErrInUse) {
+		t.Errorf("port with a plain listener: CheckFree = %v; want ErrInUse", err)
+	}
+	if err := CheckFree("127.0.0.1:0"); err != nil {
+		t.Errorf("port 0: CheckFree = %v; want nil", err)
 	}
 }
