@@ -55,8 +55,11 @@ func runPrefork(ctx context.Context, s settings, args []string, logger *slog.Log
 	var workers []*exec.Cmd
 	for i := 0; i < s.Procs; i++ {
 		cmd := exec.Command(self, workerArgs...)
-		// A worker must not outlive us, even if we are killed outright.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		// A worker must not outlive us, even if we are killed outright. It gets a process
+		// group of its own, so that a terminal's Ctrl-C (sent to the whole foreground group)
+		// reaches it once, forwarded by us, and not also directly — which it would take for
+		// the second signal that forces an exit.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 		pipe, err := cmd.StderrPipe()
 		if err == nil {
 			err = cmd.Start()

@@ -79,3 +79,36 @@ func TestPreforkTwoProcesses(t *testing.T) {
 		t.Errorf("worker %s's serving line not relayed as a record with its pid:\n%s", m[2], stderr.String())
 	}
 }
+
+// TestPreforkInterruptFromTerminal: Ctrl-C in a terminal sends SIGINT to the whole foreground
+// process group. The workers must hear it once, from the parent, and drain gracefully; a
+// worker that got it from the terminal too would take the parent's copy as a second signal
+// and exit at once, cutting its connections.
+func TestPreforkInterruptFromTerminal(t *testing.T) {
+	cmd := exec.Command(reactorBinary(t), "serve", "--procs", "2", "--backend", "std", "--proto", "http", "--addr", "127.0.0.1:0")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a group of its own, as a shell job
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			cmd.Wait()
+		}
+	})
+	serving := regexp.MustCompile(`msg=serving proto=http addr=\S+ backend=std procs=2`)
+	for deadline := time.Now().Add(15 * time.Second); !serving.MatchString(stderr.String()); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("prefork did not report serving:\n%s", stderr.String())
+		}
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+	if code, _ := waitExit(t, cmd, 15*time.Second); code != 0 {
+		t.Errorf("exit code %d after SIGINT to the process group; want 0\n%s", code, stderr.String())
+	}
+	if n := regexp.MustCompile(`msg="exiting now"`).FindAllStringIndex(stderr.String(), -1); len(n) > 0 {
+		t.Errorf("%d workers took one Ctrl-C for two and exited without draining:\n%s", len(n), stderr.String())
+	}
+}
