@@ -8,6 +8,9 @@ var plaintextBody = []byte("Hello, World!")
 // plaintextRequest is the request every HTTP load generator sends.
 const plaintextRequest = "GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
+// closeRequest is the close scenario's one request per connection.
+const closeRequest = "GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+
 // maxResponseHead bounds a response's status line and headers; past it the stream is declared
 // malformed instead of buffering without end.
 const maxResponseHead = 8 << 10

@@ -19,12 +19,16 @@ import (
 // that adds up to rate per second over all connections, one at a time per connection, and
 // when a request leaves late because the previous answer was late, its latency is counted
 // from the moment it was due, so a server that falls behind is charged for the queueing it
-// caused (no coordinated omission).
+// caused (no coordinated omission). Churn (close set): every connection carries one request
+// with Connection: close and is read to the server's end of stream before the next is dialled,
+// so what is measured is the cost of a connection — accept, set-up, close — more than that of
+// a request.
 type httpLoad struct {
 	addr  string
 	conns int
 	depth int
 	rate  int
+	close bool
 	errs  *tally
 
 	workers   []httpWorker
@@ -44,6 +48,12 @@ func newHTTPLoad(addr string, conns, depth, rate int, errs *tally) *httpLoad {
 		depth = 1
 	}
 	return &httpLoad{addr: addr, conns: conns, depth: depth, rate: rate, errs: errs}
+}
+
+// newCloseLoad is the churn generator: conns workers, each with one connection at a time that
+// carries one request with Connection: close.
+func newCloseLoad(addr string, conns int, errs *tally) *httpLoad {
+	return &httpLoad{addr: addr, conns: conns, depth: 1, close: true, errs: errs}
 }
 
 func (l *httpLoad) begin(ctx context.Context, deadline time.Time) error {
@@ -89,6 +99,9 @@ func (l *httpLoad) latency() *Histogram {
 // work is one connection's loop; it reconnects after an error until the run stops.
 func (l *httpLoad) work(ctx context.Context, w *httpWorker, idx int, start, deadline time.Time) {
 	req := bytes.Repeat([]byte(plaintextRequest), l.depth)
+	if l.close {
+		req = []byte(closeRequest)
+	}
 	buf := make([]byte, 64<<10)
 	var interval time.Duration
 	next := start
@@ -108,9 +121,12 @@ func (l *httpLoad) work(ctx context.Context, w *httpWorker, idx int, start, dead
 			continue
 		}
 		l.open.add(c, deadline)
-		if l.rate > 0 {
+		switch {
+		case l.close:
+			l.once(c, w, req, buf)
+		case l.rate > 0:
 			next = l.paced(c, w, req, buf, next, interval)
-		} else {
+		default:
 			l.closed(c, w, req, buf)
 		}
 		l.open.remove(c)
@@ -126,6 +142,28 @@ func (l *httpLoad) closed(c net.Conn, w *httpWorker, req, buf []byte) {
 		if !fine {
 			return
 		}
+	}
+}
+
+// once makes c's only exchange and reads on until the server ends the stream, as it must after
+// answering Connection: close. The connection counts as one operation only then: an answer
+// followed by silence would leave the client holding a connection the server was asked to
+// drop.
+func (l *httpLoad) once(c net.Conn, w *httpWorker, req, buf []byte) {
+	ok, fine := l.exchange(c, req, buf, 1)
+	if !fine {
+		return
+	}
+	n, err := c.Read(buf)
+	switch {
+	case n > 0:
+		l.errs.add(errMalformed, 1, "bytes after the answer to Connection: close: "+quote(buf[:n]))
+	case errors.Is(err, io.EOF):
+		w.ops.n.Add(int64(ok))
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		l.errs.add(errTimeout, 1, "connection still open after the answer to Connection: close")
+	case !l.stopping.Load():
+		l.errs.add(errIO, 1, "reading the end of stream after the answer: "+err.Error())
 	}
 }
 

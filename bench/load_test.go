@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -94,6 +96,67 @@ func TestHTTPLoadRateLatency(t *testing.T) {
 	}
 	if w.Latency == nil || w.Latency.Count() == 0 || w.Latency.Quantile(0.5) <= 0 {
 		t.Error("no latency recorded in rate mode")
+	}
+}
+
+// closingServer reads one request per connection and writes answer; it then ends the stream
+// when hangUp is set, and otherwise holds the connection until the client leaves.
+func closingServer(t *testing.T, answer string, hangUp bool) string {
+	return testServer(t, func(c net.Conn) {
+		buf := make([]byte, 4<<10)
+		have := 0
+		for !bytes.Contains(buf[:have], []byte("\r\n\r\n")) {
+			n, err := c.Read(buf[have:])
+			if err != nil {
+				return
+			}
+			have += n
+		}
+		if !bytes.Contains(buf[:have], []byte("\r\nConnection: close\r\n")) {
+			return // not the close scenario's request: the client sees a bare end of stream
+		}
+		if _, err := io.WriteString(c, answer); err != nil || hangUp {
+			return
+		}
+		_, _ = io.Copy(io.Discard, c)
+	})
+}
+
+func TestHTTPLoadClose(t *testing.T) {
+	const closing = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 13\r\n\r\nHello, World!"
+	cases := []struct {
+		name   string
+		answer string
+		hangUp bool
+		kind   string // the error expected; empty: none, and connections counted
+	}{
+		{"right", closing, true, ""},
+		{"wrong body", strings.Replace(closing, "World", "Wurld", 1), true, "bad-body"},
+		// Answers, then keeps the connection the client asked it to close.
+		{"stays open", closing, false, "no-response"},
+		{"two answers", closing + closing, true, "malformed"},
+		{"hangs up unanswered", "", true, "closed"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			addr := closingServer(t, c.answer, c.hangUp)
+			w, errs := runLoad(t, newCloseLoad(addr, 2, new(tally)))
+			counts, samples := errs.byKind()
+			if c.kind == "" {
+				// Every connection ends in the server's TIME_WAIT, so a short window makes
+				// hundreds of them at most: far from exhausting the ports.
+				if w.Ops == 0 || len(counts) != 0 {
+					t.Errorf("%d connections, errors %v %v; want connections and no error", w.Ops, counts, samples)
+				}
+				return
+			}
+			if counts[c.kind] == 0 {
+				t.Errorf("errors %v; want %s errors", counts, c.kind)
+			}
+			if w.Ops != 0 {
+				t.Errorf("%d wrong connections counted as throughput", w.Ops)
+			}
+		})
 	}
 }
 

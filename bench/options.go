@@ -14,6 +14,10 @@ const (
 	ScenarioPipelined = "pipelined"
 	ScenarioKeepAlive = "keepalive"
 	ScenarioRate      = "rate"
+	// ScenarioClose dials a new connection for every request (Connection: close): the cost of
+	// accepting and closing, which the other scenarios spread over many requests. Not in the
+	// default set; selected by name.
+	ScenarioClose = "close"
 )
 
 // Loaders for HTTP.
@@ -42,7 +46,7 @@ type Options struct {
 	Conns int
 	// Depth is the pipelining depth of the http pipelined scenario.
 	Depth int
-	// Scenarios selects the http scenarios (pipelined, keepalive, rate).
+	// Scenarios selects the http scenarios (pipelined, keepalive, rate, close).
 	Scenarios []string
 	// Rate is the offered load of the http rate scenario, requests per second.
 	Rate int
@@ -157,13 +161,13 @@ func (o *Options) check() error {
 		}
 		for _, s := range o.Scenarios {
 			switch s {
-			case ScenarioPipelined, ScenarioKeepAlive:
+			case ScenarioPipelined, ScenarioKeepAlive, ScenarioClose:
 			case ScenarioRate:
 				if o.Rate < 1 {
 					return fmt.Errorf("bench: rate must be ≥ 1 request/s")
 				}
 			default:
-				return fmt.Errorf("bench: unknown http scenario %q (want pipelined, keepalive, rate)", s)
+				return fmt.Errorf("bench: unknown http scenario %q (want pipelined, keepalive, rate, close)", s)
 			}
 		}
 	}

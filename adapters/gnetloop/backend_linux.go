@@ -152,13 +152,33 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 	}
 }
 
+// maxEnrolling bounds the enrollments accept leaves in flight: each holds the accepted socket,
+// gnet's duplicate of it and a pooled goroutine until its loop has opened it.
+const maxEnrolling = 64
+
+// enrolling is a connection handed to gnet whose loop has not answered yet.
+type enrolling struct {
+	nc  *net.TCPConn
+	res <-chan gnet.RegisteredResult
+}
+
 // accept takes each connection from the listener and enrolls it with one of gnet's loops,
-// round-robin. It exits when the listener is closed (by Shutdown, or as the engine stops).
+// round-robin. It does not wait for each loop's answer before accepting the next connection —
+// that serialised accepting behind every hand-off to a loop and back (docs/benchmarks.md, the
+// close scenario) — but it collects every answer before it returns, so that no enrollment is
+// in flight once accept has returned (Shutdown counts on it). It exits when the listener is
+// closed (by Shutdown, or as the engine stops).
 func (b *backend) accept() {
 	defer b.acceptWG.Done()
 	b.mu.Lock()
 	eng := b.eng
 	b.mu.Unlock()
+	var inflight []enrolling
+	defer func() {
+		for _, e := range inflight {
+			b.settle(e, <-e.res)
+		}
+	}()
 	pace := backoff.Accept{Logger: b.cfg.Logger, Msg: "gnet: accept failed; retrying", Limit: &b.acceptLog}
 	for {
 		nc, err := b.ln.AcceptTCP()
@@ -172,24 +192,44 @@ func (b *backend) accept() {
 			continue
 		}
 		pace.Succeeded()
-		b.enroll(eng, nc)
+		res, err := eng.Register(gnet.NewNetConnContext(context.Background(), nc))
+		if err != nil {
+			b.settle(enrolling{nc: nc}, gnet.RegisteredResult{Err: err})
+			continue
+		}
+		if len(inflight) == maxEnrolling {
+			b.settle(inflight[0], <-inflight[0].res)
+			inflight = append(inflight[:0], inflight[1:]...)
+		}
+		inflight = append(b.reap(inflight), enrolling{nc: nc, res: res})
 	}
 }
 
-// enroll hands nc to a gnet loop and waits until the loop has opened it or failed to, so that
-// no enrollment is in flight once accept has returned. gnet keeps a duplicate of the socket;
-// nc itself is closed either way.
-func (b *backend) enroll(eng gnet.Engine, nc *net.TCPConn) {
-	defer nc.Close()
-	res, err := eng.Register(gnet.NewNetConnContext(context.Background(), nc))
-	if err == nil {
-		if r, ok := <-res; ok {
-			err = r.Err
+// reap settles the enrollments in inflight whose loops have answered and returns the rest, in
+// the same order.
+func (b *backend) reap(inflight []enrolling) []enrolling {
+	n := 0
+	for _, e := range inflight {
+		select {
+		case r := <-e.res:
+			b.settle(e, r)
+		default:
+			inflight[n] = e
+			n++
 		}
 	}
-	if err != nil && !b.stopping.Load() {
+	return inflight[:n]
+}
+
+// settle ends an enrollment with its loop's answer: gnet keeps a duplicate of the socket, so
+// e.nc is closed either way (gnet closes it too; a second Close is harmless), and a failure is
+// logged unless Shutdown caused it. A result channel closed without a result (gnet's pool
+// recovered from a panic) reads as the zero result and counts as no failure.
+func (b *backend) settle(e enrolling, r gnet.RegisteredResult) {
+	e.nc.Close()
+	if r.Err != nil && !b.stopping.Load() {
 		if n, ok := b.acceptLog.Allow(); ok {
-			b.cfg.Logger.Warn("gnet: connection refused: cannot hand it to a loop", "err", err, "suppressed", n)
+			b.cfg.Logger.Warn("gnet: connection refused: cannot hand it to a loop", "err", r.Err, "suppressed", n)
 		}
 	}
 }

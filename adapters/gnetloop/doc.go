@@ -47,7 +47,8 @@
 // (net.Listen, so SO_REUSEADDR is set and a restart binds at once past the sockets of
 // connections open at the stop; bind errors name the address). One goroutine accepts and
 // enrolls each connection with a loop, round-robin (gnet's Engine.Register, which runs
-// EventLoop.Enroll on gnet's goroutine pool; gnet keeps a duplicate of the socket). When
+// EventLoop.Enroll on gnet's goroutine pool; gnet keeps a duplicate of the socket), with at
+// most 64 enrollments in flight, every one of them answered before Shutdown goes on. When
 // accept runs out of descriptors the connection stays queued in the kernel and the goroutine
 // backs off, 5 ms doubling to 1 s, while the loops serve the connections they have; once
 // descriptors are free the queued connections are served. The warning is logged at most once

@@ -35,7 +35,9 @@ stderr says where. Every answer is validated: a server that answers wrongly or n
 reported with its errors, never as throughput.
 
   http   closed loop pipelined (--depth) and keep-alive over --conns connections, and a fixed
-         offered --rate with p50/p99/p99.9 latency
+         offered --rate with p50/p99/p99.9 latency; --scenarios close (not in the default set)
+         dials a new connection per request (Connection: close) from --conns clients, reads
+         to the server's end of stream, and reports server CPU µs per connection
   echo   --conns connections echoing --size-byte messages, every byte checked
   chat   --members in a room, --senders of them sending; every line checked, latency
   idle   memory per idle connection at each count of --sweep; from the first count a backend
@@ -71,7 +73,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	duration := fs.Duration("duration", 0, "measured window per scenario (default 1s for http, which measures three scenarios; 2s otherwise)")
 	conns := fs.Int("conns", d.Conns, "load connections (http, echo)")
 	depth := fs.Int("depth", d.Depth, "http pipelining depth")
-	scenarios := fs.String("scenarios", strings.Join(d.Scenarios, ","), "http scenarios: pipelined, keepalive, rate")
+	scenarios := fs.String("scenarios", strings.Join(d.Scenarios, ","), "http scenarios: pipelined, keepalive, rate, close (a connection per request)")
 	rate := fs.Int("rate", d.Rate, "http offered rate of the rate scenario, requests/s")
 	size := fs.Int("size", d.MsgSize, "echo message size, bytes")
 	members := fs.Int("members", d.Members, "chat room size")
@@ -82,7 +84,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	pin := fs.Bool("pin", false, "server on one CPU with one loop, load on the others (default on with 4 CPUs or fewer; --pin=false turns it off)")
 	loops := fs.Int("loops", d.Loops, "server loops when not pinned")
 	ref := fs.String("ref", "", "reference server for ratios (default: the fastest valid one)")
-	loader := fs.String("loader", bench.LoaderGo, "http load generator: go (built in) or wrk (closed-loop scenarios; needs wrk)")
+	loader := fs.String("loader", bench.LoaderGo, "http load generator: go (built in) or wrk (pipelined and keepalive only, needs wrk; rate and close always use the built-in one)")
 	out := fs.String("out", "", "`dir`ectory for PROTO.json, PROTO.md and PROTO.svg (default: a new reactor-bench-PROTO-TIME-* directory under the system's temporary directory)")
 	jsonPath := fs.String("json", "", "write the JSON report to this `file` instead of DIR/PROTO.json")
 	mdPath := fs.String("md", "", "write the Markdown tables to this `file` instead of DIR/PROTO.md")

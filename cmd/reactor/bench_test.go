@@ -85,6 +85,29 @@ func TestBenchEndToEnd(t *testing.T) {
 		})
 	}
 
+	t.Run("quick-close", func(t *testing.T) {
+		// A connection per request on the backends whose accept or close paths are their own:
+		// epoll's lingering close, gnet's and evio's adapter-owned acceptors.
+		out := t.TempDir()
+		stdout, stderr, code := runBin(t, bin, "bench", "--quick", "--proto", "http", "--scenarios", "close", "--backends", "epoll,gnet,evio", "--out", out)
+		if code != 0 {
+			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+		rep := readReport(t, filepath.Join(out, "http.json"))
+		if len(rep.Scenarios) != 1 || rep.Scenarios[0].Name != bench.ScenarioClose || rep.Scenarios[0].Op != "conn" {
+			t.Fatalf("scenarios %+v; want close alone, measured per connection", rep.Scenarios)
+		}
+		for _, r := range rep.Scenarios[0].Results {
+			if !r.Valid || r.Errors != 0 || float64(r.Throughput.Median) <= 0 || float64(r.CPUPerOp.Median) <= 0 {
+				t.Errorf("%s: valid %v, errors %d %v, failed %q, %v conn/s, %v CPU µs/conn; want valid with both measured",
+					r.Contender.Name, r.Valid, r.Errors, r.ErrorSamples, r.Failed, r.Throughput.Median, r.CPUPerOp.Median)
+			}
+		}
+		if !strings.Contains(stdout, "CPU µs/conn") {
+			t.Errorf("the table does not give the cost per connection:\n%s", stdout)
+		}
+	})
+
 	t.Run("wrong-server", func(t *testing.T) {
 		addr := wrongHTTPServer(t)
 		out := t.TempDir()
