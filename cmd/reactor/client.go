@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"golang.org/x/term"
+
 	"github.com/reactorlab/reactor/protocols/chat"
 )
 
@@ -31,8 +33,8 @@ func runClient(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			"Joins a reactor chat server: lines typed on standard input go to everyone else,\n"+
 			"what the room says is printed. /who lists members, /quit leaves (so does end of input).\n"+
 			"Control characters the server sends are shown, not obeyed (^[ for ESC).\n"+
-			"On a terminal, a line that arrives while you type is printed above the prompt; what\n"+
-			"you typed is kept but no longer shown: keep typing, or press Ctrl-R to see it again.\n"+
+			"On a terminal it edits the line you type (arrows, Ctrl-A/E/U/W, history), and a line\n"+
+			"that arrives meanwhile is printed above it without disturbing it. Ctrl-C or Ctrl-D leaves.\n"+
 			"Exits 1 if the name is refused or the server goes away.\n\n")
 		fs.PrintDefaults()
 	}
@@ -57,28 +59,28 @@ func runClient(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fmt.Fprintf(stderr, "reactor client chat: %v\n", err)
 		return 1
 	}
-	scr := &screen{w: stdout}
-	if isTerminal(stdin) && isTerminal(stdout) {
-		scr.prompt = *name + "> "
-	}
+	con := newConsole(stdin, stdout, *name+"> ")
+	defer con.restore()
 	var quitting atomic.Bool // the user left: the server closing is then expected
 	// The reader prints the room until the server closes or refuses the name; it exits with the
 	// connection, which runClient closes on its way out.
 	fromServer := make(chan error, 1)
-	go func() { fromServer <- readRoom(conn, *name, scr) }()
-	// Standard input goes to the server until it ends; then leave politely. A goroutine blocked
-	// reading the terminal ends with the process.
+	go func() { fromServer <- readRoom(conn, *name, con) }()
+	// What the user types goes to the server until input ends (end of file, Ctrl-D, or Ctrl-C
+	// on a terminal); then leave politely. A goroutine blocked reading the terminal ends with
+	// the process.
 	go func() {
-		in := bufio.NewScanner(stdin)
-		for in.Scan() {
-			line := in.Text()
+		for {
+			line, err := con.readLine()
+			if err != nil {
+				break
+			}
 			if strings.TrimSpace(line) == "/quit" {
 				quitting.Store(true)
 			}
 			if _, err := fmt.Fprintf(conn, "%s\n", line); err != nil {
 				return
 			}
-			scr.showPrompt()
 		}
 		quitting.Store(true)
 		fmt.Fprintf(conn, "/quit\n")
@@ -87,13 +89,13 @@ func runClient(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	case err := <-fromServer:
 		switch {
 		case errors.Is(err, io.EOF) && quitting.Load():
-			scr.finish()
+			con.restore()
 			return 0
 		case errors.Is(err, io.EOF):
-			scr.finish()
+			con.restore()
 			fmt.Fprintf(stderr, "reactor client chat: the server at %s closed the connection\n", *addr)
 		default:
-			scr.finish()
+			con.restore()
 			fmt.Fprintf(stderr, "reactor client chat: %v\n", err)
 		}
 		return 1
@@ -108,7 +110,7 @@ var errNameRefused = errors.New("name refused")
 // readRoom prints what the server sends until the connection ends, and returns why it ended:
 // io.EOF when the server closed it, an error wrapping errNameRefused when the server refused
 // the name, or the read error.
-func readRoom(conn net.Conn, name string, scr *screen) error {
+func readRoom(conn net.Conn, name string, con console) error {
 	r := bufio.NewReader(conn)
 	joined := false
 	for {
@@ -117,17 +119,17 @@ func readRoom(conn net.Conn, name string, scr *screen) error {
 		switch {
 		case len(line) == 0:
 		case joined:
-			scr.println(line)
+			con.println(line)
 		case bytes.HasPrefix(line, []byte("CLIENT: ")):
 			joined = true
-			scr.println(fmt.Appendf(nil, "* joined as %s (you are %s)", name, line[len("CLIENT: "):]))
+			con.println(fmt.Appendf(nil, "* joined as %s (you are %s)", name, line[len("CLIENT: "):]))
 		case bytes.HasPrefix(line, []byte("! ")):
 			// Before joining, the only complaint the server can have is about the name.
 			return fmt.Errorf("%w: %s", errNameRefused, chat.AppendSafe(nil, line[len("! "):]))
 		case bytes.HasPrefix(line, []byte("* welcome")):
 			// The greeting asks for a name, which the client has already sent.
 		default:
-			scr.println(line)
+			con.println(line)
 		}
 		if err != nil {
 			return err
@@ -135,55 +137,94 @@ func readRoom(conn net.Conn, name string, scr *screen) error {
 	}
 }
 
-// screen prints the room's lines. All that it prints is made safe first (chat.AppendSafe), so
-// a hostile server cannot drive the user's terminal. With a prompt (standard input and output
-// are a terminal), each incoming line first erases the prompt line, and the prompt is printed
-// again after it: the terminal's own echo of a half-typed line is erased with it, but the
-// terminal driver still holds that text, and Ctrl-R shows it again. Redrawing it ourselves
-// would need raw mode and a line editor. Its methods are safe from several goroutines.
-type screen struct {
-	mu     sync.Mutex
-	w      io.Writer
-	prompt string // empty when not on a terminal
-	buf    []byte
+// console is the user's side of the client: lines typed, and the room's lines shown. Everything
+// it shows is made safe first (chat.AppendSafe), so a hostile server cannot drive the user's
+// terminal. println is safe to call while another goroutine is in readLine.
+type console interface {
+	readLine() (string, error)
+	println(line []byte)
+	restore() // leave the terminal as it was; safe to call more than once
 }
 
-func (s *screen) println(line []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.buf[:0]
-	if s.prompt != "" {
-		b = append(b, "\r\x1b[K"...)
+// newConsole returns a line editor on the terminal when standard input and output are one, and
+// plain lines otherwise.
+func newConsole(stdin io.Reader, stdout io.Writer, prompt string) console {
+	in, ok1 := stdin.(*os.File)
+	out, ok2 := stdout.(*os.File)
+	if !ok1 || !ok2 || !term.IsTerminal(int(in.Fd())) || !term.IsTerminal(int(out.Fd())) {
+		return &plainConsole{in: bufio.NewScanner(stdin), w: stdout}
 	}
-	b = append(chat.AppendSafe(b, line), '\n')
-	b = append(b, s.prompt...)
-	s.w.Write(b)
-	s.buf = b
-}
-
-// showPrompt prints the prompt after the user ended a line.
-func (s *screen) showPrompt() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	io.WriteString(s.w, s.prompt)
-}
-
-// finish erases the prompt, so that a message about the end starts on a clean line.
-func (s *screen) finish() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.prompt != "" {
-		io.WriteString(s.w, "\r\x1b[K")
+	fd := int(in.Fd())
+	old, err := term.MakeRaw(fd)
+	if err != nil {
+		return &plainConsole{in: bufio.NewScanner(stdin), w: stdout}
 	}
+	tc := newTermConsole(struct {
+		io.Reader
+		io.Writer
+	}{stdin, stdout}, prompt)
+	tc.undo = func() { term.Restore(fd, old) }
+	return tc
 }
 
-// isTerminal reports whether f is a terminal (a character device; /dev/null passes too, which
-// only costs a prompt nobody sees).
-func isTerminal(f any) bool {
-	file, ok := f.(*os.File)
-	if !ok {
-		return false
+// plainConsole reads lines from a pipe or file and writes the room's lines as they come.
+type plainConsole struct {
+	in  *bufio.Scanner
+	mu  sync.Mutex
+	w   io.Writer
+	buf []byte
+}
+
+func (p *plainConsole) readLine() (string, error) {
+	if p.in.Scan() {
+		return p.in.Text(), nil
 	}
-	fi, err := file.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	if err := p.in.Err(); err != nil {
+		return "", err
+	}
+	return "", io.EOF
+}
+
+func (p *plainConsole) println(line []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.buf = append(chat.AppendSafe(p.buf[:0], line), '\n')
+	p.w.Write(p.buf)
+}
+
+func (p *plainConsole) restore() {}
+
+// termConsole is a line editor (golang.org/x/term) on a terminal in raw mode: a line from the
+// room is printed above the prompt, and the prompt and whatever the user has typed so far are
+// drawn again below it, so incoming lines never break up a line being typed. Ctrl-C and Ctrl-D
+// on an empty line end input.
+type termConsole struct {
+	t    *term.Terminal
+	mu   sync.Mutex
+	buf  []byte
+	once sync.Once
+	undo func()
+}
+
+func newTermConsole(rw io.ReadWriter, prompt string) *termConsole {
+	return &termConsole{t: term.NewTerminal(rw, prompt), undo: func() {}}
+}
+
+func (c *termConsole) readLine() (string, error) { return c.t.ReadLine() }
+
+func (c *termConsole) println(line []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.buf = append(chat.AppendSafe(c.buf[:0], line), '\n')
+	c.t.Write(c.buf)
+}
+
+// restore takes the prompt off the screen and leaves raw mode, so that what is printed next
+// starts on a clean line of a normal terminal.
+func (c *termConsole) restore() {
+	c.once.Do(func() {
+		c.t.SetPrompt("")
+		c.t.Write([]byte("\r\x1b[K"))
+		c.undo()
+	})
 }

@@ -132,16 +132,51 @@ func TestClientQuitsCleanly(t *testing.T) {
 	}
 }
 
-func TestScreenKeepsPromptLast(t *testing.T) {
+// TestTermConsoleRedrawsTypedText: on a terminal, a line from the room that arrives while the
+// user is typing is printed above the prompt, made safe, and the half-typed text is drawn
+// again after it and still completes the line.
+func TestTermConsoleRedrawsTypedText(t *testing.T) {
+	keys, typing := io.Pipe()
+	defer typing.Close()
 	var out lockedBuffer
-	scr := &screen{w: &out, prompt: "alice> "}
-	scr.println([]byte("bob: hi"))
-	scr.println([]byte("carol: \x1b[2Jyo"))
-	scr.finish()
-	want := "\r\x1b[Kbob: hi\nalice> \r\x1b[Kcarol: ^[[2Jyo\nalice> \r\x1b[K"
-	if got := out.String(); got != want {
-		t.Errorf("screen wrote %q; want %q", got, want)
+	con := newTermConsole(struct {
+		io.Reader
+		io.Writer
+	}{keys, &out}, "alice> ")
+	lines := make(chan string, 1)
+	go func() {
+		line, _ := con.readLine()
+		lines <- line
+	}()
+	typing.Write([]byte("hel"))
+	waitFor := func(what string) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), what); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("terminal shows %q; want it to show %q", out.String(), what)
+			}
+		}
 	}
+	waitFor("alice> hel")
+	before := len(out.String())
+	con.println([]byte("bob: hi \x1b[2Jthere"))
+	after := out.String()[before:]
+	line := strings.Index(after, "bob: hi ^[[2Jthere\r\n")
+	redrawn := strings.LastIndex(after, "alice> hel")
+	if line < 0 || redrawn < line {
+		t.Errorf("after an incoming line the terminal got %q; want the line made safe, then the prompt and the typed text again", after)
+	}
+	typing.Write([]byte("lo\r"))
+	select {
+	case got := <-lines:
+		if got != "hello" {
+			t.Errorf("line read = %q; want %q", got, "hello")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no line read after Enter")
+	}
+	con.restore()
+	con.restore() // twice is harmless
 }
 
 // TestClientSeesServerShutdown runs `reactor serve --proto chat` and a client in-process: when
