@@ -135,6 +135,11 @@ func configure(cfg reactor.Config) error {
 	if err := netpoll.Configure(netpoll.Config{PollerNum: cfg.Loops, LoggerOutput: logSink{}, LoadBalance: netpoll.RoundRobin}); err != nil {
 		return fmt.Errorf("netpoll: setting %d pollers: %w", cfg.Loops, err)
 	}
+	// netpoll starts (or grows) its pollers lazily, on the next Pick: that of the first
+	// connection a server accepts, or of Serve itself. Two servers starting at once would then
+	// both rebuild the pollers and race on netpoll's balancer (the race detector saw it); so
+	// the adapter has it done here, once, under globalMu.
+	netpoll.Initialize()
 	numPollers = cfg.Loops
 	return nil
 }
