@@ -115,31 +115,32 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 }
 
 // Process-wide netpoll settings. netpoll's pollers and its logger belong to the process, not
-// to one event loop, so the adapter only ever grows the poller count (shrinking would close
-// pollers that other servers' connections live on) and installs one log sink that forwards to
-// the logger of the backend started last.
+// to one event loop. The pollers are sized once, by the first backend started in the process:
+// netpoll grows them lazily on its next Pick, which a running server calls for every
+// connection it accepts, and that rebuild races with the running server's picks (the race
+// detector saw it with two servers). The adapter installs one log sink that forwards to the
+// logger of the backend started last.
 var (
 	globalMu   sync.Mutex
 	numPollers int                         // what the adapter set; 0 before the first Start
 	logTarget  atomic.Pointer[slog.Logger] // where netpoll's messages go
 )
 
-// configure sizes netpoll's pollers to cfg.Loops (grow-only) and routes its logging.
+// configure sizes netpoll's pollers to cfg.Loops, the first time, and routes its logging.
 func configure(cfg reactor.Config) error {
 	logTarget.Store(cfg.Logger)
 	globalMu.Lock()
 	defer globalMu.Unlock()
-	if cfg.Loops <= numPollers {
+	if numPollers > 0 {
+		if cfg.Loops > numPollers {
+			cfg.Logger.Info("netpoll: pollers are process-wide; this server shares those started first", "loops", cfg.Loops, "pollers", numPollers)
+		}
 		return nil
 	}
 	if err := netpoll.Configure(netpoll.Config{PollerNum: cfg.Loops, LoggerOutput: logSink{}, LoadBalance: netpoll.RoundRobin}); err != nil {
 		return fmt.Errorf("netpoll: setting %d pollers: %w", cfg.Loops, err)
 	}
-	// netpoll starts (or grows) its pollers lazily, on the next Pick: that of the first
-	// connection a server accepts, or of Serve itself. Two servers starting at once would then
-	// both rebuild the pollers and race on netpoll's balancer (the race detector saw it); so
-	// the adapter has it done here, once, under globalMu.
-	netpoll.Initialize()
+	netpoll.Initialize() // start them now, before any server picks one
 	numPollers = cfg.Loops
 	return nil
 }

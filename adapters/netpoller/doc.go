@@ -46,9 +46,11 @@
 //
 // Config.Loops sets netpoll's poller count (netpoll.Configure PollerNum). Its default is
 // GOMAXPROCS/20+1 — one poller on most machines — which is why the adapter sets it. Pollers
-// are process-wide: every netpoll server in the process shares them, so the adapter only ever
-// grows the count (shrinking would close pollers other servers' connections live on) and never
-// stops them; they are not the backend's goroutines and outlive Shutdown, and a test that
+// are process-wide: every netpoll server in the process shares them, so the first server
+// started in a process sets the count and later ones share those pollers (growing them while
+// a server accepts races inside netpoll; shrinking would close pollers other servers'
+// connections live on; a later server that asks for more says so in its log). The adapter
+// never stops them; they are not the backend's goroutines and outlive Shutdown, and a test that
 // counts goroutines takes its baseline after a first netpoll server ran. netpoll's logger is
 // process-wide too: the adapter routes it to the Config.Logger of the backend started last.
 // Connections are spread over the pollers round-robin (netpoll's RoundRobin load balancing).
