@@ -30,6 +30,17 @@
 //  8. Backends report what they are (Info): name, the concurrency model they stand for, whether
 //     they run on this operating system, and their limits.
 //
+// Callbacks must not block. A backend with event loops serves many connections from one
+// goroutine, and a callback that waits stalls every one of them. Slow work (a database query, a
+// file, a call to another server) goes to a goroutine of the handler's own; that goroutine sends
+// the result with Conn.AsyncWrite and may end the connection with Conn.Close or Conn.Abort, which
+// are safe from any goroutine. The callback itself only parses, writes and returns.
+//
+// To serve, pick a backend (package adapters names them all), embed NopHandler in a handler
+// that defines the callbacks the protocol needs, and call Serve; it shuts the backend down
+// gracefully when its context is done. Package reactortest runs a protocol's own tests on every
+// backend and checks the callback order of point 1.
+//
 // A handler that panics does not bring the server down: the backend recovers, logs the panic
 // once with its stack, and aborts that connection with an error wrapping ErrHandlerPanic.
 package reactor

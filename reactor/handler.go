@@ -27,6 +27,13 @@ func (a Action) String() string {
 // owns the connection (an event loop, or the connection's own goroutine), never concurrently for
 // one connection; calls for different connections may run in parallel, so state shared across
 // connections needs its own locking.
+//
+// A callback must not block. On a backend with event loops, one loop serves thousands of
+// connections, and while a callback waits (on a lock held for long, a channel, a database, a
+// sleep, a blocking write to another socket) none of them is served. Hand slow work to a
+// goroutine of your own instead and return at once: the goroutine delivers its result with
+// Conn.AsyncWrite, and may end the connection with Conn.Close or Conn.Abort, all of which are
+// safe from any goroutine. Embed NopHandler to implement only the callbacks you need.
 type Handler interface {
 	// OnOpen is called once, before any OnData, when a connection is accepted. It may write a
 	// greeting or close the connection.
@@ -44,6 +51,20 @@ type Handler interface {
 	// the Conn accepts no more writes.
 	OnClose(c Conn, err error)
 }
+
+// NopHandler is a Handler that does nothing: OnOpen and OnClose return at once and OnData
+// consumes every byte. Embed it in a handler of your own and define only the callbacks you
+// need; the zero value is ready to use.
+type NopHandler struct{}
+
+// OnOpen does nothing.
+func (NopHandler) OnOpen(Conn) {}
+
+// OnData consumes all of in and keeps the connection open.
+func (NopHandler) OnData(_ Conn, in []byte) (int, Action) { return len(in), None }
+
+// OnClose does nothing.
+func (NopHandler) OnClose(Conn, error) {}
 
 // Conn is one connection as a handler sees it. Each method says whether it may be called from
 // another goroutine; the others belong to the connection's own callbacks.
