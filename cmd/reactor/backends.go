@@ -9,26 +9,10 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/reactorlab/reactor/adapters/epoll"
-	"github.com/reactorlab/reactor/adapters/evioloop"
-	"github.com/reactorlab/reactor/adapters/gnetloop"
-	"github.com/reactorlab/reactor/adapters/netpoller"
+	"github.com/reactorlab/reactor/adapters"
 	"github.com/reactorlab/reactor/adapters/stdnet"
 	"github.com/reactorlab/reactor/reactor"
 )
-
-// backends is every backend the CLI knows, by the name users type.
-func backends() *reactor.Registry {
-	var r reactor.Registry
-	r.Register(epoll.Info(), epoll.New)
-	r.Register(epoll.PollInfo(), epoll.NewPoll)
-	r.Register(epoll.SelectInfo(), epoll.NewSelect)
-	r.Register(stdnet.Info(), stdnet.New)
-	r.Register(gnetloop.Info(), gnetloop.New)
-	r.Register(netpoller.Info(), netpoller.New)
-	r.Register(evioloop.Info(), evioloop.New)
-	return &r
-}
 
 // defaultBackend is the first of the preferred backends that runs here.
 func defaultBackend(r *reactor.Registry) string {
@@ -129,7 +113,7 @@ Flags:
 		}
 		return 2
 	}
-	reg := backends()
+	reg := adapters.Registry()
 	var descs []backendDesc
 	switch fs.NArg() {
 	case 0:

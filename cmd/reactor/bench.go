@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/reactorlab/reactor/adapters"
 	"github.com/reactorlab/reactor/bench"
 )
 
@@ -155,7 +156,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	o.Self = self
 	o.Command = "reactor bench " + strings.Join(args, " ")
 
-	reg := backends()
+	reg := adapters.Registry()
 	names := splitList(*backendList)
 	if len(names) == 0 && len(targets) == 0 {
 		names = []string{"all"}

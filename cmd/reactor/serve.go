@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/reactorlab/reactor/adapters"
 	"github.com/reactorlab/reactor/internal/reuseport"
 	"github.com/reactorlab/reactor/protocols/chat"
 	"github.com/reactorlab/reactor/protocols/echo"
@@ -52,7 +53,7 @@ func protocolNames() []string {
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	reg := backends()
+	reg := adapters.Registry()
 	s := defaultSettings(defaultBackend(reg))
 	fs := flag.NewFlagSet("reactor serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -18,6 +18,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/reactorlab/reactor/adapters"
 	"github.com/reactorlab/reactor/reactor"
 )
 
@@ -217,7 +218,7 @@ func TestBackendsNamesOneAndExplainsUnavailable(t *testing.T) {
 func TestServeExampleConfig(t *testing.T) {
 	// The example file shipped in the repository must load as it stands.
 	proto, _, backend := startServe(t, "--config", filepath.Join("..", "..", "reactor.example.yaml"), "--addr", "127.0.0.1:0")
-	if want := defaultBackend(backends()); proto != "http" || backend != want {
+	if want := defaultBackend(adapters.Registry()); proto != "http" || backend != want {
 		t.Fatalf("example config serves %s on %s; want http on %s, the defaults", proto, backend, want)
 	}
 }
@@ -247,7 +248,7 @@ func TestServeHTTPTakesBodiesUpToItsLimit(t *testing.T) {
 // TestServeEveryBackendFromConfigFile: each backend that runs here, chosen in the config file,
 // serves HTTP as the README says.
 func TestServeEveryBackendFromConfigFile(t *testing.T) {
-	for _, info := range backends().Infos() {
+	for _, info := range adapters.Registry().Infos() {
 		if !info.Available {
 			continue
 		}
