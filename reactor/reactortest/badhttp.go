@@ -167,7 +167,7 @@ func (s *suite) testHTTPTenThousandPipelined(t *testing.T) {
 func (s *suite) testHTTPFaults(t *testing.T) {
 	h := http1.New(http1.Config{})
 	t.Cleanup(h.Close)
-	tr := newTracker(h)
+	tr := NewOrderChecker(h)
 	srv := s.start(t, reactor.Config{}, tr)
 
 	t.Run("HalfCloseAfterRequest", func(t *testing.T) {
@@ -213,11 +213,11 @@ func (s *suite) testHTTPFaults(t *testing.T) {
 		checkPlaintext(t, resp, body)
 		c.Close()
 		// Every connection of the faults above was closed exactly once.
-		if !eventually(ioTimeout, func() bool { o, cl := tr.counts(); return o == cl }) {
-			o, cl := tr.counts()
+		if !eventually(ioTimeout, func() bool { o, cl := tr.Counts(); return o == cl }) {
+			o, cl := tr.Counts()
 			t.Errorf("%d connections opened, %d closed; want equal once every peer is gone", o, cl)
 		}
-		tr.check(t)
+		tr.Check(t)
 	})
 }
 
@@ -226,7 +226,7 @@ func (s *suite) testHTTPFaults(t *testing.T) {
 func (s *suite) testConnectChurn(t *testing.T) {
 	h := http1.New(http1.Config{})
 	t.Cleanup(h.Close)
-	tr := newTracker(h)
+	tr := NewOrderChecker(h)
 	srv := s.start(t, reactor.Config{}, tr)
 	const workers, cycles = 8, 20000
 	var wg sync.WaitGroup
@@ -267,15 +267,15 @@ func (s *suite) testConnectChurn(t *testing.T) {
 	if failures > 0 {
 		t.Errorf("%d of %d cycles failed (dial or request)", failures, cycles)
 	}
-	if !eventually(ioTimeout, func() bool { _, cl := tr.counts(); return cl >= cycles-failures }) {
-		o, cl := tr.counts()
+	if !eventually(ioTimeout, func() bool { _, cl := tr.Counts(); return cl >= cycles-failures }) {
+		o, cl := tr.Counts()
 		t.Fatalf("after %d cycles: %d opened, %d closed", cycles, o, cl)
 	}
-	o, cl := tr.counts()
+	o, cl := tr.Counts()
 	if o != cl {
 		t.Errorf("%d opened, %d closed; want equal", o, cl)
 	}
-	tr.check(t)
+	tr.Check(t)
 	c := srv.dial(t)
 	io.WriteString(c, getPlaintext)
 	resp, body := readResponse(t, bufio.NewReader(c), "GET")

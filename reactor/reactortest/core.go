@@ -19,7 +19,7 @@ import (
 // testLifecycle: many short connections, closed by the peer, by the handler and by a reset;
 // every one is opened once and closed once, callbacks in order, with a fitting cause.
 func (s *suite) testLifecycle(t *testing.T) {
-	tr := newTracker(funcHandler{data: func(c reactor.Conn, in []byte) (int, reactor.Action) {
+	tr := NewOrderChecker(funcHandler{data: func(c reactor.Conn, in []byte) (int, reactor.Action) {
 		if bytes.Contains(in, []byte("bye")) {
 			c.Write([]byte("ok"))
 			return len(in), reactor.Close
@@ -59,11 +59,11 @@ func (s *suite) testLifecycle(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if !eventually(ioTimeout, func() bool { _, closed := tr.counts(); return closed == n }) {
-		opened, closed := tr.counts()
+	if !eventually(ioTimeout, func() bool { _, closed := tr.Counts(); return closed == n }) {
+		opened, closed := tr.Counts()
 		t.Fatalf("after %d connections ended: %d opened, %d closed", n, opened, closed)
 	}
-	opened, _ := tr.counts()
+	opened, _ := tr.Counts()
 	if opened != n {
 		t.Errorf("opened %d connections; want %d", opened, n)
 	}
@@ -77,7 +77,7 @@ func (s *suite) testLifecycle(t *testing.T) {
 	if nilCauses != n/3 {
 		t.Errorf("%d OnClose calls with a nil cause; want %d (the handler-closed ones)", nilCauses, n/3)
 	}
-	tr.check(t)
+	tr.Check(t)
 }
 
 // testEchoBulk: 1 MiB byte-exact through echo over 64 concurrent connections, read while written.
@@ -292,7 +292,7 @@ func (s *suite) testHandlerPanic(t *testing.T) {
 func (s *suite) testShutdown(t *testing.T) {
 	base := snapshot()
 
-	tr := newTracker(echo.Handler{})
+	tr := NewOrderChecker(echo.Handler{})
 	srv := s.start(t, reactor.Config{}, tr)
 	const n = 20
 	conns := make([]io.ReadWriter, n)
@@ -309,7 +309,7 @@ func (s *suite) testShutdown(t *testing.T) {
 			t.Errorf("conn %d: %q after shutdown (err %v); want the end of the stream", i, b, err)
 		}
 	}
-	opened, closed := tr.counts()
+	opened, closed := tr.Counts()
 	if opened != n || closed != n {
 		t.Errorf("after Shutdown: %d opened, %d closed; want %d and %d", opened, closed, n, n)
 	}
@@ -318,7 +318,7 @@ func (s *suite) testShutdown(t *testing.T) {
 			t.Errorf("OnClose cause on shutdown = %v; want ErrServerClosed", err)
 		}
 	}
-	tr.check(t)
+	tr.Check(t)
 	for _, c := range conns {
 		c.(io.Closer).Close()
 	}

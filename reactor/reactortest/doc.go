@@ -1,5 +1,7 @@
-// Package reactortest is the conformance suite every backend passes. A backend's own test calls
-// Run with its constructor:
+// Package reactortest is the conformance suite every backend passes, and the kit that runs a
+// protocol's own tests on every backend.
+//
+// A backend's own test calls Run with its constructor:
 //
 //	func TestConformance(t *testing.T) { reactortest.Run(t, epoll.New) }
 //
@@ -8,4 +10,19 @@
 // inbound bytes, ordered AsyncWrite, flushing Close, bounded buffers, clean Shutdown with no
 // goroutine or descriptor left behind, panics contained) and the three protocols end to end
 // (echo, http1, chat). Every wait is bounded, so a broken backend fails instead of hanging.
+//
+// A protocol's author runs the protocol's tests on every backend with ForEachBackend, serves
+// the handler wrapped in an OrderChecker to have the callback order checked too, and uses
+// Start, Dial and Stop to start, reach and stop a server (foreach_test.go is a whole example):
+//
+//	func TestGreeting(t *testing.T) {
+//		reactortest.ForEachBackend(t, adapters.Registry(), func(t *testing.T, newBackend reactor.Constructor) {
+//			oc := reactortest.NewOrderChecker(myproto.New())
+//			b, addr := reactortest.Start(t, newBackend, reactor.Config{}, oc)
+//			c := reactortest.Dial(t, addr)
+//			… read the greeting from c …
+//			reactortest.Stop(t, b) // every OnClose has run once Shutdown returns
+//			oc.Check(t)
+//		})
+//	}
 package reactortest

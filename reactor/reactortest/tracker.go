@@ -4,13 +4,27 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"testing"
 
 	"github.com/reactorlab/reactor/reactor"
 )
 
-// tracker wraps a handler and checks the callback order of contract point 1 on every
-// connection: OnOpen once, then OnData, then OnClose once, never two at a time.
-type tracker struct {
+// OrderChecker wraps a handler and checks, on every connection, the callback order of
+// reactor's contract point 1: OnOpen once, then OnData zero or more times (never with no
+// bytes), then OnClose once, and never two callbacks of one connection at a time. It passes
+// every call on to the handler it wraps and remembers what went wrong; Check reports it.
+// Connections are told apart by their Conn value.
+//
+// Serve an OrderChecker in place of the handler, from a test that runs on every backend:
+//
+//	oc := reactortest.NewOrderChecker(myproto.New())
+//	b, addr := reactortest.Start(t, newBackend, reactor.Config{}, oc)
+//	… talk to addr …
+//	reactortest.Stop(t, b) // every OnClose has run once Shutdown returns
+//	oc.Check(t)
+//
+// Its methods are safe from any goroutine.
+type OrderChecker struct {
 	inner reactor.Handler
 
 	mu       sync.Mutex
@@ -19,7 +33,6 @@ type tracker struct {
 	closed   int
 	causes   []error
 	problems []string
-	closedCh chan reactor.Conn
 }
 
 type connState struct {
@@ -27,102 +40,103 @@ type connState struct {
 	busy         atomic.Bool
 }
 
-func newTracker(inner reactor.Handler) *tracker {
-	return &tracker{inner: inner, state: map[reactor.Conn]*connState{}, closedCh: make(chan reactor.Conn, 4096)}
+// NewOrderChecker returns an OrderChecker passing every callback on to h.
+func NewOrderChecker(h reactor.Handler) *OrderChecker {
+	return &OrderChecker{inner: h, state: map[reactor.Conn]*connState{}}
 }
 
-func (tr *tracker) problem(format string, args ...any) {
-	tr.mu.Lock()
-	tr.problems = append(tr.problems, fmt.Sprintf(format, args...))
-	tr.mu.Unlock()
+func (oc *OrderChecker) problem(format string, args ...any) {
+	oc.mu.Lock()
+	oc.problems = append(oc.problems, fmt.Sprintf(format, args...))
+	oc.mu.Unlock()
 }
 
-func (tr *tracker) enter(c reactor.Conn, what string) *connState {
-	tr.mu.Lock()
-	st := tr.state[c]
+func (oc *OrderChecker) enter(c reactor.Conn, what string) *connState {
+	oc.mu.Lock()
+	st := oc.state[c]
 	if st == nil {
 		st = &connState{}
-		tr.state[c] = st
+		oc.state[c] = st
 	}
-	tr.mu.Unlock()
+	oc.mu.Unlock()
 	if !st.busy.CompareAndSwap(false, true) {
-		tr.problem("%s called while another callback of the same connection was running", what)
+		oc.problem("%s called while another callback of the same connection was running", what)
 	}
 	return st
 }
 
-func (tr *tracker) OnOpen(c reactor.Conn) {
-	st := tr.enter(c, "OnOpen")
+// OnOpen records the open and calls the wrapped handler's OnOpen.
+func (oc *OrderChecker) OnOpen(c reactor.Conn) {
+	st := oc.enter(c, "OnOpen")
 	defer st.busy.Store(false)
-	tr.mu.Lock()
+	oc.mu.Lock()
 	if st.open || st.closed {
-		tr.problems = append(tr.problems, "OnOpen called twice, or after OnClose")
+		oc.problems = append(oc.problems, "OnOpen called twice, or after OnClose")
 	}
 	st.open = true
-	tr.opened++
-	tr.mu.Unlock()
-	tr.inner.OnOpen(c)
+	oc.opened++
+	oc.mu.Unlock()
+	oc.inner.OnOpen(c)
 }
 
-func (tr *tracker) OnData(c reactor.Conn, in []byte) (int, reactor.Action) {
-	st := tr.enter(c, "OnData")
+// OnData checks the connection is open and calls the wrapped handler's OnData.
+func (oc *OrderChecker) OnData(c reactor.Conn, in []byte) (int, reactor.Action) {
+	st := oc.enter(c, "OnData")
 	defer st.busy.Store(false)
-	tr.mu.Lock()
+	oc.mu.Lock()
 	if !st.open || st.closed {
-		tr.problems = append(tr.problems, "OnData before OnOpen or after OnClose")
+		oc.problems = append(oc.problems, "OnData before OnOpen or after OnClose")
 	}
-	tr.mu.Unlock()
+	oc.mu.Unlock()
 	if len(in) == 0 {
-		tr.problem("OnData called with no bytes")
+		oc.problem("OnData called with no bytes")
 	}
-	return tr.inner.OnData(c, in)
+	return oc.inner.OnData(c, in)
 }
 
-func (tr *tracker) OnClose(c reactor.Conn, err error) {
-	st := tr.enter(c, "OnClose")
+// OnClose records the close and its cause and calls the wrapped handler's OnClose.
+func (oc *OrderChecker) OnClose(c reactor.Conn, err error) {
+	st := oc.enter(c, "OnClose")
 	defer st.busy.Store(false)
-	tr.mu.Lock()
+	oc.mu.Lock()
 	if !st.open {
-		tr.problems = append(tr.problems, "OnClose without OnOpen")
+		oc.problems = append(oc.problems, "OnClose without OnOpen")
 	}
 	if st.closed {
-		tr.problems = append(tr.problems, "OnClose called twice")
+		oc.problems = append(oc.problems, "OnClose called twice")
 	}
 	st.closed = true
-	tr.closed++
-	tr.causes = append(tr.causes, err)
-	tr.mu.Unlock()
-	tr.inner.OnClose(c, err)
-	select {
-	case tr.closedCh <- c:
-	default:
-	}
+	oc.closed++
+	oc.causes = append(oc.causes, err)
+	oc.mu.Unlock()
+	oc.inner.OnClose(c, err)
 }
 
-// counts returns how many connections were opened and closed.
-func (tr *tracker) counts() (opened, closed int) {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	return tr.opened, tr.closed
+// Counts returns how many connections were opened and closed so far. A test that checks
+// while the server still runs waits for closed to reach opened first, so that every
+// connection's story is complete.
+func (oc *OrderChecker) Counts() (opened, closed int) {
+	oc.mu.Lock()
+	defer oc.mu.Unlock()
+	return oc.opened, oc.closed
 }
 
 // causeList returns the causes OnClose was given so far.
-func (tr *tracker) causeList() []error {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	return append([]error(nil), tr.causes...)
+func (oc *OrderChecker) causeList() []error {
+	oc.mu.Lock()
+	defer oc.mu.Unlock()
+	return append([]error(nil), oc.causes...)
 }
 
-// check reports every order violation seen.
-func (tr *tracker) check(t testingT) {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	for _, p := range tr.problems {
+// Check reports every order violation seen so far to t, one Errorf each.
+func (oc *OrderChecker) Check(t testing.TB) {
+	t.Helper()
+	oc.mu.Lock()
+	defer oc.mu.Unlock()
+	for _, p := range oc.problems {
 		t.Errorf("contract violation: %s", p)
 	}
 }
-
-type testingT interface{ Errorf(string, ...any) }
 
 // funcHandler builds a handler from functions; nil ones do nothing (OnData then consumes all).
 type funcHandler struct {
