@@ -2,6 +2,7 @@ package reactor_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -96,4 +97,50 @@ func ExampleNopHandler() {
 	fmt.Printf("%q, %d bytes left unconsumed\n", d.C.Output(), len(d.Tail))
 	// Output:
 	// "hello\n", 0 bytes left unconsumed
+}
+
+// ages answers a name with an age it looks up slowly. A callback must not block, so OnData
+// hands the lookup to a goroutine, which sends the answer with AsyncWrite.
+type ages struct{ reactor.NopHandler }
+
+func (ages) OnData(c reactor.Conn, in []byte) (int, reactor.Action) {
+	end := bytes.IndexByte(in, '\n')
+	if end < 0 {
+		return 0, reactor.None // the rest of the line comes with the next call
+	}
+	name := string(in[:end]) // a copy: in is only lent
+	go func() {
+		time.Sleep(10 * time.Millisecond) // a database, another server: anything slow
+		c.AsyncWrite([]byte(name + " is 30\n"))
+	}()
+	return end + 1, reactor.None
+}
+
+func ExampleConn_AsyncWrite() {
+	b, err := adapters.Registry().New("std", reactor.Config{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	addr, err := b.Start(ages{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer b.Shutdown(context.Background())
+
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	fmt.Fprintln(c, "alice")
+	reply, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Print(reply)
+	// Output: alice is 30
 }
