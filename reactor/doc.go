@@ -16,7 +16,14 @@
 //     coalescing many small writes into few system calls.
 //  4. Conn.AsyncWrite is safe from any goroutine and is the only way to write to a connection
 //     from another connection's callback or from a timer. The bytes are copied before it
-//     returns, so the caller may reuse them. AsyncWrites to one connection keep their order.
+//     returns, so the caller may reuse them. Write and AsyncWrite share one order: the bytes
+//     of every call reach the peer whole and in an order consistent with the order the calls
+//     were made (happens-before). So AsyncWrite(x) then Write(y) in a callback sends x then y;
+//     an AsyncWrite that returned before a callback learnt of it (through a channel, or
+//     because the peer answered the bytes it sent) goes out before what that callback Writes
+//     next; AsyncWrites from one goroutine keep their order. Only calls that race, unordered
+//     by happens-before, may go out either way round. Protocols with sequence numbers (TLS
+//     records) depend on this.
 //  5. Conn.Close flushes what was written, then closes. A peer that does not take that output
 //     within a few seconds is not waited for: the close becomes an abort. Conn.Abort drops
 //     pending output and closes at once; it exists for errors.

@@ -70,14 +70,19 @@ func (NopHandler) OnClose(Conn, error) {}
 // another goroutine; the others belong to the connection's own callbacks.
 type Conn interface {
 	// Write copies p into the connection's outbound buffer; the backend flushes it after the
-	// current callback returns. Only from the connection's own callbacks. It fails with
-	// ErrConnClosed once the connection is closing, and with ErrOutboundFull when p takes the
-	// pending output past Config.MaxOutbound (the connection is then aborted).
+	// current callback returns. Only from the connection's own callbacks. p goes out after
+	// every byte written to the connection before the call — by Write, or by an AsyncWrite
+	// that happened before it, even one still queued for the owner — and before what is
+	// written after it. It fails with ErrConnClosed once the connection is closing, and with
+	// ErrOutboundFull when p takes the pending output past Config.MaxOutbound (the connection
+	// is then aborted).
 	Write(p []byte) (int, error)
 
 	// AsyncWrite queues a copy of p for the connection and wakes its owner to send it. Safe from
-	// any goroutine; AsyncWrites to one connection are sent in the order they were made. It
-	// never blocks on the peer. Errors as for Write.
+	// any goroutine. It shares Write's order: p goes out after every Write and AsyncWrite that
+	// happened before the call, and before those it happens before (a Write in a callback
+	// that learnt of it, a later AsyncWrite of the same goroutine). It never blocks on the
+	// peer. Errors as for Write.
 	AsyncWrite(p []byte) error
 
 	// Close flushes the output written so far, then closes the connection; OnClose follows with

@@ -4,6 +4,7 @@ package epoll
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"net"
@@ -141,5 +142,42 @@ func TestAllocsPipelinedHTTP(t *testing.T) {
 	})
 	if !strings.HasPrefix(string(got), "HTTP/1.1 200 OK\r\n") || !strings.HasSuffix(string(got), "Hello, World!") {
 		t.Fatalf("unexpected responses: %q", got)
+	}
+}
+
+// asyncThenWrite echoes the first half of what it reads with AsyncWrite, the rest with Write.
+type asyncThenWrite struct{}
+
+func (asyncThenWrite) OnOpen(reactor.Conn) {}
+func (asyncThenWrite) OnData(c reactor.Conn, in []byte) (int, reactor.Action) {
+	half := len(in) / 2
+	c.AsyncWrite(in[:half])
+	c.Write(in[half:])
+	return len(in), reactor.None
+}
+func (asyncThenWrite) OnClose(reactor.Conn, error) {}
+
+// TestAllocsAsyncWriteThenWrite pins the path where Write finds AsyncWrite bytes of its own
+// connection still in the inbox and moves them ahead of its own.
+func TestAllocsAsyncWriteThenWrite(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under -race (sync.Pool drops items)")
+	}
+	c := startForAllocs(t, asyncThenWrite{})
+	msg := make([]byte, 1024)
+	for i := range msg {
+		msg[i] = byte(i % 251) // halves that differ, so that a swap shows
+	}
+	got := make([]byte, len(msg))
+	checkAllocs(t, "AsyncWrite then Write of 1 KiB", func() {
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, got); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if !bytes.Equal(got, msg) {
+		t.Fatalf("got %v…; want the message in order, the AsyncWrite half first", got[:8])
 	}
 }

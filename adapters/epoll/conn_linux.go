@@ -63,7 +63,8 @@ var _ reactor.Conn = (*conn)(nil)
 
 // Write copies p into the connection's outbound queue; the loop sends it when the current
 // callback returns. Only from the connection's own callbacks. Past Config.MaxOutbound it
-// returns ErrOutboundFull and the connection is aborted once the callback returns.
+// returns ErrOutboundFull and the connection is aborted once the callback returns. Bytes
+// AsyncWritten to the connection before it and still in the loop's inbox go out first.
 func (c *conn) Write(p []byte) (int, error) {
 	if c.state != stateOpen || c.req.Load() != 0 {
 		return 0, reactor.ErrConnClosed
@@ -71,9 +72,15 @@ func (c *conn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if int(c.backlog.Load())+len(p) > c.l.maxOutbound {
+	backlog := c.backlog.Load()
+	if int(backlog)+len(p) > c.l.maxOutbound {
 		c.l.request(c, reqAbort, reactor.ErrOutboundFull)
 		return 0, reactor.ErrOutboundFull
+	}
+	if backlog != int64(c.out.Len()) {
+		// The backlog counts AsyncWrite bytes from the moment they enter the inbox, out only
+		// once the loop has moved them: some are still on their way, and p must follow them.
+		c.l.takeInboxed(c)
 	}
 	c.out.Write(p)
 	c.backlog.Add(int64(len(p)))

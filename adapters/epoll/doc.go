@@ -105,6 +105,14 @@
 // out in the order they were posted, so AsyncWrites to one connection keep their order. The
 // inbox is two slices swapped under the mutex, so steady traffic allocates nothing.
 //
+// Write and AsyncWrite share one order (reactor's contract point 4): a Write must not overtake
+// AsyncWrite bytes still in the inbox, which happened before it. The connection's backlog
+// counts AsyncWrite bytes from the moment they enter the inbox, its outbound queue only once
+// they are moved; so when the two differ, Write first moves that connection's bytes out of the
+// inbox into the queue, in order, under the mutex, and marks their tasks done. Otherwise —
+// the common case — Write costs the one atomic load it made anyway for the high-water mark:
+// no lock, no scan.
+//
 // What wakes what: the kernel wakes a loop through epoll_wait when a socket is ready. A
 // goroutine that posts a task wakes the loop by writing its eventfd — but only when the loop
 // is asleep in epoll_wait (an atomic flag the loop sets before waiting and clears after), so

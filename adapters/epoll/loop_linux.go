@@ -39,6 +39,7 @@ type op uint8
 
 const (
 	opWrite   op = iota // move n AsyncWrite bytes from the batch's data to c's outbound queue
+	opTaken             // an opWrite whose bytes a Write already moved (takeInboxed): skip n
 	opRequest           // act on c.req: a Close or Abort made outside the loop
 	opAttach            // adopt c, accepted by another loop
 	opDrain             // Shutdown: stop accepting, close every connection gracefully
@@ -787,6 +788,30 @@ func (l *loop) postWrite(c *conn, p []byte) error {
 	return nil
 }
 
+// takeInboxed moves the AsyncWrite bytes for c still waiting in the inbox into c's outbound
+// queue, in the order they were posted, and marks their tasks done. Write calls it so that
+// its bytes follow every AsyncWrite that happened before it. On the loop only, from c's own
+// callback. Every such byte is in the inbox, none in the batch runTasks works through: OnData
+// runs outside runTasks, and an OnOpen run by an opAttach task is the first anyone hears of c,
+// so AsyncWrites to it can only follow the swap.
+func (l *loop) takeInboxed(c *conn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	in := &l.inbox
+	off := 0
+	for i := range in.tasks {
+		t := &in.tasks[i]
+		if t.op != opWrite && t.op != opTaken {
+			continue
+		}
+		if t.op == opWrite && t.c == c {
+			c.out.Write(in.data[off : off+t.n])
+			t.op = opTaken
+		}
+		off += t.n
+	}
+}
+
 // request records a Close or Abort for c and has the loop act on it.
 func (l *loop) request(c *conn, r uint32, cause error) {
 	l.mu.Lock()
@@ -846,6 +871,8 @@ func (l *loop) runTasks() {
 					l.dirty = append(l.dirty, c)
 				}
 			}
+			off += t.n
+		case opTaken:
 			off += t.n
 		case opRequest:
 			l.handleRequest(t.c)

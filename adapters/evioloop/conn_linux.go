@@ -312,10 +312,17 @@ func (c *conn) wakeLocked() {
 }
 
 // Write copies p into the output of the current callback, which evio sends when the callback
-// returns. Only from the connection's own callbacks.
+// returns. Only from the connection's own callbacks. AsyncWrite bytes queued before it go out
+// first.
 func (c *conn) Write(p []byte) (int, error) {
-	if c.gone || c.closeSent || c.flags.Load()&(flagClose|flagAbort) != 0 {
+	f := c.flags.Load()
+	if c.gone || c.closeSent || f&(flagClose|flagAbort) != 0 {
 		return 0, reactor.ErrConnClosed
+	}
+	if f&flagAsync != 0 {
+		// Callbacks that Write run only while evio holds no output (Opened, or a read), so
+		// the queue can join the callback's output here, ahead of p.
+		c.takeAsync()
 	}
 	if len(c.out)+len(p) > c.b.cfg.MaxOutbound {
 		c.Abort(reactor.ErrOutboundFull)

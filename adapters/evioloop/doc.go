@@ -50,7 +50,11 @@
 //     adapter hands over nothing while evio holds bytes: it looks at evio's buffer (see below)
 //     and, if it is not empty, waits for evio's PreWrite callback, which fires before each of
 //     evio's writes and is the only sign evio gives that output moves; PreWrite wakes the
-//     waiting connections again. No byte is lost and order is kept.
+//     waiting connections again. No byte is lost and order is kept. Write and AsyncWrite
+//     share one order (contract 4): a Write that finds the queue holding bytes (a flag it
+//     reads anyway) first appends them to the callback's output, ahead of its own; evio holds
+//     no output while a callback that may Write runs, so that is safe. A read takes the queue
+//     before the handler sees the input, for the same reason.
 //   - Close flushes then closes, lingering: the adapter hands over the last output without
 //     evio.Close (evio closes as soon as it has written, and a socket closed with input unread,
 //     or that receives input after it is closed, is reset, which drops the end of the reply

@@ -59,6 +59,10 @@ type conn struct {
 	state       atomic.Int32
 	gnetPending atomic.Int64 // gnet's OutboundBuffered as last seen on the loop
 
+	// queued says pend holds bytes, so that Write can tell without the lock. Set and cleared
+	// under mu.
+	queued atomic.Bool
+
 	mu          sync.Mutex
 	pend        reactor.Outbound // AsyncWrite bytes waiting for run
 	scheduled   bool             // a run task is queued on the loop
@@ -86,9 +90,13 @@ func cloneAddr(a net.Addr) net.Addr {
 }
 
 // Write implements reactor.Conn. Only from the connection's own callbacks (its loop).
+// AsyncWrite bytes queued before it and not yet sent by run go out first.
 func (c *conn) Write(p []byte) (int, error) {
 	if c.state.Load() != stateOpen {
 		return 0, reactor.ErrConnClosed
+	}
+	if c.queued.Load() {
+		c.takeQueued()
 	}
 	if c.out.Len()+int(c.gnetPending.Load())+len(p) > c.b.cfg.MaxOutbound {
 		c.Abort(reactor.ErrOutboundFull)
@@ -96,6 +104,19 @@ func (c *conn) Write(p []byte) (int, error) {
 	}
 	c.out.Write(p)
 	return len(p), nil
+}
+
+// takeQueued moves what AsyncWrite queued behind the callback's output, which settle sends
+// before any later run task: a Write then follows every AsyncWrite that happened before it.
+// Loop only.
+func (c *conn) takeQueued() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, b := range c.pend.Buffers(0) {
+		c.out.Write(b)
+	}
+	c.pend.Reset()
+	c.queued.Store(false)
 }
 
 // AsyncWrite implements reactor.Conn. Safe from any goroutine.
@@ -110,6 +131,7 @@ func (c *conn) AsyncWrite(p []byte) error {
 		return reactor.ErrOutboundFull
 	}
 	c.pend.Write(p)
+	c.queued.Store(true)
 	c.schedule()
 	return nil
 }
@@ -166,6 +188,7 @@ func (c *conn) abortLocked(cause error) {
 	c.cause = cause
 	c.state.Store(stateAborting)
 	c.pend.Reset()
+	c.queued.Store(false)
 	c.schedule()
 }
 
@@ -204,6 +227,7 @@ func (c *conn) run(context.Context) error {
 		return nil
 	}
 	c.pend, c.sending = c.sending, c.pend
+	c.queued.Store(false)
 	c.mu.Unlock()
 	c.gnetPending.Store(int64(c.gc.OutboundBuffered()))
 	c.flush(&c.sending)
@@ -270,16 +294,18 @@ func (c *conn) settle() gnet.Action {
 		_ = c.gc.SetLinger(0) // the close resets the connection instead of draining it
 		return gnet.Close
 	}
+	c.flush(&c.out)
 	if c.state.Load() == stateClosing {
 		// AsyncWrites made before the Close may still wait for their loop task (input that
-		// arrived first brought us here); the close sends them first, or the FIN below would
-		// overtake them (contract point 5).
+		// arrived first brought us here); the close sends them now, or the FIN below would
+		// overtake them (contract point 5). They go after the callback's output: one that
+		// happened before a Write of it was moved ahead of that Write already (takeQueued).
 		c.mu.Lock()
 		c.pend, c.sending = c.sending, c.pend
+		c.queued.Store(false)
 		c.mu.Unlock()
 		c.flush(&c.sending)
 	}
-	c.flush(&c.out)
 	if c.state.Load() == stateClosed {
 		return gnet.None
 	}
@@ -385,6 +411,7 @@ func (c *conn) onClose(err error) {
 	cause, asked := c.cause, c.closeReq.Load()
 	c.state.Store(stateClosed)
 	c.pend.Reset()
+	c.queued.Store(false)
 	if c.linger != nil {
 		c.linger.Stop()
 	}

@@ -25,7 +25,11 @@
 //     task per call. The adapter instead copies into a per-connection queue under a mutex and
 //     schedules at most one task on the connection's loop (EventLoop.Execute) while bytes are
 //     queued; the task moves the whole queue to the socket in one Writev. Order among
-//     AsyncWrites is the queue's order.
+//     AsyncWrites is the queue's order. Write and AsyncWrite share one order (contract 4): a
+//     Write that finds the queue holding bytes (an atomic flag, so the common case takes no
+//     lock) first moves them into the callback's output, ahead of its own bytes, so it never
+//     overtakes an AsyncWrite made before it; a close sends the callback's output, then the
+//     queue.
 //   - Close and Abort (5). Close is applied on the loop between callbacks, so a Close from
 //     another goroutine (Shutdown's among them) never cuts a callback's reply in half. It
 //     flushes; because gnet's own close gives up on bytes its outbound buffer still holds when

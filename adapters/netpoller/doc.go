@@ -21,7 +21,8 @@
 //   - Write (3). Bytes go to a reactor.Outbound under the connection's mutex and are sent when
 //     the callback returns with one non-blocking writev on the descriptor.
 //   - AsyncWrite (4). From any goroutine: queued under the same mutex, then one non-blocking
-//     writev. Concurrent writers are serialized by the mutex; what the socket does not take
+//     writev. Write and AsyncWrite share that one queue, so their bytes go out in the order
+//     the calls took the mutex, which is consistent with happens-before (contract 4). Concurrent writers are serialized by the mutex; what the socket does not take
 //     goes to a flusher goroutine (at most one per connection, while output is pending) that
 //     blocks on a duplicate of the descriptor in Go's runtime poller. netpoll's Writer.Flush is
 //     not used: it waits on a one-slot signal that its poller can fill twice for one drain, so a

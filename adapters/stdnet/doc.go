@@ -18,6 +18,8 @@
 //   - AsyncWrite from another goroutine queues a copy and, when nobody is flushing, starts a
 //     short-lived flusher goroutine that writes until the queue is empty and then exits. While
 //     a flusher works, the reader stops reading once the queue passes half of MaxOutbound.
+//     Write and AsyncWrite append to the same queue under the connection's mutex, so their
+//     bytes go out in the order the calls were made (reactor's contract point 4).
 //
 // Closing: Close flushes, shuts down the write side (the peer sees EOF after the last byte),
 // then keeps reading and discarding for up to half a second so unread input does not turn

@@ -30,6 +30,7 @@ func Run(t *testing.T, newBackend reactor.Constructor) {
 		{"Lifecycle", s.testLifecycle},
 		{"EchoBulk", s.testEchoBulk},
 		{"AsyncWriteOrder", s.testAsyncWriteOrder},
+		{"WriteOrder", s.testWriteOrder},
 		{"CloseFlushes", s.testCloseFlushes},
 		{"AsyncWriteThenClose", s.testAsyncWriteThenClose},
 		{"OutboundLimit", s.testOutboundLimit},
