@@ -1,0 +1,177 @@
+//go:build linux
+
+package epoll
+
+// Accepting: the listener, the spare descriptor and the pause that keep a loop from spinning
+// at the descriptor limit, and the registration of new connections.
+
+import (
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// listenOn makes the loop an acceptor for lfd, which it owns from then on.
+func (l *loop) listenOn(lfd int, local sockAddr) error {
+	if err := l.poll.add(lfd, tagListen, unix.EPOLLIN); err != nil {
+		return err
+	}
+	l.lfd, l.local = lfd, local
+	l.spare = openSpare()
+	return nil
+}
+
+func openSpare() int {
+	fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1
+	}
+	return fd
+}
+
+// accept takes the connections waiting on the listener and hands them to the loops in turn.
+func (l *loop) accept() {
+	for i := 0; i < acceptBatch && l.lfd >= 0; i++ {
+		fd, err := accept4(l.lfd, &l.rsa)
+		switch err {
+		case nil:
+		case unix.EAGAIN:
+			return
+		case unix.EINTR, unix.ECONNABORTED:
+			continue
+		case unix.EMFILE, unix.ENFILE:
+			l.shed(err)
+			return
+		default:
+			if n, ok := l.s.acceptLog.Allow(); ok {
+				l.log.Error("epoll: accept failed", "err", os.NewSyscallError("accept4", err), "suppressed", n)
+			}
+			return
+		}
+		// Small writes (a reply, a chat line) must leave at once, not wait for Nagle.
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		target := l.peers[l.next]
+		l.next = (l.next + 1) % len(l.peers)
+		c := &conn{l: target, fd: fd, local: l.local}
+		c.remote.set(&l.rsa)
+		if l.local.unspecified() && getsockname(fd, &l.rsa) == nil {
+			c.local.set(&l.rsa)
+		}
+		if target == l {
+			l.attach(c)
+		} else if !target.post(task{c: c, op: opAttach}) {
+			unix.Close(fd) // that loop has stopped: the server is shutting down
+		}
+	}
+}
+
+// shed handles running out of descriptors. The pending connection would stay in the accept
+// queue and the level-triggered listener would wake the loop again at once, spinning it; so
+// the loop gives up its spare descriptor, accepts the connection, closes it (the client sees
+// its connection closed, not a hang) and takes the spare back.
+//
+// Another thread may take the descriptor the spare freed before the accept does (another
+// loop's acceptor, with a listener per loop, or anything else in the process); then the spare
+// is lost too. Without it the loop stops watching the listener for a while, 5 ms doubling to
+// a second while the limit lasts, so that it neither spins nor stops accepting for good.
+func (l *loop) shed(err error) {
+	refused := false
+	if l.spare >= 0 {
+		unix.Close(l.spare)
+		if fd, err := accept4(l.lfd, &l.rsa); err == nil {
+			unix.Close(fd)
+			refused = true
+		}
+		l.spare = openSpare()
+	}
+	if !refused || l.spare < 0 {
+		l.pauseAccept()
+	}
+	if n, ok := l.s.shedLog.Allow(); ok {
+		l.log.Warn("epoll: out of file descriptors; refusing connections", "err", os.NewSyscallError("accept4", err), "suppressed", n)
+	}
+}
+
+// pauseAccept stops watching the listener until acceptResume.
+func (l *loop) pauseAccept() {
+	if err := l.poll.mod(l.lfd, tagListen, 0); err != nil {
+		return // still watched: the next wake-up tries the spare again
+	}
+	l.acceptWait = min(max(2*l.acceptWait, 5*time.Millisecond), time.Second)
+	l.acceptResume = time.Now().Add(l.acceptWait)
+}
+
+// resumeAccept watches the listener again after a pause, with a spare descriptor if one can
+// be had now. A pause that ends with the limit still reached starts a longer one.
+func (l *loop) resumeAccept() {
+	l.acceptResume = time.Time{}
+	if l.lfd < 0 {
+		return
+	}
+	if l.spare < 0 {
+		l.spare = openSpare()
+	}
+	if l.spare < 0 {
+		l.pauseAccept()
+		return
+	}
+	if err := l.poll.mod(l.lfd, tagListen, unix.EPOLLIN); err != nil {
+		l.pauseAccept()
+		return
+	}
+	l.acceptWait = 0
+}
+
+// attach registers a freshly accepted connection with this loop and opens it.
+func (l *loop) attach(c *conn) {
+	if l.draining {
+		unix.Close(c.fd) // accepted as Shutdown began; never opened, so no callbacks are owed
+		return
+	}
+	var slot int32
+	if k := len(l.free); k > 0 {
+		slot, l.free = l.free[k-1], l.free[:k-1]
+	} else {
+		slot = int32(len(l.conns))
+		l.conns = append(l.conns, nil)
+	}
+	events := uint32(unix.EPOLLIN)
+	if l.edge {
+		// Registered once for both directions; edges then say "new input" and "room again",
+		// and EPOLLRDHUP says the peer's FIN is among what there is to read.
+		events = unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET
+	}
+	if err := l.poll.add(c.fd, slot, events); err != nil {
+		l.free = append(l.free, slot)
+		unix.Close(c.fd)
+		if err == errFDSetFull {
+			// select's hard limit: refuse this connection (the client sees it closed) and go
+			// on serving the others. Said once a second at most, not once per connection.
+			if n, ok := l.s.refuseLog.Allow(); ok {
+				l.log.Warn("select: connection refused: its descriptor does not fit in an fd_set", "fd", c.fd, "limit", fdSetSize, "suppressed", n)
+			}
+			return
+		}
+		l.log.Error(l.mech.String()+": cannot register connection", "err", err)
+		return
+	}
+	c.slot, c.events = slot, events
+	l.conns[slot] = c
+	l.live++
+	if err := l.callOpen(c); err != nil {
+		l.abort(c, err)
+		return
+	}
+	l.settle(c)
+}
+
+func (l *loop) closeListener() {
+	if l.lfd >= 0 {
+		if l.poll != nil {
+			l.poll.del(l.lfd)
+		}
+		unix.Close(l.lfd)
+		l.lfd = -1
+	}
+}

@@ -1,0 +1,150 @@
+//go:build linux
+
+package epoll
+
+// Closing: graceful closes, their lingering wait for the peer's FIN, aborts, and the release
+// of a connection's descriptor and slot.
+
+import (
+	"io"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// lingerer is a closed connection that still drains its peer's input, until a deadline.
+type lingerer struct {
+	c     *conn
+	until time.Time
+}
+
+// beginClose stops reading from c and closes it once its output is sent.
+func (l *loop) beginClose(c *conn, cause error) {
+	if c.state != stateOpen {
+		return
+	}
+	c.state, c.closeErr = stateClosing, cause
+	c.dropTail()
+	if c.blocked {
+		linger(c)
+		l.update(c) // EPOLLOUT will finish the job
+		return
+	}
+	l.flush(c)
+}
+
+// linger bounds the wait of a graceful close whose output the peer has not taken yet. It
+// waits, but not forever: if the peer acknowledges nothing for closeLinger, the kernel gives
+// up on the connection (ETIMEDOUT) and the loop sees the error on the socket. A peer that
+// reads, however slowly, keeps it alive. The kernel keeps the clock, so the loop needs none.
+func linger(c *conn) {
+	unix.SetsockoptInt(c.fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(closeLinger/time.Millisecond))
+}
+
+// finishClose ends c, whose output has all been sent. A peer that has not finished sending
+// gets a lingering close: closing a socket that holds unread input, or that input arrives at
+// later, makes the kernel answer with a reset, which destroys whatever of the reply the peer
+// has not read yet (a large reply to a request pipelined before more input, say). So the
+// write side is shut down (FIN) and the connection, closed as far as the handler knows, goes
+// on discarding input until the peer's FIN or drainLinger, whichever comes first.
+func (l *loop) finishClose(c *conn) {
+	if c.closeErr == io.EOF {
+		l.release(c, io.EOF) // the peer has finished sending: nothing can provoke a reset
+		return
+	}
+	if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
+		l.release(c, c.closeErr)
+		return
+	}
+	c.state = stateLingering
+	c.req.Or(reqClosed)
+	l.callClose(c, c.closeErr)
+	if !l.discard(c) {
+		return
+	}
+	l.lingering = append(l.lingering, lingerer{c: c, until: time.Now().Add(drainLinger)})
+	if !l.edge && c.events != unix.EPOLLIN {
+		if err := l.poll.mod(c.fd, c.slot, unix.EPOLLIN); err != nil {
+			l.release(c, nil)
+			return
+		}
+		c.events = unix.EPOLLIN
+	}
+}
+
+// discard reads and drops what a lingering connection's peer sent, and closes the connection
+// at its end of stream or error. It reports whether the connection still lingers. Edge-
+// triggered readiness is reported once, so it reads until the socket is empty, re-arming after
+// edgeReads full reads as read does.
+func (l *loop) discard(c *conn) bool {
+	for i := 1; ; i++ {
+		n, err := unix.Read(c.fd, l.buf)
+		switch {
+		case err == unix.EAGAIN:
+			return true
+		case err == unix.EINTR:
+			continue
+		case err != nil || n == 0:
+			l.release(c, nil)
+			return false
+		}
+		if !l.edge || n < len(l.buf) {
+			return true
+		}
+		if i >= edgeReads {
+			l.rearm(c)
+			return c.state == stateLingering
+		}
+	}
+}
+
+// expireLingering closes the lingering connections whose deadline has passed, and forgets
+// those closed meanwhile by their peer's FIN. Deadlines are all drainLinger after the close
+// began, so the queue is in deadline order.
+func (l *loop) expireLingering() {
+	now, k := time.Now(), 0
+	for ; k < len(l.lingering); k++ {
+		g := l.lingering[k]
+		if g.c.state != stateLingering {
+			continue
+		}
+		if now.Before(g.until) {
+			break
+		}
+		l.release(g.c, nil)
+	}
+	if k > 0 {
+		n := copy(l.lingering, l.lingering[k:])
+		clear(l.lingering[n:])
+		l.lingering = l.lingering[:n]
+	}
+}
+
+// abort closes c at once, dropping its pending output.
+func (l *loop) abort(c *conn, cause error) {
+	if c.state == stateClosed {
+		return
+	}
+	// A reset rather than a FIN: the output is being thrown away, and the kernel should not go
+	// on trying to deliver what is already in the socket buffer to a peer that does not read.
+	unix.SetsockoptLinger(c.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1})
+	l.release(c, cause)
+}
+
+// release closes c's descriptor, frees its slot and buffers and calls OnClose, unless c was
+// lingering, whose OnClose ran when its close began.
+func (l *loop) release(c *conn, cause error) {
+	lingered := c.state == stateLingering
+	c.state = stateClosed
+	c.req.Or(reqClosed)
+	c.dropTail()
+	c.out.Reset()
+	l.conns[c.slot] = nil
+	l.free = append(l.free, c.slot)
+	l.live--
+	l.poll.del(c.fd)
+	unix.Close(c.fd) // also takes it out of an epoll set
+	if !lingered {
+		l.callClose(c, cause)
+	}
+}

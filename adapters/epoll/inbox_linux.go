@@ -1,0 +1,194 @@
+//go:build linux
+
+package epoll
+
+// The loop's inbox: tasks other goroutines post (AsyncWrite bytes, Close and Abort requests,
+// accepted connections, Shutdown) and the eventfd wake-up that tells the loop to run them.
+
+import (
+	"encoding/binary"
+
+	"github.com/reactorlab/reactor/reactor"
+	"golang.org/x/sys/unix"
+)
+
+// op says what a task asks of the loop.
+type op uint8
+
+const (
+	opWrite   op = iota // move n AsyncWrite bytes from the batch's data to c's outbound queue
+	opTaken             // an opWrite whose bytes a Write already moved (takeInboxed): skip n
+	opRequest           // act on c.req: a Close or Abort made outside the loop
+	opAttach            // adopt c, accepted by another loop
+	opDrain             // Shutdown: stop accepting, close every connection gracefully
+	opKill              // Shutdown's context ended, or a loop failed: abort every connection
+)
+
+type task struct {
+	c  *conn
+	op op
+	n  int
+}
+
+// batch is the loop's inbox: tasks, and the AsyncWrite bytes they refer to, back to back in one
+// buffer. Two batches are swapped rather than reallocated, so steady traffic allocates nothing.
+type batch struct {
+	tasks []task
+	data  []byte
+}
+
+// wakeBytes is the 8-byte counter increment written to an eventfd.
+var wakeBytes = func() (b [8]byte) { binary.NativeEndian.PutUint64(b[:], 1); return }()
+
+// post queues t for the loop and wakes it. It reports false when the loop has stopped.
+func (l *loop) post(t task) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return false
+	}
+	l.pushLocked(t)
+	return true
+}
+
+func (l *loop) pushLocked(t task) {
+	l.inbox.tasks = append(l.inbox.tasks, t)
+	l.posted.Store(true)
+	if l.sleeping.Swap(false) {
+		// Written under mu, which stop takes before closing the eventfd, so the descriptor
+		// cannot be closed (and its number reused) between the check and the write.
+		unix.Write(l.wakefd, wakeBytes[:])
+	}
+}
+
+// postWrite queues a copy of p for c (AsyncWrite).
+func (l *loop) postWrite(c *conn, p []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped || c.req.Load() != 0 {
+		return reactor.ErrConnClosed
+	}
+	if int(c.backlog.Load())+len(p) > l.maxOutbound {
+		l.requestLocked(c, reqAbort, reactor.ErrOutboundFull)
+		return reactor.ErrOutboundFull
+	}
+	c.backlog.Add(int64(len(p)))
+	l.inbox.data = append(l.inbox.data, p...)
+	l.pushLocked(task{c: c, op: opWrite, n: len(p)})
+	return nil
+}
+
+// takeInboxed moves the AsyncWrite bytes for c still waiting in the inbox into c's outbound
+// queue, in the order they were posted, and marks their tasks done. Write calls it so that
+// its bytes follow every AsyncWrite that happened before it. On the loop only, from c's own
+// callback. Every such byte is in the inbox, none in the batch runTasks works through: OnData
+// runs outside runTasks, and an OnOpen run by an opAttach task is the first anyone hears of c,
+// so AsyncWrites to it can only follow the swap.
+func (l *loop) takeInboxed(c *conn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	in := &l.inbox
+	off := 0
+	for i := range in.tasks {
+		t := &in.tasks[i]
+		if t.op != opWrite && t.op != opTaken {
+			continue
+		}
+		if t.op == opWrite && t.c == c {
+			c.out.Write(in.data[off : off+t.n])
+			t.op = opTaken
+		}
+		off += t.n
+	}
+}
+
+// request records a Close or Abort for c and has the loop act on it.
+func (l *loop) request(c *conn, r uint32, cause error) {
+	l.mu.Lock()
+	l.requestLocked(c, r, cause)
+	l.mu.Unlock()
+}
+
+func (l *loop) requestLocked(c *conn, r uint32, cause error) {
+	old := c.req.Or(r)
+	if old&(reqAbort|reqClosed) != 0 || old&r != 0 {
+		return // already on its way out, for this reason or a stronger one
+	}
+	if r == reqAbort {
+		c.abortErr = cause
+	}
+	if !l.stopped {
+		l.pushLocked(task{c: c, op: opRequest})
+	}
+}
+
+// handleRequest carries out the Close or Abort recorded in c.req.
+func (l *loop) handleRequest(c *conn) {
+	r := c.req.Load()
+	switch {
+	case c.state == stateClosed:
+	case r&reqAbort != 0:
+		l.mu.Lock()
+		cause := c.abortErr
+		l.mu.Unlock()
+		l.abort(c, cause)
+	case r&reqClose != 0:
+		l.beginClose(c, nil)
+	}
+}
+
+// runTasks takes the inbox and carries out what other goroutines asked for.
+func (l *loop) runTasks() {
+	if !l.posted.Load() {
+		return
+	}
+	l.mu.Lock()
+	l.inbox, l.work = l.work, l.inbox
+	l.posted.Store(false)
+	l.mu.Unlock()
+	w := &l.work
+	off := 0
+	for i := range w.tasks {
+		t := &w.tasks[i]
+		switch t.op {
+		case opWrite:
+			// The second copy of an AsyncWrite: from the inbox into the connection's queue.
+			// A closing connection still takes it: it was written before Close was asked.
+			if c := t.c; c.state == stateOpen || c.state == stateClosing {
+				c.out.Write(w.data[off : off+t.n])
+				if !c.dirty {
+					c.dirty = true
+					l.dirty = append(l.dirty, c)
+				}
+			}
+			off += t.n
+		case opTaken:
+			off += t.n
+		case opRequest:
+			l.handleRequest(t.c)
+		case opAttach:
+			l.attach(t.c)
+		case opDrain:
+			l.drain()
+		case opKill:
+			l.kill(reactor.ErrServerClosed)
+		}
+		t.c = nil
+	}
+	// One writev per connection for everything the round brought it.
+	for i, c := range l.dirty {
+		c.dirty = false
+		if c.state != stateClosed {
+			l.settle(c)
+		}
+		l.dirty[i] = nil
+	}
+	l.dirty = l.dirty[:0]
+	w.tasks, w.data = w.tasks[:0], w.data[:0]
+	if cap(w.data) > bigBatch {
+		w.data = nil // a burst passed; do not hold its memory forever
+	}
+	if cap(w.tasks) > bigBatch/64 {
+		w.tasks = nil
+	}
+}
