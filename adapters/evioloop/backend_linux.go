@@ -256,7 +256,7 @@ func (b *backend) closeListener() {
 }
 
 func (b *backend) Shutdown(ctx context.Context) error {
-	first, err := b.life.Shutdown(ctx, b.abortAll)
+	first, err := b.life.Shutdown(ctx, b.conns.Abort)
 	if !first {
 		return err
 	}
@@ -284,14 +284,6 @@ func (b *backend) Shutdown(ctx context.Context) error {
 	b.stopped.Store(true)
 	b.stopLoops()
 	return err
-}
-
-// abortAll closes every connection at once, for a Shutdown out of time while another one
-// drains. (The first Shutdown out of time needs none: evio's closing pass closes what is left.)
-func (b *backend) abortAll() {
-	for _, c := range b.conns.List() {
-		c.Abort(reactor.ErrServerClosed)
-	}
 }
 
 // stopLoops makes evio.Serve return. evio stops only when a callback returns evio.Shutdown;

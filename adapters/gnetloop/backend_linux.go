@@ -219,7 +219,7 @@ func (b *backend) settle(e enrolling, r gnet.RegisteredResult) {
 }
 
 func (b *backend) Shutdown(ctx context.Context) error {
-	first, err := b.life.Shutdown(ctx, b.abortAll)
+	first, err := b.life.Shutdown(ctx, b.conns.Abort)
 	if !first {
 		return err
 	}
@@ -239,7 +239,7 @@ func (b *backend) Shutdown(ctx context.Context) error {
 	case <-b.runDone:
 	case <-ctx.Done():
 		err = ctx.Err()
-		b.abortAll()
+		b.conns.Abort()
 	}
 	b.stopEngine()
 	runErr := b.runErr
@@ -248,13 +248,6 @@ func (b *backend) Shutdown(ctx context.Context) error {
 	}
 	b.life.Finish(runErr)
 	return err
-}
-
-// abortAll closes every connection at once, for a Shutdown out of time.
-func (b *backend) abortAll() {
-	for _, c := range b.conns.List() {
-		c.Abort(reactor.ErrServerClosed)
-	}
 }
 
 // stopEngine stops gnet and returns once gnet.Run has returned. Engine.Stop itself notices the

@@ -155,15 +155,8 @@ func (logSink) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// abortAll closes every connection at once, for a Shutdown out of time.
-func (b *backend) abortAll() {
-	for _, c := range b.conns.List() {
-		c.Abort(reactor.ErrServerClosed)
-	}
-}
-
 func (b *backend) Shutdown(ctx context.Context) error {
-	first, err := b.life.Shutdown(ctx, b.abortAll)
+	first, err := b.life.Shutdown(ctx, b.conns.Abort)
 	if !first {
 		return err
 	}
@@ -177,7 +170,7 @@ func (b *backend) Shutdown(ctx context.Context) error {
 	case <-b.conns.Drained():
 	case <-ctx.Done():
 		err = ctx.Err()
-		b.abortAll()
+		b.conns.Abort()
 		<-b.conns.Drained()
 	}
 	// Stop accepting and end Serve. Connections accepted meanwhile were closed unseen.

@@ -129,7 +129,7 @@ func (b *backend) fail(err error) {
 }
 
 func (b *backend) Shutdown(ctx context.Context) error {
-	first, err := b.life.Shutdown(ctx, b.abortAll)
+	first, err := b.life.Shutdown(ctx, b.conns.Abort)
 	if !first {
 		return err
 	}
@@ -148,18 +148,11 @@ func (b *backend) Shutdown(ctx context.Context) error {
 	case <-idle:
 	case <-ctx.Done():
 		err = ctx.Err()
-		b.abortAll()
+		b.conns.Abort()
 		<-idle
 	}
 	b.life.Finish(reactor.ErrServerClosed)
 	return err
-}
-
-// abortAll closes every connection at once, for a Shutdown out of time.
-func (b *backend) abortAll() {
-	for _, c := range b.conns.List() {
-		c.Abort(reactor.ErrServerClosed)
-	}
 }
 
 func (b *backend) Wait() error { return b.life.Wait() }

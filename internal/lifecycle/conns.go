@@ -1,11 +1,21 @@
 package lifecycle
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/reactorlab/reactor/reactor"
+)
+
+// Conn is what Conns needs of an adapter's connection type.
+type Conn interface {
+	comparable
+	// Abort closes the connection at once; safe from any goroutine (reactor.Conn's Abort).
+	Abort(cause error)
+}
 
 // Conns is a backend's set of live connections: the ones Shutdown closes and then waits for.
-// C is the adapter's connection type. The zero value is empty and admits connections. Safe
-// from any goroutine.
-type Conns[C comparable] struct {
+// The zero value is empty and admits connections. Safe from any goroutine.
+type Conns[C Conn] struct {
 	mu      sync.Mutex
 	live    map[C]struct{}
 	closed  bool          // Close was called: Add turns connections away
@@ -46,11 +56,15 @@ func (s *Conns[C]) Close() []C {
 	return s.listLocked()
 }
 
-// List returns the live connections.
-func (s *Conns[C]) List() []C {
+// Abort aborts every live connection with reactor.ErrServerClosed, for a Shutdown out of time.
+// It calls Abort outside the set's lock, as an adapter's Abort may end in Remove.
+func (s *Conns[C]) Abort() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.listLocked()
+	list := s.listLocked()
+	s.mu.Unlock()
+	for _, c := range list {
+		c.Abort(reactor.ErrServerClosed)
+	}
 }
 
 // Drained is closed once Close was called and no connection is left.

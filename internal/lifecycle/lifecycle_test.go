@@ -169,16 +169,25 @@ func TestShutdownAfterFailure(t *testing.T) {
 	}
 }
 
+// testConn records its abort.
+type testConn struct{ cause error }
+
+func (c *testConn) Abort(cause error) { c.cause = cause }
+
 func TestConns(t *testing.T) {
-	var s Conns[int]
-	for c := range 3 {
-		if !s.Add(c) {
-			t.Fatalf("Add(%d) before Close = false", c)
+	var s Conns[*testConn]
+	c := []*testConn{{}, {}, {}, {}}
+	for i := range 3 {
+		if !s.Add(c[i]) {
+			t.Fatalf("Add(conn %d) before Close = false", i)
 		}
 	}
-	s.Remove(1)
-	if got := len(s.List()); got != 2 {
-		t.Errorf("List after 3 Adds and a Remove: %d connections; want 2", got)
+	s.Remove(c[1])
+	s.Abort()
+	for i, want := range []error{reactor.ErrServerClosed, nil, reactor.ErrServerClosed} {
+		if c[i].cause != want {
+			t.Errorf("conn %d after Abort: cause %v; want %v", i, c[i].cause, want)
+		}
 	}
 	if !blocked(s.Drained()) {
 		t.Fatal("Drained before Close")
@@ -186,19 +195,19 @@ func TestConns(t *testing.T) {
 	if got := len(s.Close()); got != 2 {
 		t.Errorf("Close returned %d connections; want 2", got)
 	}
-	if s.Add(3) {
+	if s.Add(c[3]) {
 		t.Error("Add after Close = true; want false")
 	}
-	s.Remove(0)
+	s.Remove(c[0])
 	if !blocked(s.Drained()) {
 		t.Fatal("Drained with a connection left")
 	}
-	s.Remove(2)
+	s.Remove(c[2])
 	returnsWithin(t, "Drained", func() { <-s.Drained() })
 }
 
 func TestConnsCloseEmpty(t *testing.T) {
-	var s Conns[int]
+	var s Conns[*testConn]
 	if got := s.Close(); len(got) != 0 {
 		t.Errorf("Close of an empty set = %v; want none", got)
 	}
