@@ -93,20 +93,12 @@ func (d *doorbell) shut() {
 // calls (a net.Conn would cost a poller registration and a close only to hand its descriptor
 // over) and still sleep in the poller while none arrive.
 func listen(cfg reactor.Config) (*os.File, *net.TCPAddr, error) {
-	var ln net.Listener
-	var err error
-	if cfg.ReusePort {
-		ln, err = reuseport.Listen(cfg.Addr)
-	} else {
-		// net.Listen sets SO_REUSEADDR, so that a restart binds past the sockets of connections
-		// that were open at the stop.
-		ln, err = net.Listen("tcp", cfg.Addr)
-	}
+	ln, err := reuseport.ListenTCP(cfg.Addr, cfg.ReusePort)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer ln.Close()
-	f, err := ln.(*net.TCPListener).File()
+	f, err := ln.File()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tidwall/evio"
 
+	"github.com/reactorlab/reactor/internal/lifecycle"
 	"github.com/reactorlab/reactor/internal/ratelog"
 	"github.com/reactorlab/reactor/reactor"
 )
@@ -38,11 +39,8 @@ func New(cfg reactor.Config) (reactor.Backend, error) {
 	}
 	return &backend{
 		cfg:        cfg.WithDefaults(),
-		live:       map[*conn]struct{}{},
 		newBell:    make(chan any, 1),
 		stopAccept: make(chan struct{}),
-		drained:    make(chan struct{}),
-		done:       make(chan struct{}),
 	}, nil
 }
 
@@ -54,8 +52,10 @@ const (
 )
 
 type backend struct {
-	cfg reactor.Config
-	h   reactor.Handler
+	cfg   reactor.Config
+	h     reactor.Handler
+	life  lifecycle.State // finished once evio.Serve has returned, or by a Start that failed before it ran
+	conns lifecycle.Conns[*conn]
 
 	// The public listener is the adapter's, not evio's: evio's loops end the whole server on
 	// any accept error, EMFILE included. evio serves only a private Unix socket, by which the
@@ -69,16 +69,12 @@ type backend struct {
 	newBell    chan any        // a doorbell just opened (*doorbell), or why it could not be (error)
 
 	mu       sync.Mutex
-	started  bool
 	stage    int
 	served   bool        // evio.Serve has returned: no accept goroutine may start
 	bells    []*doorbell // one per loop, complete once Start returns
 	peers    []net.Conn  // the adapter's ends of the doorbells
 	bellPath string      // evio's private socket, until Start removes its name
-	live     map[*conn]struct{}
-	drained  chan struct{} // closed when draining and live is empty
-	err      error         // what Wait returns
-	done     chan struct{} // closed when evio.Serve has returned
+	startErr error       // why Start failed after evio ran, for Wait
 
 	// stopped mirrors stage == stopping for evio's closing pass, which calls Closed with a nil
 	// error for every connection still open: with it set, that nil means ErrServerClosed.
@@ -94,13 +90,11 @@ type backend struct {
 func (b *backend) Info() reactor.Info { return Info() }
 
 func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
-	b.mu.Lock()
-	if b.started {
-		b.mu.Unlock()
-		return nil, reactor.ErrAlreadyStarted
+	if err := b.life.Start(); err != nil {
+		return nil, err
 	}
-	b.started, b.h = true, h
-	b.mu.Unlock()
+	defer b.life.Started()
+	b.h = h
 
 	ln, addr, err := listen(b.cfg)
 	if err != nil {
@@ -147,14 +141,16 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 		b.mu.Lock()
 		b.served = true
 		peers := b.peers
+		var end error
 		switch {
-		case b.err != nil: // Start failed and said why
+		case b.startErr != nil:
+			end = b.startErr
 		case b.stage == stopping:
-			b.err = reactor.ErrServerClosed
+			end = reactor.ErrServerClosed
 		case err != nil:
-			b.err = err
+			end = err
 		default:
-			b.err = errors.New("evio: the server stopped on its own (a loop failed)")
+			end = errors.New("evio: the server stopped on its own (a loop failed)")
 		}
 		b.mu.Unlock()
 		// Nothing is left to take connections; accept exits, and what it queued was closed
@@ -165,7 +161,7 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 			p.Close()
 		}
 		os.RemoveAll(dir)
-		close(b.done) // before failed, so that a Start that fails returns with done closed
+		b.life.Finish(end) // before failed, so that a Start that fails returns finished
 		failed <- err
 	}()
 	select {
@@ -175,14 +171,14 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 	}
 	b.awaitParked(<-gid)
 	if err := b.ringFirst(); err != nil {
+		err = fmt.Errorf("evio: %w", err)
 		b.mu.Lock()
-		b.err = fmt.Errorf("evio: %w", err)
-		b.stage = stopping
+		b.startErr, b.stage = err, stopping
 		b.mu.Unlock()
 		b.stopped.Store(true)
 		b.closeListener()
 		b.stopLoops()
-		return nil, b.err
+		return nil, err
 	}
 	// Every loop has its doorbell: the private socket's name can go, so no one else can
 	// reach evio.
@@ -243,9 +239,9 @@ func (b *backend) ringFirst() error {
 func (b *backend) startFailed(err error) error {
 	err = fmt.Errorf("evio: %w", err)
 	b.mu.Lock()
-	b.stage, b.err = stopping, err
+	b.stage = stopping
 	b.mu.Unlock()
-	close(b.done)
+	b.life.Finish(err)
 	return err
 }
 
@@ -260,41 +256,24 @@ func (b *backend) closeListener() {
 }
 
 func (b *backend) Shutdown(ctx context.Context) error {
-	b.mu.Lock()
-	if !b.started {
-		b.started, b.stage, b.err = true, stopping, reactor.ErrServerClosed
-		b.mu.Unlock()
-		close(b.done)
-		return nil
-	}
-	if b.stage != running {
-		// A second Shutdown, or a Start that failed: the first one does the work.
-		b.mu.Unlock()
-		select {
-		case <-b.done:
-			return nil
-		case <-ctx.Done():
-			<-b.done
-			return ctx.Err()
-		}
+	first, err := b.life.Shutdown(ctx, b.conns.Abort)
+	if !first {
+		return err
 	}
 	// Stop accepting first, so that no connection arrives while the others drain; what accept
 	// queued before it stopped is refused by the loops (see admit).
 	b.closeListener()
+	b.mu.Lock()
 	b.stage = draining
-	if len(b.live) == 0 {
-		close(b.drained)
-	}
-	for c := range b.live {
+	b.mu.Unlock()
+	for _, c := range b.conns.Close() {
 		c.requestClose(reactor.ErrServerClosed, true)
 	}
-	b.mu.Unlock()
 	b.acceptWG.Wait()
 
-	var err error
 	select {
-	case <-b.drained:
-	case <-b.done:
+	case <-b.conns.Drained():
+	case <-b.life.Done():
 	case <-ctx.Done():
 		// Connections that could not drain in time are closed by evio's own closing pass.
 		err = ctx.Err()
@@ -317,9 +296,10 @@ func (b *backend) Shutdown(ctx context.Context) error {
 func (b *backend) stopLoops() {
 	tick := time.NewTicker(stopEvery)
 	defer tick.Stop()
+	done := b.life.Done()
 	for {
 		select {
-		case <-b.done:
+		case <-done:
 			return
 		default:
 		}
@@ -335,7 +315,7 @@ func (b *backend) stopLoops() {
 			}
 		}
 		select {
-		case <-b.done:
+		case <-done:
 			return
 		case <-tick.C:
 		}
@@ -350,6 +330,7 @@ func (b *backend) stopLoops() {
 // at the goroutine's stack, once per Start.
 func (b *backend) awaitParked(gid uint64) {
 	header := fmt.Sprintf("goroutine %d [", gid)
+	done := b.life.Done()
 	buf := make([]byte, 64<<10)
 	// Bounded, in case a Go release words stack dumps differently: Start must not hang on it.
 	deadline := time.Now().Add(5 * time.Second)
@@ -374,7 +355,7 @@ func (b *backend) awaitParked(gid uint64) {
 			}
 		}
 		select {
-		case <-b.done:
+		case <-done:
 			return
 		case <-time.After(time.Millisecond):
 		}
@@ -390,12 +371,7 @@ func goroutineID() uint64 {
 	return id
 }
 
-func (b *backend) Wait() error {
-	<-b.done
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.err
-}
+func (b *backend) Wait() error { return b.life.Wait() }
 
 // opened is evio's Opened callback, on the connection's loop: for a connection the adapter
 // enrolled, or for a doorbell.
@@ -410,10 +386,10 @@ func (b *backend) opened(ec evio.Conn) ([]byte, evio.Options, evio.Action) {
 	c := newConn(b, ec, a)
 	b.mu.Lock()
 	stage := b.stage
-	if stage == running {
-		b.live[c] = struct{}{}
-	}
 	b.mu.Unlock()
+	if stage == running && !b.conns.Add(c) {
+		stage = draining // Shutdown began since
+	}
 	switch stage {
 	case draining:
 		// Enrolled just before Shutdown began: closed at once, before the handler sees it.
@@ -476,12 +452,7 @@ func (b *backend) closed(ec evio.Conn, err error) evio.Action {
 	switch x := ec.Context().(type) {
 	case *conn:
 		x.finish(err)
-		b.mu.Lock()
-		delete(b.live, x)
-		if b.stage == draining && len(b.live) == 0 {
-			close(b.drained)
-		}
-		b.mu.Unlock()
+		b.conns.Remove(x)
 	case *doorbell:
 		x.shut()
 	}

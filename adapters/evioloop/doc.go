@@ -80,7 +80,8 @@
 //     ErrServerClosed), closes its pollers and private listener, and Serve returns. evio's Tick
 //     is not used: its ticker goroutine outlives the server and then writes to a closed,
 //     perhaps reused, descriptor. No goroutine or descriptor of the backend is left when
-//     Shutdown returns.
+//     Shutdown returns. Another Shutdown waits for the first, aborting the connections left if
+//     its own ctx ends first.
 //
 // # What evio cannot do, and what the adapter does about it
 //

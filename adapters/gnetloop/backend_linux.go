@@ -17,6 +17,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/reactorlab/reactor/internal/backoff"
+	"github.com/reactorlab/reactor/internal/lifecycle"
 	"github.com/reactorlab/reactor/internal/ratelog"
 	"github.com/reactorlab/reactor/internal/reuseport"
 	"github.com/reactorlab/reactor/reactor"
@@ -41,19 +42,18 @@ func New(cfg reactor.Config) (reactor.Backend, error) {
 	}
 	return &backend{
 		cfg:        cfg,
-		conns:      map[*conn]struct{}{},
 		ready:      make(chan struct{}),
 		runDone:    make(chan struct{}),
 		stopAccept: make(chan struct{}),
-		drained:    make(chan struct{}),
-		done:       make(chan struct{}),
 	}, nil
 }
 
 // backend is one gnet engine serving one handler.
 type backend struct {
-	cfg reactor.Config
-	h   reactor.Handler
+	cfg   reactor.Config
+	h     reactor.Handler
+	life  lifecycle.State
+	conns lifecycle.Conns[*conn] // opened, until OnClose
 
 	stopping atomic.Bool   // Shutdown began: new connections are turned away
 	ready    chan struct{} // closed by the first tick: the loops run
@@ -69,45 +69,29 @@ type backend struct {
 	acceptWG   sync.WaitGroup
 	acceptLog  ratelog.Limiter // accept and enrollment failures, once a second at most
 
-	mu       sync.Mutex
-	started  bool
-	eng      gnet.Engine
-	conns    map[*conn]struct{}
-	drained  chan struct{} // closed when stopping and conns is empty
-	shutOnce bool          // Shutdown already ran its first pass
-	err      error         // what Wait returns
-	done     chan struct{} // closed when the backend has stopped for good
+	mu  sync.Mutex
+	eng gnet.Engine
 }
 
 func (b *backend) Info() reactor.Info { return Info() }
 
 func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
-	b.mu.Lock()
-	if b.started {
-		b.mu.Unlock()
-		return nil, reactor.ErrAlreadyStarted
+	if err := b.life.Start(); err != nil {
+		return nil, err
 	}
-	b.started, b.h = true, h
-	b.mu.Unlock()
+	defer b.life.Started()
+	b.h = h
 
 	fail := func(err error) (net.Addr, error) {
 		err = fmt.Errorf("gnet: %w", err)
-		b.finish(err)
+		b.life.Finish(err)
 		return nil, err
 	}
-	// net.Listen sets SO_REUSEADDR, so a restart binds past the sockets of connections that
-	// were open at the stop, and its errors name the address.
-	var ln net.Listener
-	var err error
-	if b.cfg.ReusePort {
-		ln, err = reuseport.Listen(b.cfg.Addr)
-	} else {
-		ln, err = net.Listen("tcp", b.cfg.Addr)
-	}
+	ln, err := reuseport.ListenTCP(b.cfg.Addr, b.cfg.ReusePort)
 	if err != nil {
 		return fail(err)
 	}
-	b.ln = ln.(*net.TCPListener)
+	b.ln = ln
 	// gnet's Engine refuses Register and Stop unless it has a listener of its own, so it gets
 	// one no client can reach: a Unix socket whose name OnBoot removes.
 	if b.sockDir, err = os.MkdirTemp("", "reactor-gnet-"); err != nil {
@@ -129,13 +113,13 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 		b.ln.Close() // ends the accept goroutine: there is no loop left to take connections
 		b.runErr = err
 		close(b.runDone)
-		if !b.stopping.Load() {
+		if b.life.Failed() {
 			// Stopped on its own (a loop failed): Wait reports why.
 			if err == nil {
 				err = errors.New("engine stopped")
 			}
 			b.acceptWG.Wait()
-			b.finish(fmt.Errorf("gnet: %w", err))
+			b.life.Finish(fmt.Errorf("gnet: %w", err))
 		}
 	}()
 	select {
@@ -234,77 +218,35 @@ func (b *backend) settle(e enrolling, r gnet.RegisteredResult) {
 	}
 }
 
-// finish marks the backend stopped for good with err (what Wait returns).
-func (b *backend) finish(err error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	select {
-	case <-b.done:
-	default:
-		b.err = err
-		close(b.done)
-	}
-}
-
 func (b *backend) Shutdown(ctx context.Context) error {
-	b.mu.Lock()
-	if !b.started {
-		b.started = true
-		b.mu.Unlock()
-		b.stopping.Store(true)
-		b.finish(reactor.ErrServerClosed)
-		return nil
+	first, err := b.life.Shutdown(ctx, b.conns.Abort)
+	if !first {
+		return err
 	}
-	if b.shutOnce {
-		b.mu.Unlock()
-		select {
-		case <-b.done:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	select {
-	case <-b.done:
-		// Start failed, or the engine stopped on its own: nothing is left to stop.
-		b.mu.Unlock()
-		return nil
-	default:
-	}
-	b.shutOnce = true
 	b.stopping.Store(true)
-	b.mu.Unlock()
 	// Stop accepting first, so that no connection arrives while the others drain.
 	b.ln.Close()
 	close(b.stopAccept)
 	b.acceptWG.Wait()
-	b.mu.Lock()
-	for c := range b.conns {
+	for _, c := range b.conns.Close() {
 		c.closeWith(reactor.ErrServerClosed, true)
 	}
-	b.checkDrained()
-	b.mu.Unlock()
 
 	// Let every connection flush and close on its own loop first, so that written bytes leave
 	// before the engine's stop closes whatever is left.
-	var err error
 	select {
-	case <-b.drained:
+	case <-b.conns.Drained():
 	case <-b.runDone:
 	case <-ctx.Done():
 		err = ctx.Err()
-		b.mu.Lock()
-		for c := range b.conns {
-			c.Abort(reactor.ErrServerClosed)
-		}
-		b.mu.Unlock()
+		b.conns.Abort()
 	}
 	b.stopEngine()
 	runErr := b.runErr
 	if runErr == nil {
 		runErr = reactor.ErrServerClosed
 	}
-	b.finish(runErr)
+	b.life.Finish(runErr)
 	return err
 }
 
@@ -328,23 +270,7 @@ func (b *backend) stopEngine() {
 	<-stopped
 }
 
-// checkDrained closes b.drained once Shutdown began and the last connection is gone. b.mu held.
-func (b *backend) checkDrained() {
-	if b.stopping.Load() && len(b.conns) == 0 {
-		select {
-		case <-b.drained:
-		default:
-			close(b.drained)
-		}
-	}
-}
-
-func (b *backend) Wait() error {
-	<-b.done
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.err
-}
+func (b *backend) Wait() error { return b.life.Wait() }
 
 // events receives gnet's callbacks. All but OnBoot, OnShutdown and OnTick run on the loop
 // that owns the connection.
@@ -377,14 +303,10 @@ func (ev *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	}
 	c := newConn(b, gc)
 	gc.SetContext(c)
-	b.mu.Lock()
-	if b.stopping.Load() {
-		b.mu.Unlock()
+	if !b.conns.Add(c) {
 		gc.SetContext(nil)
 		return nil, gnet.Close
 	}
-	b.conns[c] = struct{}{}
-	b.mu.Unlock()
 	c.opened = true
 	if err := c.callOpen(); err != nil {
 		c.Abort(err)
@@ -406,10 +328,6 @@ func (ev *events) OnClose(gc gnet.Conn, err error) gnet.Action {
 		return gnet.None
 	}
 	c.onClose(err)
-	b := ev.b
-	b.mu.Lock()
-	delete(b.conns, c)
-	b.checkDrained()
-	b.mu.Unlock()
+	ev.b.conns.Remove(c)
 	return gnet.None
 }

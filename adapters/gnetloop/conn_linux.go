@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/reactorlab/reactor/internal/netaddr"
 	"github.com/reactorlab/reactor/reactor"
 )
 
@@ -75,18 +75,9 @@ type conn struct {
 }
 
 func newConn(b *backend, gc gnet.Conn) *conn {
-	c := &conn{b: b, gc: gc, loop: gc.EventLoop(), local: cloneAddr(gc.LocalAddr()), remote: cloneAddr(gc.RemoteAddr())}
+	c := &conn{b: b, gc: gc, loop: gc.EventLoop(), local: netaddr.Clone(gc.LocalAddr()), remote: netaddr.Clone(gc.RemoteAddr())}
 	c.task = gnet.RunnableFunc(c.run)
 	return c
-}
-
-// cloneAddr copies gnet's address: gnet recycles a connection's addresses when it closes.
-func cloneAddr(a net.Addr) net.Addr {
-	ta, ok := a.(*net.TCPAddr)
-	if !ok {
-		return a
-	}
-	return &net.TCPAddr{IP: append(net.IP(nil), ta.IP...), Port: ta.Port, Zone: strings.Clone(ta.Zone)}
 }
 
 // Write implements reactor.Conn. Only from the connection's own callbacks (its loop).

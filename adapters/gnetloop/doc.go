@@ -42,7 +42,8 @@
 //   - Shutdown (7). The adapter's listener is closed first, so no connection arrives; every
 //     open connection is closed gracefully with cause ErrServerClosed, and once they are gone
 //     (or ctx ends) the engine is stopped through the Engine handed to OnBoot. gnet.Run
-//     returns only after all its loop goroutines exited; Shutdown waits for that.
+//     returns only after all its loop goroutines exited; Shutdown waits for that. Another
+//     Shutdown waits for the first, aborting the connections left if its own ctx ends first.
 //
 // # Accepting, and the descriptor limit
 //

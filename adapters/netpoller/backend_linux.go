@@ -15,6 +15,7 @@ import (
 
 	"github.com/cloudwego/netpoll"
 
+	"github.com/reactorlab/reactor/internal/lifecycle"
 	"github.com/reactorlab/reactor/internal/ratelog"
 	"github.com/reactorlab/reactor/internal/reuseport"
 	"github.com/reactorlab/reactor/reactor"
@@ -36,55 +37,41 @@ func New(cfg reactor.Config) (reactor.Backend, error) {
 		return nil, fmt.Errorf("netpoll: read buffer size: %w (netpoll sizes each read itself; its buffer size is process-wide)", reactor.ErrNotSupported)
 	}
 	cfg = cfg.WithDefaults()
-	return &backend{
-		cfg:       cfg,
-		conns:     map[*conn]struct{}{},
-		drained:   make(chan struct{}),
-		serveDone: make(chan struct{}),
-		done:      make(chan struct{}),
-	}, nil
+	return &backend{cfg: cfg, serveDone: make(chan struct{})}, nil
 }
 
 // backend is one netpoll event loop (a listener and its connections) serving one handler. The
 // pollers it runs on are process-wide and shared; see the package doc.
 type backend struct {
-	cfg reactor.Config
-	h   reactor.Handler
-	evl netpoll.EventLoop
+	cfg   reactor.Config
+	h     reactor.Handler
+	evl   netpoll.EventLoop
+	life  lifecycle.State
+	conns lifecycle.Conns[*conn] // prepared, until their close callback
 
 	stopping  atomic.Bool
 	wg        sync.WaitGroup // flusher goroutines
 	serveDone chan struct{}  // closed when evl.Serve returned; serveErr is then set
 	serveErr  error
-
-	mu       sync.Mutex
-	started  bool
-	shutOnce bool
-	conns    map[*conn]struct{}
-	drained  chan struct{} // closed when stopping and conns is empty
-	err      error         // what Wait returns
-	done     chan struct{} // closed when the backend has stopped for good
 }
 
 func (b *backend) Info() reactor.Info { return Info() }
 
 func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
-	b.mu.Lock()
-	if b.started {
-		b.mu.Unlock()
-		return nil, reactor.ErrAlreadyStarted
+	if err := b.life.Start(); err != nil {
+		return nil, err
 	}
-	b.started, b.h = true, h
-	b.mu.Unlock()
+	defer b.life.Started()
+	b.h = h
 
 	if err := configure(b.cfg); err != nil {
-		b.finish(err)
+		b.life.Finish(err)
 		return nil, err
 	}
 	ln, err := b.listen()
 	if err != nil {
 		err = fmt.Errorf("netpoll: %w", err)
-		b.finish(err)
+		b.life.Finish(err)
 		return nil, err
 	}
 	evl, err := netpoll.NewEventLoop(b.onRequest,
@@ -94,7 +81,7 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 	if err != nil {
 		ln.Close()
 		err = fmt.Errorf("netpoll: %w", err)
-		b.finish(err)
+		b.life.Finish(err)
 		return nil, err
 	}
 	b.evl = evl
@@ -103,12 +90,18 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 		err := evl.Serve(ln)
 		b.serveErr = err
 		close(b.serveDone)
-		if !b.stopping.Load() {
+		if b.life.Failed() {
+			// Stopped on its own (the listener failed): the connections go too, and Wait
+			// reports why once they are gone, as after a Shutdown.
 			if err == nil {
 				err = errors.New("event loop stopped")
 			}
-			b.abortAll(err)
-			b.finish(fmt.Errorf("netpoll: %w", err))
+			for _, c := range b.conns.Close() {
+				c.Abort(err)
+			}
+			<-b.conns.Drained()
+			b.wg.Wait()
+			b.life.Finish(fmt.Errorf("netpoll: %w", err))
 		}
 	}()
 	return ln.Addr(), nil
@@ -162,69 +155,23 @@ func (logSink) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// finish marks the backend stopped for good with err (what Wait returns).
-func (b *backend) finish(err error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	select {
-	case <-b.done:
-	default:
-		b.err = err
-		close(b.done)
-	}
-}
-
-func (b *backend) abortAll(cause error) {
-	b.mu.Lock()
-	conns := make([]*conn, 0, len(b.conns))
-	for c := range b.conns {
-		conns = append(conns, c)
-	}
-	b.mu.Unlock()
-	for _, c := range conns {
-		c.Abort(cause)
-	}
-}
-
 func (b *backend) Shutdown(ctx context.Context) error {
-	b.mu.Lock()
-	if !b.started {
-		b.started = true
-		b.mu.Unlock()
-		b.stopping.Store(true)
-		b.finish(reactor.ErrServerClosed)
-		return nil
+	first, err := b.life.Shutdown(ctx, b.conns.Abort)
+	if !first {
+		return err
 	}
-	if b.shutOnce || b.evl == nil {
-		b.mu.Unlock()
-		select {
-		case <-b.done:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	b.shutOnce = true
 	b.stopping.Store(true)
-	conns := make([]*conn, 0, len(b.conns))
-	for c := range b.conns {
-		conns = append(conns, c)
-	}
-	b.checkDrained()
-	b.mu.Unlock()
-
 	// Close every connection gracefully first (flush, then close), so that written bytes
 	// leave before netpoll's own shutdown, which closes idle connections without a word.
-	for _, c := range conns {
+	for _, c := range b.conns.Close() {
 		c.closeWith(reactor.ErrServerClosed)
 	}
-	var err error
 	select {
-	case <-b.drained:
+	case <-b.conns.Drained():
 	case <-ctx.Done():
 		err = ctx.Err()
-		b.abortAll(reactor.ErrServerClosed)
-		<-b.drained
+		b.conns.Abort()
+		<-b.conns.Drained()
 	}
 	// Stop accepting and end Serve. Connections accepted meanwhile were closed unseen.
 	for stopped := false; !stopped; {
@@ -238,27 +185,11 @@ func (b *backend) Shutdown(ctx context.Context) error {
 		}
 	}
 	b.wg.Wait()
-	b.finish(reactor.ErrServerClosed)
+	b.life.Finish(reactor.ErrServerClosed)
 	return err
 }
 
-// checkDrained closes b.drained once Shutdown began and the last connection is gone. b.mu held.
-func (b *backend) checkDrained() {
-	if b.stopping.Load() && len(b.conns) == 0 {
-		select {
-		case <-b.drained:
-		default:
-			close(b.drained)
-		}
-	}
-}
-
-func (b *backend) Wait() error {
-	<-b.done
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.err
-}
+func (b *backend) Wait() error { return b.life.Wait() }
 
 // connKey finds the adapter's conn in the context netpoll passes between callbacks.
 type connKey struct{}
@@ -271,14 +202,10 @@ func (b *backend) onPrepare(nc netpoll.Connection) context.Context {
 		nc.Close()
 		return context.Background()
 	}
-	b.mu.Lock()
-	if b.stopping.Load() {
-		b.mu.Unlock()
+	if !b.conns.Add(c) {
 		nc.Close()
 		return context.Background()
 	}
-	b.conns[c] = struct{}{}
-	b.mu.Unlock()
 	// Runs once netpoll considers the connection closed and no OnRequest is running; netpoll
 	// closes the descriptor in a callback of its own that runs after this one.
 	nc.AddCloseCallback(c.onClosed)
@@ -306,20 +233,14 @@ func (b *backend) onRequest(ctx context.Context, nc netpoll.Connection) error {
 	return nil
 }
 
-func (b *backend) forget(c *conn) {
-	b.mu.Lock()
-	delete(b.conns, c)
-	b.checkDrained()
-	b.mu.Unlock()
-}
+// forget drops c, whose close callback has run, from the live connections.
+func (b *backend) forget(c *conn) { b.conns.Remove(c) }
 
-// listen makes the listener: netpoll's own, or with Config.ReusePort one bound with
-// SO_REUSEPORT (so that other processes can share the port) handed over to netpoll.
+// listen makes the listener, with SO_REUSEPORT when Config.ReusePort asks (so that other
+// processes can share the port), and hands it over to netpoll, as netpoll.CreateListener
+// would.
 func (b *backend) listen() (netpoll.Listener, error) {
-	if !b.cfg.ReusePort {
-		return netpoll.CreateListener("tcp", b.cfg.Addr)
-	}
-	ln, err := reuseport.Listen(b.cfg.Addr)
+	ln, err := reuseport.ListenTCP(b.cfg.Addr, b.cfg.ReusePort)
 	if err != nil {
 		return nil, err
 	}

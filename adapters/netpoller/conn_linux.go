@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/cloudwego/netpoll"
 
+	"github.com/reactorlab/reactor/internal/netaddr"
 	"github.com/reactorlab/reactor/reactor"
 )
 
@@ -75,17 +75,9 @@ func newConn(b *backend, nc netpoll.Connection) (*conn, error) {
 	if !ok {
 		return nil, errors.New("netpoll connection without a descriptor")
 	}
-	c := &conn{b: b, nc: nc, fd: sc.Fd(), local: cloneAddr(nc.LocalAddr()), remote: cloneAddr(nc.RemoteAddr())}
+	c := &conn{b: b, nc: nc, fd: sc.Fd(), local: netaddr.Clone(nc.LocalAddr()), remote: netaddr.Clone(nc.RemoteAddr())}
 	c.drained.L = &c.mu
 	return c, nil
-}
-
-func cloneAddr(a net.Addr) net.Addr {
-	ta, ok := a.(*net.TCPAddr)
-	if !ok {
-		return a
-	}
-	return &net.TCPAddr{IP: append(net.IP(nil), ta.IP...), Port: ta.Port, Zone: strings.Clone(ta.Zone)}
 }
 
 // Write implements reactor.Conn. Only from the connection's own callbacks; the bytes go out

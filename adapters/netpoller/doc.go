@@ -41,7 +41,8 @@
 //     down, which closes the listener. netpoll's Shutdown is ignored if it lands before Serve
 //     registered the listener, so it is repeated until Serve has returned. Shutdown returns when
 //     every close callback ran; netpoll closes each descriptor in a callback of its own right
-//     after, on its pool goroutine, so the descriptors are gone a moment later.
+//     after, on its pool goroutine, so the descriptors are gone a moment later. Another
+//     Shutdown waits for the first, aborting the connections left if its own ctx ends first.
 //
 // # Configuration and what netpoll cannot do
 //

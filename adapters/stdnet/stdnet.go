@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/reactorlab/reactor/internal/backoff"
+	"github.com/reactorlab/reactor/internal/lifecycle"
 	"github.com/reactorlab/reactor/internal/ratelog"
 	"github.com/reactorlab/reactor/internal/reuseport"
 	"github.com/reactorlab/reactor/reactor"
@@ -49,42 +50,33 @@ func New(cfg reactor.Config) (reactor.Backend, error) {
 	if cfg.EdgeTriggered {
 		return nil, fmt.Errorf("std: edge-triggered readiness: %w (the runtime's netpoller is not configurable)", reactor.ErrNotSupported)
 	}
-	return &backend{cfg: cfg.WithDefaults(), conns: map[*conn]struct{}{}, done: make(chan struct{})}, nil
+	return &backend{cfg: cfg.WithDefaults()}, nil
 }
 
 type backend struct {
-	cfg reactor.Config
-	h   reactor.Handler
-	ln  net.Listener
-	wg  sync.WaitGroup // the accept goroutine, every reader and every flusher
+	cfg   reactor.Config
+	h     reactor.Handler
+	ln    net.Listener
+	wg    sync.WaitGroup // the accept goroutine, every reader and every flusher
+	life  lifecycle.State
+	conns lifecycle.Conns[*conn] // accepted, until their reader exits
 
 	acceptLog ratelog.Limiter // accept failures, said at most once a second
-
-	mu       sync.Mutex
-	conns    map[*conn]struct{}
-	started  bool
-	stopping bool
-	err      error // why the backend stopped
-	done     chan struct{}
 }
 
 func (b *backend) Info() reactor.Info { return Info() }
 
 func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.started {
-		return nil, reactor.ErrAlreadyStarted
-	}
-	listen := net.Listen
-	if b.cfg.ReusePort {
-		listen = func(_, addr string) (net.Listener, error) { return reuseport.Listen(addr) }
-	}
-	ln, err := listen("tcp", b.cfg.Addr)
-	if err != nil {
+	if err := b.life.Start(); err != nil {
 		return nil, err
 	}
-	b.started, b.h, b.ln = true, h, ln
+	defer b.life.Started()
+	ln, err := reuseport.ListenTCP(b.cfg.Addr, b.cfg.ReusePort)
+	if err != nil {
+		b.life.Finish(err)
+		return nil, err
+	}
+	b.h, b.ln = h, ln
 	b.wg.Add(1)
 	go b.accept()
 	return ln.Addr(), nil
@@ -97,7 +89,7 @@ func (b *backend) accept() {
 	for {
 		nc, err := b.ln.Accept()
 		if err != nil {
-			if b.isStopping() {
+			if b.life.Stopping() {
 				return
 			}
 			var ne net.Error
@@ -111,62 +103,40 @@ func (b *backend) accept() {
 		}
 		pace.Succeeded()
 		c := newConn(b, nc.(*net.TCPConn))
-		b.mu.Lock()
-		if b.stopping {
-			b.mu.Unlock()
+		if !b.conns.Add(c) {
 			nc.Close()
 			continue
 		}
-		b.conns[c] = struct{}{}
 		b.wg.Add(1)
-		b.mu.Unlock()
 		go c.serve()
 	}
-}
-
-func (b *backend) isStopping() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.stopping
 }
 
 // fail stops the backend after the listener broke on its own.
 func (b *backend) fail(err error) {
 	b.cfg.Logger.Error("std: listener failed; stopping", "err", err)
-	b.mu.Lock()
-	if b.stopping {
-		b.mu.Unlock()
+	if !b.life.Failed() {
 		return
 	}
-	b.stopping, b.err = true, err
-	for c := range b.conns {
+	for _, c := range b.conns.Close() {
 		c.Abort(err)
 	}
-	b.mu.Unlock()
 	go func() {
-		// Exits once every connection goroutine has; Shutdown, if called later, waits on done.
+		// Exits once every connection goroutine has; Shutdown, if called later, waits for it.
 		b.wg.Wait()
-		close(b.done)
+		b.life.Finish(err)
 	}()
 }
 
 func (b *backend) Shutdown(ctx context.Context) error {
-	b.mu.Lock()
-	if !b.started {
-		b.started, b.stopping, b.err = true, true, reactor.ErrServerClosed
-		b.mu.Unlock()
-		close(b.done)
-		return nil
+	first, err := b.life.Shutdown(ctx, b.conns.Abort)
+	if !first {
+		return err
 	}
-	first := !b.stopping
-	if first {
-		b.stopping, b.err = true, reactor.ErrServerClosed
-		b.ln.Close()
-		for c := range b.conns {
-			c.closeGracefully(reactor.ErrServerClosed)
-		}
+	b.ln.Close()
+	for _, c := range b.conns.Close() {
+		c.closeGracefully(reactor.ErrServerClosed)
 	}
-	b.mu.Unlock()
 
 	idle := make(chan struct{})
 	go func() {
@@ -174,38 +144,18 @@ func (b *backend) Shutdown(ctx context.Context) error {
 		b.wg.Wait()
 		close(idle)
 	}()
-	var err error
 	select {
 	case <-idle:
 	case <-ctx.Done():
 		err = ctx.Err()
-		b.mu.Lock()
-		for c := range b.conns {
-			c.Abort(reactor.ErrServerClosed)
-		}
-		b.mu.Unlock()
+		b.conns.Abort()
 		<-idle
 	}
-	if first {
-		close(b.done)
-	} else {
-		<-b.done
-	}
+	b.life.Finish(reactor.ErrServerClosed)
 	return err
 }
 
-func (b *backend) Wait() error {
-	<-b.done
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.err
-}
-
-func (b *backend) forget(c *conn) {
-	b.mu.Lock()
-	delete(b.conns, c)
-	b.mu.Unlock()
-}
+func (b *backend) Wait() error { return b.life.Wait() }
 
 // conn is one connection. Its reader goroutine runs serve; the fields under mu are shared with
 // AsyncWrite, Close and Abort callers and with the flusher.
@@ -238,7 +188,7 @@ func newConn(b *backend, nc *net.TCPConn) *conn {
 // when the connection is gone.
 func (c *conn) serve() {
 	defer c.b.wg.Done()
-	defer c.b.forget(c)
+	defer c.b.conns.Remove(c)
 	h := c.b.h
 	if err := reactor.CallOpen(c.b.cfg.Logger, h, c); err != nil {
 		c.Abort(err)
