@@ -4,6 +4,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/reactorlab/reactor/reactor"
 )
@@ -15,14 +16,21 @@ type sinkConn struct {
 	ctx     any
 }
 
-func (c *sinkConn) Write(p []byte) (int, error) { c.written += len(p); return len(p), nil }
-func (c *sinkConn) AsyncWrite(p []byte) error   { c.written += len(p); return nil }
-func (c *sinkConn) Close() error                { return nil }
-func (c *sinkConn) Abort(error)                 {}
-func (c *sinkConn) LocalAddr() net.Addr         { return nil }
-func (c *sinkConn) RemoteAddr() net.Addr        { return nil }
-func (c *sinkConn) Context() any                { return c.ctx }
-func (c *sinkConn) SetContext(v any)            { c.ctx = v }
+func (c *sinkConn) Write(p []byte) (int, error)   { c.written += len(p); return len(p), nil }
+func (c *sinkConn) AsyncWrite(p []byte) error     { c.written += len(p); return nil }
+func (c *sinkConn) Close() error                  { return nil }
+func (c *sinkConn) Abort(error)                   {}
+func (c *sinkConn) LocalAddr() net.Addr           { return nil }
+func (c *sinkConn) RemoteAddr() net.Addr          { return nil }
+func (c *sinkConn) Context() any                  { return c.ctx }
+func (c *sinkConn) SetContext(v any)              { c.ctx = v }
+func (c *sinkConn) Post(func(reactor.Conn)) error { return reactor.ErrNotSupported }
+func (c *sinkConn) AfterFunc(time.Duration, func(reactor.Conn)) func() bool {
+	return func() bool { return false }
+}
+func (c *sinkConn) PauseRead()    {}
+func (c *sinkConn) ResumeRead()   {}
+func (c *sinkConn) Buffered() int { return 0 }
 
 // wrkPlaintext is the request of the TechEmpower plaintext test as wrk sends it.
 const wrkPlaintext = "GET /plaintext HTTP/1.1\r\n" +
