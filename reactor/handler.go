@@ -118,8 +118,8 @@ type Conn interface {
 	// connection that closes with f still queued drops it.
 	Post(f func(Conn)) error
 
-	// AfterFunc arranges for f to run on the connection's owner once d has passed, never
-	// earlier (see the backend's Info for how much later it may be), unless stop is called
+	// AfterFunc arranges for f to run on the connection's owner once d has passed — never
+	// earlier, and on an idle owner within a few milliseconds after — unless stop is called
 	// first or the connection closes: a connection's timers are stopped when it closes, and
 	// never fire after OnClose. stop reports whether it prevented f from running. Both
 	// AfterFunc and stop are only for the connection's own callbacks (functions run by Post
