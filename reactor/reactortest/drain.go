@@ -1,0 +1,7 @@
+package reactortest
+
+import "testing"
+
+func (s *suite) testDrain(t *testing.T) {
+	t.Skip("contract v2 scenario being written on branch v2/suite")
+}
