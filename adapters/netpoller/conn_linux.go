@@ -66,18 +66,19 @@ type conn struct {
 	closeDue   bool                 // netpoll's Close was asked for while busy; settle calls it
 	posts      []func(reactor.Conn) // posted functions not yet run, from postHead on
 	postHead   int
-	timers     map[*timer]struct{} // AfterFunc timers not yet run or stopped
-	high       bool                // out went above LowWater since the last OnDrain
-	closeReq   bool                // a graceful close was asked for; applied when no callback runs
-	cause      error               // what OnClose is told, once a close was asked for
-	out        reactor.Outbound    // bytes not yet handed to the kernel or to netpoll's writer
-	flushing   bool                // a flusher goroutine owns the socket's write side
-	sendQueued bool                // an AsyncWrite sender goroutine is on its way
-	iov        []syscall.Iovec     // scratch for writev, reused
-	wconn      net.Conn            // a duplicate of the descriptor on Go's poller, for the flusher
-	wvec       net.Buffers         // the flusher's writev list, reused
-	drainTimer *time.Timer         // closes a connection that sent FIN if the peer does not
-	drained    sync.Cond           // on mu; signalled as the flusher makes progress or the state changes
+	timers     timerHeap        // AfterFunc timers not yet run, stopped or cancelled
+	timerSeq   uint64           // AfterFunc calls so far
+	high       bool             // out went above LowWater since the last OnDrain
+	closeReq   bool             // a graceful close was asked for; applied when no callback runs
+	cause      error            // what OnClose is told, once a close was asked for
+	out        reactor.Outbound // bytes not yet handed to the kernel or to netpoll's writer
+	flushing   bool             // a flusher goroutine owns the socket's write side
+	sendQueued bool             // an AsyncWrite sender goroutine is on its way
+	iov        []syscall.Iovec  // scratch for writev, reused
+	wconn      net.Conn         // a duplicate of the descriptor on Go's poller, for the flusher
+	wvec       net.Buffers      // the flusher's writev list, reused
+	drainTimer *time.Timer      // closes a connection that sent FIN if the peer does not
+	drained    sync.Cond        // on mu; signalled as the flusher makes progress or the state changes
 }
 
 func newConn(b *backend, nc netpoll.Connection) (*conn, error) {
@@ -642,7 +643,7 @@ func (c *conn) onClosed(netpoll.Connection) error {
 		c.drained.Wait()
 	}
 	c.mu.Unlock()
-	for t := range timers {
+	for _, t := range timers {
 		t.cancel()
 	}
 	c.carry = nil

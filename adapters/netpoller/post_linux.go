@@ -3,9 +3,6 @@
 package netpoller
 
 import (
-	"sync/atomic"
-	"time"
-
 	"github.com/reactorlab/reactor/reactor"
 )
 
@@ -79,82 +76,4 @@ func (c *conn) outChanged() {
 			c.postLocked(c.b.onDrain)
 		}
 	}
-}
-
-// Timer states; a timer moves from armed, through posted, to done, or straight to done when
-// stopped or its connection closes.
-const (
-	timerArmed  = iota // time.Timer pending
-	timerPosted        // fired; its run is queued for the owner
-	timerDone          // ran, stopped, or cancelled: f will not run (again)
-)
-
-// timer is one AfterFunc. Its state word lets stop tell, even after the time.Timer fired,
-// whether f can still be kept from running.
-type timer struct {
-	c     *conn
-	f     func(reactor.Conn)
-	t     *time.Timer // set under c.mu before anyone else can reach the timer
-	state atomic.Int32
-}
-
-// AfterFunc implements reactor.Conn. Only from the connection's own callbacks (posted
-// functions included). The time.Timer's goroutine only posts f; f runs on the owner.
-func (c *conn) AfterFunc(d time.Duration, f func(reactor.Conn)) func() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.state != stateOpen || c.closeReq {
-		return stopNothing
-	}
-	t := &timer{c: c, f: f}
-	if c.timers == nil {
-		c.timers = make(map[*timer]struct{})
-	}
-	c.timers[t] = struct{}{}
-	t.t = time.AfterFunc(d, t.fire)
-	return t.stop
-}
-
-// stopNothing is the stop of a timer that never started.
-func stopNothing() bool { return false }
-
-// fire runs on the time.Timer's goroutine: it posts f's run. A Post refused because the
-// connection is closing leaves f unrun, as the close would have.
-func (t *timer) fire() {
-	if t.state.CompareAndSwap(timerArmed, timerPosted) && t.c.Post(t.run) != nil {
-		t.state.Store(timerDone)
-	}
-}
-
-// run is the posted function: f, unless stop came first.
-func (t *timer) run(c reactor.Conn) {
-	if !t.state.CompareAndSwap(timerPosted, timerDone) {
-		return
-	}
-	t.c.forget(t)
-	t.f(c)
-}
-
-// stop keeps f from running if it has not run yet, whether or not the time.Timer fired.
-func (t *timer) stop() bool {
-	if t.state.CompareAndSwap(timerArmed, timerDone) {
-		t.t.Stop()
-	} else if !t.state.CompareAndSwap(timerPosted, timerDone) {
-		return false
-	}
-	t.c.forget(t)
-	return true
-}
-
-// cancel ends the timer because its connection closed. The caller has taken it from c.timers.
-func (t *timer) cancel() {
-	t.state.Store(timerDone)
-	t.t.Stop()
-}
-
-// forget drops a timer that is done from the connection's live timers.
-func (c *conn) forget(t *timer) {
-	c.mu.Lock()
-	delete(c.timers, t)
-	c.mu.Unlock()
 }
