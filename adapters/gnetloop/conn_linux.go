@@ -57,6 +57,8 @@ type conn struct {
 	sending reactor.Outbound     // loop: AsyncWrite bytes taken over by run
 	running []func(reactor.Conn) // loop: posted functions taken over by run
 	timers  *timer               // loop: live AfterFunc timers, stopped at close
+	// runTimers is runDue, made once so that the timers' Posts allocate no method value.
+	runTimers func(reactor.Conn)
 
 	paused    bool // loop: PauseRead is in effect
 	holding   bool // loop: the socket is out of gnet's read interest (hold)

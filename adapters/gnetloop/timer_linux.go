@@ -11,11 +11,14 @@ import (
 
 // gnet's loops have no timers of their own (EventLoop.Schedule returns ErrUnsupportedOp, and
 // OnTick is one ticker for the whole engine), so AfterFunc runs a time.Timer, which never fires
-// early, whose function posts the run to the connection's loop.
+// early, whose function posts a run to the connection's loop. The run calls every timer of the
+// connection that is due, in deadline order: the time.Timers' goroutines may reach the loop
+// in another order when the machine is busy.
 
 // Timer states. A timer leaves timerPending once: to timerFired when the time.Timer fires, to
-// timerStopped when stop or the connection's close comes first. The posted run moves
-// timerFired to timerDone before it calls f, so stop in between still prevents f.
+// timerStopped when stop comes first, to timerDone when the connection's close comes first or
+// a run finds it due. A run moves timerFired to timerDone before it calls f, so a stop until
+// then still prevents f.
 const (
 	timerPending int32 = iota
 	timerFired
@@ -28,9 +31,10 @@ const (
 type timer struct {
 	c          *conn
 	f          func(reactor.Conn)
+	when       time.Time
 	t          *time.Timer
 	state      atomic.Int32
-	prev, next *timer // the connection's live timers, stopped at close
+	prev, next *timer // the connection's live timers in deadline order, stopped at close
 }
 
 // AfterFunc implements reactor.Conn. Only from the connection's own callbacks.
@@ -38,29 +42,57 @@ func (c *conn) AfterFunc(d time.Duration, f func(reactor.Conn)) (stop func() boo
 	if c.state.Load() != stateOpen || c.closeReq.Load() {
 		return func() bool { return false }
 	}
-	tm := &timer{c: c, f: f, next: c.timers}
-	if c.timers != nil {
-		c.timers.prev = tm
+	if c.runTimers == nil {
+		c.runTimers = c.runDue
 	}
-	c.timers = tm
+	tm := &timer{c: c, f: f, when: time.Now().Add(d)}
+	tm.link()
 	tm.t = time.AfterFunc(d, tm.fire)
 	return tm.stop
 }
 
-// fire runs on the time.Timer's goroutine: the run goes to the loop, behind what was posted
+// link puts tm into its connection's list, after the timers due no later. Loop only.
+func (tm *timer) link() {
+	c := tm.c
+	var prev *timer
+	next := c.timers
+	for next != nil && !next.when.After(tm.when) {
+		prev, next = next, next.next
+	}
+	tm.prev, tm.next = prev, next
+	if prev != nil {
+		prev.next = tm
+	} else {
+		c.timers = tm
+	}
+	if next != nil {
+		next.prev = tm
+	}
+}
+
+// fire runs on the time.Timer's goroutine: a run goes to the loop, behind what was posted
 // before. A closed connection refuses it, and its close stopped the timer anyway.
 func (tm *timer) fire() {
-	if tm.state.CompareAndSwap(timerPending, timerFired) && tm.c.Post(tm.run) != nil {
+	if tm.state.CompareAndSwap(timerPending, timerFired) && tm.c.Post(tm.c.runTimers) != nil {
 		// Closing: f will never run, and a stop from now on must say it did not prevent it.
 		tm.state.CompareAndSwap(timerFired, timerDone)
 	}
 }
 
-// run is posted by fire; it calls f unless stop came first. Loop only.
-func (tm *timer) run(reactor.Conn) {
-	if tm.state.CompareAndSwap(timerFired, timerDone) {
+// runDue calls, in deadline order, the function of every timer due by now and not stopped,
+// fired or not: one whose time.Timer has yet to fire is done here, and its fire then finds
+// nothing to do. It stops when a function closes the connection. Loop only.
+func (c *conn) runDue(reactor.Conn) {
+	now := time.Now()
+	for tm := c.timers; tm != nil && !tm.when.After(now) && c.state.Load() == stateOpen; tm = c.timers {
 		tm.unlink()
-		tm.f(tm.c)
+		if tm.state.CompareAndSwap(timerPending, timerDone) {
+			tm.t.Stop()
+		} else if !tm.state.CompareAndSwap(timerFired, timerDone) {
+			continue
+		}
+		c.callFunc(tm.f)
+		c.applyClose()
 	}
 }
 
@@ -79,7 +111,7 @@ func (tm *timer) stop() bool {
 	return false
 }
 
-// unlink takes tm off its connection's list. Loop only.
+// unlink takes tm off its connection's list, if it is on it. Loop only.
 func (tm *timer) unlink() {
 	c := tm.c
 	if tm.prev != nil {
