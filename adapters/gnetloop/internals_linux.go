@@ -20,9 +20,9 @@ import (
 // gives. The one thing gnet does not tell is which epoll set that is: the adapter reads it from
 // gnet's unexported fields, conn.loop (*eventloop) → eventloop.poller (*netpoll.Poller) →
 // Poller.fd. Those are set when the loop and the connection are made and never change, so the
-// read races with nothing. go.mod pins gnet v2.10.0; the layout is checked when the first
-// connection opens, a mismatch makes PauseRead abort its connection with ErrNotSupported (it
-// never touches memory it does not know), and TestInternals fails loudly on it.
+// read races with nothing. go.mod pins gnet v2.10.0; the layout is checked at the first pause,
+// a mismatch makes PauseRead abort its connection with ErrNotSupported (it never touches
+// memory it does not know), and TestInternals fails loudly on it.
 //
 // The epoll set is gnet's default Linux poller (built without the poll_opt tag), whose events
 // carry the descriptor: an entry rewritten with the same descriptor is one gnet still reads.
