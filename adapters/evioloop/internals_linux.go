@@ -19,7 +19,8 @@ import (
 // connection the adapter accepted, it does on a loop what evio's loopAccept does with one evio
 // accepted: a new connection struct {fd, sa, loop} goes into the loop's table, into its epoll
 // set for reading and writing, and into its count; evio then opens it on its first writable
-// event like any other. All of it happens on the loop's own goroutine, from a callback, so
+// event like any other. PauseRead changes the connection's events in that epoll set and
+// clears its opened flag (see conn.steer). All of it happens on the loop's own goroutine, from a callback, so
 // there is no race with evio. go.mod pins evio v1.0.8 (the project is archived); the layout
 // is checked once, at Start, and a mismatch fails Start. TestInternals checks it too.
 
