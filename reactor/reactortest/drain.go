@@ -57,6 +57,10 @@ func (s *suite) testDrain(t *testing.T) {
 	oc := NewOrderChecker(h)
 	srv := s.start(t, reactor.Config{LowWater: drainLowWater, MaxOutbound: 4 * drainSize}, oc)
 	c := srv.dial(t)
+	// A small, fixed receive buffer: left to itself the kernel grows it after the first round
+	// (tcp_rmem's maximum can be tens of MiB) until it takes most of a round's burst, and the
+	// output would no longer stay pending while the peer does not read.
+	c.SetReadBuffer(64 << 10)
 	sc := serverConn(t, h.conns)
 
 	// Small output, taken by the kernel at once: no OnDrain.
