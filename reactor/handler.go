@@ -124,6 +124,7 @@ type Conn interface {
 	// never fire after OnClose. stop reports whether it prevented f from running. Both
 	// AfterFunc and stop are only for the connection's own callbacks (functions run by Post
 	// and by AfterFunc included); after close, AfterFunc returns a stop that does nothing.
+	// A connection's timers that are due together run in the order of their deadlines.
 	AfterFunc(d time.Duration, f func(Conn)) (stop func() bool)
 
 	// PauseRead stops delivering input: OnData is not called, and the backend stops reading
@@ -136,14 +137,16 @@ type Conn interface {
 	ResumeRead()
 
 	// Buffered is the number of output bytes accepted (Write, AsyncWrite) and not yet handed
-	// to the kernel. Safe from any goroutine; from another goroutine it is a snapshot.
+	// to the kernel. Safe from any goroutine. It is a snapshot: the kernel may take bytes at
+	// any moment, so the figure may be a little high, even inside a callback.
 	Buffered() int
 }
 
 // Drainer is an optional interface of a Handler. A backend calls OnDrain on the connection's
 // owner when the connection's pending output (Buffered), having been above Config.LowWater,
-// falls to or below it: the moment to resume producing, e.g. to ResumeRead another connection
-// that was paused because this one fell behind.
+// falls to or below it: the moment to resume producing, e.g. to resume reading another
+// connection that was paused because this one fell behind (other.Post(func(c Conn) {
+// c.ResumeRead() }), since ResumeRead belongs to that connection's owner).
 type Drainer interface {
 	OnDrain(c Conn)
 }
