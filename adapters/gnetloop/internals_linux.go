@@ -4,14 +4,12 @@ package gnetloop
 
 import (
 	"fmt"
-	"os"
 	"reflect"
 	"sync"
 	"unsafe"
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/panjf2000/gnet/v2/pkg/netpoll"
-	"golang.org/x/sys/unix"
 )
 
 // gnet has no way to stop reading one connection: its loop watches every connection for input
@@ -81,12 +79,4 @@ func epollFD(gc gnet.Conn) int {
 	loop := *(*unsafe.Pointer)(unsafe.Add(c, layout.connLoop))
 	poller := *(*unsafe.Pointer)(unsafe.Add(loop, layout.loopPoller))
 	return *(*int)(unsafe.Add(poller, layout.pollerFD))
-}
-
-// watch sets the events gnet's loop waits for on gc's socket, as gnet's Poller.Mod* do: the
-// event carries the descriptor, which is how the loop finds the connection. Loop only.
-func watch(gc gnet.Conn, events uint32) error {
-	fd := gc.Fd()
-	ev := unix.EpollEvent{Events: events, Fd: int32(fd)}
-	return os.NewSyscallError("epoll_ctl", unix.EpollCtl(epollFD(gc), unix.EPOLL_CTL_MOD, fd, &ev))
 }
