@@ -70,8 +70,10 @@
 //     fills or empties, so the adapter takes it out again after every callback and task while
 //     paused; between gnet's emptying and the adapter's next turn gnet may read once
 //     (Config.ReadBufferSize), bytes that wait unseen in gnet's inbound buffer. In
-//     edge-triggered mode gnet never rewrites the entry, but a read burst it began before the
-//     pause runs until the socket is empty. ResumeRead restores gnet's own events; input that
+//     edge-triggered mode (Config.EdgeTriggered) PauseRead is not supported: gnet's reader
+//     re-triggers itself after every full read until the socket is empty, whatever the epoll
+//     entry says, so a peer that keeps sending would be read without end; PauseRead aborts the
+//     connection with ErrNotSupported instead. ResumeRead restores gnet's own events; input that
 //     waited is delivered by a loop task, or by the next read, whichever comes first. The
 //     kernel's window fills while paused; the scenarios see the heap stay flat. A peer's FIN
 //     goes unnoticed while paused.

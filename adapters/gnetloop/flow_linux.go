@@ -15,7 +15,19 @@ import (
 // PauseRead implements reactor.Conn. Only from the connection's own callbacks. It takes effect
 // when the callback returns (finish), since the output the callback wrote may make gnet
 // rewrite the connection's epoll entry.
-func (c *conn) PauseRead() { c.paused = true }
+//
+// With Config.EdgeTriggered it cannot work: gnet's edge-triggered reader, once started, re-arms
+// itself (a loop task per full read) until the socket is empty, whatever the epoll entry says,
+// so a peer that keeps sending would be read without end into gnet's inbound buffer. The
+// connection is then aborted with an error wrapping ErrNotSupported, rather than paused in name
+// only.
+func (c *conn) PauseRead() {
+	if c.b.cfg.EdgeTriggered {
+		c.Abort(fmt.Errorf("gnet: PauseRead in edge-triggered mode: %w", reactor.ErrNotSupported))
+		return
+	}
+	c.paused = true
+}
 
 // ResumeRead implements reactor.Conn. Only from the connection's own callbacks. gnet's own
 // interest is restored at once; input that arrived while paused is delivered by a loop task
