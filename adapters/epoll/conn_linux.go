@@ -87,12 +87,9 @@ func (c *conn) Write(p []byte) (int, error) {
 		c.l.request(c, reqAbort, reactor.ErrOutboundFull)
 		return 0, reactor.ErrOutboundFull
 	}
-	if backlog != int64(c.out.Len()) && !c.l.posting {
+	if backlog != int64(c.out.Len()) {
 		// The backlog counts AsyncWrite bytes from the moment they enter the inbox, out only
 		// once the loop has moved them: some are still on their way, and p must follow them.
-		// Not in a posted function: every AsyncWrite made before its Post is in out already,
-		// and those still queued were made after it, some of them in the batch runTasks has
-		// yet to work through, which takeInboxed does not see.
 		c.l.takeInboxed(c)
 	}
 	c.out.Write(p)

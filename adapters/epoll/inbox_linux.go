@@ -91,25 +91,32 @@ func (l *loop) postFunc(c *conn, f func(reactor.Conn)) error {
 	return nil
 }
 
-// takeInboxed moves the AsyncWrite bytes for c still waiting in the inbox into c's outbound
-// queue, in the order they were posted, and marks their tasks done. Write calls it so that
-// its bytes follow every AsyncWrite that happened before it. On the loop only, from c's own
-// callback. Every such byte is in the inbox, none in the batch runTasks works through: OnData
-// runs outside runTasks, and an OnOpen run by an opAttach task is the first anyone hears of c,
-// so AsyncWrites to it can only follow the swap. (A posted function, which runTasks does run,
-// does not call it: see Write.)
+// takeInboxed moves the AsyncWrite bytes for c still on their way into c's outbound queue, in
+// the order they were posted, and marks their tasks done. Write calls it so that its bytes
+// follow every AsyncWrite that happened before it. On the loop only, from c's own callback.
+// Outside runTasks every such byte is in the inbox: OnData runs outside it, and an OnOpen run
+// by an opAttach task is the first anyone hears of c, so AsyncWrites to it can only follow the
+// swap. A posted function does run inside runTasks: AsyncWrites posted after its Post and
+// before the swap wait further on in the batch being worked through, ahead of the inbox's.
 func (l *loop) takeInboxed(c *conn) {
+	if l.posting {
+		l.work.take(c, l.workNext, l.workOff)
+	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	in := &l.inbox
-	off := 0
-	for i := range in.tasks {
-		t := &in.tasks[i]
+	l.inbox.take(c, 0, 0)
+	l.mu.Unlock()
+}
+
+// take moves c's opWrite bytes from the tasks from task first on, whose data starts at off,
+// into c's outbound queue, and marks those tasks opTaken.
+func (b *batch) take(c *conn, first, off int) {
+	for i := first; i < len(b.tasks); i++ {
+		t := &b.tasks[i]
 		if t.op != opWrite && t.op != opTaken {
 			continue
 		}
 		if t.op == opWrite && t.c == c {
-			c.out.Write(in.data[off : off+t.n])
+			c.out.Write(b.data[off : off+t.n])
 			t.op = opTaken
 		}
 		off += t.n
@@ -178,6 +185,7 @@ func (l *loop) runTasks() {
 		case opPost:
 			// A connection that is closing, or asked to, drops what was posted to it.
 			if c := t.c; c.state == stateOpen && c.req.Load() == 0 {
+				l.workNext, l.workOff = i+1, off
 				l.runPosted(c, t.f)
 			}
 		case opRequest:

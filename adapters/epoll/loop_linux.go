@@ -72,7 +72,8 @@ type loop struct {
 	acceptResume        time.Time          // accepting paused at the descriptor limit until then; zero: accepting
 	acceptWait          time.Duration      // the last such pause, doubled while the limit lasts
 	work                batch              // the inbox taken over by runTasks
-	posting             bool               // runTasks is running a posted function (see Write)
+	posting             bool               // runTasks is running a posted function (see takeInboxed)
+	workNext, workOff   int                // meanwhile: the next task of work, and where its data starts
 	onDrain             func(reactor.Conn) // the handler's OnDrain, or nil if it is no Drainer
 	drainMark           int                // Config.LowWater
 
