@@ -143,6 +143,10 @@ func (l *loop) release(c *conn, cause error) {
 	c.dropTail()
 	c.out.Reset()
 	c.backlog.Store(0) // for Buffered: an abort dropped the output
+	if c.held {
+		c.held = false
+		l.nheld--
+	}
 	if c.timers != nil {
 		l.stopTimers(c)
 	}

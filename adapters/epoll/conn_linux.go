@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/reactorlab/reactor/reactor"
 )
@@ -146,6 +147,9 @@ func (c *conn) PauseRead() {
 		return
 	}
 	c.held = true
+	if c.l.nheld++; c.l.nheld == 1 && c.l.mech == mechSelect {
+		c.l.heldSweep = time.Now().Add(sweepEvery) // see sweepHeld
+	}
 	c.l.markDirty(c) // the interest changes when the connection is settled
 }
 
@@ -157,6 +161,7 @@ func (c *conn) ResumeRead() {
 		return
 	}
 	c.held, c.resumed = false, true
+	c.l.nheld--
 	c.l.markDirty(c)
 }
 

@@ -32,6 +32,7 @@ const (
 	yieldEvery  = 2 * time.Millisecond
 	bigBatch    = 1 << 20
 	longestWait = time.Hour // caps the wait's timeout, which epoll_wait takes in a C int of ms
+	sweepEvery  = 250 * time.Millisecond
 )
 
 // loop is one reactor: an epoll instance, the connections registered with it, and the
@@ -76,6 +77,11 @@ type loop struct {
 	workNext, workOff   int                // meanwhile: the next task of work, and where its data starts
 	onDrain             func(reactor.Conn) // the handler's OnDrain, or nil if it is no Drainer
 	drainMark           int                // Config.LowWater
+
+	// Connections paused by PauseRead, and when a select loop next asks their sockets for an
+	// error (see sweepHeld).
+	nheld     int
+	heldSweep time.Time
 
 	// AfterFunc's timers: a min-heap by deadline, and a free list of nodes (timer_linux.go).
 	epoch      time.Time // the loop's clock starts here (monotonic)
@@ -184,6 +190,9 @@ func (l *loop) serve() error {
 		}
 		if !l.acceptResume.IsZero() && !time.Now().Before(l.acceptResume) {
 			l.resumeAccept()
+		}
+		if l.sweeping() && !time.Now().Before(l.heldSweep) {
+			l.sweepHeld()
 		}
 		for i := range l.events[:n] {
 			ev := &l.events[i]
@@ -505,6 +514,9 @@ func (l *loop) timeout() int {
 	if !l.acceptResume.IsZero() && (next.IsZero() || l.acceptResume.Before(next)) {
 		next = l.acceptResume
 	}
+	if l.sweeping() && (next.IsZero() || l.heldSweep.Before(next)) {
+		next = l.heldSweep
+	}
 	d, ok := l.nextTimer()
 	if !next.IsZero() {
 		if u := time.Until(next); !ok || u < d {
@@ -594,4 +606,26 @@ func (l *loop) checkDrain(c *conn, pending int64) {
 		c.above, c.drainDue = false, true
 		l.markDirty(c)
 	}
+}
+
+// sweeping reports whether the loop sweeps its paused connections for errors: select reports
+// a socket's error or reset only as readability, and a paused connection is not watched for
+// input, which would be reported again and again while it waits. epoll and poll report errors
+// whatever the interest.
+func (l *loop) sweeping() bool { return l.nheld > 0 && l.mech == mechSelect }
+
+// sweepHeld aborts the paused connections whose socket holds an error (a reset, say), so that
+// errors still close a paused connection under select; then it sets the next sweep. Its cost,
+// a getsockopt per paused connection four times a second, is select's alone, and select
+// watches at most 1024 descriptors.
+func (l *loop) sweepHeld() {
+	for _, c := range l.conns {
+		if c == nil || !c.held || c.state != stateOpen {
+			continue
+		}
+		if v, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR); err == nil && v != 0 {
+			l.abort(c, os.NewSyscallError("socket", unix.Errno(v)))
+		}
+	}
+	l.heldSweep = time.Now().Add(sweepEvery)
 }
