@@ -143,8 +143,8 @@ func (c *conn) Post(f func(reactor.Conn)) error {
 // input; edge-triggered, it leaves input events unanswered. Only from the connection's own
 // callbacks.
 func (c *conn) PauseRead() {
-	if c.held {
-		return
+	if c.held || c.state == stateClosed {
+		return // a closed connection (OnClose) reads nothing, and release counted its pause out
 	}
 	c.held = true
 	if c.l.nheld++; c.l.nheld == 1 && c.l.mech == mechSelect {
