@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/reactorlab/reactor/internal/backoff"
@@ -158,29 +160,43 @@ func (b *backend) Shutdown(ctx context.Context) error {
 func (b *backend) Wait() error { return b.life.Wait() }
 
 // conn is one connection. Its reader goroutine runs serve; the fields under mu are shared with
-// AsyncWrite, Close and Abort callers and with the flusher.
+// AsyncWrite, Close, Abort and Post callers, with timers and with the flusher.
 type conn struct {
-	b      *backend
-	nc     *net.TCPConn
-	local  net.Addr
-	remote net.Addr
-	ctx    any // only touched from callbacks, all on the reader goroutine
+	b       *backend
+	nc      *net.TCPConn
+	local   net.Addr
+	remote  net.Addr
+	drainer reactor.Drainer // the handler, when it wants OnDrain
+
+	// Touched only by the reader goroutine, which runs every callback and posted function.
+	ctx    any
+	paused bool
+	timers map[*timer]struct{} // armed, not yet run or stopped
+
+	pending atomic.Int64 // out.Len(), for Buffered without the lock
 
 	mu       sync.Mutex
 	drained  sync.Cond // signalled as the queue shrinks; the reader waits on it for backpressure
+	wake     sync.Cond // signalled for a paused reader: a post, or the connection closing
 	out      reactor.Outbound
-	vec      [][]byte    // scratch for one writev, refilled each time
-	wvec     net.Buffers // consumed by WriteTo; points into vec
-	flushing bool        // someone is writing out; only they touch the socket's write side
-	closing  bool        // no more output accepted; close once out drains
-	closed   bool        // the socket is closed or shut down for writing
-	caused   bool        // cause below is set
-	cause    error       // what OnClose will be told
+	above    bool                 // out has been past LowWater since the last OnDrain (only with a drainer)
+	posts    []func(reactor.Conn) // for the reader to run, in order
+	reading  bool                 // the reader is in, or about to enter, Read
+	woken    bool                 // a post cut the reader's Read short with a past deadline
+	vec      [][]byte             // scratch for one writev, refilled each time
+	wvec     net.Buffers          // consumed by WriteTo; points into vec
+	flushing bool                 // someone is writing out; only they touch the socket's write side
+	closing  bool                 // no more output accepted; close once out drains
+	closed   bool                 // the socket is closed or shut down for writing
+	caused   bool                 // cause below is set
+	cause    error                // what OnClose will be told
 }
 
 func newConn(b *backend, nc *net.TCPConn) *conn {
 	c := &conn{b: b, nc: nc, local: nc.LocalAddr(), remote: nc.RemoteAddr()}
+	c.drainer, _ = b.h.(reactor.Drainer)
 	c.drained.L = &c.mu
+	c.wake.L = &c.mu
 	return c
 }
 
@@ -198,6 +214,7 @@ func (c *conn) serve() {
 	buf := make([]byte, 0, min(initialReadBuffer, c.b.cfg.ReadBufferSize))
 	var rerr error
 	for {
+		c.runPosts()
 		if len(buf) == cap(buf) {
 			if cap(buf) >= c.b.cfg.MaxInbound {
 				c.Abort(reactor.ErrInboundFull)
@@ -207,7 +224,8 @@ func (c *conn) serve() {
 		}
 		free := cap(buf) - len(buf)
 		n, err := c.nc.Read(buf[len(buf):cap(buf)])
-		if n > 0 && c.acceptingInput() {
+		open := c.readDone(&err)
+		if n > 0 && open {
 			data := buf[:len(buf)+n]
 			consumed, action, perr := reactor.CallData(c.b.cfg.Logger, h, c, data)
 			switch {
@@ -231,6 +249,7 @@ func (c *conn) serve() {
 		}
 	}
 	c.finish(rerr)
+	c.stopTimers()
 	reactor.CallClose(c.b.cfg.Logger, h, c, c.cause)
 }
 
@@ -240,11 +259,23 @@ func growBuffer(buf []byte, limit int) []byte {
 	return nb
 }
 
-// acceptingInput reports whether input still goes to the handler; a closing connection only
-// drains what the peer sends.
-func (c *conn) acceptingInput() bool {
+// readDone ends a Read: it clears the wake-up a post made, if any (a Read that timed out for
+// it did not fail), and reports whether input still goes to the handler; a closing connection
+// only drains what the peer sends.
+func (c *conn) readDone(err *error) (open bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.reading = false
+	if c.woken {
+		c.woken = false
+		if errors.Is(*err, os.ErrDeadlineExceeded) {
+			*err = nil
+		}
+		if !c.closed {
+			// Once closed, the deadline is the close's linger (shutdownLocked), not ours.
+			c.nc.SetReadDeadline(time.Time{})
+		}
+	}
 	return !c.closing && !c.closed
 }
 
@@ -273,8 +304,9 @@ func (c *conn) finish(rerr error) {
 	}
 	c.closing, c.closed = true, true
 	if !c.flushing {
-		c.out.Reset()
+		c.dropOutputLocked()
 	}
+	c.posts = nil
 	c.drained.Broadcast()
 	c.mu.Unlock()
 	c.nc.Close()
@@ -314,13 +346,18 @@ func (c *conn) flush() {
 		n, err := c.wvec.WriteTo(c.nc)
 		c.mu.Lock()
 		c.out.Discard(int(n))
+		c.pending.Store(int64(c.out.Len()))
+		if c.above && c.out.Len() <= c.b.cfg.LowWater {
+			c.above = false
+			c.postLocked(c.drainer.OnDrain)
+		}
 		c.drained.Broadcast()
 		if err != nil {
 			c.closeLocked(err)
 		}
 	}
 	if c.closed {
-		c.out.Reset()
+		c.dropOutputLocked()
 	} else if c.closing {
 		c.shutdownLocked()
 	}
@@ -347,6 +384,7 @@ func (c *conn) closeLocked(cause error) {
 		c.closed = true
 		c.nc.Close()
 	}
+	c.wake.Signal()
 }
 
 func (c *conn) closeGracefully(cause error) {
@@ -356,6 +394,7 @@ func (c *conn) closeGracefully(cause error) {
 		return
 	}
 	c.closing, c.caused, c.cause = true, true, cause
+	c.wake.Signal() // a paused reader goes back to reading, to drain the input and see the end
 	c.nc.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
 	if c.flushing {
 		return // the flusher closes when it is done
@@ -384,13 +423,23 @@ func (c *conn) enqueueLocked(p []byte) error {
 	}
 	if c.out.Len()+len(p) > c.b.cfg.MaxOutbound {
 		if !c.flushing {
-			c.out.Reset()
+			c.dropOutputLocked()
 		}
 		c.closeLocked(reactor.ErrOutboundFull)
 		return reactor.ErrOutboundFull
 	}
 	c.out.Write(p)
+	c.pending.Store(int64(c.out.Len()))
+	if c.drainer != nil && c.out.Len() > c.b.cfg.LowWater {
+		c.above = true
+	}
 	return nil
+}
+
+// dropOutputLocked discards the pending output of a connection that is gone.
+func (c *conn) dropOutputLocked() {
+	c.out.Reset()
+	c.pending.Store(0)
 }
 
 // Write implements reactor.Conn. Only from the connection's own callbacks: the reader flushes
@@ -434,7 +483,7 @@ func (c *conn) Abort(cause error) {
 		return
 	}
 	if !c.flushing {
-		c.out.Reset()
+		c.dropOutputLocked()
 	}
 	c.nc.SetLinger(0) // a reset tells the peer this was not an orderly end
 	c.caused = false
@@ -445,3 +494,6 @@ func (c *conn) LocalAddr() net.Addr  { return c.local }
 func (c *conn) RemoteAddr() net.Addr { return c.remote }
 func (c *conn) Context() any         { return c.ctx }
 func (c *conn) SetContext(v any)     { c.ctx = v }
+
+// Buffered implements reactor.Conn. Safe from any goroutine.
+func (c *conn) Buffered() int { return int(c.pending.Load()) }
