@@ -21,9 +21,15 @@ const (
 	orderGoroutines = 8                   // sources 0..7: goroutines that AsyncWrite
 	srcWrite        = orderGoroutines     // records Written by OnData
 	srcCallback     = orderGoroutines + 1 // records written both ways inside one callback
-	orderSources    = orderGoroutines + 2
+	srcPost         = orderGoroutines + 2 // sources 10..17: functions posted by goroutine 0..7
+	orderSources    = srcPost + orderGoroutines
 	orderRecSize    = 8 + 4*orderSources
 )
+
+// postSource is the source of the records written by functions that goroutine g posted. They
+// are a source apart from g's AsyncWrites: a function runs when the owner gets to it, so an
+// AsyncWrite that g makes after the Post may go out before what the function writes.
+func postSource(g int) uint32 { return uint32(srcPost + g) }
 
 type orderRec struct {
 	src, seq uint32
