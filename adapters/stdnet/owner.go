@@ -1,7 +1,7 @@
 package stdnet
 
 import (
-	"sync/atomic"
+	"container/heap"
 	"time"
 
 	"github.com/reactorlab/reactor/reactor"
@@ -90,23 +90,51 @@ func (c *conn) call(f func(reactor.Conn)) {
 	f(c)
 }
 
-// A timer's state. It moves from armed to posted when it fires, and to done when its function
-// runs, when stop prevents that, or when the connection closes; only the first move to done
-// counts, which is how stop knows whether it prevented the function.
-const (
-	timerArmed int32 = iota
-	timerPosted
-	timerDone
-)
-
+// timer is one AfterFunc. Its runtime timer only posts runDue; the owner keeps its timers in a
+// heap by deadline and runs whichever are due, so that a connection's timers run in deadline
+// order even when the runtime's goroutines for them are scheduled out of order.
 type timer struct {
-	state atomic.Int32
+	when  time.Time
+	seq   uint64 // arming order, for timers with one deadline
+	index int    // in c.timers; -1 once run or stopped
 	t     *time.Timer
 	f     func(reactor.Conn)
 }
 
+// timerHeap is container/heap's interface over a connection's armed timers, earliest first.
+type timerHeap []*timer
+
+func (h timerHeap) Len() int { return len(h) }
+
+func (h timerHeap) Less(i, j int) bool {
+	if c := h[i].when.Compare(h[j].when); c != 0 {
+		return c < 0
+	}
+	return h[i].seq < h[j].seq
+}
+
+func (h timerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+
+func (h *timerHeap) Push(x any) {
+	tm := x.(*timer)
+	tm.index = len(*h)
+	*h = append(*h, tm)
+}
+
+func (h *timerHeap) Pop() any {
+	old := *h
+	tm := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	tm.index = -1
+	return tm
+}
+
 // AfterFunc implements reactor.Conn. Only from the connection's own callbacks (and posted
-// functions): the timer's goroutine only posts f, which then runs on the reader goroutine.
+// functions): the timer's goroutine only posts, and f runs on the reader goroutine.
 func (c *conn) AfterFunc(d time.Duration, f func(reactor.Conn)) (stop func() bool) {
 	c.mu.Lock()
 	open := !c.closing && !c.closed
@@ -114,44 +142,49 @@ func (c *conn) AfterFunc(d time.Duration, f func(reactor.Conn)) (stop func() boo
 	if !open {
 		return func() bool { return false }
 	}
-	tm := &timer{f: f}
-	if c.timers == nil {
-		c.timers = make(map[*timer]struct{})
-	}
-	c.timers[tm] = struct{}{}
+	// when is taken before the runtime timer starts, so the timer never fires before it.
+	tm := &timer{when: time.Now().Add(d), seq: c.timerSeq, f: f}
+	c.timerSeq++
+	heap.Push(&c.timers, tm)
 	tm.t = time.AfterFunc(d, func() {
-		if tm.state.CompareAndSwap(timerArmed, timerPosted) {
-			// Refused once the connection is closing; the close then stops the timer.
-			c.Post(func(reactor.Conn) { c.fire(tm) })
-		}
+		// Refused once the connection is closing; the close then stops the timers.
+		c.Post(c.runDue)
 	})
 	return func() bool { return c.stopTimer(tm) }
 }
 
-// fire runs a timer's function on the reader goroutine, unless stop came first.
-func (c *conn) fire(tm *timer) {
-	if tm.state.CompareAndSwap(timerPosted, timerDone) {
-		delete(c.timers, tm)
+// runDue runs, on the reader goroutine and in deadline order, every timer whose time has come,
+// until one of them closes the connection.
+func (c *conn) runDue(reactor.Conn) {
+	now := time.Now()
+	for len(c.timers) > 0 && !c.timers[0].when.After(now) {
+		c.mu.Lock()
+		open := !c.closing && !c.closed
+		c.mu.Unlock()
+		if !open {
+			return
+		}
+		tm := heap.Pop(&c.timers).(*timer)
 		tm.f(c)
 	}
 }
 
-// stopTimer is a timer's stop, on the reader goroutine. A timer that fired but whose function
-// waits in the post queue is still prevented: fire finds it done.
+// stopTimer is a timer's stop, on the reader goroutine. A timer that has fired but whose post
+// still waits is prevented too: runDue no longer finds it.
 func (c *conn) stopTimer(tm *timer) bool {
 	tm.t.Stop()
-	if tm.state.Swap(timerDone) == timerDone {
+	if tm.index < 0 {
 		return false
 	}
-	delete(c.timers, tm)
+	heap.Remove(&c.timers, tm.index)
 	return true
 }
 
 // stopTimers stops every timer of a connection that has closed, before OnClose.
 func (c *conn) stopTimers() {
-	for tm := range c.timers {
+	for _, tm := range c.timers {
 		tm.t.Stop()
-		tm.state.Store(timerDone)
+		tm.index = -1
 	}
 	c.timers = nil
 }

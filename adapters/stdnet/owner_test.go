@@ -162,8 +162,8 @@ func TestAfterFuncTimesAndCloses(t *testing.T) {
 	}
 	c.Close()
 	<-h.closed
-	if c.(*conn).timers != nil {
-		t.Fatal("timers left after close")
+	if n := len(c.(*conn).timers); n != 0 {
+		t.Fatalf("%d timers left after close", n)
 	}
 }
 

@@ -169,9 +169,10 @@ type conn struct {
 	drainer reactor.Drainer // the handler, when it wants OnDrain
 
 	// Touched only by the reader goroutine, which runs every callback and posted function.
-	ctx    any
-	paused bool
-	timers map[*timer]struct{} // armed, not yet run or stopped
+	ctx      any
+	paused   bool
+	timers   timerHeap // armed, not yet run or stopped
+	timerSeq uint64
 
 	pending atomic.Int64 // out.Len(), for Buffered without the lock
 
