@@ -33,11 +33,14 @@
 //     order, whichever timer's post arrives first. stop removes the timer from the heap, so it
 //     reports true for a timer that fired but whose post has not run, and that timer does not
 //     run. The timers left are stopped when the reader exits, before OnClose.
-//   - PauseRead makes the reader wait, without reading, instead of calling Read: the kernel's
-//     receive buffer fills and TCP slows the peer; posts and timers still run. ResumeRead lets
-//     it read again. A Close, Abort or Shutdown wakes a paused reader, which then drains the
-//     input and ends as any closing connection does. A peer's end of stream or reset is not seen
-//     while paused, as nothing is read.
+//   - PauseRead makes the reader wait instead of calling Read: on Unix in a read that takes no
+//     bytes (syscall.RawConn) and asks the socket only for a pending error, so the kernel's
+//     receive buffer fills and TCP slows the peer while a reset still ends the connection;
+//     the peer's end of stream waits for ResumeRead. Posts and timers still run; ResumeRead lets
+//     the reader read again. A Close, Abort or Shutdown wakes a paused reader, which then drains
+//     the input and ends as any closing connection does. On Windows the runtime has no wait
+//     that takes no bytes and does not spin while bytes wait, so a paused reader sleeps until a
+//     post or a close, and sees a reset only when reading resumes or a write fails.
 //   - Buffered is an atomic copy of the queue's length, updated as bytes are queued and as
 //     writes return, so it counts the bytes being written too. OnDrain is posted, when the
 //     handler is a reactor.Drainer, by whichever goroutine's write takes the queue from above

@@ -9,8 +9,7 @@ import (
 
 // The connection's owner is its reader goroutine: besides the callbacks, it runs every function
 // posted to the connection (Post, AfterFunc, OnDrain), between reads. A post wakes a reader
-// blocked in Read by moving the read deadline into the past, and a paused reader by signalling
-// c.wake.
+// blocked in Read, or in the wait of a paused reader, with wakeReaderLocked.
 
 // aLongTimeAgo is a read deadline that has passed, to cut a blocked Read short.
 var aLongTimeAgo = time.Unix(1, 0)
@@ -29,41 +28,31 @@ func (c *conn) postLocked(f func(reactor.Conn)) error {
 		return reactor.ErrConnClosed
 	}
 	c.posts = append(c.posts, f)
-	if c.reading && !c.woken {
-		c.woken = true
-		c.nc.SetReadDeadline(aLongTimeAgo)
-	}
-	c.wake.Signal()
+	c.wakeReaderLocked()
 	return nil
 }
 
-// runPosts runs, on the reader goroutine, what was posted, then flushes what it wrote; while
-// reading is paused it waits for more posts. It returns when the reader may read: nothing is
-// queued and reading is not paused, or the connection is closing (its input is then drained,
-// whatever the pause, and its posts dropped).
-func (c *conn) runPosts() {
+// runPosts runs, on the reader goroutine, what was posted, then flushes what it wrote, until
+// nothing is queued; from then on a post wakes the reader. It reports whether reading is
+// paused; a closing connection is not, as its input is drained whatever the pause, and its
+// posts are dropped.
+func (c *conn) runPosts() (paused bool) {
 	c.mu.Lock()
-	for {
-		if c.closing || c.closed {
-			c.posts = nil
-			break
-		}
-		if len(c.posts) > 0 {
-			posts := c.posts
-			c.posts = nil
-			c.mu.Unlock()
-			c.runEach(posts)
-			c.flushInline()
-			c.mu.Lock()
-			continue
-		}
-		if !c.paused {
-			break
-		}
-		c.wake.Wait()
+	for len(c.posts) > 0 && !c.closing && !c.closed {
+		posts := c.posts
+		c.posts = nil
+		c.mu.Unlock()
+		c.runEach(posts)
+		c.flushInline()
+		c.mu.Lock()
+	}
+	open := !c.closing && !c.closed
+	if !open {
+		c.posts = nil
 	}
 	c.reading = true
 	c.mu.Unlock()
+	return c.paused && open
 }
 
 // runEach runs posts in order until one of them, or another goroutine, closes the connection:

@@ -178,12 +178,13 @@ type conn struct {
 
 	mu       sync.Mutex
 	drained  sync.Cond // signalled as the queue shrinks; the reader waits on it for backpressure
-	wake     sync.Cond // signalled for a paused reader: a post, or the connection closing
+	wake     sync.Cond // signalled for a post or a close; a paused reader waits on it where it cannot wait on the socket (pause_other.go)
 	out      reactor.Outbound
 	above    bool                 // out has been past LowWater since the last OnDrain (only with a drainer)
 	posts    []func(reactor.Conn) // for the reader to run, in order
-	reading  bool                 // the reader is in, or about to enter, Read
-	woken    bool                 // a post cut the reader's Read short with a past deadline
+	reading  bool                 // the reader is in, or about to enter, Read or a paused wait
+	woken    bool                 // a post or a close cut the reader's wait short with a past deadline
+	linger   time.Time            // the read deadline once shut down for writing (shutdownLocked)
 	vec      [][]byte             // scratch for one writev, refilled each time
 	wvec     net.Buffers          // consumed by WriteTo; points into vec
 	flushing bool                 // someone is writing out; only they touch the socket's write side
@@ -215,7 +216,15 @@ func (c *conn) serve() {
 	buf := make([]byte, 0, min(initialReadBuffer, c.b.cfg.ReadBufferSize))
 	var rerr error
 	for {
-		c.runPosts()
+		if c.runPosts() {
+			// Paused: read nothing, but see a reset, until a post or a close wakes us.
+			err := c.awaitError()
+			if err = c.readDone(err); err != nil {
+				rerr = err
+				break
+			}
+			continue
+		}
 		if len(buf) == cap(buf) {
 			if cap(buf) >= c.b.cfg.MaxInbound {
 				c.Abort(reactor.ErrInboundFull)
@@ -225,8 +234,8 @@ func (c *conn) serve() {
 		}
 		free := cap(buf) - len(buf)
 		n, err := c.nc.Read(buf[len(buf):cap(buf)])
-		open := c.readDone(&err)
-		if n > 0 && open {
+		err = c.readDone(err)
+		if n > 0 && c.acceptingInput() {
 			data := buf[:len(buf)+n]
 			consumed, action, perr := reactor.CallData(c.b.cfg.Logger, h, c, data)
 			switch {
@@ -260,24 +269,38 @@ func growBuffer(buf []byte, limit int) []byte {
 	return nb
 }
 
-// readDone ends a Read: it clears the wake-up a post made, if any (a Read that timed out for
-// it did not fail), and reports whether input still goes to the handler; a closing connection
-// only drains what the peer sends.
-func (c *conn) readDone(err *error) (open bool) {
+// readDone ends a Read or a paused wait. When wakeReaderLocked cut it short, it puts back the
+// deadline the reader should have, and a timeout is no failure: it returns err without it.
+func (c *conn) readDone(err error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.reading = false
 	if c.woken {
 		c.woken = false
-		if errors.Is(*err, os.ErrDeadlineExceeded) {
-			*err = nil
-		}
-		if !c.closed {
-			// Once closed, the deadline is the close's linger (shutdownLocked), not ours.
-			c.nc.SetReadDeadline(time.Time{})
+		c.nc.SetReadDeadline(c.linger)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil
 		}
 	}
+	return err
+}
+
+// acceptingInput reports whether input still goes to the handler; a closing connection only
+// drains what the peer sends.
+func (c *conn) acceptingInput() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return !c.closing && !c.closed
+}
+
+// wakeReaderLocked cuts short the reader's Read or paused wait, by a deadline in the past, so
+// that it runs posts or sees the connection closing.
+func (c *conn) wakeReaderLocked() {
+	if c.reading && !c.woken {
+		c.woken = true
+		c.nc.SetReadDeadline(aLongTimeAgo)
+	}
+	c.wake.Signal()
 }
 
 // finish records why the reader stopped, waits for a flusher still writing, and releases the
@@ -372,7 +395,11 @@ func (c *conn) flush() {
 func (c *conn) shutdownLocked() {
 	c.closed = true
 	c.nc.CloseWrite()
-	c.nc.SetReadDeadline(time.Now().Add(closeLinger))
+	c.linger = time.Now().Add(closeLinger)
+	if !c.woken {
+		// Else readDone sets it, in place of the past deadline.
+		c.nc.SetReadDeadline(c.linger)
+	}
 }
 
 // closeLocked closes the socket at once; the reader's Read fails and it finishes.
@@ -383,7 +410,7 @@ func (c *conn) closeLocked(cause error) {
 	c.closing = true
 	if !c.closed {
 		c.closed = true
-		c.nc.Close()
+		c.nc.Close() // the reader's Read or paused wait fails
 	}
 	c.wake.Signal()
 }
@@ -395,7 +422,7 @@ func (c *conn) closeGracefully(cause error) {
 		return
 	}
 	c.closing, c.caused, c.cause = true, true, cause
-	c.wake.Signal() // a paused reader goes back to reading, to drain the input and see the end
+	c.wakeReaderLocked() // a paused reader goes back to reading, to drain the input and see the end
 	c.nc.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
 	if c.flushing {
 		return // the flusher closes when it is done
