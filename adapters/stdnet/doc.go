@@ -22,7 +22,10 @@
 //     bytes go out in the order the calls were made (reactor's contract point 4).
 //   - The reader goroutine is the connection's owner, so it also runs what Post queues, between
 //     reads: a post wakes a reader blocked in Read by setting a read deadline in the past (the
-//     Read returns nothing and reading goes on), and a paused reader by signalling it. Posted
+//     Read returns nothing and reading goes on), a paused reader by signalling it, and a
+//     reader blocked writing to a peer that does not read by a write deadline in the past: a
+//     flusher goroutine takes over the rest of that output while the reader runs the post (a
+//     time limit that closes the connection, say). Posted
 //     functions run in Post order, then their output is flushed as a callback's is. Write and
 //     AsyncWrite bytes are in the connection's one queue the moment the call returns, so what a
 //     posted function writes follows every write made before the Post. Post fails with

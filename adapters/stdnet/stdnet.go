@@ -188,6 +188,9 @@ type conn struct {
 	vec      [][]byte             // scratch for one writev, refilled each time
 	wvec     net.Buffers          // consumed by WriteTo; points into vec
 	flushing bool                 // someone is writing out; only they touch the socket's write side
+	inline   bool                 // the one flushing is the reader goroutine (flushInline)
+	cutWrite bool                 // a post cut the reader's write short with a past write deadline
+	wdl      time.Time            // the write deadline the socket should have (none, or a close's)
 	closing  bool                 // no more output accepted; close once out drains
 	closed   bool                 // the socket is closed or shut down for writing
 	caused   bool                 // cause below is set
@@ -300,7 +303,13 @@ func (c *conn) wakeReaderLocked() {
 		c.woken = true
 		c.nc.SetReadDeadline(aLongTimeAgo)
 	}
+	if c.inline && !c.cutWrite {
+		// The reader is writing to a peer that does not read: cut that write short too.
+		c.cutWrite = true
+		c.nc.SetWriteDeadline(aLongTimeAgo)
+	}
 	c.wake.Signal()
+	c.drained.Broadcast() // a reader waiting for output to drain runs posts meanwhile
 }
 
 // finish records why the reader stopped, waits for a flusher still writing, and releases the
@@ -320,7 +329,7 @@ func (c *conn) finish(rerr error) {
 	if c.flushing && !c.closed {
 		if !c.closing {
 			c.closing = true
-			c.nc.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+			c.setWriteDeadlineLocked(time.Now().Add(closeFlushTimeout))
 		}
 		for c.flushing {
 			c.drained.Wait()
@@ -342,7 +351,9 @@ func (c *conn) finish(rerr error) {
 func (c *conn) flushInline() {
 	c.mu.Lock()
 	if c.flushing {
-		for c.flushing && !c.closed && c.out.Len() > c.b.cfg.MaxOutbound/2 {
+		// A post ends the wait too: the reader must run it (a time limit that closes this
+		// very connection, say), and comes back here after.
+		for c.flushing && !c.closed && c.out.Len() > c.b.cfg.MaxOutbound/2 && len(c.posts) == 0 {
 			c.drained.Wait()
 		}
 		c.mu.Unlock()
@@ -352,7 +363,7 @@ func (c *conn) flushInline() {
 		c.mu.Unlock()
 		return
 	}
-	c.flushing = true
+	c.flushing, c.inline = true, true
 	c.mu.Unlock()
 	c.flush()
 }
@@ -376,16 +387,36 @@ func (c *conn) flush() {
 			c.postLocked(c.drainer.OnDrain)
 		}
 		c.drained.Broadcast()
+		if c.cutWrite {
+			// A post cut the reader's write short (wakeReaderLocked): the reader goes to run
+			// it, and a flusher goroutine carries on with the rest.
+			c.cutWrite, c.inline = false, false
+			c.nc.SetWriteDeadline(c.wdl)
+			if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+				c.b.wg.Add(1)
+				go func() {
+					defer c.b.wg.Done()
+					c.flush()
+				}()
+				c.mu.Unlock()
+				return
+			}
+		}
 		if err != nil {
 			c.closeLocked(err)
 		}
+	}
+	if c.cutWrite {
+		// Cut after the last write had finished: the socket keeps no past deadline.
+		c.cutWrite = false
+		c.nc.SetWriteDeadline(c.wdl)
 	}
 	if c.closed {
 		c.dropOutputLocked()
 	} else if c.closing {
 		c.shutdownLocked()
 	}
-	c.flushing = false
+	c.flushing, c.inline = false, false
 	c.drained.Broadcast()
 	c.mu.Unlock()
 }
@@ -423,7 +454,7 @@ func (c *conn) closeGracefully(cause error) {
 	}
 	c.closing, c.caused, c.cause = true, true, cause
 	c.wakeReaderLocked() // a paused reader goes back to reading, to drain the input and see the end
-	c.nc.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+	c.setWriteDeadlineLocked(time.Now().Add(closeFlushTimeout))
 	if c.flushing {
 		return // the flusher closes when it is done
 	}
@@ -432,6 +463,15 @@ func (c *conn) closeGracefully(cause error) {
 		return
 	}
 	c.startFlusherLocked()
+}
+
+// setWriteDeadlineLocked sets the socket's write deadline, unless a post has the write cut
+// short right now: the flusher then puts this one in place of the past deadline.
+func (c *conn) setWriteDeadlineLocked(t time.Time) {
+	c.wdl = t
+	if !c.cutWrite {
+		c.nc.SetWriteDeadline(t)
+	}
 }
 
 func (c *conn) startFlusherLocked() {
