@@ -11,6 +11,7 @@ const (
 	DefaultReadBufferSize = 64 << 10
 	DefaultMaxInbound     = 1 << 20
 	DefaultMaxOutbound    = 1 << 20
+	DefaultLowWater       = 64 << 10
 )
 
 // Config tunes a backend. The zero value works: every zero field means its documented default,
@@ -44,6 +45,10 @@ type Config struct {
 	// connection with ErrOutboundFull. Default DefaultMaxOutbound.
 	MaxOutbound int
 
+	// LowWater is the pending output at or below which a Handler that implements Drainer gets
+	// OnDrain, after the output had been above it. Default DefaultLowWater, at most MaxOutbound.
+	LowWater int
+
 	// Logger receives the backend's own reports (handler panics, accept errors). Default
 	// slog.Default().
 	Logger *slog.Logger
@@ -66,6 +71,10 @@ func (c Config) WithDefaults() Config {
 	if c.MaxOutbound <= 0 {
 		c.MaxOutbound = DefaultMaxOutbound
 	}
+	if c.LowWater <= 0 {
+		c.LowWater = DefaultLowWater
+	}
+	c.LowWater = min(c.LowWater, c.MaxOutbound)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

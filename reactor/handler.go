@@ -1,6 +1,9 @@
 package reactor
 
-import "net"
+import (
+	"net"
+	"time"
+)
 
 // Action is what a handler asks of the backend when a callback returns.
 type Action int
@@ -105,4 +108,45 @@ type Conn interface {
 
 	// SetContext stores per-connection protocol state. Only from the connection's own callbacks.
 	SetContext(v any)
+
+	// Post runs f on the connection's owner — its event loop, or its goroutine — never while
+	// one of its callbacks runs. Safe from any goroutine; it is how other goroutines reach the
+	// owner-only methods (Context, SetContext, Write, AfterFunc, PauseRead …), which f may
+	// call. Functions posted to one connection run in the order Post was called, and what f
+	// writes goes out after every Write and AsyncWrite that happened before the Post. It
+	// returns ErrConnClosed once the connection is closing or closed (f then never runs); a
+	// connection that closes with f still queued drops it.
+	Post(f func(Conn)) error
+
+	// AfterFunc arranges for f to run on the connection's owner once d has passed — never
+	// earlier, and on an idle owner within a few milliseconds after — unless stop is called
+	// first or the connection closes: a connection's timers are stopped when it closes, and
+	// never fire after OnClose. stop reports whether it prevented f from running. Both
+	// AfterFunc and stop are only for the connection's own callbacks (functions run by Post
+	// and by AfterFunc included); after close, AfterFunc returns a stop that does nothing.
+	// A connection's timers that are due together run in the order of their deadlines.
+	AfterFunc(d time.Duration, f func(Conn)) (stop func() bool)
+
+	// PauseRead stops delivering input: OnData is not called, and the backend stops reading
+	// the socket, so that the kernel's receive window fills and the peer is slowed down while
+	// the server's memory stays flat. ResumeRead undoes it; input that waited is delivered,
+	// in order, with what follows. While paused, the peer's end of stream may go unnoticed
+	// until reading resumes; errors still close the connection. Both are only for the
+	// connection's own callbacks, and idempotent.
+	PauseRead()
+	ResumeRead()
+
+	// Buffered is the number of output bytes accepted (Write, AsyncWrite) and not yet handed
+	// to the kernel. Safe from any goroutine. It is a snapshot: the kernel may take bytes at
+	// any moment, so the figure may be a little high, even inside a callback.
+	Buffered() int
+}
+
+// Drainer is an optional interface of a Handler. A backend calls OnDrain on the connection's
+// owner when the connection's pending output (Buffered), having been above Config.LowWater,
+// falls to or below it: the moment to resume producing, e.g. to resume reading another
+// connection that was paused because this one fell behind (other.Post(func(c Conn) {
+// c.ResumeRead() }), since ResumeRead belongs to that connection's owner).
+type Drainer interface {
+	OnDrain(c Conn)
 }

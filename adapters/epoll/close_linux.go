@@ -25,6 +25,9 @@ func (l *loop) beginClose(c *conn, cause error) {
 	}
 	c.state, c.closeErr = stateClosing, cause
 	c.dropTail()
+	if c.timers != nil {
+		l.stopTimers(c) // closing: what they would run could no longer write
+	}
 	if c.blocked {
 		linger(c)
 		l.update(c) // EPOLLOUT will finish the job
@@ -139,6 +142,14 @@ func (l *loop) release(c *conn, cause error) {
 	c.req.Or(reqClosed)
 	c.dropTail()
 	c.out.Reset()
+	c.backlog.Store(0) // for Buffered: an abort dropped the output
+	if c.held {
+		c.held = false
+		l.nheld--
+	}
+	if c.timers != nil {
+		l.stopTimers(c)
+	}
 	l.conns[c.slot] = nil
 	l.free = append(l.free, c.slot)
 	l.live--

@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/reactorlab/reactor/reactor"
 )
@@ -28,8 +29,8 @@ const (
 )
 
 // conn is one accepted connection. It is kept small on purpose — an idle connection costs its
-// struct, its slot in the loop's table and two tiny arrays inside out — and holds no buffer
-// while idle: unconsumed input (in) and pending output (out's chunks) come from pools and go
+// struct (216 bytes, pinned by TestConnSize), its slot in the loop's table and two tiny arrays
+// inside out — and holds no buffer while idle: unconsumed input (in) and pending output (out's chunks) come from pools and go
 // back as soon as they drain.
 //
 // Fields marked "loop" are touched only by the goroutine of the loop that owns the connection.
@@ -41,8 +42,18 @@ type conn struct {
 	state   uint8  // loop
 	paused  bool   // loop: reading stopped while our own output is above the high-water half
 	blocked bool   // loop: the socket's send buffer was full; waiting for EPOLLOUT
-	dirty   bool   // loop: AsyncWrite bytes moved into out this round; flush at its end
+	dirty   bool   // loop: in l.dirty, to be settled at the end of the round
 	events  uint32 // loop: interest registered with epoll (level-triggered mode)
+
+	// Four more flags fill the struct's padding after events, so they cost no memory. held is
+	// the handler's PauseRead and paused the loop's own backpressure: two reasons apart, so
+	// that lifting one does not lift the other.
+	held     bool // loop: reading stopped by PauseRead
+	resumed  bool // loop: ResumeRead since the last settle: re-arm (edge-triggered) and deliver waiting input
+	above    bool // loop: pending output was above Config.LowWater at a flush (Drainer handlers only)
+	drainDue bool // loop: pending output fell to LowWater or below; OnDrain at the end of the round
+
+	timers *timer // loop: the connection's AfterFunc timers, stopped when it closes
 
 	in       *[]byte          // loop: unconsumed input, nil when there is none
 	out      reactor.Outbound // loop: pending output
@@ -116,6 +127,50 @@ func (c *conn) Abort(cause error) {
 	}
 	c.l.request(c, reqAbort, cause)
 }
+
+// Post queues f for the loop, behind every task posted before it (AsyncWrite bytes
+// included), and wakes the loop if it sleeps. Safe from any goroutine. The loop runs f between
+// callbacks and then settles the connection as after one. It does not allocate: the inbox
+// holds the func value.
+func (c *conn) Post(f func(reactor.Conn)) error {
+	if c.req.Load() != 0 {
+		return reactor.ErrConnClosed
+	}
+	return c.l.postFunc(c, f)
+}
+
+// PauseRead stops reading from the socket: level-triggered, the loop drops its interest in
+// input; edge-triggered, it leaves input events unanswered. Only from the connection's own
+// callbacks.
+func (c *conn) PauseRead() {
+	if c.held || c.state == stateClosed {
+		return // a closed connection (OnClose) reads nothing, and release counted its pause out
+	}
+	c.held = true
+	if c.l.nheld++; c.l.nheld == 1 && c.l.mech == mechSelect {
+		c.l.heldSweep = time.Now().Add(sweepEvery) // see sweepHeld
+	}
+	c.l.markDirty(c) // the interest changes when the connection is settled
+}
+
+// ResumeRead reads again: the loop restores the input interest, or re-arms an edge-triggered
+// socket so that input that waited is reported, and presents input left unconsumed. Only from
+// the connection's own callbacks.
+func (c *conn) ResumeRead() {
+	if !c.held {
+		return
+	}
+	c.held, c.resumed = false, true
+	c.l.nheld--
+	c.l.markDirty(c)
+}
+
+// reading reports whether the loop reads from c: open, and paused for neither reason.
+func (c *conn) reading() bool { return c.state == stateOpen && !c.paused && !c.held }
+
+// Buffered is the output accepted and not yet sent, AsyncWrite bytes still in the inbox
+// included. Safe from any goroutine.
+func (c *conn) Buffered() int { return int(c.backlog.Load()) }
 
 // LocalAddr returns a new *net.TCPAddr for the server's end. Safe from any goroutine.
 func (c *conn) LocalAddr() net.Addr { return c.local.tcpAddr() }

@@ -33,13 +33,16 @@
 //   - a read buffer of Config.ReadBufferSize bytes that all its connections read into;
 //   - a table of its connections, indexed by a slot number that rides in each epoll event's
 //     data word, so finding the connection for an event is one slice index;
-//   - an inbox: tasks posted by other goroutines, behind a mutex.
+//   - an inbox: tasks posted by other goroutines, behind a mutex;
+//   - its connections' timers (Conn.AfterFunc), in a min-heap by deadline.
 //
 // A connection belongs to one loop for its whole life, and every callback for it (OnOpen,
-// OnData, OnClose) runs on that loop's goroutine, one after another. The loop repeats one
-// round: wait in epoll_wait; for each ready socket, read and call OnData, or write what is
-// pending; then carry out the inbox; then wait again. Nothing else runs: there are no timers
-// and no goroutine per connection. Every couple of milliseconds a loop yields to the Go
+// OnData, OnDrain, OnClose) and every function posted to it or arranged by AfterFunc runs on
+// that loop's goroutine, one after another. The loop repeats one round: wait in epoll_wait;
+// for each ready socket, read and call OnData, or write what is pending; run the timers that
+// are due; carry out the inbox; settle the connections the round touched (send their output,
+// call OnDrain where it is due); then wait again. Nothing else runs: no goroutine per
+// connection and no runtime timer. Every couple of milliseconds a loop yields to the Go
 // scheduler (runtime.Gosched): a goroutine that never parks is otherwise treated as a
 // runaway, preempted by force and robbed of its processor at every system call, which was
 // measured to cost far more than the yield. The loop goroutines are not locked to their OS
@@ -122,6 +125,39 @@
 // with reactor.ErrConnClosed at once) and post a task; called from the connection's own
 // callback, they take effect as soon as the callback returns.
 //
+// # Post and AfterFunc
+//
+// Conn.Post, from any goroutine, queues its function as a task in the inbox, behind the
+// AsyncWrites posted before it; the task holds the func value, so Post allocates nothing of
+// its own. The loop runs it in its turn among the tasks and settles the connection at the end
+// of the round as after a callback. A Write in the function follows every AsyncWrite that
+// happened before it, those further on in the same batch of tasks included. Post fails with
+// reactor.ErrConnClosed once Close or Abort was asked or the connection is closed; a function
+// still queued when its connection begins to close is dropped.
+//
+// Conn.AfterFunc puts a node in the loop's deadline heap and in the connection's list of
+// timers; epoll_wait's timeout is the time to the earliest deadline (rounded up to the
+// millisecond), and after every wait the loop runs, in deadline order, the timers whose
+// deadline the clock has passed — never one early. A connection's timers are stopped when it
+// begins to close, so none runs after OnClose. Nodes (48 bytes) are recycled by the loop; the
+// stop function AfterFunc returns is its one allocation (24 bytes), which has to name this
+// timer and not a later one that reuses the node. Arming and stopping cost O(log n) in the
+// loop's timers, plus a walk of the connection's own list (a timer or two).
+//
+// # Flow control
+//
+// Conn.PauseRead and the loop's own backpressure pause (below, under Limits) are kept apart,
+// so that lifting one leaves the other in force; reading goes on only when neither holds.
+// Level-triggered, a paused connection is dropped from epoll's input interest, which leaves
+// the input in the kernel and closes the peer's window; edge-triggered, input events are left
+// unanswered, and ResumeRead re-arms the socket so that what arrived meanwhile is reported
+// again. ResumeRead also presents once more, without waiting for new bytes, input that the
+// handler had left unconsumed. epoll and poll report a socket error whatever the interest;
+// select reports it only as readability, so a select loop asks its paused connections'
+// sockets for an error every 250 ms. Conn.Buffered is the connection's backlog, an atomic
+// counter (see Limits). A handler that implements reactor.Drainer gets OnDrain, at the end of
+// the round, when a flush takes the backlog from above Config.LowWater to or below it.
+//
 // # Limits
 //
 // Every connection has a high-water mark, Config.MaxOutbound, counted over everything
@@ -143,10 +179,10 @@
 // A graceful close (Conn.Close, reactor.Close from OnData, the peer's EOF) stops reading and
 // sends what is pending. If the peer has not sent its FIN, the close then lingers: the loop
 // shuts down the write side, calls OnClose, and reads and discards input until the peer's FIN
-// or 500 ms, the only deadline the loop keeps (it sets epoll_wait's timeout), before it closes
-// the socket; closing over unread or late input would make the kernel reset the connection
+// or 500 ms, a deadline of the loop's own that also sets epoll_wait's timeout, before it
+// closes the socket; closing over unread or late input would make the kernel reset the connection
 // and destroy the reply in flight. The wait for the peer to take the output is bounded
-// without a timer in the loop: a closing socket that still holds output gets TCP_USER_TIMEOUT
+// without a deadline in the loop: a closing socket that still holds output gets TCP_USER_TIMEOUT
 // (5 seconds), so a peer that acknowledges nothing for that long is cut off by the kernel and
 // the loop sees the error; a peer that reads, however slowly, is waited for. Shutdown posts a drain task to every loop: the
 // listener is closed, every connection closes gracefully with reactor.ErrServerClosed, and a
@@ -156,8 +192,11 @@
 //
 // # Memory
 //
-// A connection costs its 208-byte struct, a slot in its loop's table and two tiny arrays
+// A connection costs its 216-byte struct, a slot in its loop's table and two tiny arrays
 // that its outbound queue keeps for steady traffic: no buffer while idle. Measured with 9,000
 // idle connections, each after one echo round trip (TestIdleMemory, run by hand), the server's
-// resident memory grew by 300 to 330 bytes per connection, kernel socket memory not counted.
+// resident memory grew by 300 to 330 bytes per connection, kernel socket memory not counted
+// (with the 208-byte struct of before contract v2; its flags fit in padding, the list of its
+// timers added a pointer). An armed timer adds its 48-byte node, its 24-byte stop function and
+// a slot in the heap, about 80 bytes beside the function the handler gives it.
 package epoll

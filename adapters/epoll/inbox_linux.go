@@ -2,8 +2,8 @@
 
 package epoll
 
-// The loop's inbox: tasks other goroutines post (AsyncWrite bytes, Close and Abort requests,
-// accepted connections, Shutdown) and the eventfd wake-up that tells the loop to run them.
+// The loop's inbox: tasks other goroutines post (AsyncWrite bytes, Post's functions, Close and
+// Abort requests, accepted connections, Shutdown) and the eventfd wake-up that tells the loop to run them.
 
 import (
 	"encoding/binary"
@@ -18,6 +18,7 @@ type op uint8
 const (
 	opWrite   op = iota // move n AsyncWrite bytes from the batch's data to c's outbound queue
 	opTaken             // an opWrite whose bytes a Write already moved (takeInboxed): skip n
+	opPost              // run f on c (Post)
 	opRequest           // act on c.req: a Close or Abort made outside the loop
 	opAttach            // adopt c, accepted by another loop
 	opDrain             // Shutdown: stop accepting, close every connection gracefully
@@ -28,6 +29,7 @@ type task struct {
 	c  *conn
 	op op
 	n  int
+	f  func(reactor.Conn) // opPost's function
 }
 
 // batch is the loop's inbox: tasks, and the AsyncWrite bytes they refer to, back to back in one
@@ -78,24 +80,43 @@ func (l *loop) postWrite(c *conn, p []byte) error {
 	return nil
 }
 
-// takeInboxed moves the AsyncWrite bytes for c still waiting in the inbox into c's outbound
-// queue, in the order they were posted, and marks their tasks done. Write calls it so that
-// its bytes follow every AsyncWrite that happened before it. On the loop only, from c's own
-// callback. Every such byte is in the inbox, none in the batch runTasks works through: OnData
-// runs outside runTasks, and an OnOpen run by an opAttach task is the first anyone hears of c,
-// so AsyncWrites to it can only follow the swap.
-func (l *loop) takeInboxed(c *conn) {
+// postFunc queues f to run on c's loop (Post).
+func (l *loop) postFunc(c *conn, f func(reactor.Conn)) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	in := &l.inbox
-	off := 0
-	for i := range in.tasks {
-		t := &in.tasks[i]
+	if l.stopped || c.req.Load() != 0 {
+		return reactor.ErrConnClosed
+	}
+	l.pushLocked(task{c: c, op: opPost, f: f})
+	return nil
+}
+
+// takeInboxed moves the AsyncWrite bytes for c still on their way into c's outbound queue, in
+// the order they were posted, and marks their tasks done. Write calls it so that its bytes
+// follow every AsyncWrite that happened before it. On the loop only, from c's own callback.
+// Outside runTasks every such byte is in the inbox: OnData runs outside it, and an OnOpen run
+// by an opAttach task is the first anyone hears of c, so AsyncWrites to it can only follow the
+// swap. A posted function does run inside runTasks: AsyncWrites posted after its Post and
+// before the swap wait further on in the batch being worked through, ahead of the inbox's.
+func (l *loop) takeInboxed(c *conn) {
+	if l.posting {
+		l.work.take(c, l.workNext, l.workOff)
+	}
+	l.mu.Lock()
+	l.inbox.take(c, 0, 0)
+	l.mu.Unlock()
+}
+
+// take moves c's opWrite bytes from the tasks from task first on, whose data starts at off,
+// into c's outbound queue, and marks those tasks opTaken.
+func (b *batch) take(c *conn, first, off int) {
+	for i := first; i < len(b.tasks); i++ {
+		t := &b.tasks[i]
 		if t.op != opWrite && t.op != opTaken {
 			continue
 		}
 		if t.op == opWrite && t.c == c {
-			c.out.Write(in.data[off : off+t.n])
+			c.out.Write(b.data[off : off+t.n])
 			t.op = opTaken
 		}
 		off += t.n
@@ -156,14 +177,17 @@ func (l *loop) runTasks() {
 			// A closing connection still takes it: it was written before Close was asked.
 			if c := t.c; c.state == stateOpen || c.state == stateClosing {
 				c.out.Write(w.data[off : off+t.n])
-				if !c.dirty {
-					c.dirty = true
-					l.dirty = append(l.dirty, c)
-				}
+				l.markDirty(c)
 			}
 			off += t.n
 		case opTaken:
 			off += t.n
+		case opPost:
+			// A connection that is closing, or asked to, drops what was posted to it.
+			if c := t.c; c.state == stateOpen && c.req.Load() == 0 {
+				l.workNext, l.workOff = i+1, off
+				l.runPosted(c, t.f)
+			}
 		case opRequest:
 			l.handleRequest(t.c)
 		case opAttach:
@@ -173,17 +197,8 @@ func (l *loop) runTasks() {
 		case opKill:
 			l.kill(reactor.ErrServerClosed)
 		}
-		t.c = nil
+		t.c, t.f = nil, nil
 	}
-	// One writev per connection for everything the round brought it.
-	for i, c := range l.dirty {
-		c.dirty = false
-		if c.state != stateClosed {
-			l.settle(c)
-		}
-		l.dirty[i] = nil
-	}
-	l.dirty = l.dirty[:0]
 	w.tasks, w.data = w.tasks[:0], w.data[:0]
 	if cap(w.data) > bigBatch {
 		w.data = nil // a burst passed; do not hold its memory forever
@@ -191,4 +206,18 @@ func (l *loop) runTasks() {
 	if cap(w.tasks) > bigBatch/64 {
 		w.tasks = nil
 	}
+}
+
+// runPosted runs a posted function on c and leaves c to be settled with the others at the end
+// of the round, so that what several functions and AsyncWrites give one connection goes out
+// in one writev.
+func (l *loop) runPosted(c *conn, f func(reactor.Conn)) {
+	l.posting = true
+	err := l.callFunc(c, f)
+	l.posting = false
+	if err != nil {
+		l.abort(c, err)
+		return
+	}
+	l.markDirty(c)
 }

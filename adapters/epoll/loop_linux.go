@@ -31,6 +31,8 @@ const (
 	drainLinger = 500 * time.Millisecond // longest wait for the peer's FIN after ours
 	yieldEvery  = 2 * time.Millisecond
 	bigBatch    = 1 << 20
+	longestWait = time.Hour // caps the wait's timeout, which epoll_wait takes in a C int of ms
+	sweepEvery  = 250 * time.Millisecond
 )
 
 // loop is one reactor: an epoll instance, the connections registered with it, and the
@@ -66,11 +68,26 @@ type loop struct {
 	wakebuf             [8]byte
 	conns               []*conn // by slot; nil for a free slot
 	free                []int32
-	dirty               []*conn       // connections given AsyncWrite bytes this round
-	lingering           []lingerer    // closed connections waiting for the peer's FIN, oldest first
-	acceptResume        time.Time     // accepting paused at the descriptor limit until then; zero: accepting
-	acceptWait          time.Duration // the last such pause, doubled while the limit lasts
-	work                batch         // the inbox taken over by runTasks
+	dirty               []*conn            // connections to settle at the end of the round (see markDirty)
+	lingering           []lingerer         // closed connections waiting for the peer's FIN, oldest first
+	acceptResume        time.Time          // accepting paused at the descriptor limit until then; zero: accepting
+	acceptWait          time.Duration      // the last such pause, doubled while the limit lasts
+	work                batch              // the inbox taken over by runTasks
+	posting             bool               // runTasks is running a posted function (see takeInboxed)
+	workNext, workOff   int                // meanwhile: the next task of work, and where its data starts
+	onDrain             func(reactor.Conn) // the handler's OnDrain, or nil if it is no Drainer
+	drainMark           int                // Config.LowWater
+
+	// Connections paused by PauseRead, and when a select loop next asks their sockets for an
+	// error (see sweepHeld).
+	nheld     int
+	heldSweep time.Time
+
+	// AfterFunc's timers: a min-heap by deadline, and a free list of nodes (timer_linux.go).
+	epoch      time.Time // the loop's clock starts here (monotonic)
+	timers     []*timer
+	freeTimers *timer
+	nfree      int
 
 	// sleeping is true while the loop is (about to be) blocked in epoll_wait. A goroutine that
 	// posts a task swaps it to false and, if it was true, writes the eventfd: a busy loop finds
@@ -99,12 +116,17 @@ func newLoop(s *server) (*loop, error) {
 		maxOutbound: cfg.MaxOutbound,
 		highWater:   cfg.MaxOutbound / 2,
 		lowWater:    cfg.MaxOutbound / 4,
+		drainMark:   cfg.LowWater,
+		epoch:       time.Now(),
 		mech:        s.mech,
 		wakefd:      -1, lfd: -1, spare: -1,
 		events: make([]unix.EpollEvent, maxEvents),
 		iov:    make([]unix.Iovec, 0, maxIovecs),
 	}
 	l.buf = make([]byte, l.readSize)
+	if d, ok := s.h.(reactor.Drainer); ok {
+		l.onDrain = d.OnDrain // made once: a method value taken per call would allocate
+	}
 	var err error
 	if l.poll, err = newPoller(s.mech); err != nil {
 		return nil, err
@@ -155,8 +177,8 @@ func (l *loop) serve() error {
 	for !l.draining || l.live > 0 {
 		timeout := l.timeout()
 		l.sleeping.Store(true)
-		if l.posted.Load() {
-			timeout = 0 // posted after the last runTasks: look at the sockets, do not sleep
+		if l.posted.Load() || len(l.dirty) > 0 {
+			timeout = 0 // work left for this goroutine: look at the sockets, do not sleep
 		}
 		n, err := l.poll.wait(l.events, timeout)
 		l.sleeping.Store(false)
@@ -168,6 +190,9 @@ func (l *loop) serve() error {
 		}
 		if !l.acceptResume.IsZero() && !time.Now().Before(l.acceptResume) {
 			l.resumeAccept()
+		}
+		if l.sweeping() && !time.Now().Before(l.heldSweep) {
+			l.sweepHeld()
 		}
 		for i := range l.events[:n] {
 			ev := &l.events[i]
@@ -185,7 +210,13 @@ func (l *loop) serve() error {
 				}
 			}
 		}
+		if len(l.timers) > 0 {
+			l.runTimers()
+		}
 		l.runTasks()
+		if len(l.dirty) > 0 {
+			l.settleDirty()
+		}
 		// The loop goroutine never parks, so to the Go scheduler it is one goroutine running
 		// without end: after 10 ms it preempts it by force and from then on takes the P away
 		// at its system calls, waking other threads every time — a retake storm (measured
@@ -213,7 +244,7 @@ func (l *loop) ready(c *conn, events uint32) {
 		l.discard(c)
 		return
 	}
-	if c.state == stateOpen && !c.paused {
+	if c.reading() {
 		l.read(c, events)
 		return
 	}
@@ -258,7 +289,7 @@ func (l *loop) read(c *conn, events uint32) {
 		// the peer's FIN had arrived too (EPOLLRDHUP): that end of stream is no new arrival
 		// and would never be reported again, so read on until read says so. After edgeReads
 		// full reads, re-arm c instead, which queues it behind the others.
-		if c.state != stateOpen || c.paused || !l.edge || n < len(l.buf) && events&unix.EPOLLRDHUP == 0 {
+		if !c.reading() || !l.edge || n < len(l.buf) && events&unix.EPOLLRDHUP == 0 {
 			return
 		}
 		if i >= edgeReads {
@@ -297,23 +328,75 @@ func (l *loop) deliver(c *conn, p []byte) {
 }
 
 // settle acts on what a callback left behind: a Close or Abort it asked for (or a broken
-// high-water mark), and output it wrote, which is sent now, while it is hot in the cache.
+// high-water mark), output it wrote, which is sent now, while it is hot in the cache, and a
+// PauseRead or ResumeRead, which change the interest.
 func (l *loop) settle(c *conn) {
 	if c.req.Load() != 0 {
 		l.handleRequest(c)
 	}
 	switch {
-	case c.state == stateClosed:
+	case c.state == stateClosed, c.state == stateLingering:
+		// Gone, or discarding input with the interest finishClose set.
 	case c.out.Len() > 0 && !c.blocked:
 		l.flush(c)
-	case c.blocked:
-		l.update(c)
+	default:
+		l.update(c) // no system call unless the interest changes
 	}
+}
+
+// markDirty has c settled at the end of the round: after AsyncWrite bytes moved into its
+// queue or a posted function, so that a round's output for c goes out in one writev; after a
+// PauseRead or ResumeRead made outside c's own callbacks; for an OnDrain that is due.
+func (l *loop) markDirty(c *conn) {
+	if !c.dirty {
+		c.dirty = true
+		l.dirty = append(l.dirty, c)
+	}
+}
+
+// settleDirty settles the connections marked this round, presents the input left waiting to
+// those resumed, and calls OnDrain where it is due. Connections marked while it runs are
+// settled next round, before which the loop does not sleep: a handler that resumes or drains
+// the same connection again and again cannot keep the loop from its sockets.
+func (l *loop) settleDirty() {
+	n := len(l.dirty)
+	for i := 0; i < n; i++ {
+		c := l.dirty[i]
+		l.dirty[i] = nil
+		c.dirty = false
+		if c.state == stateClosed {
+			continue
+		}
+		l.settle(c)
+		if c.resumed && c.reading() {
+			c.resumed = false
+			if l.edge {
+				l.rearm(c) // input that arrived while paused was reported once, and not read
+			}
+			if c.in != nil && c.state == stateOpen {
+				l.deliver(c, nil) // unconsumed input waited too; it may not be followed by more
+			}
+		}
+		if c.drainDue {
+			c.drainDue = false
+			if c.state == stateOpen {
+				if err := l.callFunc(c, l.onDrain); err != nil {
+					l.abort(c, err)
+					continue
+				}
+				l.settle(c)
+			}
+		}
+	}
+	k := copy(l.dirty, l.dirty[n:])
+	clear(l.dirty[k:n])
+	l.dirty = l.dirty[:k]
 }
 
 // flush writes as much of c's pending output as the socket takes, in one writev per
 // maxIovecs chunks (a plain write when there is one). What does not fit waits for EPOLLOUT.
 func (l *loop) flush(c *conn) {
+	pending := c.backlog.Load()
 	for c.out.Len() > 0 {
 		var n, total int
 		var err error
@@ -350,6 +433,9 @@ func (l *loop) flush(c *conn) {
 			break
 		}
 	}
+	if l.onDrain != nil && c.state == stateOpen {
+		l.checkDrain(c, pending)
+	}
 	if c.blocked && c.state == stateClosing {
 		linger(c)
 	}
@@ -379,16 +465,21 @@ func (l *loop) update(c *conn) {
 			c.paused, resumed = false, true
 		}
 	}
+	if resumed && c.resumed {
+		// A ResumeRead waited for this; settleDirty re-arms and presents waiting input.
+		l.markDirty(c)
+	}
 	if l.edge {
 		// The interest never changes in edge-triggered mode; a reader that was paused is
-		// re-armed so that input which arrived meanwhile is reported.
-		if resumed {
+		// re-armed so that input which arrived meanwhile is reported (unless PauseRead
+		// still holds it: ResumeRead re-arms then).
+		if resumed && !c.resumed && !c.held {
 			l.rearm(c)
 		}
 		return
 	}
 	var want uint32
-	if c.state == stateOpen && !c.paused {
+	if c.reading() {
 		want |= unix.EPOLLIN
 	}
 	if c.blocked {
@@ -412,8 +503,9 @@ func (l *loop) rearm(c *conn) {
 }
 
 // timeout is the wait's timeout in milliseconds: -1 (none) unless the loop keeps a deadline —
-// the oldest lingering connection's, or the end of a pause in accepting — rounded up so that
-// the wait never ends before it.
+// the earliest timer's, the oldest lingering connection's, or the end of a pause in
+// accepting — rounded up so that the wait does not end before it. (A timer is never run early
+// even so: runTimers compares with the clock.)
 func (l *loop) timeout() int {
 	var next time.Time
 	if len(l.lingering) > 0 {
@@ -422,13 +514,22 @@ func (l *loop) timeout() int {
 	if !l.acceptResume.IsZero() && (next.IsZero() || l.acceptResume.Before(next)) {
 		next = l.acceptResume
 	}
-	if next.IsZero() {
+	if l.sweeping() && (next.IsZero() || l.heldSweep.Before(next)) {
+		next = l.heldSweep
+	}
+	d, ok := l.nextTimer()
+	if !next.IsZero() {
+		if u := time.Until(next); !ok || u < d {
+			d, ok = u, true
+		}
+	}
+	if !ok {
 		return -1
 	}
-	d := time.Until(next)
 	if d <= 0 {
 		return 0
 	}
+	d = min(d, longestWait)
 	return int((d + time.Millisecond - 1) / time.Millisecond)
 }
 
@@ -482,3 +583,49 @@ func (l *loop) callData(c *conn, in []byte) (int, reactor.Action, error) {
 }
 
 func (l *loop) callClose(c *conn, cause error) { reactor.CallClose(l.log, l.h, c, cause) }
+
+// callFunc runs a posted or timer function, or OnDrain, for c.
+func (l *loop) callFunc(c *conn, f func(reactor.Conn)) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = reactor.HandlerPanic(l.log, c.RemoteAddr().String(), v)
+		}
+	}()
+	f(c)
+	return nil
+}
+
+// checkDrain notes, for a Drainer handler, pending output above Config.LowWater (pending, as it
+// was before the flush that just ran) and has OnDrain called once it falls to the mark or below.
+// Seen at flushes only, as output only ever shrinks there.
+func (l *loop) checkDrain(c *conn, pending int64) {
+	if pending > int64(l.drainMark) {
+		c.above = true
+	}
+	if c.above && c.backlog.Load() <= int64(l.drainMark) {
+		c.above, c.drainDue = false, true
+		l.markDirty(c)
+	}
+}
+
+// sweeping reports whether the loop sweeps its paused connections for errors: select reports
+// a socket's error or reset only as readability, and a paused connection is not watched for
+// input, which would be reported again and again while it waits. epoll and poll report errors
+// whatever the interest.
+func (l *loop) sweeping() bool { return l.nheld > 0 && l.mech == mechSelect }
+
+// sweepHeld aborts the paused connections whose socket holds an error (a reset, say), so that
+// errors still close a paused connection under select; then it sets the next sweep. Its cost,
+// a getsockopt per paused connection four times a second, is select's alone, and select
+// watches at most 1024 descriptors.
+func (l *loop) sweepHeld() {
+	for _, c := range l.conns {
+		if c == nil || !c.held || c.state != stateOpen {
+			continue
+		}
+		if v, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR); err == nil && v != 0 {
+			l.abort(c, os.NewSyscallError("socket", unix.Errno(v)))
+		}
+	}
+	l.heldSweep = time.Now().Add(sweepEvery)
+}

@@ -52,10 +52,11 @@ const (
 )
 
 type backend struct {
-	cfg   reactor.Config
-	h     reactor.Handler
-	life  lifecycle.State // finished once evio.Serve has returned, or by a Start that failed before it ran
-	conns lifecycle.Conns[*conn]
+	cfg     reactor.Config
+	h       reactor.Handler
+	onDrain func(reactor.Conn) // the handler's OnDrain, if it is a reactor.Drainer
+	life    lifecycle.State    // finished once evio.Serve has returned, or by a Start that failed before it ran
+	conns   lifecycle.Conns[*conn]
 
 	// The public listener is the adapter's, not evio's: evio's loops end the whole server on
 	// any accept error, EMFILE included. evio serves only a private Unix socket, by which the
@@ -95,6 +96,9 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 	}
 	defer b.life.Started()
 	b.h = h
+	if d, ok := h.(reactor.Drainer); ok {
+		b.onDrain = d.OnDrain
+	}
 
 	ln, addr, err := listen(b.cfg)
 	if err != nil {
@@ -378,8 +382,17 @@ func (b *backend) Wait() error { return b.life.Wait() }
 func (b *backend) opened(ec evio.Conn) ([]byte, evio.Options, evio.Action) {
 	// Every read is lent to OnData and the tail kept by the adapter, so evio need not copy.
 	opts := evio.Options{ReuseInputBuffer: true}
-	a, ok := ec.Context().(*accepted)
-	if !ok {
+	var a *accepted
+	switch x := ec.Context().(type) {
+	case *accepted:
+		a = x
+	case *conn:
+		// Not a new connection: a paused one whose opened flag steer cleared, so that an
+		// event collected before the pause took effect would not read. holdAction keeps
+		// evio from setting reading back on.
+		x.unopened = false
+		return nil, opts, holdAction
+	default:
 		return nil, opts, b.openBell(ec)
 	}
 	ec.SetContext(nil) // until the handler may see it: Closed ignores it
@@ -399,7 +412,10 @@ func (b *backend) opened(ec evio.Conn) ([]byte, evio.Options, evio.Action) {
 	}
 	ec.SetContext(c)
 	c.open()
-	out, act := c.settle(0) // a new connection: evio holds no output yet
+	out, act := c.settle(0, false) // a new connection: evio holds no output yet
+	if act == evio.None && c.readOff {
+		act = holdAction // paused in OnOpen: evio would set reading back on after Opened
+	}
 	return out, opts, act
 }
 

@@ -19,6 +19,7 @@ const (
 	flagClose             // flush, then close: Close, a Close action, Shutdown
 	flagAbort             // drop the output and close now: Abort, a limit, a panic
 	flagStall             // the close-stall timer fired: check the flush made progress
+	flagPost              // conn.posts holds functions
 )
 
 // closeStall is how long a closing connection's flush may go without progress before it is
@@ -53,19 +54,37 @@ type conn struct {
 	gone      bool      // OnClose has run
 	stall     *time.Timer
 	stallHeld int // what evio held at the last stall check
+	epfd      int // the loop's epoll descriptor, for PauseRead
+	paused    bool
+	readOff   bool // steer took the socket out of the epoll set
+	unopened  bool // steer cleared evio's opened flag
+	unseen    bool // tail ends with input evio read while paused, which OnData has not seen
+	above     bool // pending output was above LowWater: OnDrain is due once it is not
+	timers    map[*timer]struct{}
+	due       []*timer             // runDue's scratch
+	runDueFn  func(reactor.Conn)   // c.runDue, made once: what a timer's firing posts
+	postSpare []func(reactor.Conn) // the posts slice being run, kept for reuse
+
+	// For Buffered, from any goroutine: the callback's output plus what evio held when the
+	// loop last looked, and whether evio held any.
+	pending atomic.Int64
+	inEvio  atomic.Bool
+
+	duePosted atomic.Bool // a run of the due timers is posted
 
 	deferred bool // waiting in backend.deferred; guarded by backend.deferMu
 
 	mu          sync.Mutex
 	async       []byte // AsyncWrite's queue, not yet handed to evio
-	wakePending bool   // a Wake is on its way to the loop
-	closed      bool   // evio closed the socket: no more Wake, which would touch a closed poller
-	cause       error  // for OnClose, with flagClose or flagAbort
+	posts       []func(reactor.Conn)
+	wakePending bool  // a Wake is on its way to the loop
+	closed      bool  // evio closed the socket: no more Wake, which would touch a closed poller
+	cause       error // for OnClose, with flagClose or flagAbort
 }
 
 // newConn makes the connection the handler sees for a, which evio has just opened.
 func newConn(b *backend, ec evio.Conn, a *accepted) *conn {
-	return &conn{b: b, ec: ec, fd: a.fd, local: a.local, remote: ec.RemoteAddr()}
+	return &conn{b: b, ec: ec, fd: a.fd, epfd: layout.epollOf(ec), local: a.local, remote: ec.RemoteAddr()}
 }
 
 // open runs OnOpen.
@@ -75,15 +94,31 @@ func (c *conn) open() {
 	}
 }
 
-// read handles bytes evio read. evio reads only when it holds no output for the connection, so
-// everything pending may be handed over.
+// read handles bytes evio read. evio reads only when it holds no output for the connection.
 func (c *conn) read(in []byte) ([]byte, evio.Action) {
 	c.resetOut()
-	f := c.flags.Load()
-	if c.closeSent || f&(flagClose|flagAbort) != 0 {
-		return c.settle(0) // closing: the input is dropped
+	c.pending.Store(0)
+	if c.paused && !c.closing() {
+		// Read in spite of the pause (see steer): kept, unseen, for ResumeRead. Reading is
+		// taken off again as the callback returns.
+		c.tail = append(c.tail, in...)
+		c.unseen = true
+		c.readOff = false
+		if len(c.tail) > c.b.cfg.MaxInbound {
+			c.Abort(reactor.ErrInboundFull)
+		}
+		return c.settle(0, false)
 	}
-	if f&flagAsync != 0 {
+	return c.input(in, 0, false)
+}
+
+// input presents tail and in to OnData; held is what evio holds, woke as for settle.
+func (c *conn) input(in []byte, held int, woke bool) ([]byte, evio.Action) {
+	if c.closing() {
+		return c.settle(held, woke) // the input is dropped
+	}
+	c.unseen = false
+	if c.flags.Load()&flagAsync != 0 {
 		// Queued before this input arrived, so sent before the handler's reply.
 		c.takeAsync()
 	}
@@ -104,7 +139,7 @@ func (c *conn) read(in []byte) ([]byte, evio.Action) {
 			c.requestClose(nil, false)
 		}
 	}
-	return c.settle(0)
+	return c.settle(held, woke)
 }
 
 // keepTail keeps buf[n:] for the next call. buf is either evio's read buffer, which is reused
@@ -127,14 +162,41 @@ func (c *conn) woken() ([]byte, evio.Action) {
 	c.wakePending = false
 	c.mu.Unlock()
 	c.resetOut()
-	return c.settle(pendingOut(c.ec))
+	held := pendingOut(c.ec)
+	c.pending.Store(int64(held))
+	if c.unseen && !c.paused {
+		return c.input(nil, held, true) // what evio read while paused, now that it is resumed
+	}
+	return c.settle(held, true)
 }
 
-// settle decides what evio is told as a callback returns: the bytes to send and the action.
-// held is how much output evio still holds for the connection. evio replaces that output with
-// whatever a wake returns, so nothing is handed over while it holds some; the connection then
-// waits for the next PreWrite to wake it again.
-func (c *conn) settle(held int) ([]byte, evio.Action) {
+// settle ends a callback: it runs what was posted and the drain notice, which come between
+// callbacks, then tells evio what to send and do, and steers its reading. held is how much
+// output evio still holds for the connection; woke as for steer.
+func (c *conn) settle(held int, woke bool) ([]byte, evio.Action) {
+	if !c.closing() {
+		if c.flags.Load()&flagPost != 0 {
+			c.runPosts()
+		}
+		c.checkDrain(held)
+	}
+	out, act := c.decide(held)
+	c.account(held, out)
+	if c.above && held+len(out) > 0 {
+		c.b.deferConn(c) // to see evio's output fall below LowWater
+	}
+	if act == evio.None {
+		c.steer(held, out, woke)
+	} else {
+		c.reopen() // evio must act on it, not take an event for the first
+	}
+	return out, act
+}
+
+// decide says what evio is told as a callback returns: the bytes to send and the action.
+// evio replaces the output it holds with whatever a wake returns, so nothing is handed over
+// while it holds some; the connection then waits for the next PreWrite to wake it again.
+func (c *conn) decide(held int) ([]byte, evio.Action) {
 	f := c.flags.Load()
 	if f&flagStall != 0 {
 		c.flags.And(^uint32(flagStall))
@@ -168,6 +230,11 @@ func (c *conn) settle(held int) ([]byte, evio.Action) {
 		return nil, evio.Close
 	}
 	if held > 0 {
+		if len(c.out) > 0 {
+			// Written by a posted function, OnDrain or OnData while evio holds output.
+			c.requeue()
+			f = c.flags.Load()
+		}
 		if f&(flagAsync|flagClose) != 0 {
 			// More to hand over, or a close that must wait until evio has written it all.
 			c.b.deferConn(c)
@@ -233,6 +300,7 @@ func (c *conn) stalled() {
 // takeAsync moves AsyncWrite's queue behind the callback's own output.
 func (c *conn) takeAsync() {
 	c.mu.Lock()
+	c.pending.Add(int64(len(c.async)))
 	if len(c.out) == 0 {
 		c.out, c.async = c.async, c.out[:0]
 	} else {
@@ -262,8 +330,11 @@ func (c *conn) finish(err error) {
 	c.closed = true
 	f := c.flags.Load()
 	cause := c.cause
-	c.async = nil
+	c.async, c.posts = nil, nil
 	c.mu.Unlock()
+	c.pending.Store(0)
+	c.inEvio.Store(false)
+	c.stopTimers()
 	switch {
 	case f&(flagClose|flagAbort) != 0:
 		// Asked for: the cause given with the request (nil for Close).
@@ -329,6 +400,7 @@ func (c *conn) Write(p []byte) (int, error) {
 		return 0, reactor.ErrOutboundFull
 	}
 	c.out = append(c.out, p...)
+	c.pending.Add(int64(len(p)))
 	return len(p), nil
 }
 

@@ -83,6 +83,37 @@
 //     Shutdown returns. Another Shutdown waits for the first, aborting the connections left if
 //     its own ctx ends first.
 //
+// # Contract v2: posted functions, timers, flow control
+//
+//   - Post appends f to a queue under the same lock as AsyncWrite's and wakes the loop the same
+//     way (evio's Wake, then a Data call with no input). The functions run on the loop as that
+//     call, or a read's, ends: after the callback, in Post order, after the bytes of every
+//     AsyncWrite made before the Post. What they Write goes out in order: handed to evio at once
+//     when evio holds nothing, otherwise put back in front of the AsyncWrite queue until
+//     PreWrite's wake. Once the connection is closing Post fails with ErrConnClosed; queued
+//     functions are dropped.
+//   - AfterFunc is a time.AfterFunc (evio's Tick is per server, see Shutdown); its goroutine
+//     posts one run of every due timer of the connection, which runs them in deadline order,
+//     since timer goroutines may be scheduled out of order under load. A state word per timer
+//     (armed, fired, done) makes stop exact while the run is posted; close stops them all.
+//   - Buffered is the AsyncWrite queue, the callback's output and what evio held when the loop
+//     last looked (evio's private out field), kept in an atomic. evio reports no write, so a
+//     call that finds evio holding bytes wakes the loop to look again.
+//   - OnDrain: a Drainer's connection whose pending output rose above Config.LowWater is woken
+//     at each of evio's writes (PreWrite) until it falls to LowWater or below, then OnDrain runs
+//     on the loop.
+//   - PauseRead really stops reading: the socket's events in the loop's epoll set become 0, so
+//     the kernel's window fills and the heap stays flat (measured: 2 KiB while the peer pushed
+//     3.8 MB). evio turns reading back on by itself after Opened and after every write that
+//     empties its buffer, and reads on any event of a connection holding no output, so the
+//     adapter re-applies the pause after each of evio's writes (the paused connection is woken
+//     by PreWrite, and the wake runs before the events of the next epoll_wait); against an event
+//     already collected with that wake it clears evio's private opened flag, so evio calls
+//     Opened for it, which the adapter answers with an action evio does not know (it then skips
+//     its ModRead), instead of reading. Errors and hang-ups are still reported with events 0 and
+//     close the connection. A read evio makes regardless is kept for ResumeRead, which sets
+//     reading back on and presents it first.
+//
 // # What evio cannot do, and what the adapter does about it
 //
 //   - Edge-triggered readiness and a read size other than the default (evio reads into a fixed
@@ -91,8 +122,8 @@
 //     adapter's listener: other processes can share the port (reactor serve --procs).
 //   - evio's unexported state, used on a loop's own goroutine only, from its callbacks: the
 //     adapter reads how much output evio holds for a connection (evio's Conn does not tell),
-//     and writes a loop's connection table, epoll set and count to enroll a connection, as
-//     described above. go.mod pins evio v1.0.8 (the project is archived); Start checks the
+//     writes a loop's connection table, epoll set and count to enroll a connection, and, for
+//     PauseRead, a connection's events in the epoll set and its opened flag, as described above. go.mod pins evio v1.0.8 (the project is archived); Start checks the
 //     layout of evio's structs once, by reflect, and fails if it differs, and the package's
 //     tests check it too.
 //   - Each server holds, besides its connections, the listener, evio's private listener, and

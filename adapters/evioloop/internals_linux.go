@@ -19,7 +19,8 @@ import (
 // connection the adapter accepted, it does on a loop what evio's loopAccept does with one evio
 // accepted: a new connection struct {fd, sa, loop} goes into the loop's table, into its epoll
 // set for reading and writing, and into its count; evio then opens it on its first writable
-// event like any other. All of it happens on the loop's own goroutine, from a callback, so
+// event like any other. PauseRead changes the connection's events in that epoll set and
+// clears its opened flag (see conn.steer). All of it happens on the loop's own goroutine, from a callback, so
 // there is no race with evio. go.mod pins evio v1.0.8 (the project is archived); the layout
 // is checked once, at Start, and a mismatch fails Start. TestInternals checks it too.
 
@@ -30,9 +31,9 @@ type evioLayout struct {
 	fdconns reflect.Type // the loop's table, map[int]*conn
 	out     int          // index of conn.out
 
-	connFD, connSA, connLoop         uintptr // conn.fd, conn.sa, conn.loop
-	loopPoll, loopFDConns, loopCount uintptr // loop.poll, loop.fdconns, loop.count
-	pollFD                           uintptr // internal.Poll.fd, the epoll descriptor
+	connFD, connSA, connLoop, connOpened uintptr // conn.fd, conn.sa, conn.loop, conn.opened
+	loopPoll, loopFDConns, loopCount     uintptr // loop.poll, loop.fdconns, loop.count
+	pollFD                               uintptr // internal.Poll.fd, the epoll descriptor
 }
 
 // layout is evio's, found from the first doorbell.
@@ -68,9 +69,10 @@ func inspect(t reflect.Type) (evioLayout, error) {
 	out, okOut := field(l.conn, "out", reflect.Slice)
 	sa, okSA := field(l.conn, "sa", reflect.Interface)
 	lp, okLoop := field(l.conn, "loop", reflect.Pointer)
+	opened, okOpened := field(l.conn, "opened", reflect.Bool)
 	if !okFD || !okOut || out.Type.Elem().Kind() != reflect.Uint8 || !okSA || sa.Type != reflect.TypeFor[syscall.Sockaddr]() ||
-		!okLoop || lp.Type.Elem().Kind() != reflect.Struct {
-		return bad("want fd int, out []byte, sa syscall.Sockaddr, loop *loop")
+		!okLoop || lp.Type.Elem().Kind() != reflect.Struct || !okOpened {
+		return bad("want fd int, out []byte, sa syscall.Sockaddr, loop *loop, opened bool")
 	}
 	loop := lp.Type.Elem()
 	l.fdconns = reflect.MapOf(reflect.TypeFor[int](), t)
@@ -85,7 +87,7 @@ func inspect(t reflect.Type) (evioLayout, error) {
 		return bad("its poller wants fd int")
 	}
 	l.out = out.Index[0]
-	l.connFD, l.connSA, l.connLoop = fd.Offset, sa.Offset, lp.Offset
+	l.connFD, l.connSA, l.connLoop, l.connOpened = fd.Offset, sa.Offset, lp.Offset, opened.Offset
 	l.loopPoll, l.loopFDConns, l.loopCount = poll.Offset, fdconns.Offset, count.Offset
 	l.pollFD = pfd.Offset
 	return l, nil
@@ -100,6 +102,18 @@ func pendingOut(ec evio.Conn) int {
 // loopOf returns the loop that owns ec, as an opaque pointer.
 func (l *evioLayout) loopOf(ec evio.Conn) unsafe.Pointer {
 	return *(*unsafe.Pointer)(unsafe.Add(reflect.ValueOf(ec).UnsafePointer(), l.connLoop))
+}
+
+// epollOf returns the epoll descriptor of the loop that owns ec.
+func (l *evioLayout) epollOf(ec evio.Conn) int {
+	poll := *(*unsafe.Pointer)(unsafe.Add(l.loopOf(ec), l.loopPoll))
+	return *(*int)(unsafe.Add(poll, l.pollFD))
+}
+
+// setOpened sets evio's opened flag of ec. Cleared, evio takes the connection's next event for
+// its first and calls Opened instead of reading (see conn.steer). Only on ec's loop goroutine.
+func (l *evioLayout) setOpened(ec evio.Conn, opened bool) {
+	*(*bool)(unsafe.Add(reflect.ValueOf(ec).UnsafePointer(), l.connOpened)) = opened
 }
 
 // enroll makes the socket a serve on loop as if evio had accepted it there (see loopAccept in

@@ -181,3 +181,24 @@ func TestInternals(t *testing.T) {
 		t.Errorf("%d connections opened; want %d (doorbells must stay unseen)", len(seen), conns)
 	}
 }
+
+// TestPauseInternals: epollOf finds the loop's epoll descriptor and setOpened writes the
+// opened flag, on a copy of evio's shapes; PauseRead relies on both.
+func TestPauseInternals(t *testing.T) {
+	l, err := inspect(reflect.TypeOf(&fakeConn{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &fakeConn{opened: true, loop: &fakeLoop{poll: &fakePoll{fd: 42, wfd: 43}}}
+	if got := l.epollOf(c); got != 42 {
+		t.Errorf("epollOf = %d; want 42, the poll's fd", got)
+	}
+	l.setOpened(c, false)
+	if c.opened {
+		t.Error("setOpened(false) left opened set")
+	}
+	l.setOpened(c, true)
+	if !c.opened {
+		t.Error("setOpened(true) left opened clear")
+	}
+}

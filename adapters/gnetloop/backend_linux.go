@@ -50,10 +50,11 @@ func New(cfg reactor.Config) (reactor.Backend, error) {
 
 // backend is one gnet engine serving one handler.
 type backend struct {
-	cfg   reactor.Config
-	h     reactor.Handler
-	life  lifecycle.State
-	conns lifecycle.Conns[*conn] // opened, until OnClose
+	cfg     reactor.Config
+	h       reactor.Handler
+	drainer reactor.Drainer // h, where it is one
+	life    lifecycle.State
+	conns   lifecycle.Conns[*conn] // opened, until OnClose
 
 	stopping atomic.Bool   // Shutdown began: new connections are turned away
 	ready    chan struct{} // closed by the first tick: the loops run
@@ -81,6 +82,7 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 	}
 	defer b.life.Started()
 	b.h = h
+	b.drainer, _ = h.(reactor.Drainer)
 
 	fail := func(err error) (net.Addr, error) {
 		err = fmt.Errorf("gnet: %w", err)
@@ -311,7 +313,15 @@ func (ev *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if err := c.callOpen(); err != nil {
 		c.Abort(err)
 	}
-	return nil, c.afterCallback(reactor.None)
+	a := c.afterCallback(reactor.None)
+	if c.paused && gc.OutboundBuffered() > 0 {
+		// gnet adds input back to the connection's epoll entry after OnOpen when its outbound
+		// buffer holds bytes (eventloop.open); the task takes it out again.
+		c.mu.Lock()
+		c.schedule()
+		c.mu.Unlock()
+	}
+	return nil, a
 }
 
 func (ev *events) OnTraffic(gc gnet.Conn) gnet.Action {

@@ -51,24 +51,41 @@ type conn struct {
 	local  net.Addr
 	remote net.Addr
 
-	opened  bool             // loop: OnOpen was delivered, so OnClose is owed
-	ctx     any              // loop: the handler's SetContext value
-	out     reactor.Outbound // loop: bytes Written during the current callback
-	sending reactor.Outbound // loop: AsyncWrite bytes taken over by run
+	opened  bool                 // loop: OnOpen was delivered, so OnClose is owed
+	ctx     any                  // loop: the handler's SetContext value
+	out     reactor.Outbound     // loop: bytes Written during the current callback
+	sending reactor.Outbound     // loop: AsyncWrite bytes taken over by run
+	running []func(reactor.Conn) // loop: posted functions taken over by run
+	timers  *timer               // loop: live AfterFunc timers, stopped at close
+	// runTimers is runDue, made once so that the timers' Posts allocate no method value.
+	runTimers func(reactor.Conn)
+
+	paused    bool // loop: PauseRead is in effect
+	holding   bool // loop: the socket is out of gnet's read interest (hold)
+	held      bool // loop: input arrived while paused, unseen by the handler
+	redeliver bool // loop: ResumeRead owes the handler the held input
+
+	above     bool          // loop: pending output went above LowWater; OnDrain is owed
+	watchWait time.Duration // loop: the drain timer's current period
+	watchLast int           // loop: pending output when the drain timer was last armed
+	watching  atomic.Bool   // the drain timer is armed
 
 	state       atomic.Int32
 	gnetPending atomic.Int64 // gnet's OutboundBuffered as last seen on the loop
+	queuedBytes atomic.Int64 // bytes in out, sending and pend: accepted, not yet handed to gnet
 
 	// queued says pend holds bytes, so that Write can tell without the lock. Set and cleared
 	// under mu.
 	queued atomic.Bool
 
 	mu          sync.Mutex
-	pend        reactor.Outbound // AsyncWrite bytes waiting for run
-	scheduled   bool             // a run task is queued on the loop
-	closeReq    atomic.Bool      // a graceful close was asked for; the loop applies it. Set under mu
-	cause       error            // what OnClose is told, once a close was asked for
-	linger      *time.Timer      // rechecks a closing connection whose gnet buffer is not empty
+	pend        reactor.Outbound     // AsyncWrite bytes waiting for run
+	posts       []func(reactor.Conn) // functions Posted, waiting for run
+	watch       *time.Timer          // rechecks pending output above LowWater (drainCheck)
+	scheduled   bool                 // a run task is queued on the loop
+	closeReq    atomic.Bool          // a graceful close was asked for; the loop applies it. Set under mu
+	cause       error                // what OnClose is told, once a close was asked for
+	linger      *time.Timer          // rechecks a closing connection whose gnet buffer is not empty
 	lingerWait  time.Duration
 	lingerUntil time.Time
 	drainUntil  time.Time // set once FIN was sent: the close follows the peer's, or this time
@@ -94,6 +111,7 @@ func (c *conn) Write(p []byte) (int, error) {
 		return 0, reactor.ErrOutboundFull
 	}
 	c.out.Write(p)
+	c.queuedBytes.Add(int64(len(p)))
 	return len(p), nil
 }
 
@@ -122,7 +140,21 @@ func (c *conn) AsyncWrite(p []byte) error {
 		return reactor.ErrOutboundFull
 	}
 	c.pend.Write(p)
+	c.queuedBytes.Add(int64(len(p)))
 	c.queued.Store(true)
+	c.schedule()
+	return nil
+}
+
+// Post implements reactor.Conn. Safe from any goroutine. f joins the queue that AsyncWrite
+// fills and the loop's run task empties, behind the bytes queued before it.
+func (c *conn) Post(f func(reactor.Conn)) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state.Load() != stateOpen || c.closeReq.Load() {
+		return reactor.ErrConnClosed
+	}
+	c.posts = append(c.posts, f)
 	c.schedule()
 	return nil
 }
@@ -178,7 +210,7 @@ func (c *conn) abortLocked(cause error) {
 	}
 	c.cause = cause
 	c.state.Store(stateAborting)
-	c.pend.Reset()
+	c.drop(&c.pend)
 	c.queued.Store(false)
 	c.schedule()
 }
@@ -209,7 +241,10 @@ func (c *conn) schedule() {
 	c.scheduled = true
 }
 
-// run is the loop task scheduled by AsyncWrite, Close, Abort and the linger timer.
+// run is the loop task scheduled by AsyncWrite, Post, Close, Abort, ResumeRead and the
+// timers. AsyncWrite bytes and posted functions share its one queue: the bytes queued when run
+// takes them go out before the functions run, so what a function writes follows every
+// AsyncWrite made before its Post.
 func (c *conn) run(context.Context) error {
 	c.mu.Lock()
 	c.scheduled = false
@@ -218,14 +253,41 @@ func (c *conn) run(context.Context) error {
 		return nil
 	}
 	c.pend, c.sending = c.sending, c.pend
+	c.posts, c.running = c.running, c.posts
 	c.queued.Store(false)
 	c.mu.Unlock()
 	c.gnetPending.Store(int64(c.gc.OutboundBuffered()))
 	c.flush(&c.sending)
-	if c.settle() == gnet.Close {
+	c.runPosted()
+	if c.redeliver {
+		c.redeliver = false
+		if c.state.Load() == stateOpen && !c.paused {
+			c.deliver()
+		}
+	}
+	if c.finish() == gnet.Close {
 		_ = c.loop.Close(c.gc)
 	}
 	return nil
+}
+
+// runPosted calls the functions run took over, in order, as long as the connection stays
+// open; once it is closing the rest are dropped. Loop only.
+func (c *conn) runPosted() {
+	for i, f := range c.running {
+		c.running[i] = nil // the function is not kept alive by the reused slice
+		c.applyClose()
+		if c.state.Load() == stateOpen {
+			c.callFunc(f)
+		}
+	}
+	c.running = c.running[:0]
+}
+
+// callFunc runs a posted function, a panic costing the connection as a callback's does.
+func (c *conn) callFunc(f func(reactor.Conn)) {
+	defer c.recoverAbort()
+	f(c)
 }
 
 // onTraffic lends the buffered input to the handler and keeps what it did not consume.
@@ -235,12 +297,28 @@ func (c *conn) onTraffic() gnet.Action {
 	if c.state.Load() != stateOpen {
 		// Closing: no handler call may follow, so the input no longer matters.
 		_, _ = gc.Discard(-1)
-		return c.settle()
+		return c.finish()
 	}
 	c.gnetPending.Store(int64(gc.OutboundBuffered()))
+	if c.paused {
+		// gnet read behind the pause (see hold); the bytes stay in its inbound buffer.
+		c.held = true
+		if gc.InboundBuffered() > c.b.cfg.MaxInbound {
+			c.Abort(reactor.ErrInboundFull)
+		}
+		return c.finish()
+	}
+	c.deliver()
+	return c.finish()
+}
+
+// deliver lends the buffered input to the handler, keeps what it did not consume and applies
+// its verdict. Loop only, on an open connection.
+func (c *conn) deliver() {
+	gc := c.gc
 	in, err := gc.Peek(-1)
 	if err != nil || len(in) == 0 {
-		return c.settle()
+		return
 	}
 	consumed, action, perr := c.callData(in)
 	switch {
@@ -259,7 +337,6 @@ func (c *conn) onTraffic() gnet.Action {
 			c.closeWith(nil, false)
 		}
 	}
-	return c.settle()
 }
 
 // afterCallback finishes OnOpen: it sends what the handler wrote and applies its verdict.
@@ -267,7 +344,26 @@ func (c *conn) afterCallback(a reactor.Action) gnet.Action {
 	if a == reactor.Close {
 		c.closeWith(nil, false)
 	}
-	return c.settle()
+	return c.finish()
+}
+
+// finish runs on the loop after every callback and task: settle, OnDrain when the pending
+// output has fallen to LowWater (and settle again for what OnDrain wrote), and, while paused,
+// the socket kept out of gnet's reads, as the writes may have brought it back in.
+func (c *conn) finish() gnet.Action {
+	a := c.settle()
+	if a == gnet.None && c.drained() {
+		c.callDrain()
+		a = c.settle()
+		c.drained() // only records whether OnDrain's own output went above LowWater
+	}
+	if a == gnet.None && c.paused && c.state.Load() == stateOpen {
+		c.hold()
+		if c.state.Load() == stateAborting {
+			return c.settle()
+		}
+	}
+	return a
 }
 
 // settle runs on the loop after every callback and task: it sends what was written, enforces
@@ -277,11 +373,11 @@ func (c *conn) settle() gnet.Action {
 	switch c.state.Load() {
 	case stateClosed:
 		// gnet closed the connection during a write (a reset peer); OnClose has run.
-		c.out.Reset()
+		c.drop(&c.out)
 		return gnet.None
 	case stateAborting:
-		c.out.Reset()
-		c.sending.Reset()
+		c.drop(&c.out)
+		c.drop(&c.sending)
 		_ = c.gc.SetLinger(0) // the close resets the connection instead of draining it
 		return gnet.Close
 	}
@@ -365,7 +461,14 @@ func (c *conn) flush(q *reactor.Outbound) {
 			break // gnet closed the connection, and OnClose said why
 		}
 		q.Discard(n)
+		c.queuedBytes.Add(-int64(n))
 	}
+	c.drop(q)
+}
+
+// drop empties q, which holds output that will not be sent, and uncounts it.
+func (c *conn) drop(q *reactor.Outbound) {
+	c.queuedBytes.Add(-int64(q.Len()))
 	q.Reset()
 }
 
@@ -401,14 +504,20 @@ func (c *conn) onClose(err error) {
 	st := c.state.Load()
 	cause, asked := c.cause, c.closeReq.Load()
 	c.state.Store(stateClosed)
-	c.pend.Reset()
+	c.drop(&c.pend)
 	c.queued.Store(false)
+	clear(c.posts) // functions still queued are dropped
+	c.posts = c.posts[:0]
 	if c.linger != nil {
 		c.linger.Stop()
 	}
+	if c.watch != nil {
+		c.watch.Stop()
+	}
 	c.mu.Unlock()
-	c.out.Reset()
-	c.sending.Reset()
+	c.drop(&c.out)
+	c.drop(&c.sending)
+	c.stopTimers()
 	if st == stateOpen && !asked {
 		switch {
 		case err == nil && c.b.stopping.Load():

@@ -37,13 +37,53 @@
 //     closeLinger) until gnet's buffer is empty before closing. Abort drops queued output and
 //     sets SO_LINGER to 0 so the close resets the connection.
 //   - Backpressure (6). Queued bytes plus gnet's OutboundBuffered, sampled on the loop, are held
-//     against Config.MaxOutbound; past it the connection is aborted with ErrOutboundFull. gnet
-//     cannot pause reading a connection, so the limit closes rather than pauses.
+//     against Config.MaxOutbound; past it the connection is aborted with ErrOutboundFull. A
+//     handler that wants to slow a peer down instead uses PauseRead (below).
 //   - Shutdown (7). The adapter's listener is closed first, so no connection arrives; every
 //     open connection is closed gracefully with cause ErrServerClosed, and once they are gone
 //     (or ctx ends) the engine is stopped through the Engine handed to OnBoot. gnet.Run
 //     returns only after all its loop goroutines exited; Shutdown waits for that. Another
 //     Shutdown waits for the first, aborting the connections left if its own ctx ends first.
+//
+// # Contract v2 on gnet
+//
+//   - Post (9). f joins the AsyncWrite queue's run task: under the same mutex, into a list the
+//     task takes together with the queued bytes, which it sends first; the functions then run
+//     in order, and the task settles as after a callback (flush, Close applied). Post fails
+//     with ErrConnClosed once a close was asked for; functions still queued at the close are
+//     dropped, as are the rest of a batch once one of them closes the connection.
+//   - AfterFunc (10). gnet has no per-loop timers (EventLoop.Schedule returns
+//     ErrUnsupportedOp; OnTick is one per engine), so each timer is a time.Timer, which never
+//     fires early, whose function Posts a run to the loop. The run calls, in deadline order,
+//     every timer of the connection that is due: time.Timers' goroutines may reach the loop out
+//     of order on a busy machine. A state word per timer (pending, fired, stopped, done) lets
+//     stop report true also when the timer fired and its run still waits in the queue. A
+//     connection's timers are stopped when it closes; stop then reports false.
+//   - PauseRead and ResumeRead (11). gnet cannot stop reading one connection, so the adapter
+//     rewrites the connection's entry in its loop's epoll set (epoll_ctl MOD on Conn.Fd):
+//     input and EPOLLRDHUP out, EPOLLOUT kept while gnet holds output, so writes go on. Errors
+//     and hang-ups are still reported, and gnet closes the connection on them. The epoll
+//     descriptor is gnet's unexported Poller.fd, reached through its conn and eventloop structs
+//     by offsets found with reflect and checked against gnet v2.10.0 (TestInternals); a
+//     mismatch aborts the pausing connection with ErrNotSupported rather than guess. In
+//     level-triggered mode gnet puts input back into the entry whenever its outbound buffer
+//     fills or empties, so the adapter takes it out again after every callback and task while
+//     paused; between gnet's emptying and the adapter's next turn gnet may read once
+//     (Config.ReadBufferSize), bytes that wait unseen in gnet's inbound buffer. In
+//     edge-triggered mode (Config.EdgeTriggered) PauseRead is not supported: gnet's reader
+//     re-triggers itself after every full read until the socket is empty, whatever the epoll
+//     entry says, so a peer that keeps sending would be read without end; PauseRead aborts the
+//     connection with ErrNotSupported instead. ResumeRead restores gnet's own events; input that
+//     waited is delivered by a loop task, or by the next read, whichever comes first. The
+//     kernel's window fills while paused; the scenarios see the heap stay flat. A peer's FIN
+//     goes unnoticed while paused.
+//   - Buffered and OnDrain (11). An atomic count of the bytes Written and AsyncWritten and not
+//     yet handed to gnet, plus gnet's OutboundBuffered as last sampled on the loop (at every
+//     callback's start and after every flush), so Buffered is safe from any goroutine. After
+//     every callback and task the loop compares it with Config.LowWater and calls OnDrain when
+//     it has fallen to it from above. gnet empties its buffer on EPOLLOUT without a callback,
+//     so while the output stays above LowWater a timer looks again: after 1 ms while it
+//     shrinks, backing off to 50 ms while the peer reads nothing.
 //
 // # Accepting, and the descriptor limit
 //

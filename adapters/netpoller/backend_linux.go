@@ -43,11 +43,13 @@ func New(cfg reactor.Config) (reactor.Backend, error) {
 // backend is one netpoll event loop (a listener and its connections) serving one handler. The
 // pollers it runs on are process-wide and shared; see the package doc.
 type backend struct {
-	cfg   reactor.Config
-	h     reactor.Handler
-	evl   netpoll.EventLoop
-	life  lifecycle.State
-	conns lifecycle.Conns[*conn] // prepared, until their close callback
+	cfg reactor.Config
+	h   reactor.Handler
+	// onDrain is h's OnDrain when h is a reactor.Drainer, made once.
+	onDrain func(reactor.Conn)
+	evl     netpoll.EventLoop
+	life    lifecycle.State
+	conns   lifecycle.Conns[*conn] // prepared, until their close callback
 
 	stopping  atomic.Bool
 	wg        sync.WaitGroup // flusher goroutines
@@ -63,6 +65,9 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 	}
 	defer b.life.Started()
 	b.h = h
+	if d, ok := h.(reactor.Drainer); ok {
+		b.onDrain = d.OnDrain
+	}
 
 	if err := configure(b.cfg); err != nil {
 		b.life.Finish(err)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -54,10 +55,20 @@ type conn struct {
 	opened bool   // handler: OnOpen was delivered, so OnClose is owed
 	ctx    any    // handler: the SetContext value
 	carry  []byte // handler: input the handler left unconsumed, presented again
+	paused bool   // handler: PauseRead is in force
+	held   bool   // handler: carry holds input a pause kept from the handler, owed on resume
+
+	pending atomic.Int64 // out.Len(), for Buffered from any goroutine
 
 	mu         sync.Mutex
 	state      int
-	busy       bool             // a handler callback is running
+	busy       bool                 // a handler callback or posted function runs (the owner is taken)
+	closeDue   bool                 // netpoll's Close was asked for while busy; settle calls it
+	posts      []func(reactor.Conn) // posted functions not yet run, from postHead on
+	postHead   int
+	timers     timerHeap        // AfterFunc timers not yet run, stopped or cancelled
+	timerSeq   uint64           // AfterFunc calls so far
+	high       bool             // out went above LowWater since the last OnDrain
 	closeReq   bool             // a graceful close was asked for; applied when no callback runs
 	cause      error            // what OnClose is told, once a close was asked for
 	out        reactor.Outbound // bytes not yet handed to the kernel or to netpoll's writer
@@ -145,6 +156,7 @@ func (c *conn) queueLocked(p []byte) error {
 		return reactor.ErrOutboundFull
 	}
 	c.out.Write(p)
+	c.outChanged()
 	return nil
 }
 
@@ -199,6 +211,7 @@ func (c *conn) abortLocked(cause error) bool {
 	c.state, c.cause = stateAborting, cause
 	if !c.flushing {
 		c.out.Reset() // else the flusher, writing from the queue's chunks, drops them
+		c.outChanged()
 	}
 	c.drained.Broadcast()
 	// SO_LINGER 0: the close below resets the connection instead of sending what is queued.
@@ -207,8 +220,19 @@ func (c *conn) abortLocked(cause error) bool {
 	return true
 }
 
-// reset closes the connection after an abort.
-func (c *conn) reset() { c.nc.Close() }
+// reset closes the connection after an abort. While the owner is taken it leaves the close to
+// settle: when no netpoll task holds the connection, netpoll runs the close callback inside
+// Close, and the callback waits for the owner — who may be the caller, in a posted function.
+func (c *conn) reset() {
+	c.mu.Lock()
+	if c.busy {
+		c.closeDue = true
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	c.nc.Close()
+}
 
 // finish ends a connection whose output is all sent (or that was aborted). An aborted one is
 // closed at once. A closing one sends FIN (shutdown of the write side) and is closed when the
@@ -222,13 +246,13 @@ func (c *conn) finish() {
 		abort := c.state == stateAborting
 		c.mu.Unlock()
 		if abort {
-			c.nc.Close()
+			c.reset()
 		}
 		return
 	}
 	if err := syscall.Shutdown(c.fd, syscall.SHUT_WR); err != nil {
 		c.mu.Unlock()
-		c.nc.Close()
+		c.reset()
 		return
 	}
 	c.drainTimer = time.AfterFunc(drainLinger, c.reset)
@@ -277,6 +301,7 @@ func (c *conn) flushLocked() bool {
 			return c.abortLocked(os.NewSyscallError("writev", err))
 		}
 	}
+	c.outChanged()
 	if c.out.Len() > 0 {
 		c.flushing = true
 		c.b.wg.Add(1)
@@ -321,6 +346,7 @@ func (c *conn) flusher() {
 		n, err := wb.WriteTo(w)
 		c.mu.Lock()
 		c.out.Discard(int(n))
+		c.outChanged()
 		c.drained.Broadcast()
 		if err != nil {
 			c.abortLocked(fmt.Errorf("netpoll: write: %w", err))
@@ -333,6 +359,7 @@ func (c *conn) flusher() {
 	reset := false
 	if c.state == stateAborting || c.state == stateClosed {
 		c.out.Reset()
+		c.outChanged()
 		reset = c.state == stateAborting
 	}
 	closeNow := c.state == stateClosing && c.out.Len() == 0
@@ -367,33 +394,53 @@ func (c *conn) open() {
 }
 
 // onRequest lends the buffered input to the handler. netpoll requires every byte to be taken
-// from its Reader (or it calls again at once), so what the handler leaves is carried over in
-// c.carry and presented again, joined with the next input.
+// from its Reader (or it calls again at once), so what the handler leaves — or what a pause
+// keeps from it — is carried over in c.carry and presented again, joined with the next input.
 func (c *conn) onRequest() {
 	r := c.nc.Reader()
 	n := r.Len()
-	defer func() {
+	if n == 0 || !c.take() {
 		_ = r.Skip(n)
 		_ = r.Release()
-	}()
-	c.mu.Lock()
-	if c.state != stateOpen || c.closeReq || n == 0 {
-		c.mu.Unlock()
 		return
+	}
+	if buf, err := r.Peek(n); err == nil {
+		c.deliver(buf, n)
+	}
+	_ = r.Skip(n)
+	_ = r.Release()
+	c.settle()
+}
+
+// take makes the calling netpoll task the connection's owner, waiting while a posted function
+// runs on another goroutine. It reports false, taking nothing, once the connection no longer
+// takes input.
+func (c *conn) take() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.busy && c.state == stateOpen && !c.closeReq {
+		c.drained.Wait()
+	}
+	if c.state != stateOpen || c.closeReq {
+		return false
 	}
 	c.busy = true
-	c.mu.Unlock()
-	buf, err := r.Peek(n)
-	if err != nil {
-		c.settle()
-		return
-	}
+	return true
+}
+
+// deliver presents buf, new input still in netpoll's Reader (taken is how much of the Reader
+// it is), after what was carried over, unless reading is paused; what the handler leaves is
+// carried to the next call. Owner only.
+func (c *conn) deliver(buf []byte, taken int) {
 	in := buf
 	if len(c.carry) > 0 {
 		c.carry = append(c.carry, buf...)
 		in = c.carry
 	}
-	off := c.present(in, n)
+	off := 0
+	if !c.paused {
+		off = c.present(in, taken)
+	}
 	switch {
 	case off < 0:
 		c.carry = c.carry[:0]
@@ -401,7 +448,7 @@ func (c *conn) onRequest() {
 		c.carry = c.carry[:0]
 		c.Abort(reactor.ErrInboundFull)
 	default:
-		// in may alias netpoll's buffer (released by the deferred call) or c.carry itself;
+		// in may alias netpoll's buffer (released after this call) or c.carry itself;
 		// copy handles both.
 		if len(in) > off && len(c.carry) == 0 {
 			c.carry = append(c.carry[:0], in[off:]...)
@@ -409,10 +456,12 @@ func (c *conn) onRequest() {
 			c.carry = c.carry[:copy(c.carry, in[off:])]
 		}
 	}
+	// Input a pause kept from the handler is owed to it on ResumeRead, even if nothing more
+	// arrives then.
+	c.held = c.paused && len(c.carry) > 0
 	if len(c.carry) == 0 && cap(c.carry) > keepCarry {
 		c.carry = nil
 	}
-	c.settle()
 }
 
 // present hands in to the handler a window of at most inputWindow bytes at a time, as a
@@ -439,6 +488,9 @@ func (c *conn) present(in []byte, taken int) int {
 		if action == reactor.Close {
 			c.closeWith(nil)
 			return -1
+		}
+		if c.paused {
+			return off // the rest waits in c.carry for ResumeRead
 		}
 		if consumed == 0 {
 			if end == len(in) {
@@ -513,15 +565,52 @@ func (c *conn) wake() {
 	c.mu.Unlock()
 }
 
-// settle ends a callback: it applies a close asked for meanwhile and sends what was written.
+// settle ends the owner's turn (a callback, or a run of posted functions): it applies a close
+// asked for meanwhile and sends what was written; then, while the connection is open, it runs
+// the functions posted meanwhile and delivers input a ResumeRead released, sending after each;
+// then it gives the connection up, and closes it in netpoll if an abort asked for that.
 func (c *conn) settle() {
 	c.mu.Lock()
-	c.busy = false
-	if c.closeReq && c.state == stateOpen {
-		c.state = stateClosing
+	var closeNow bool
+	for {
+		if c.closeReq && c.state == stateOpen {
+			c.state = stateClosing
+		}
+		closeNow = c.flushLocked()
+		if c.state != stateOpen {
+			c.dropPostsLocked()
+			break
+		}
+		if c.postHead < len(c.posts) {
+			f := c.posts[c.postHead]
+			c.posts[c.postHead] = nil
+			c.postHead++
+			if c.postHead == len(c.posts) {
+				c.posts, c.postHead = c.posts[:0], 0
+			}
+			c.mu.Unlock()
+			if err := c.callPosted(f); err != nil {
+				c.Abort(err)
+			}
+			c.mu.Lock()
+			continue
+		}
+		if c.held && !c.paused {
+			c.mu.Unlock()
+			c.deliver(nil, 0)
+			c.mu.Lock()
+			continue
+		}
+		break
 	}
-	closeNow := c.flushLocked()
+	c.busy = false
+	c.drained.Broadcast() // a netpoll task or onClosed may wait for the owner
+	due := c.closeDue
+	c.closeDue = false
 	c.mu.Unlock()
+	if due {
+		c.nc.Close()
+	}
 	if closeNow {
 		c.finish()
 	}
@@ -536,8 +625,12 @@ func (c *conn) onClosed(netpoll.Connection) error {
 	c.mu.Lock()
 	st, cause, asked := c.state, c.cause, c.closeReq
 	c.state = stateClosed
+	c.dropPostsLocked()
+	timers := c.timers
+	c.timers = nil
 	if !c.flushing {
 		c.out.Reset()
+		c.outChanged()
 	}
 	if c.wconn != nil {
 		c.wconn.Close() // ends a flusher blocked on the peer; it then drops the queue
@@ -545,7 +638,14 @@ func (c *conn) onClosed(netpoll.Connection) error {
 	if c.drainTimer != nil {
 		c.drainTimer.Stop()
 	}
+	// A posted function running on another goroutine ends first: OnClose never overlaps it.
+	for c.busy {
+		c.drained.Wait()
+	}
 	c.mu.Unlock()
+	for _, t := range timers {
+		t.cancel()
+	}
 	c.carry = nil
 	if st == stateOpen && !asked {
 		cause = io.EOF // netpoll closes an open connection only when the peer hung up

@@ -43,6 +43,36 @@
 //     every close callback ran; netpoll closes each descriptor in a callback of its own right
 //     after, on its pool goroutine, so the descriptors are gone a moment later. Another
 //     Shutdown waits for the first, aborting the connections left if its own ctx ends first.
+//   - Post (9). The owner is whoever holds the connection's busy flag: a netpoll task running a
+//     callback, or a runner goroutine of the adapter's. Posted functions join a FIFO under the
+//     connection's mutex; the owner runs them at the end of its turn (settle), after the
+//     callback's output is sent, each one followed by a send. Post to a connection with no
+//     callback running starts a runner goroutine that takes the owner, runs the queue and exits;
+//     f never runs on the poster's goroutine, which may be another connection's callback or hold
+//     locks f needs. A netpoll task that finds a runner owning the connection waits for it, and
+//     the close callback waits too, so OnClose never overlaps a posted function. An abort made
+//     while the owner is busy leaves netpoll's Close to the end of the turn. Queued functions are
+//     dropped once the connection is closing; Post then fails with reactor.ErrConnClosed.
+//   - AfterFunc (10). One time.Timer per call, whose goroutine only posts a turn; the turn runs
+//     every due timer of the connection, earliest deadline first, from a per-connection heap —
+//     timer goroutines run in no particular order, so a later timer's post may come first. A
+//     per-timer state word (armed, posted, done) lets stop report whether it kept f from running
+//     even after the timer fired. The close stops and drops every timer before OnClose.
+//   - Write order (12). Write, AsyncWrite and writes inside posted functions append to the one
+//     outbound queue at the moment they are made, so the socket sees them in that order.
+//   - Flow control (11). Buffered is an atomic copy of the queue's length, updated under the
+//     mutex wherever the queue changes. When it falls to Config.LowWater or below after having
+//     been above, OnDrain is posted to the owner (usually by the flusher, which sees the fall).
+//     PauseRead makes netpoll's poller stop reading the socket: netpoll has no such switch, so
+//     the adapter rewrites the connection's epoll registration (epoll_ctl MOD, events EPOLLERR
+//     only, the data netpoll's poller expects) using the poller's epoll descriptor, which it
+//     finds in netpoll v0.7.2's unexported structs through a layout checked by reflect
+//     (internals_linux.go; TestNetpollLayout). The kernel's receive buffer then fills and the
+//     peer's window closes. Input netpoll had read before the pause took effect is held,
+//     unpresented, in the adapter's carry-over; ResumeRead restores netpoll's registration
+//     (level-triggered, so waiting input wakes the poller) and the held input is presented at
+//     the end of the current turn, before what follows. While paused a peer's FIN goes
+//     unnoticed (EPOLLRDHUP is off with EPOLLIN); a reset still closes the connection.
 //
 // # Configuration and what netpoll cannot do
 //

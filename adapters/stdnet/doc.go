@@ -20,6 +20,34 @@
 //     a flusher works, the reader stops reading once the queue passes half of MaxOutbound.
 //     Write and AsyncWrite append to the same queue under the connection's mutex, so their
 //     bytes go out in the order the calls were made (reactor's contract point 4).
+//   - The reader goroutine is the connection's owner, so it also runs what Post queues, between
+//     reads: a post wakes a reader blocked in Read by setting a read deadline in the past (the
+//     Read returns nothing and reading goes on), a paused reader by signalling it, and a
+//     reader blocked writing to a peer that does not read by a write deadline in the past: a
+//     flusher goroutine takes over the rest of that output while the reader runs the post (a
+//     time limit that closes the connection, say). Posted
+//     functions run in Post order, then their output is flushed as a callback's is. Write and
+//     AsyncWrite bytes are in the connection's one queue the moment the call returns, so what a
+//     posted function writes follows every write made before the Post. Post fails with
+//     reactor.ErrConnClosed once the connection is closing, and what is still queued then is
+//     dropped.
+//   - AfterFunc arms a runtime timer whose goroutine only posts to the owner; the owner keeps
+//     the connection's timers in a heap by deadline and runs every one that is due, in deadline
+//     order, whichever timer's post arrives first. stop removes the timer from the heap, so it
+//     reports true for a timer that fired but whose post has not run, and that timer does not
+//     run. The timers left are stopped when the reader exits, before OnClose.
+//   - PauseRead makes the reader wait instead of calling Read: on Unix in a read that takes no
+//     bytes (syscall.RawConn) and asks the socket only for a pending error, so the kernel's
+//     receive buffer fills and TCP slows the peer while a reset still ends the connection;
+//     the peer's end of stream waits for ResumeRead. Posts and timers still run; ResumeRead lets
+//     the reader read again. A Close, Abort or Shutdown wakes a paused reader, which then drains
+//     the input and ends as any closing connection does. On Windows the runtime has no wait
+//     that takes no bytes and does not spin while bytes wait, so a paused reader sleeps until a
+//     post or a close, and sees a reset only when reading resumes or a write fails.
+//   - Buffered is an atomic copy of the queue's length, updated as bytes are queued and as
+//     writes return, so it counts the bytes being written too. OnDrain is posted, when the
+//     handler is a reactor.Drainer, by whichever goroutine's write takes the queue from above
+//     Config.LowWater to at or below it, and runs on the reader like any post.
 //
 // Closing: Close flushes, shuts down the write side (the peer sees EOF after the last byte),
 // then keeps reading and discarding for up to half a second so unread input does not turn

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/reactorlab/reactor/internal/backoff"
@@ -158,29 +160,48 @@ func (b *backend) Shutdown(ctx context.Context) error {
 func (b *backend) Wait() error { return b.life.Wait() }
 
 // conn is one connection. Its reader goroutine runs serve; the fields under mu are shared with
-// AsyncWrite, Close and Abort callers and with the flusher.
+// AsyncWrite, Close, Abort and Post callers, with timers and with the flusher.
 type conn struct {
-	b      *backend
-	nc     *net.TCPConn
-	local  net.Addr
-	remote net.Addr
-	ctx    any // only touched from callbacks, all on the reader goroutine
+	b       *backend
+	nc      *net.TCPConn
+	local   net.Addr
+	remote  net.Addr
+	drainer reactor.Drainer // the handler, when it wants OnDrain
+
+	// Touched only by the reader goroutine, which runs every callback and posted function.
+	ctx      any
+	paused   bool
+	timers   timerHeap // armed, not yet run or stopped
+	timerSeq uint64
+
+	pending atomic.Int64 // out.Len(), for Buffered without the lock
 
 	mu       sync.Mutex
 	drained  sync.Cond // signalled as the queue shrinks; the reader waits on it for backpressure
+	wake     sync.Cond // signalled for a post or a close; a paused reader waits on it where it cannot wait on the socket (pause_other.go)
 	out      reactor.Outbound
-	vec      [][]byte    // scratch for one writev, refilled each time
-	wvec     net.Buffers // consumed by WriteTo; points into vec
-	flushing bool        // someone is writing out; only they touch the socket's write side
-	closing  bool        // no more output accepted; close once out drains
-	closed   bool        // the socket is closed or shut down for writing
-	caused   bool        // cause below is set
-	cause    error       // what OnClose will be told
+	above    bool                 // out has been past LowWater since the last OnDrain (only with a drainer)
+	posts    []func(reactor.Conn) // for the reader to run, in order
+	reading  bool                 // the reader is in, or about to enter, Read or a paused wait
+	woken    bool                 // a post or a close cut the reader's wait short with a past deadline
+	linger   time.Time            // the read deadline once shut down for writing (shutdownLocked)
+	vec      [][]byte             // scratch for one writev, refilled each time
+	wvec     net.Buffers          // consumed by WriteTo; points into vec
+	flushing bool                 // someone is writing out; only they touch the socket's write side
+	inline   bool                 // the one flushing is the reader goroutine (flushInline)
+	cutWrite bool                 // a post cut the reader's write short with a past write deadline
+	wdl      time.Time            // the write deadline the socket should have (none, or a close's)
+	closing  bool                 // no more output accepted; close once out drains
+	closed   bool                 // the socket is closed or shut down for writing
+	caused   bool                 // cause below is set
+	cause    error                // what OnClose will be told
 }
 
 func newConn(b *backend, nc *net.TCPConn) *conn {
 	c := &conn{b: b, nc: nc, local: nc.LocalAddr(), remote: nc.RemoteAddr()}
+	c.drainer, _ = b.h.(reactor.Drainer)
 	c.drained.L = &c.mu
+	c.wake.L = &c.mu
 	return c
 }
 
@@ -198,6 +219,15 @@ func (c *conn) serve() {
 	buf := make([]byte, 0, min(initialReadBuffer, c.b.cfg.ReadBufferSize))
 	var rerr error
 	for {
+		if c.runPosts() {
+			// Paused: read nothing, but see a reset, until a post or a close wakes us.
+			err := c.awaitError()
+			if err = c.readDone(err); err != nil {
+				rerr = err
+				break
+			}
+			continue
+		}
 		if len(buf) == cap(buf) {
 			if cap(buf) >= c.b.cfg.MaxInbound {
 				c.Abort(reactor.ErrInboundFull)
@@ -207,6 +237,7 @@ func (c *conn) serve() {
 		}
 		free := cap(buf) - len(buf)
 		n, err := c.nc.Read(buf[len(buf):cap(buf)])
+		err = c.readDone(err)
 		if n > 0 && c.acceptingInput() {
 			data := buf[:len(buf)+n]
 			consumed, action, perr := reactor.CallData(c.b.cfg.Logger, h, c, data)
@@ -231,6 +262,7 @@ func (c *conn) serve() {
 		}
 	}
 	c.finish(rerr)
+	c.stopTimers()
 	reactor.CallClose(c.b.cfg.Logger, h, c, c.cause)
 }
 
@@ -240,12 +272,44 @@ func growBuffer(buf []byte, limit int) []byte {
 	return nb
 }
 
+// readDone ends a Read or a paused wait. When wakeReaderLocked cut it short, it puts back the
+// deadline the reader should have, and a timeout is no failure: it returns err without it.
+func (c *conn) readDone(err error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reading = false
+	if c.woken {
+		c.woken = false
+		c.nc.SetReadDeadline(c.linger)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil
+		}
+	}
+	return err
+}
+
 // acceptingInput reports whether input still goes to the handler; a closing connection only
 // drains what the peer sends.
 func (c *conn) acceptingInput() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return !c.closing && !c.closed
+}
+
+// wakeReaderLocked cuts short the reader's Read or paused wait, by a deadline in the past, so
+// that it runs posts or sees the connection closing.
+func (c *conn) wakeReaderLocked() {
+	if c.reading && !c.woken {
+		c.woken = true
+		c.nc.SetReadDeadline(aLongTimeAgo)
+	}
+	if c.inline && !c.cutWrite {
+		// The reader is writing to a peer that does not read: cut that write short too.
+		c.cutWrite = true
+		c.nc.SetWriteDeadline(aLongTimeAgo)
+	}
+	c.wake.Signal()
+	c.drained.Broadcast() // a reader waiting for output to drain runs posts meanwhile
 }
 
 // finish records why the reader stopped, waits for a flusher still writing, and releases the
@@ -265,7 +329,7 @@ func (c *conn) finish(rerr error) {
 	if c.flushing && !c.closed {
 		if !c.closing {
 			c.closing = true
-			c.nc.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+			c.setWriteDeadlineLocked(time.Now().Add(closeFlushTimeout))
 		}
 		for c.flushing {
 			c.drained.Wait()
@@ -273,8 +337,9 @@ func (c *conn) finish(rerr error) {
 	}
 	c.closing, c.closed = true, true
 	if !c.flushing {
-		c.out.Reset()
+		c.dropOutputLocked()
 	}
+	c.posts = nil
 	c.drained.Broadcast()
 	c.mu.Unlock()
 	c.nc.Close()
@@ -286,7 +351,9 @@ func (c *conn) finish(rerr error) {
 func (c *conn) flushInline() {
 	c.mu.Lock()
 	if c.flushing {
-		for c.flushing && !c.closed && c.out.Len() > c.b.cfg.MaxOutbound/2 {
+		// A post ends the wait too: the reader must run it (a time limit that closes this
+		// very connection, say), and comes back here after.
+		for c.flushing && !c.closed && c.out.Len() > c.b.cfg.MaxOutbound/2 && len(c.posts) == 0 {
 			c.drained.Wait()
 		}
 		c.mu.Unlock()
@@ -296,7 +363,7 @@ func (c *conn) flushInline() {
 		c.mu.Unlock()
 		return
 	}
-	c.flushing = true
+	c.flushing, c.inline = true, true
 	c.mu.Unlock()
 	c.flush()
 }
@@ -314,17 +381,42 @@ func (c *conn) flush() {
 		n, err := c.wvec.WriteTo(c.nc)
 		c.mu.Lock()
 		c.out.Discard(int(n))
+		c.pending.Store(int64(c.out.Len()))
+		if c.above && c.out.Len() <= c.b.cfg.LowWater {
+			c.above = false
+			c.postLocked(c.drainer.OnDrain)
+		}
 		c.drained.Broadcast()
+		if c.cutWrite {
+			// A post cut the reader's write short (wakeReaderLocked): the reader goes to run
+			// it, and a flusher goroutine carries on with the rest.
+			c.cutWrite, c.inline = false, false
+			c.nc.SetWriteDeadline(c.wdl)
+			if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+				c.b.wg.Add(1)
+				go func() {
+					defer c.b.wg.Done()
+					c.flush()
+				}()
+				c.mu.Unlock()
+				return
+			}
+		}
 		if err != nil {
 			c.closeLocked(err)
 		}
 	}
+	if c.cutWrite {
+		// Cut after the last write had finished: the socket keeps no past deadline.
+		c.cutWrite = false
+		c.nc.SetWriteDeadline(c.wdl)
+	}
 	if c.closed {
-		c.out.Reset()
+		c.dropOutputLocked()
 	} else if c.closing {
 		c.shutdownLocked()
 	}
-	c.flushing = false
+	c.flushing, c.inline = false, false
 	c.drained.Broadcast()
 	c.mu.Unlock()
 }
@@ -334,7 +426,11 @@ func (c *conn) flush() {
 func (c *conn) shutdownLocked() {
 	c.closed = true
 	c.nc.CloseWrite()
-	c.nc.SetReadDeadline(time.Now().Add(closeLinger))
+	c.linger = time.Now().Add(closeLinger)
+	if !c.woken {
+		// Else readDone sets it, in place of the past deadline.
+		c.nc.SetReadDeadline(c.linger)
+	}
 }
 
 // closeLocked closes the socket at once; the reader's Read fails and it finishes.
@@ -345,8 +441,9 @@ func (c *conn) closeLocked(cause error) {
 	c.closing = true
 	if !c.closed {
 		c.closed = true
-		c.nc.Close()
+		c.nc.Close() // the reader's Read or paused wait fails
 	}
+	c.wake.Signal()
 }
 
 func (c *conn) closeGracefully(cause error) {
@@ -356,7 +453,8 @@ func (c *conn) closeGracefully(cause error) {
 		return
 	}
 	c.closing, c.caused, c.cause = true, true, cause
-	c.nc.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+	c.wakeReaderLocked() // a paused reader goes back to reading, to drain the input and see the end
+	c.setWriteDeadlineLocked(time.Now().Add(closeFlushTimeout))
 	if c.flushing {
 		return // the flusher closes when it is done
 	}
@@ -365,6 +463,15 @@ func (c *conn) closeGracefully(cause error) {
 		return
 	}
 	c.startFlusherLocked()
+}
+
+// setWriteDeadlineLocked sets the socket's write deadline, unless a post has the write cut
+// short right now: the flusher then puts this one in place of the past deadline.
+func (c *conn) setWriteDeadlineLocked(t time.Time) {
+	c.wdl = t
+	if !c.cutWrite {
+		c.nc.SetWriteDeadline(t)
+	}
 }
 
 func (c *conn) startFlusherLocked() {
@@ -384,13 +491,23 @@ func (c *conn) enqueueLocked(p []byte) error {
 	}
 	if c.out.Len()+len(p) > c.b.cfg.MaxOutbound {
 		if !c.flushing {
-			c.out.Reset()
+			c.dropOutputLocked()
 		}
 		c.closeLocked(reactor.ErrOutboundFull)
 		return reactor.ErrOutboundFull
 	}
 	c.out.Write(p)
+	c.pending.Store(int64(c.out.Len()))
+	if c.drainer != nil && c.out.Len() > c.b.cfg.LowWater {
+		c.above = true
+	}
 	return nil
+}
+
+// dropOutputLocked discards the pending output of a connection that is gone.
+func (c *conn) dropOutputLocked() {
+	c.out.Reset()
+	c.pending.Store(0)
 }
 
 // Write implements reactor.Conn. Only from the connection's own callbacks: the reader flushes
@@ -434,7 +551,7 @@ func (c *conn) Abort(cause error) {
 		return
 	}
 	if !c.flushing {
-		c.out.Reset()
+		c.dropOutputLocked()
 	}
 	c.nc.SetLinger(0) // a reset tells the peer this was not an orderly end
 	c.caused = false
@@ -445,3 +562,6 @@ func (c *conn) LocalAddr() net.Addr  { return c.local }
 func (c *conn) RemoteAddr() net.Addr { return c.remote }
 func (c *conn) Context() any         { return c.ctx }
 func (c *conn) SetContext(v any)     { c.ctx = v }
+
+// Buffered implements reactor.Conn. Safe from any goroutine.
+func (c *conn) Buffered() int { return int(c.pending.Load()) }

@@ -4,14 +4,17 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/reactorlab/reactor/reactor"
 )
 
 // sinkConn is a reactor.Conn that counts the bytes written and keeps none, so that allocation
-// tests and benchmarks measure the handler alone.
+// tests and benchmarks measure the handler alone. Its clock stands still: timers are counted,
+// never fired.
 type sinkConn struct {
 	written int
+	armed   int // AfterFunc calls
 	ctx     any
 }
 
@@ -23,6 +26,26 @@ func (c *sinkConn) LocalAddr() net.Addr         { return nil }
 func (c *sinkConn) RemoteAddr() net.Addr        { return nil }
 func (c *sinkConn) Context() any                { return c.ctx }
 func (c *sinkConn) SetContext(v any)            { c.ctx = v }
+
+// Post is refused: the sink has no owner to run f on, and the handler never posts.
+func (c *sinkConn) Post(func(reactor.Conn)) error { return reactor.ErrNotSupported }
+
+func (c *sinkConn) AfterFunc(time.Duration, func(reactor.Conn)) func() bool {
+	c.armed++
+	stopped := false
+	return func() bool {
+		prevented := !stopped
+		stopped = true
+		return prevented
+	}
+}
+
+// PauseRead and ResumeRead have nothing to hold: the test hands the handler its input.
+func (c *sinkConn) PauseRead()  {}
+func (c *sinkConn) ResumeRead() {}
+
+// Buffered is 0: every byte written is gone at once.
+func (c *sinkConn) Buffered() int { return 0 }
 
 // wrkPlaintext is the request of the TechEmpower plaintext test as wrk sends it.
 const wrkPlaintext = "GET /plaintext HTTP/1.1\r\n" +
@@ -46,6 +69,9 @@ func TestAllocsPipelinedPlaintext(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("got %v allocations per batch of 16; want 0", allocs)
+	}
+	if c.armed != 1 {
+		t.Errorf("got %d timers armed; want the connection's one, armed at open", c.armed)
 	}
 	if want := 201 * 16 * len(routes[1].head+"Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\nHello, World!"); c.written != want {
 		t.Errorf("got %d bytes written; want %d", c.written, want)
@@ -72,5 +98,8 @@ func TestAllocsEchoAndPartial(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("got %v allocations per chunked echo; want 0", allocs)
+	}
+	if c.armed != 1 {
+		t.Errorf("got %d timers armed; want the connection's one, armed at open", c.armed)
 	}
 }

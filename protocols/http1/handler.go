@@ -33,8 +33,9 @@ type Config struct {
 	// or chunks adding up past it, get 413. Default DefaultMaxBody (1 MiB).
 	MaxBody int
 
-	// The time limits are checked once a second: a limit of N seconds strikes after N to N+1
-	// seconds, never early.
+	// Each time limit strikes once it has passed, never early: a timer of the connection's
+	// own (reactor.Conn.AfterFunc) keeps them, so it strikes within the backend's timer
+	// latency after.
 
 	// IdleTimeout closes a keep-alive connection that has no request in progress for this
 	// long, without a reply. Default DefaultIdleTimeout (60s); negative: never.
@@ -73,11 +74,12 @@ type Handler struct {
 	lim limits
 	tmo timeouts
 
-	// clock reads the monotonic time for the time limits: once per OnData call, not per
-	// request. Tests replace it.
+	// clock reads the monotonic time for the time limits: at most once per OnData call, not
+	// per request. Tests replace it with their fake clock.
 	clock func() int64
 	start time.Time
-	conns connSet
+	// wake is expire as a func value made once, so that arming a timer allocates no closure.
+	wake func(reactor.Conn)
 
 	// Counts for Served; requests is added to once per OnData call, not per request.
 	opened, requests atomic.Uint64
@@ -91,15 +93,15 @@ type Handler struct {
 }
 
 // New returns a Handler with cfg's limits and starts its goroutine, which refreshes the Date
-// and enforces the time limits once a second until Close.
+// once a second until Close.
 func New(cfg Config) *Handler {
 	h := newStillHandler(cfg)
 	go h.runDate()
 	return h
 }
 
-// newStillHandler makes a Handler whose clock stands still until runDate runs; tests move it by
-// hand.
+// newStillHandler makes a Handler without its goroutine, so its Date stands still; tests that
+// drive time by hand use it.
 func newStillHandler(cfg Config) *Handler {
 	h := &Handler{
 		lim:   cfg.limits(),
@@ -109,6 +111,7 @@ func newStillHandler(cfg Config) *Handler {
 		done:  make(chan struct{}),
 	}
 	h.clock = h.monotonic
+	h.wake = h.expire
 	h.setDate(h.start)
 	return h
 }
@@ -128,9 +131,11 @@ func (h *Handler) Close() {
 }
 
 // conn is the per-connection state, kept with Conn.SetContext: the parser's progress through
-// the current request, what has been decided about it so far, and the timeout clock.
+// the current request, what has been decided about it so far, and where it stands for the
+// time limits.
 type conn struct {
-	clock
+	phase     uint8 // waitIdle, waitHead, waitBody or timedOut
+	since     int64 // when the phase began, or the last request completed, on h.clock
 	p         parser
 	checked   bool     // the header block was routed and its expectations checked
 	continued bool     // 100 Continue was sent for this request
@@ -146,19 +151,20 @@ func (cs *conn) next() {
 // OnOpen implements reactor.Handler: it attaches the connection's parser and starts its idle
 // clock.
 func (h *Handler) OnOpen(c reactor.Conn) {
-	cs := &conn{p: newParser(h.lim)}
-	cs.c = c
-	cs.since.Store(h.clock())
-	h.conns.add(cs)
 	h.opened.Add(1)
-	c.SetContext(cs)
+	h.attach(c)
 }
 
-// OnClose implements reactor.Handler.
+func (h *Handler) attach(c reactor.Conn) *conn {
+	cs := &conn{p: newParser(h.lim), since: h.clock()}
+	c.SetContext(cs)
+	h.watch(c)
+	return cs
+}
+
+// OnClose implements reactor.Handler. The connection's timer needs no stopping: the backend
+// stops a connection's timers when it closes.
 func (h *Handler) OnClose(c reactor.Conn, err error) {
-	if cs, _ := c.Context().(*conn); cs != nil && cs.c != nil {
-		h.conns.remove(cs)
-	}
 	c.SetContext(nil)
 }
 
@@ -172,13 +178,11 @@ func (h *Handler) OnData(c reactor.Conn, in []byte) (int, reactor.Action) {
 	if cs == nil {
 		// A backend always calls OnOpen first; this keeps a Handler that is driven by hand
 		// working too.
-		cs = &conn{p: newParser(h.lim)}
-		c.SetContext(cs)
+		cs = h.attach(c)
 	}
-	from := cs.phase.Load()
-	if cs.enter() {
-		// The time limit struck first; this input is too late. The sweep writes the 408 and
-		// then closes, and may not have written it yet: closing here could beat it.
+	if cs.phase == timedOut {
+		// The time limit struck, wrote its 408 and closed; a backend may still present input
+		// it read before the close took effect. That input is too late to be answered.
 		return len(in), reactor.None
 	}
 	completed := 0
@@ -240,7 +244,13 @@ func (h *Handler) OnData(c reactor.Conn, in []byte) (int, reactor.Action) {
 			to = waitBody
 		}
 	}
-	cs.leave(from, to, completed > 0, h.clock)
+	// The phase's clock restarts when the phase changes or a request completed; a request
+	// trickling in keeps its first byte's time, which is what makes the header limit catch a
+	// slowloris.
+	if to != cs.phase || completed > 0 {
+		cs.since = h.clock()
+	}
+	cs.phase = to
 	if completed > 0 {
 		h.requests.Add(uint64(completed))
 	}
@@ -270,8 +280,7 @@ func (h *Handler) setDate(now time.Time) {
 func (h *Handler) monotonic() int64 { return int64(time.Since(h.start)) }
 
 // runDate refreshes the Date value just after each second begins, so the header is never
-// stale by more than the timer's latency, and enforces the time limits. It exits when Close
-// closes h.stop.
+// stale by more than the timer's latency. It exits when Close closes h.stop.
 func (h *Handler) runDate() {
 	defer close(h.done)
 	t := time.NewTimer(untilNextSecond(time.Now()))
@@ -283,7 +292,6 @@ func (h *Handler) runDate() {
 		case <-t.C:
 			now := time.Now()
 			h.setDate(now)
-			h.sweep(h.clock())
 			t.Reset(untilNextSecond(now))
 		}
 	}

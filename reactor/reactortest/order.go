@@ -21,9 +21,15 @@ const (
 	orderGoroutines = 8                   // sources 0..7: goroutines that AsyncWrite
 	srcWrite        = orderGoroutines     // records Written by OnData
 	srcCallback     = orderGoroutines + 1 // records written both ways inside one callback
-	orderSources    = orderGoroutines + 2
+	srcPost         = orderGoroutines + 2 // sources 10..17: functions posted by goroutine 0..7
+	orderSources    = srcPost + orderGoroutines
 	orderRecSize    = 8 + 4*orderSources
 )
+
+// postSource is the source of the records written by functions that goroutine g posted. They
+// are a source apart from g's AsyncWrites: a function runs when the owner gets to it, so an
+// AsyncWrite that g makes after the Post may go out before what the function writes.
+func postSource(g int) uint32 { return uint32(srcPost + g) }
 
 type orderRec struct {
 	src, seq uint32
@@ -93,6 +99,7 @@ func (s *suite) testWriteOrder(t *testing.T) {
 	t.Run("SignalledInCallback", s.testWriteOrderSignalled)
 	t.Run("SignalledByPeer", s.testWriteOrderByPeer)
 	t.Run("Concurrent", s.testWriteOrderConcurrent)
+	t.Run("ConcurrentWithPost", s.testWriteOrderWithPost)
 }
 
 // testWriteOrderInCallback: one callback alternates AsyncWrite and Write (each follows each);
@@ -323,4 +330,110 @@ func (s *suite) testWriteOrderConcurrent(t *testing.T) {
 	if err := <-read; err != nil {
 		t.Fatalf("8 goroutines AsyncWriting while OnData Writes: %v", err)
 	}
+}
+
+// testWriteOrderWithPost: as Concurrent, but each of the 8 goroutines alternates AsyncWrite
+// with a Post whose function Writes. One order holds all three: a posted function's record
+// arrives after the AsyncWrites its goroutine made before the Post and after every AsyncWrite
+// that had returned by the time it ran; an OnData record after the posted functions that ran
+// before it; an AsyncWrite record after the Writes, of either kind, made before it began.
+func (s *suite) testWriteOrderWithPost(t *testing.T) {
+	const perGoroutine, writes = 400, 1000
+	conns := make(chan reactor.Conn, 1)
+	var returned [orderGoroutines]atomic.Uint32 // per goroutine: its AsyncWrites that returned
+	var postsRun [orderGoroutines]atomic.Uint32 // per goroutine: its posted functions that wrote
+	var written atomic.Uint32                   // Writes made by OnData
+	var wseq uint32                             // the connection's callbacks only
+	// seen fills in, for a record written on the owner, every other source written before it.
+	seen := func(r *orderRec) {
+		for g := range returned {
+			r.after[g] = max(r.after[g], returned[g].Load())
+			r.after[postSource(g)] = postsRun[g].Load()
+		}
+		r.after[srcWrite] = wseq
+	}
+	oc := NewOrderChecker(funcHandler{
+		open: func(c reactor.Conn) { conns <- c },
+		data: func(c reactor.Conn, in []byte) (int, reactor.Action) {
+			var b [orderRecSize]byte
+			for range in {
+				r := orderRec{src: srcWrite, seq: wseq}
+				seen(&r)
+				wseq++
+				if _, err := c.Write(r.encode(&b)); err != nil {
+					t.Errorf("Write: %v", err)
+				}
+				written.Store(wseq)
+			}
+			return len(in), reactor.None
+		},
+	})
+	srv := s.start(t, reactor.Config{}, oc)
+	c := srv.dial(t)
+	sc := <-conns
+	read := make(chan error, 1)
+	go func() {
+		// Ends after the last record, or at the first error (a read error included).
+		var check orderCheck
+		read <- readOrdered(c, &check, orderGoroutines*perGoroutine+writes)
+	}()
+	var wg sync.WaitGroup
+	for g := 0; g < orderGoroutines; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var b [orderRecSize]byte
+			var asyncs, posts uint32
+			for i := 0; i < perGoroutine; i++ {
+				if i%2 == 0 {
+					r := orderRec{src: uint32(g), seq: asyncs}
+					r.after[srcWrite] = written.Load()
+					for h := range postsRun {
+						r.after[postSource(h)] = postsRun[h].Load()
+					}
+					if err := sc.AsyncWrite(r.encode(&b)); err != nil {
+						t.Errorf("goroutine %d: AsyncWrite: %v", g, err)
+						return
+					}
+					asyncs++
+					returned[g].Store(asyncs)
+				} else {
+					r := orderRec{src: postSource(g), seq: posts}
+					r.after[g] = asyncs
+					posts++
+					err := sc.Post(oc.guard(sc, "a posted function", func(c reactor.Conn) {
+						var b [orderRecSize]byte
+						seen(&r)
+						if _, err := c.Write(r.encode(&b)); err != nil {
+							t.Errorf("Write in a posted function: %v", err)
+						}
+						postsRun[g].Store(r.seq + 1)
+					}))
+					if err != nil {
+						t.Errorf("goroutine %d: Post: %v", g, err)
+						return
+					}
+				}
+				if i%8 == 7 {
+					// Spread the calls over the time the peer's bytes arrive in.
+					time.Sleep(50 * time.Microsecond)
+				}
+			}
+		}()
+	}
+	for i := 0; i < writes; {
+		k := min(1+i%3, writes-i)
+		if _, err := c.Write([]byte("www")[:k]); err != nil {
+			t.Fatalf("sending the triggers: %v", err)
+		}
+		i += k
+		runtime.Gosched()
+	}
+	wg.Wait()
+	if err := <-read; err != nil {
+		t.Fatalf("8 goroutines AsyncWriting and posting Writes while OnData Writes: %v", err)
+	}
+	c.Close()
+	srv.shutdown()
+	oc.Check(t)
 }

@@ -112,6 +112,42 @@ func (oc *OrderChecker) OnClose(c reactor.Conn, err error) {
 	oc.inner.OnClose(c, err)
 }
 
+// OnDrain checks the connection is open and, where the wrapped handler is a reactor.Drainer,
+// calls its OnDrain. Wrapping makes every handler a Drainer to the backend, so OnDrain's order
+// is checked on every connection, wanted or not.
+func (oc *OrderChecker) OnDrain(c reactor.Conn) {
+	st := oc.enter(c, "OnDrain")
+	defer st.busy.Store(false)
+	oc.mu.Lock()
+	if !st.open || st.closed {
+		oc.problems = append(oc.problems, "OnDrain before OnOpen or after OnClose")
+	}
+	oc.mu.Unlock()
+	if d, ok := oc.inner.(reactor.Drainer); ok {
+		d.OnDrain(c)
+	}
+}
+
+// guard wraps f, a function that c's owner runs for a Post or an AfterFunc (what names which),
+// so that it is checked like a callback: never while another of c's callbacks runs, never
+// before OnOpen or after OnClose, and given c itself. c is the connection f was handed to,
+// from one of its callbacks (or OnOpen's Conn held by the test).
+func (oc *OrderChecker) guard(c reactor.Conn, what string, f func(reactor.Conn)) func(reactor.Conn) {
+	return func(got reactor.Conn) {
+		st := oc.enter(c, what)
+		defer st.busy.Store(false)
+		oc.mu.Lock()
+		if !st.open || st.closed {
+			oc.problems = append(oc.problems, what+" ran before OnOpen or after OnClose")
+		}
+		oc.mu.Unlock()
+		if got != c {
+			oc.problem("%s was given a Conn other than the one it was arranged on", what)
+		}
+		f(got)
+	}
+}
+
 // Counts returns how many connections were opened and closed so far. A test that checks
 // while the server still runs waits for closed to reach opened first, so that every
 // connection's story is complete.

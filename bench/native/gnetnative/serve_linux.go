@@ -7,12 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/reactorlab/reactor/bench/native/internal/ownertimer"
 	"github.com/reactorlab/reactor/protocols/http1"
 	"github.com/reactorlab/reactor/reactor"
 )
+
+// httpConfig is the http1 handler's; tests shorten its time limits.
+var httpConfig = http1.Config{}
 
 // Serve listens on addr and serves proto ("http" or "echo") on gnet with loops event loops
 // until ctx is done; then it stops the engine and returns nil once gnet has.
@@ -21,7 +27,7 @@ func Serve(ctx context.Context, proto, addr string, loops int) error {
 	var h *http1.Handler
 	switch proto {
 	case "http":
-		h = http1.New(http1.Config{})
+		h = http1.New(httpConfig)
 		defer h.Close()
 		ev = &httpEvents{h: h}
 	case "echo":
@@ -97,7 +103,7 @@ type httpEvents struct {
 }
 
 func (e *httpEvents) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	g := &glue{c: c}
+	g := &glue{c: c, loop: c.EventLoop()}
 	c.SetContext(g)
 	e.h.OnOpen(g)
 	return g.take(), g.action()
@@ -124,6 +130,8 @@ func (e *httpEvents) OnTraffic(c gnet.Conn) gnet.Action {
 
 func (e *httpEvents) OnClose(c gnet.Conn, err error) gnet.Action {
 	if g, ok := c.Context().(*glue); ok {
+		g.gone.Store(true)
+		g.timers.Close()
 		e.h.OnClose(g, err)
 	}
 	return gnet.None
@@ -133,10 +141,58 @@ func (e *httpEvents) OnClose(c gnet.Conn, err error) gnet.Action {
 // gnet Write when the callback returns.
 type glue struct {
 	c       gnet.Conn
+	loop    gnet.EventLoop // the connection's, safe from any goroutine
 	out     []byte
 	ctx     any
 	closing bool
+	timers  ownertimer.Set
+	gone    atomic.Bool // OnClose ran; read by Post from any goroutine
 }
+
+// onLoop runs run on the connection's event loop, through gnet's own task queue, then does
+// what OnTraffic does after the handler: sends what run wrote, and closes if it asked to.
+func (g *glue) onLoop(run func()) error {
+	return g.loop.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		if g.gone.Load() {
+			return nil
+		}
+		run()
+		if len(g.out) > 0 {
+			if _, err := g.c.Write(g.out); err != nil {
+				g.closing = true
+			}
+			g.out = g.out[:0]
+		}
+		if g.closing {
+			return g.loop.Close(g.c)
+		}
+		return nil
+	}))
+}
+
+// Post runs f on the connection's event loop. Unlike the adapter it does not order f after
+// earlier AsyncWrites, which gnet queues ahead of tasks; the baseline's handler uses neither.
+func (g *glue) Post(f func(reactor.Conn)) error {
+	if g.gone.Load() {
+		return reactor.ErrConnClosed
+	}
+	if err := g.onLoop(func() { f(g) }); err != nil {
+		return fmt.Errorf("gnetnative: Post: %w", err)
+	}
+	return nil
+}
+
+// AfterFunc waits with time.AfterFunc and runs f on the connection's event loop; OnClose stops
+// the connection's timers. This is how the handler keeps its time limits.
+func (g *glue) AfterFunc(d time.Duration, f func(reactor.Conn)) (stop func() bool) {
+	return g.timers.AfterFunc(d, func(run func()) { _ = g.onLoop(run) }, func() { f(g) })
+}
+
+// PauseRead, ResumeRead and Buffered are not used by the baseline's handler: the first two do
+// nothing, and Buffered counts only the output gathered in the current callback.
+func (g *glue) PauseRead()    {}
+func (g *glue) ResumeRead()   {}
+func (g *glue) Buffered() int { return len(g.out) }
 
 func (g *glue) take() []byte {
 	if len(g.out) == 0 {

@@ -7,13 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/cloudwego/netpoll"
 
+	"github.com/reactorlab/reactor/bench/native/internal/ownertimer"
 	"github.com/reactorlab/reactor/protocols/http1"
 	"github.com/reactorlab/reactor/reactor"
 )
+
+// httpConfig is the http1 handler's; tests shorten its time limits.
+var httpConfig = http1.Config{}
 
 // stopGrace bounds how long Serve waits for netpoll to close its connections once ctx is
 // done.
@@ -26,7 +31,7 @@ func Serve(ctx context.Context, proto, addr string, loops int) error {
 	opts := []netpoll.Option{}
 	switch proto {
 	case "http":
-		h := http1.New(http1.Config{})
+		h := http1.New(httpConfig)
 		defer h.Close()
 		s := &httpServer{h: h}
 		onRequest = s.onRequest
@@ -103,11 +108,15 @@ type glueKey struct{}
 func (s *httpServer) onConnect(ctx context.Context, c netpoll.Connection) context.Context {
 	g := &glue{c: c}
 	c.AddCloseCallback(func(netpoll.Connection) error {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		g.gone = true
+		g.posted = nil
+		g.timers.Close()
 		s.h.OnClose(g, nil)
 		return nil
 	})
-	s.h.OnOpen(g)
-	g.send()
+	g.owned(func() { s.h.OnOpen(g) })
 	return context.WithValue(ctx, glueKey{}, g)
 }
 
@@ -121,15 +130,18 @@ func (s *httpServer) onRequest(ctx context.Context, c netpoll.Connection) error 
 		if err != nil {
 			return err
 		}
-		consumed, a := s.h.OnData(g, in)
+		var consumed int
+		if !g.owned(func() {
+			var a reactor.Action
+			consumed, a = s.h.OnData(g, in)
+			if a == reactor.Close {
+				g.closing = true
+			}
+		}) {
+			return nil // closed
+		}
 		if consumed > 0 {
 			_ = r.Skip(consumed)
-		}
-		if err := g.send(); err != nil {
-			return c.Close()
-		}
-		if a == reactor.Close || g.closing {
-			return c.Close()
 		}
 		if consumed == 0 {
 			// An incomplete request: wait for more input, netpoll's blocking way.
@@ -143,12 +155,92 @@ func (s *httpServer) onRequest(ctx context.Context, c netpoll.Connection) error 
 
 // glue is the reactor.Conn the handler writes to: writes gather in out and are flushed once
 // per onRequest step.
+//
+// The handler's owner is whoever holds mu: onRequest's goroutine around OnData, a timer's
+// goroutine around its function, the goroutine draining what was posted, and netpoll's close
+// callback. None holds it while it blocks on the peer.
 type glue struct {
 	c       netpoll.Connection
+	mu      sync.Mutex
 	out     []byte
 	ctx     any
 	closing bool
+	gone    bool // the close callback ran
+	timers  ownertimer.Set
+
+	posted   []func(reactor.Conn) // under mu
+	draining bool                 // a goroutine runs posted; under mu
 }
+
+// owned runs run as the connection's owner, then sends what it wrote and closes the
+// connection if it asked to. It reports false, running nothing, once the connection is gone
+// or closing.
+func (g *glue) owned(run func()) bool {
+	g.mu.Lock()
+	if g.gone || g.closing {
+		g.mu.Unlock()
+		return false
+	}
+	run()
+	closing := g.send() != nil || g.closing
+	g.closing = closing
+	g.mu.Unlock()
+	if closing {
+		// Outside mu: netpoll may run the close callback, which takes it, inside Close.
+		g.c.Close()
+	}
+	return !closing
+}
+
+// Post queues f and has a goroutine run the queue as the owner, in order. The baseline's
+// handler does not post.
+func (g *glue) Post(f func(reactor.Conn)) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.gone || g.closing {
+		return reactor.ErrConnClosed
+	}
+	g.posted = append(g.posted, f)
+	if !g.draining {
+		g.draining = true
+		// Exits once the queue is empty, or the connection is gone (the queue is then dropped).
+		go g.drain()
+	}
+	return nil
+}
+
+func (g *glue) drain() {
+	for {
+		g.mu.Lock()
+		if len(g.posted) == 0 {
+			g.draining = false
+			g.mu.Unlock()
+			return
+		}
+		f := g.posted[0]
+		g.posted = g.posted[1:]
+		g.mu.Unlock()
+		if !g.owned(func() { f(g) }) {
+			g.mu.Lock()
+			g.draining = false
+			g.mu.Unlock()
+			return
+		}
+	}
+}
+
+// AfterFunc runs f after d on the timer's own goroutine, as the owner; the close callback stops
+// the connection's timers. This is how the handler keeps its time limits: a slow request's
+// onRequest waits in Peek without mu, and the Close that follows a 408 ends that wait.
+func (g *glue) AfterFunc(d time.Duration, f func(reactor.Conn)) (stop func() bool) {
+	return g.timers.AfterFunc(d, func(run func()) { g.owned(run) }, func() { f(g) })
+}
+
+// PauseRead, ResumeRead and Buffered are not used by the baseline's handler: the first two do
+// nothing, and Buffered counts only the output gathered in the current callback.
+func (g *glue) PauseRead()    {}
+func (g *glue) ResumeRead()   {}
+func (g *glue) Buffered() int { return len(g.out) }
 
 func (g *glue) send() error {
 	if len(g.out) == 0 {

@@ -1,0 +1,45 @@
+//go:build linux
+
+package gnetloop
+
+import (
+	"net"
+	"os"
+	"reflect"
+	"strconv"
+	"testing"
+
+	"github.com/reactorlab/reactor/reactor"
+	"github.com/reactorlab/reactor/reactor/reactortest"
+)
+
+// TestInternals: gnet's connection struct still leads to its loop's epoll descriptor the way
+// PauseRead reads it. A gnet upgrade that moves these fields fails here, loudly.
+func TestInternals(t *testing.T) {
+	conns := make(chan reactor.Conn, 1)
+	b, addr := reactortest.Start(t, New, reactor.Config{Loops: 1}, funcOpen(func(c reactor.Conn) { conns <- c }))
+	defer reactortest.Stop(t, b)
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	sc := (<-conns).(*conn)
+	if err := findLayout(sc.gc); err != nil {
+		t.Fatalf("gnet's layout: %v; PauseRead depends on it (see internals_linux.go)", err)
+	}
+	epfd := epollFD(sc.gc)
+	if link, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(epfd)); err != nil || link != "anon_inode:[eventpoll]" {
+		t.Fatalf("descriptor %d read from gnet's poller is %q (%v); want an epoll descriptor", epfd, link, err)
+	}
+}
+
+func TestLayoutRejectsOtherTypes(t *testing.T) {
+	type noLoop struct{ fd int }
+	type loopWithoutPoller struct{ loop *struct{ idx int } }
+	for _, v := range []any{nil, noLoop{}, &noLoop{}, &loopWithoutPoller{}} {
+		if _, err := inspect(reflect.TypeOf(v)); err == nil {
+			t.Errorf("inspect(%T) = nil error; want one", v)
+		}
+	}
+}
