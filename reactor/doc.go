@@ -36,6 +36,19 @@
 //     expires. No goroutine or file descriptor of the backend outlives it.
 //  8. Backends report what they are (Info): name, the concurrency model they stand for, whether
 //     they run on this operating system, and their limits.
+//  9. Conn.Post runs a function on the connection's owner — its loop or its goroutine — from
+//     any goroutine, never alongside its callbacks, in Post order, after the writes that
+//     happened before it. It is how other goroutines reach the owner-only methods.
+//  10. Conn.AfterFunc runs a function on the owner once a duration has passed, never earlier,
+//     unless stopped; a connection's timers stop when it closes and never fire after OnClose.
+//  11. Flow control: Conn.PauseRead stops reading the socket (no OnData; the kernel's window
+//     fills and the server's memory stays flat) until ResumeRead; Conn.Buffered tells the
+//     output not yet sent; a Handler that implements Drainer hears OnDrain when that output
+//     falls back to Config.LowWater.
+//
+// Point 4's single write order covers what Post's functions write too. What a backend cannot
+// honour it says: gnet built with edge-triggered reads cannot pause them, and its PauseRead
+// aborts the connection with ErrNotSupported (see that adapter's documentation).
 //
 // Callbacks must not block. A backend with event loops serves many connections from one
 // goroutine, and a callback that waits stalls every one of them. Slow work (a database query, a

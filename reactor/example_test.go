@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"os"
@@ -143,4 +144,81 @@ func ExampleConn_AsyncWrite() {
 	}
 	fmt.Print(reply)
 	// Output: alice is 30
+}
+
+// idler closes a connection that has been quiet for limit. One timer per connection, armed
+// at open and re-armed by the timer itself for the time left, so that the data path never
+// touches a timer: it only notes when the last input came.
+type idler struct {
+	reactor.NopHandler
+	limit time.Duration
+}
+
+// idleState is what an idler keeps per connection, in its Context.
+type idleState struct{ last time.Time }
+
+func (h idler) OnOpen(c reactor.Conn) {
+	c.SetContext(&idleState{last: time.Now()})
+	c.AfterFunc(h.limit, h.check)
+}
+
+func (idler) OnData(c reactor.Conn, in []byte) (int, reactor.Action) {
+	c.Context().(*idleState).last = time.Now()
+	return len(in), reactor.None
+}
+
+// check runs on the connection's owner, like a callback.
+func (h idler) check(c reactor.Conn) {
+	quiet := time.Since(c.Context().(*idleState).last)
+	if quiet >= h.limit {
+		c.Write([]byte("bye: idle\n"))
+		c.Close()
+		return
+	}
+	c.AfterFunc(h.limit-quiet, h.check)
+}
+
+func ExampleConn_AfterFunc() {
+	b, err := adapters.Registry().New("std", reactor.Config{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	addr, err := b.Start(idler{limit: 50 * time.Millisecond})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer b.Shutdown(context.Background())
+
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	start := time.Now()
+	c.Write([]byte("one line, then silence\n"))
+	rest, err := io.ReadAll(c) // until the server closes
+	fmt.Printf("%q %v, after at least the limit: %v\n", rest, err, time.Since(start) >= 50*time.Millisecond)
+	// Output: "bye: idle\n" <nil>, after at least the limit: true
+}
+
+func ExampleConn_Post() {
+	// Another goroutine cannot call the owner-only methods (Context, Write from outside a
+	// callback, AfterFunc, PauseRead); it posts a function that the owner runs in their place.
+	d := conntest.Open(reactor.NopHandler{}, "")
+	c := d.C
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Post(func(c reactor.Conn) {
+			c.SetContext("tagged by a post")
+			c.Write([]byte("written on the owner\n"))
+		})
+	}()
+	<-done
+	d.Run() // the owner's turn: conntest runs what was posted
+	fmt.Printf("%q %v\n", c.Output(), c.Context())
+	// Output: "written on the owner\n" tagged by a post
 }
