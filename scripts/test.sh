@@ -13,6 +13,10 @@ fi
 echo "== go vet"
 go vet ./...
 
+# staticcheck at a pinned version, fetched from the Go module proxy like every dependency.
+echo "== staticcheck"
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
 # The command and the std backend must keep building elsewhere; vet compiles the tests too.
 for goos in darwin windows freebsd; do
   echo "== GOOS=$goos go build && go vet"

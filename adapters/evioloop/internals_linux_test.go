@@ -1,3 +1,5 @@
+//lint:file-ignore U1000 the fake structs copy a library's layout; their fields are read by reflection only
+
 package evioloop
 
 import (

@@ -1,5 +1,7 @@
 //go:build linux
 
+//lint:file-ignore U1000 the fake structs copy a library's layout; their fields are read by reflection only
+
 package gnetloop
 
 import (

@@ -20,14 +20,12 @@ func TestTwoListenersShareAReservedPort(t *testing.T) {
 	if addr.Port == 0 {
 		t.Fatalf("reserved port 0; want the kernel's pick")
 	}
-	var lns []net.Listener
 	for i := 0; i < 2; i++ {
 		ln, err := Listen(addr.String())
 		if err != nil {
 			t.Fatalf("listener %d on the reserved port: %v", i, err)
 		}
 		defer ln.Close()
-		lns = append(lns, ln)
 		go func() {
 			// Answers until the listener closes with the test.
 			for {
