@@ -133,7 +133,7 @@ func (o *Options) check() error {
 			return fmt.Errorf("bench: %q named twice", c.Name)
 		}
 		seen[c.Name] = true
-		if c.Kind != KindTarget && o.Self == "" {
+		if c.Kind != KindTarget && c.Build == "" && o.Self == "" {
 			return fmt.Errorf("bench: no binary to start %s with", c.Name)
 		}
 	}

@@ -29,6 +29,49 @@ type Contender struct {
 	// MaxConns is the most connections the server can hold by design (a backend's
 	// reactor.Info.MaxConns; select: 1024); 0 means no limit but the descriptor limit.
 	MaxConns int `json:"max_conns,omitempty"`
+	// Build is the label of another reactor build (--with NAME=PATH) that serves this
+	// contender, whose Name is then "NAME:backend"; empty for this binary's own servers.
+	Build string `json:"build,omitempty"`
+	// Binary is the other build's executable. It is not reported: the label says which build
+	// it was, and a path of one machine means nothing on another.
+	Binary string `json:"-"`
+}
+
+// BuildSep joins a build's label and a backend in a contender's name ("before:epoll"). Not
+// "/": scripts/ratios.py names its pairs a/b.
+const BuildSep = ":"
+
+// Build is another reactor binary whose servers are measured beside this one's.
+type Build struct {
+	Name string // the label, prefixed to its contenders' names
+	Path string // the executable
+}
+
+// ParseBuild parses a --with value, NAME=PATH, and checks that PATH is an executable file.
+func ParseBuild(s string) (Build, error) {
+	name, path, ok := strings.Cut(s, "=")
+	if !ok || name == "" || path == "" {
+		return Build{}, fmt.Errorf("bench: --with %q: want NAME=PATH", s)
+	}
+	// The separators of --backends, of contender names and of scripts/ratios.py's pairs.
+	if strings.ContainsAny(name, ",/"+BuildSep) {
+		return Build{}, fmt.Errorf("bench: --with %q: the name may not contain , / or %s", s, BuildSep)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return Build{}, fmt.Errorf("bench: --with %q: %w", s, err)
+	}
+	if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return Build{}, fmt.Errorf("bench: --with %q: %s is not an executable file", s, path)
+	}
+	return Build{Name: name, Path: path}, nil
+}
+
+// Of returns c served by build b instead of this binary.
+func (b Build) Of(c Contender) Contender {
+	c.Name = b.Name + BuildSep + c.Name
+	c.Build, c.Binary = b.Name, b.Path
+	return c
 }
 
 // Contender kinds.
@@ -107,18 +150,24 @@ func startServer(ctx context.Context, c Contender, spec childSpec) (*server, err
 		return nil, err
 	}
 	loops := strconv.Itoa(spec.loops)
+	// Another build (--with) gets the same command line as this one: a serve flag added here
+	// must be one older builds accept too, or they cannot be compared with this one.
+	bin, name := spec.self, c.Name
+	if c.Build != "" {
+		bin, name = c.Binary, strings.TrimPrefix(c.Name, c.Build+BuildSep)
+	}
 	var args []string
 	switch c.Kind {
 	case KindNative:
 		if spec.proto != "http" && spec.proto != "echo" {
 			return nil, fmt.Errorf("%s: native baselines serve http and echo only, not %s", c.Name, spec.proto)
 		}
-		args = []string{"native", "--lib", strings.TrimPrefix(c.Name, nativePrefix), "--proto", spec.proto, "--addr", addr, "--loops", loops}
+		args = []string{"native", "--lib", strings.TrimPrefix(name, nativePrefix), "--proto", spec.proto, "--addr", addr, "--loops", loops}
 	default:
-		args = []string{"serve", "--backend", c.Name, "--proto", spec.proto, "--addr", addr, "--loops", loops}
+		args = []string{"serve", "--backend", name, "--proto", spec.proto, "--addr", addr, "--loops", loops}
 		args = append(args, spec.serveArgs...)
 	}
-	cmd := exec.Command(spec.self, args...)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = spec.pin.childEnv()
 	w := newStderrWatch()
 	cmd.Stderr = w

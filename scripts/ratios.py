@@ -6,6 +6,9 @@ per-round ratios is the fair comparison (docs/benchmarks.md, bench-method). Prin
 table: one row per scenario, one column per pair, median (min–max) of a ÷ b.
 
     python3 scripts/ratios.py bench/results/echo-1k-native.json epoll/native-gnet gnet/native-gnet
+
+Servers of another build (reactor bench --with before=PATH) are named before:epoll, so a pair
+of the new build over the old reads epoll/before:epoll.
 """
 import json
 import statistics

@@ -54,6 +54,13 @@ Backends: default all that run here (reactor backends). Native baselines are nam
 native-gnet, native-netpoll, native-evio and run only when named. --target name=host:port
 adds a server the bench did not start (its CPU and memory are then unknown).
 
+--with NAME=PATH adds, for every backend and native baseline in --backends, the same server
+run from the reactor binary at PATH (another build), named NAME:backend (before:epoll) and
+measured in the same rounds, right after this build's: new against old in one run, e.g.
+--with before=/path/to/old/reactor --ref before:epoll. PATH must accept the serve and native
+flags this bench passes (--backend or --lib, --proto, --addr, --loops; for http with
+--background-idle also --http-idle-timeout).
+
 Exit status: 0 when every server ran without an error, 1 when one failed or answered wrongly
 (the report still says how), 2 for a usage error.
 
@@ -69,6 +76,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	backendList := fs.String("backends", "", "comma-separated backends; all means every backend available here (default: all, or none when --target is given)")
 	var targets stringList
 	fs.Var(&targets, "target", "an external server to measure as `name=host:port` (repeatable)")
+	var withs stringList
+	fs.Var(&withs, "with", "also measure every --backends entry as served by another reactor build: `NAME=PATH` of its binary, reported as NAME:backend (repeatable)")
 	rounds := fs.Int("rounds", d.Rounds, "interleaved rounds")
 	warmup := fs.Duration("warmup", d.Warmup, "warm-up before each measured window")
 	duration := fs.Duration("duration", 0, "measured window per scenario (default 1s for http, which measures three scenarios; 2s otherwise)")
@@ -154,7 +163,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	o.Self = self
-	o.Command = "reactor bench " + strings.Join(args, " ")
+	var builds []bench.Build
+	for _, w := range withs {
+		b, err := bench.ParseBuild(w)
+		if err != nil {
+			fmt.Fprintln(stderr, "reactor bench:", err)
+			return 2
+		}
+		builds = append(builds, b)
+	}
+	o.Command = "reactor bench " + strings.Join(recordedArgs(args), " ")
 
 	reg := adapters.Registry()
 	names := splitList(*backendList)
@@ -190,6 +208,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			c.Model = "baseline written directly on " + strings.TrimPrefix(n, "native-") + "'s own API"
 		}
 		o.Contenders = append(o.Contenders, c)
+		// Each other build's server runs right after this build's, so the two share the
+		// machine's weather as closely as a round allows. Model and limit are this build's.
+		for _, b := range builds {
+			o.Contenders = append(o.Contenders, b.Of(c))
+		}
 	}
 	for _, t := range targets {
 		c, err := bench.ParseTarget(t)
@@ -269,6 +292,31 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	return status
+}
+
+// recordedArgs is args as the report records them: the directory of a --with binary is
+// replaced by "…", since a path on this machine means nothing to a reader of the report.
+func recordedArgs(args []string) []string {
+	out := slices.Clone(args)
+	for i, a := range out {
+		switch {
+		case (a == "--with" || a == "-with") && i+1 < len(out):
+			out[i+1] = elideDir(out[i+1])
+		case strings.HasPrefix(a, "--with="), strings.HasPrefix(a, "-with="):
+			flag, v, _ := strings.Cut(a, "=")
+			out[i] = flag + "=" + elideDir(v)
+		}
+	}
+	return out
+}
+
+// elideDir turns NAME=/some/dir/reactor into NAME=…/reactor.
+func elideDir(with string) string {
+	name, path, ok := strings.Cut(with, "=")
+	if !ok || filepath.Dir(path) == "." {
+		return with
+	}
+	return name + "=…/" + filepath.Base(path)
 }
 
 // compareWith prints how the ranking of rep compares with the report in path.

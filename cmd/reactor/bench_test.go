@@ -451,3 +451,77 @@ func TestBenchDefaultOut(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchWith measures two builds in one run: the test binary as itself and, through --with,
+// as another build. Both must be started, measured and valid, named apart, and usable as --ref.
+func TestBenchWith(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs load for several seconds")
+	}
+	bin := reactorBinary(t)
+
+	t.Run("same-binary", func(t *testing.T) {
+		out := t.TempDir()
+		stdout, stderr, code := runBin(t, bin, "bench", "--quick", "--proto", "echo", "--backends", "epoll,native-gnet",
+			"--with", "same="+bin, "--ref", "same:epoll", "--out", out)
+		if code != 0 {
+			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+		rep := readReport(t, filepath.Join(out, "echo.json"))
+		if got, want := strings.Join(rep.Settings.Order, ","), "epoll,same:epoll,native-gnet,same:native-gnet"; got != want {
+			t.Errorf("order %s; want %s", got, want)
+		}
+		if strings.Contains(rep.Command, filepath.Dir(bin)) {
+			t.Errorf("the report records a path of this machine: %s", rep.Command)
+		}
+		for _, r := range rep.Scenarios[0].Results {
+			if !r.Valid || r.Errors != 0 || float64(r.CPUPerOp.Median) <= 0 {
+				t.Errorf("%s: valid %v, errors %d %v, failed %q, %v CPU µs/op; want valid and measured",
+					r.Contender.Name, r.Valid, r.Errors, r.ErrorSamples, r.Failed, r.CPUPerOp.Median)
+			}
+			if strings.HasPrefix(r.Contender.Name, "same:") != (r.Contender.Build == "same") {
+				t.Errorf("%s: build %q", r.Contender.Name, r.Contender.Build)
+			}
+		}
+		if !strings.Contains(stdout, "same:epoll") {
+			t.Errorf("the table does not name same:epoll:\n%s", stdout)
+		}
+	})
+
+	t.Run("other-binary-started", func(t *testing.T) {
+		// A "build" that exits at once: its contender fails and this build's does not, so
+		// the --with binary is the one started for it.
+		broken := filepath.Join(t.TempDir(), "reactor")
+		if err := os.WriteFile(broken, []byte("#!/bin/sh\necho broken build >&2\nexit 3\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		out := t.TempDir()
+		_, stderr, code := runBin(t, bin, "bench", "--quick", "--proto", "echo", "--backends", "epoll", "--with", "broken="+broken, "--out", out)
+		if code != 1 {
+			t.Errorf("exit %d; want 1\n%s", code, stderr)
+		}
+		res := readReport(t, filepath.Join(out, "echo.json")).Scenarios[0].Results
+		if len(res) != 2 || !res[0].Valid || !strings.Contains(res[1].Failed, "broken build") {
+			t.Errorf("results %+v; want epoll valid and broken:epoll failed with the script's message", res)
+		}
+	})
+
+	plain := filepath.Join(t.TempDir(), "reactor")
+	if err := os.WriteFile(plain, []byte("not a program"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, with, want string }{
+		{"missing", "old=" + filepath.Join(t.TempDir(), "nosuch"), "no such file"},
+		{"not-executable", "old=" + plain, "not an executable file"},
+		{"directory", "old=" + t.TempDir(), "not an executable file"},
+		{"no-name", "=" + bin, "want NAME=PATH"},
+		{"slash-in-name", "a/b=" + bin, "may not contain"},
+	} {
+		t.Run("bad-"+tc.name, func(t *testing.T) {
+			_, stderr, code := runBin(t, bin, "bench", "--quick", "--backends", "epoll", "--with", tc.with, "--out", t.TempDir())
+			if code != 2 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, tc.want)
+			}
+		})
+	}
+}
