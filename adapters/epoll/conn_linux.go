@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/reactorlab/reactor/reactor"
+	"github.com/reactorlab/reactor/reactor/backendkit"
 )
 
 // Connection states, owned by the loop.
@@ -55,10 +56,10 @@ type conn struct {
 
 	timers *timer // loop: the connection's AfterFunc timers, stopped when it closes
 
-	in       *[]byte          // loop: unconsumed input, nil when there is none
-	out      reactor.Outbound // loop: pending output
-	ctx      any              // loop: SetContext's value
-	closeErr error            // loop: cause for OnClose once a graceful close completes
+	in       *[]byte             // loop: unconsumed input, nil when there is none
+	out      backendkit.Outbound // loop: pending output
+	ctx      any                 // loop: SetContext's value
+	closeErr error               // loop: cause for OnClose once a graceful close completes
 
 	// backlog counts the bytes accepted for sending and not yet sent: Writes and AsyncWrites
 	// alike, including AsyncWrite bytes still waiting in the loop's inbox. The high-water mark

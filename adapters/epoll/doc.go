@@ -91,7 +91,7 @@
 // # Writing
 //
 // Conn.Write, from the connection's own callback, copies the bytes into the connection's
-// reactor.Outbound: a list of pooled 16 KiB chunks in which small writes share space. When
+// backendkit.Outbound: a list of pooled 16 KiB chunks in which small writes share space. When
 // the callback returns, the loop sends everything pending with one writev. If the socket
 // takes it all, that is the end of it: no epoll call. If not, the loop asks epoll for
 // EPOLLOUT (level-triggered; edge-triggered sockets are registered for both directions from
@@ -168,7 +168,7 @@
 // AsyncWrite from others to a member that has stopped reading — fails with
 // reactor.ErrOutboundFull and aborts the connection with that cause. An abort drops the
 // pending output and closes with a TCP reset. A handler that panics is recovered, logged once
-// (reactor.HandlerPanic) and its connection aborted; the loop goes on. When accept runs out of
+// (backendkit.HandlerPanic) and its connection aborted; the loop goes on. When accept runs out of
 // descriptors the acceptor gives up a spare descriptor it holds, accepts the connection and
 // closes it, so that the loop does not spin on a listener it cannot serve; should another
 // thread take the freed descriptor first, the loop stops watching the listener for 5 ms,

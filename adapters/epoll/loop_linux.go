@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/reactorlab/reactor/reactor"
+	"github.com/reactorlab/reactor/reactor/backendkit"
 	"golang.org/x/sys/unix"
 )
 
@@ -576,19 +577,19 @@ func (l *loop) stop() {
 // The handler's callbacks, each behind a recover: a panicking handler costs its connection,
 // never the loop.
 
-func (l *loop) callOpen(c *conn) error { return reactor.CallOpen(l.log, l.h, c) }
+func (l *loop) callOpen(c *conn) error { return backendkit.CallOpen(l.log, l.h, c) }
 
 func (l *loop) callData(c *conn, in []byte) (int, reactor.Action, error) {
-	return reactor.CallData(l.log, l.h, c, in)
+	return backendkit.CallData(l.log, l.h, c, in)
 }
 
-func (l *loop) callClose(c *conn, cause error) { reactor.CallClose(l.log, l.h, c, cause) }
+func (l *loop) callClose(c *conn, cause error) { backendkit.CallClose(l.log, l.h, c, cause) }
 
 // callFunc runs a posted or timer function, or OnDrain, for c.
 func (l *loop) callFunc(c *conn, f func(reactor.Conn)) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = reactor.HandlerPanic(l.log, c.RemoteAddr().String(), v)
+			err = backendkit.HandlerPanic(l.log, c.RemoteAddr().String(), v)
 		}
 	}()
 	f(c)

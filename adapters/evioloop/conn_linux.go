@@ -11,6 +11,7 @@ import (
 	"github.com/tidwall/evio"
 
 	"github.com/reactorlab/reactor/reactor"
+	"github.com/reactorlab/reactor/reactor/backendkit"
 )
 
 // Requests in conn.flags, made from any goroutine and acted on by the connection's loop.
@@ -89,7 +90,7 @@ func newConn(b *backend, ec evio.Conn, a *accepted) *conn {
 
 // open runs OnOpen.
 func (c *conn) open() {
-	if err := reactor.CallOpen(c.b.cfg.Logger, c.b.h, c); err != nil {
+	if err := backendkit.CallOpen(c.b.cfg.Logger, c.b.h, c); err != nil {
 		c.Abort(err)
 	}
 }
@@ -127,7 +128,7 @@ func (c *conn) input(in []byte, held int, woke bool) ([]byte, evio.Action) {
 		c.tail = append(c.tail, in...)
 		buf = c.tail
 	}
-	n, a, perr := reactor.CallData(c.b.cfg.Logger, c.b.h, c, buf)
+	n, a, perr := backendkit.CallData(c.b.cfg.Logger, c.b.h, c, buf)
 	switch {
 	case perr != nil:
 		c.Abort(perr)
@@ -351,7 +352,7 @@ func (c *conn) finish(err error) {
 	if c.stall != nil {
 		c.stall.Stop()
 	}
-	reactor.CallClose(c.b.cfg.Logger, c.b.h, c, cause)
+	backendkit.CallClose(c.b.cfg.Logger, c.b.h, c, cause)
 }
 
 // requestClose asks for a flush-then-close; wake is false when the caller is the loop itself,

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/reactorlab/reactor/reactor"
+	"github.com/reactorlab/reactor/reactor/backendkit"
 )
 
 // Post queues f for the connection's loop and wakes it, as AsyncWrite does: the queue shares
@@ -48,7 +49,7 @@ func (c *conn) runPosts() {
 func (c *conn) call(f func(reactor.Conn)) {
 	defer func() {
 		if v := recover(); v != nil {
-			c.Abort(reactor.HandlerPanic(c.b.cfg.Logger, c.remote.String(), v))
+			c.Abort(backendkit.HandlerPanic(c.b.cfg.Logger, c.remote.String(), v))
 		}
 	}()
 	f(c)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/reactorlab/reactor/internal/netaddr"
 	"github.com/reactorlab/reactor/reactor"
+	"github.com/reactorlab/reactor/reactor/backendkit"
 )
 
 const (
@@ -53,8 +54,8 @@ type conn struct {
 
 	opened  bool                 // loop: OnOpen was delivered, so OnClose is owed
 	ctx     any                  // loop: the handler's SetContext value
-	out     reactor.Outbound     // loop: bytes Written during the current callback
-	sending reactor.Outbound     // loop: AsyncWrite bytes taken over by run
+	out     backendkit.Outbound  // loop: bytes Written during the current callback
+	sending backendkit.Outbound  // loop: AsyncWrite bytes taken over by run
 	running []func(reactor.Conn) // loop: posted functions taken over by run
 	timers  *timer               // loop: live AfterFunc timers, stopped at close
 	// runTimers is runDue, made once so that the timers' Posts allocate no method value.
@@ -79,7 +80,7 @@ type conn struct {
 	queued atomic.Bool
 
 	mu          sync.Mutex
-	pend        reactor.Outbound     // AsyncWrite bytes waiting for run
+	pend        backendkit.Outbound  // AsyncWrite bytes waiting for run
 	posts       []func(reactor.Conn) // functions Posted, waiting for run
 	watch       *time.Timer          // rechecks pending output above LowWater (drainCheck)
 	scheduled   bool                 // a run task is queued on the loop
@@ -442,7 +443,7 @@ func (c *conn) drain() bool {
 
 // flush hands q to gnet in as few Writev calls as IOV_MAX allows. gnet writes what the socket
 // takes and buffers the rest, so q is always emptied.
-func (c *conn) flush(q *reactor.Outbound) {
+func (c *conn) flush(q *backendkit.Outbound) {
 	for q.Len() > 0 && c.state.Load() != stateClosed {
 		bufs := q.Buffers(maxWritev)
 		n := 0
@@ -467,7 +468,7 @@ func (c *conn) flush(q *reactor.Outbound) {
 }
 
 // drop empties q, which holds output that will not be sent, and uncounts it.
-func (c *conn) drop(q *reactor.Outbound) {
+func (c *conn) drop(q *backendkit.Outbound) {
 	c.queuedBytes.Add(-int64(q.Len()))
 	q.Reset()
 }
@@ -533,10 +534,10 @@ func (c *conn) onClose(err error) {
 	c.callClose(cause)
 }
 
-func (c *conn) callOpen() error { return reactor.CallOpen(c.b.cfg.Logger, c.b.h, c) }
+func (c *conn) callOpen() error { return backendkit.CallOpen(c.b.cfg.Logger, c.b.h, c) }
 
 func (c *conn) callData(in []byte) (int, reactor.Action, error) {
-	return reactor.CallData(c.b.cfg.Logger, c.b.h, c, in)
+	return backendkit.CallData(c.b.cfg.Logger, c.b.h, c, in)
 }
 
-func (c *conn) callClose(cause error) { reactor.CallClose(c.b.cfg.Logger, c.b.h, c, cause) }
+func (c *conn) callClose(cause error) { backendkit.CallClose(c.b.cfg.Logger, c.b.h, c, cause) }

@@ -17,7 +17,7 @@
 //     new bytes. The adapter Discards what the handler consumed; gnet keeps the rest in the
 //     connection's ring and presents it again. Past Config.MaxInbound the connection is aborted.
 //   - Write (3). gnet's Conn.Write issues a write(2) per call, so Conn.Write here copies into a
-//     reactor.Outbound instead and the loop hands the whole batch to gnet once the callback
+//     backendkit.Outbound instead and the loop hands the whole batch to gnet once the callback
 //     returns (Write for one chunk, Writev for more): one system call per callback however
 //     many Writes it made. What the
 //     socket does not take, gnet keeps in its outbound buffer and sends on EPOLLOUT.

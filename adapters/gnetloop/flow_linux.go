@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/reactorlab/reactor/reactor"
+	"github.com/reactorlab/reactor/reactor/backendkit"
 )
 
 // PauseRead implements reactor.Conn. Only from the connection's own callbacks. It takes effect
@@ -165,6 +166,6 @@ func (c *conn) callDrain() {
 // recoverAbort, deferred around a handler call, aborts the connection on a panic.
 func (c *conn) recoverAbort() {
 	if v := recover(); v != nil {
-		c.Abort(reactor.HandlerPanic(c.b.cfg.Logger, c.remote.String(), v))
+		c.Abort(backendkit.HandlerPanic(c.b.cfg.Logger, c.remote.String(), v))
 	}
 }

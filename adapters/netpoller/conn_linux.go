@@ -18,6 +18,7 @@ import (
 
 	"github.com/reactorlab/reactor/internal/netaddr"
 	"github.com/reactorlab/reactor/reactor"
+	"github.com/reactorlab/reactor/reactor/backendkit"
 )
 
 const (
@@ -66,19 +67,19 @@ type conn struct {
 	closeDue   bool                 // netpoll's Close was asked for while busy; settle calls it
 	posts      []func(reactor.Conn) // posted functions not yet run, from postHead on
 	postHead   int
-	timers     timerHeap        // AfterFunc timers not yet run, stopped or cancelled
-	timerSeq   uint64           // AfterFunc calls so far
-	high       bool             // out went above LowWater since the last OnDrain
-	closeReq   bool             // a graceful close was asked for; applied when no callback runs
-	cause      error            // what OnClose is told, once a close was asked for
-	out        reactor.Outbound // bytes not yet handed to the kernel or to netpoll's writer
-	flushing   bool             // a flusher goroutine owns the socket's write side
-	sendQueued bool             // an AsyncWrite sender goroutine is on its way
-	iov        []syscall.Iovec  // scratch for writev, reused
-	wconn      net.Conn         // a duplicate of the descriptor on Go's poller, for the flusher
-	wvec       net.Buffers      // the flusher's writev list, reused
-	drainTimer *time.Timer      // closes a connection that sent FIN if the peer does not
-	drained    sync.Cond        // on mu; signalled as the flusher makes progress or the state changes
+	timers     timerHeap           // AfterFunc timers not yet run, stopped or cancelled
+	timerSeq   uint64              // AfterFunc calls so far
+	high       bool                // out went above LowWater since the last OnDrain
+	closeReq   bool                // a graceful close was asked for; applied when no callback runs
+	cause      error               // what OnClose is told, once a close was asked for
+	out        backendkit.Outbound // bytes not yet handed to the kernel or to netpoll's writer
+	flushing   bool                // a flusher goroutine owns the socket's write side
+	sendQueued bool                // an AsyncWrite sender goroutine is on its way
+	iov        []syscall.Iovec     // scratch for writev, reused
+	wconn      net.Conn            // a duplicate of the descriptor on Go's poller, for the flusher
+	wvec       net.Buffers         // the flusher's writev list, reused
+	drainTimer *time.Timer         // closes a connection that sent FIN if the peer does not
+	drained    sync.Cond           // on mu; signalled as the flusher makes progress or the state changes
 }
 
 func newConn(b *backend, nc netpoll.Connection) (*conn, error) {
@@ -672,13 +673,13 @@ func (c *conn) serveOrphan() {
 	}
 }
 
-func (c *conn) callOpen() error { return reactor.CallOpen(c.b.cfg.Logger, c.b.h, c) }
+func (c *conn) callOpen() error { return backendkit.CallOpen(c.b.cfg.Logger, c.b.h, c) }
 
 func (c *conn) callData(in []byte) (int, reactor.Action, error) {
-	return reactor.CallData(c.b.cfg.Logger, c.b.h, c, in)
+	return backendkit.CallData(c.b.cfg.Logger, c.b.h, c, in)
 }
 
-func (c *conn) callClose(cause error) { reactor.CallClose(c.b.cfg.Logger, c.b.h, c, cause) }
+func (c *conn) callClose(cause error) { backendkit.CallClose(c.b.cfg.Logger, c.b.h, c, cause) }
 
 // writev writes bufs with one writev(2) on the non-blocking descriptor. c.mu held.
 func (c *conn) writev(bufs [][]byte) (int, error) {

@@ -18,7 +18,7 @@
 //     Skips and Releases all of it and carries what the handler left unconsumed in a buffer of
 //     its own, presented again joined with the next input. netpoll reads without limit, so the
 //     input is shown in windows of 64 KiB, and between windows the output is sent.
-//   - Write (3). Bytes go to a reactor.Outbound under the connection's mutex and are sent when
+//   - Write (3). Bytes go to a backendkit.Outbound under the connection's mutex and are sent when
 //     the callback returns with one non-blocking writev on the descriptor.
 //   - AsyncWrite (4). From any goroutine: queued under the same mutex, then one non-blocking
 //     writev. Write and AsyncWrite share that one queue, so their bytes go out in the order

@@ -4,6 +4,7 @@ package netpoller
 
 import (
 	"github.com/reactorlab/reactor/reactor"
+	"github.com/reactorlab/reactor/reactor/backendkit"
 )
 
 // Post implements reactor.Conn. Safe from any goroutine. f joins the connection's queue of
@@ -51,7 +52,7 @@ func (c *conn) dropPostsLocked() {
 func (c *conn) callPosted(f func(reactor.Conn)) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = reactor.HandlerPanic(c.b.cfg.Logger, c.remote.String(), v)
+			err = backendkit.HandlerPanic(c.b.cfg.Logger, c.remote.String(), v)
 		}
 	}()
 	f(c)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/reactorlab/reactor/reactor"
+	"github.com/reactorlab/reactor/reactor/backendkit"
 )
 
 // The connection's owner is its reader goroutine: besides the callbacks, it runs every function
@@ -73,7 +74,7 @@ func (c *conn) runEach(posts []func(reactor.Conn)) {
 func (c *conn) call(f func(reactor.Conn)) {
 	defer func() {
 		if v := recover(); v != nil {
-			c.Abort(reactor.HandlerPanic(c.b.cfg.Logger, c.remote.String(), v))
+			c.Abort(backendkit.HandlerPanic(c.b.cfg.Logger, c.remote.String(), v))
 		}
 	}()
 	f(c)

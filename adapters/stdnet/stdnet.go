@@ -16,6 +16,7 @@ import (
 	"github.com/reactorlab/reactor/internal/ratelog"
 	"github.com/reactorlab/reactor/internal/reuseport"
 	"github.com/reactorlab/reactor/reactor"
+	"github.com/reactorlab/reactor/reactor/backendkit"
 )
 
 // Name is the backend name users type.
@@ -179,7 +180,7 @@ type conn struct {
 	mu       sync.Mutex
 	drained  sync.Cond // signalled as the queue shrinks; the reader waits on it for backpressure
 	wake     sync.Cond // signalled for a post or a close; a paused reader waits on it where it cannot wait on the socket (pause_other.go)
-	out      reactor.Outbound
+	out      backendkit.Outbound
 	above    bool                 // out has been past LowWater since the last OnDrain (only with a drainer)
 	posts    []func(reactor.Conn) // for the reader to run, in order
 	reading  bool                 // the reader is in, or about to enter, Read or a paused wait
@@ -211,7 +212,7 @@ func (c *conn) serve() {
 	defer c.b.wg.Done()
 	defer c.b.conns.Remove(c)
 	h := c.b.h
-	if err := reactor.CallOpen(c.b.cfg.Logger, h, c); err != nil {
+	if err := backendkit.CallOpen(c.b.cfg.Logger, h, c); err != nil {
 		c.Abort(err)
 	} else {
 		c.flushInline()
@@ -240,7 +241,7 @@ func (c *conn) serve() {
 		err = c.readDone(err)
 		if n > 0 && c.acceptingInput() {
 			data := buf[:len(buf)+n]
-			consumed, action, perr := reactor.CallData(c.b.cfg.Logger, h, c, data)
+			consumed, action, perr := backendkit.CallData(c.b.cfg.Logger, h, c, data)
 			switch {
 			case perr != nil:
 				c.Abort(perr)
@@ -263,7 +264,7 @@ func (c *conn) serve() {
 	}
 	c.finish(rerr)
 	c.stopTimers()
-	reactor.CallClose(c.b.cfg.Logger, h, c, c.cause)
+	backendkit.CallClose(c.b.cfg.Logger, h, c, c.cause)
 }
 
 func growBuffer(buf []byte, limit int) []byte {

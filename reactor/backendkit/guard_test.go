@@ -1,4 +1,4 @@
-package reactor_test
+package backendkit_test
 
 import (
 	"errors"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/reactorlab/reactor/reactor"
+	"github.com/reactorlab/reactor/reactor/backendkit"
 	"github.com/reactorlab/reactor/reactor/conntest"
 )
 
@@ -24,17 +25,17 @@ func (panicky) OnClose(reactor.Conn, error) { panic("close") }
 func TestGuardedCalls(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	c := conntest.NewConn("")
-	if err := reactor.CallOpen(log, panicky{}, c); !errors.Is(err, reactor.ErrHandlerPanic) {
+	if err := backendkit.CallOpen(log, panicky{}, c); !errors.Is(err, reactor.ErrHandlerPanic) {
 		t.Errorf("CallOpen of a panicking OnOpen = %v; want ErrHandlerPanic", err)
 	}
-	if _, _, err := reactor.CallData(log, panicky{consumed: -1}, c, []byte("x")); !errors.Is(err, reactor.ErrHandlerPanic) {
+	if _, _, err := backendkit.CallData(log, panicky{consumed: -1}, c, []byte("x")); !errors.Is(err, reactor.ErrHandlerPanic) {
 		t.Errorf("CallData of a panicking OnData = %v; want ErrHandlerPanic", err)
 	}
-	if _, _, err := reactor.CallData(log, panicky{consumed: 2}, c, []byte("x")); !errors.Is(err, reactor.ErrHandlerPanic) {
+	if _, _, err := backendkit.CallData(log, panicky{consumed: 2}, c, []byte("x")); !errors.Is(err, reactor.ErrHandlerPanic) {
 		t.Errorf("CallData consuming 2 of 1 bytes = %v; want an error", err)
 	}
-	if n, a, err := reactor.CallData(log, panicky{consumed: 1}, c, []byte("x")); n != 1 || a != reactor.None || err != nil {
+	if n, a, err := backendkit.CallData(log, panicky{consumed: 1}, c, []byte("x")); n != 1 || a != reactor.None || err != nil {
 		t.Errorf("CallData = %d, %v, %v; want 1, none, nil", n, a, err)
 	}
-	reactor.CallClose(log, panicky{}, c, nil) // must not panic
+	backendkit.CallClose(log, panicky{}, c, nil) // must not panic
 }

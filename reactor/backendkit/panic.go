@@ -1,9 +1,11 @@
-package reactor
+package backendkit
 
 import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+
+	"github.com/reactorlab/reactor/reactor"
 )
 
 // HandlerPanic turns the value recovered from a handler's panic into the cause a backend gives
@@ -11,5 +13,5 @@ import (
 // recover, so a panicking handler costs one connection, never the server.
 func HandlerPanic(log *slog.Logger, conn string, v any) error {
 	log.Error("handler panicked; connection aborted", "conn", conn, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-	return fmt.Errorf("%w: %v", ErrHandlerPanic, v)
+	return fmt.Errorf("%w: %v", reactor.ErrHandlerPanic, v)
 }

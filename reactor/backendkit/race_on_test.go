@@ -1,7 +1,7 @@
 //go:build race
 
-package reactor
+package backendkit
 
 // raceEnabled: the race detector makes sync.Pool drop items at random, so allocation counts
-// mean nothing under it. Allocation tests skip then; .ci/run runs them in a pass without -race.
+// are only pinned without it.
 const raceEnabled = true

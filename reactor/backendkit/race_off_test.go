@@ -1,5 +1,5 @@
 //go:build !race
 
-package reactor
+package backendkit
 
 const raceEnabled = false

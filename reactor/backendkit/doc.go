@@ -1,0 +1,9 @@
+// Package backendkit holds what a backend author needs and a protocol author never calls: the
+// guarded calls of a Handler's callbacks (CallOpen, CallData, CallClose), which turn a panic
+// into a logged error that costs one connection, never the server; HandlerPanic, for posted
+// functions and timers that run outside those calls; and Outbound, the pooled queue of chunks
+// a connection's pending output waits in, sent with writev.
+//
+// Every backend in this module uses it; a backend written elsewhere may too. Protocols and
+// programs that only serve need package reactor alone.
+package backendkit
