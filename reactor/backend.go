@@ -41,7 +41,10 @@ type Info struct {
 	// MaxConns is the most connections the backend can hold at once by design (select: limited
 	// by FD_SETSIZE), or 0 when only the process's descriptor limit applies.
 	MaxConns int
-	// Unsupported lists the Config options this backend cannot honour; setting one of them makes
-	// the constructor fail with ErrNotSupported.
+	// Unsupported lists what this backend cannot honour, the goal being nothing. A Config field
+	// name ("EdgeTriggered") is an option the constructor refuses with ErrNotSupported. A Conn
+	// method, alone or with the option under which it fails ("PauseRead with EdgeTriggered"),
+	// is a contract point that fails with ErrNotSupported: the method returns it, or the
+	// connection is aborted with it where the method returns nothing.
 	Unsupported []string
 }

@@ -3,6 +3,7 @@ package reactor
 import (
 	"log/slog"
 	"runtime"
+	"time"
 )
 
 // Defaults applied by Config.WithDefaults to zero fields.
@@ -12,6 +13,7 @@ const (
 	DefaultMaxInbound     = 1 << 20
 	DefaultMaxOutbound    = 1 << 20
 	DefaultLowWater       = 64 << 10
+	DefaultDialTimeout    = 5 * time.Second
 )
 
 // Config tunes a backend. The zero value works: every zero field means its documented default,
@@ -49,6 +51,10 @@ type Config struct {
 	// OnDrain, after the output had been above it. Default DefaultLowWater, at most MaxOutbound.
 	LowWater int
 
+	// DialTimeout bounds how long Conn.Dial waits for an outbound connection to be made (a
+	// context passed to Dial may set an earlier deadline). Default DefaultDialTimeout.
+	DialTimeout time.Duration
+
 	// Logger receives the backend's own reports (handler panics, accept errors). Default
 	// slog.Default().
 	Logger *slog.Logger
@@ -75,6 +81,9 @@ func (c Config) WithDefaults() Config {
 		c.LowWater = DefaultLowWater
 	}
 	c.LowWater = min(c.LowWater, c.MaxOutbound)
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = DefaultDialTimeout
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

@@ -23,6 +23,10 @@ var (
 	// ErrHandlerPanic is wrapped by the cause given to OnClose when a handler callback panicked.
 	ErrHandlerPanic = errors.New("reactor: handler panicked")
 
+	// ErrDialFailed is wrapped, together with the reason, by the cause given to OnClose when an
+	// outbound connection (Conn.Dial) could not be made.
+	ErrDialFailed = errors.New("reactor: dial failed")
+
 	// ErrNotSupported is returned for a feature or option a backend cannot provide, and by
 	// backends that do not run on this operating system.
 	ErrNotSupported = errors.New("reactor: not supported")

@@ -1,6 +1,7 @@
 package reactor
 
 import (
+	"context"
 	"net"
 	"time"
 )
@@ -92,9 +93,32 @@ type Conn interface {
 	// a nil cause. Safe from any goroutine; later calls do nothing.
 	Close() error
 
-	// Abort drops pending output and closes the connection at once; OnClose follows with cause
-	// (or ErrConnClosed when cause is nil). Safe from any goroutine.
+	// Abort drops pending output and closes the connection at once with a reset (TCP RST, as
+	// with SO_LINGER 0), so that the peer learns the stream was cut rather than ended; OnClose
+	// follows with cause (or ErrConnClosed when cause is nil). Safe from any goroutine.
 	Abort(cause error)
+
+	// CloseWrite flushes the output written so far, then shuts down the sending half of the
+	// connection (TCP FIN): the peer reads end of stream, while this side may go on receiving.
+	// Later writes fail with ErrConnClosed. Once the peer's end of stream has been seen too (a
+	// Handler that implements HalfCloser) the connection closes, OnClose following with a nil
+	// cause. Only from the connection's own callbacks; later calls do nothing.
+	CloseWrite() error
+
+	// Dial opens an outbound TCP connection to addr (host:port; a host name is resolved off
+	// the owner) and serves it with h like an accepted connection: OnOpen once connected, then
+	// OnData and OnClose. Where the backend has event loops the new connection belongs to c's
+	// loop, so that c's callbacks and h's never run at the same time (a proxy's two halves never
+	// cross threads); where each connection has a goroutine, it gets its own. When the
+	// connection cannot be made — refused, unreachable, no such host, Config.DialTimeout or ctx's
+	// deadline passed, ctx cancelled, the server shutting down — h.OnClose is called with an
+	// error that wraps both ErrDialFailed and the cause (errors.Is(err, syscall.ECONNREFUSED),
+	// context.DeadlineExceeded, ErrServerClosed …), and OnOpen never is. ctx bounds the
+	// connecting only, not the connection's life. Dial returns an error, and h is never called,
+	// only when the dial cannot begin: a malformed addr, ErrConnClosed once c is closing, or
+	// ErrNotSupported. Only from c's own callbacks. The new connection lives on its own: it
+	// outlives c unless closed, and Shutdown closes it like any other.
+	Dial(ctx context.Context, addr string, h Handler) error
 
 	// LocalAddr is the server's end. Safe from any goroutine.
 	LocalAddr() net.Addr
@@ -140,6 +164,18 @@ type Conn interface {
 	// to the kernel. Safe from any goroutine. It is a snapshot: the kernel may take bytes at
 	// any moment, so the figure may be a little high, even inside a callback.
 	Buffered() int
+}
+
+// HalfCloser is an optional interface of a Handler, for protocols that go on writing after the
+// peer has finished sending: a proxy relaying a half-close, a reply that follows the client's
+// FIN. Without it, the peer's end of stream closes the connection once its pending output is
+// flushed, OnClose following with io.EOF. With it, the backend calls OnReadEOF instead, after
+// the last OnData, and the connection stays open for writing until the handler ends it: Close,
+// CloseWrite (which then closes it, OnClose following with a nil cause) or a returned Close.
+// Input still unconsumed at end of stream is dropped. OnReadEOF runs on the connection's owner
+// like every callback; a paused connection (PauseRead) sees it only once reading resumes.
+type HalfCloser interface {
+	OnReadEOF(c Conn) Action
 }
 
 // Drainer is an optional interface of a Handler. A backend calls OnDrain on the connection's

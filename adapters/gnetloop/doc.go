@@ -73,7 +73,7 @@
 //     edge-triggered mode (Config.EdgeTriggered) PauseRead is not supported: gnet's reader
 //     re-triggers itself after every full read until the socket is empty, whatever the epoll
 //     entry says, so a peer that keeps sending would be read without end; PauseRead aborts the
-//     connection with ErrNotSupported instead. ResumeRead restores gnet's own events; input that
+//     connection with ErrNotSupported instead, and Info().Unsupported says so. ResumeRead restores gnet's own events; input that
 //     waited is delivered by a loop task, or by the next read, whichever comes first. The
 //     kernel's window fills while paused; the scenarios see the heap stay flat. A peer's FIN
 //     goes unnoticed while paused.
@@ -108,7 +108,8 @@
 // Config.EdgeTriggered → gnet.WithEdgeTriggeredIO. Config.ReadBufferSize →
 // gnet.WithReadBufferCap (gnet rounds it up to a power of two). TCP_NODELAY is set on every
 // connection (Go sets it on what the listener accepts). Every option of reactor.Config is
-// honoured, so Info().Unsupported is empty. Start returns once gnet's loops run: the engine's
+// honoured, so Info().Unsupported names no option; it names the contract point gnet cannot
+// keep under one of them, "PauseRead with EdgeTriggered" (see Flow control). Start returns once gnet's loops run: the engine's
 // ticker (gnet.WithTicker) fires first right after they started, and that first tick is the
 // signal.
 //

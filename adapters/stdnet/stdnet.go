@@ -43,7 +43,7 @@ func Info() reactor.Info {
 		Model:       "goroutine per connection on the net package (runtime netpoller)",
 		Progression: "thread per connection / coroutines",
 		Available:   true,
-		Unsupported: []string{"EdgeTriggered"},
+		Unsupported: []string{"EdgeTriggered", "CloseWrite", "Dial"},
 	}
 }
 

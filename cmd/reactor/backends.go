@@ -59,12 +59,24 @@ func describe(in reactor.Info) backendDesc {
 		d.Reason = in.Reason
 	}
 	for _, u := range in.Unsupported {
-		if f, ok := optionFlags[u]; ok {
-			u = f
-		}
-		d.Unsupported = append(d.Unsupported, u)
+		d.Unsupported = append(d.Unsupported, inFlags(u))
 	}
 	return d
+}
+
+// inFlags words an Info.Unsupported entry as a CLI user knows it: an option as its flag
+// ("--edge"), a contract point with the option it fails under as "PauseRead with --edge", and
+// a contract point that always fails (a Conn method, "Dial") as it is.
+func inFlags(u string) string {
+	if f, ok := optionFlags[u]; ok {
+		return f
+	}
+	if point, opt, ok := strings.Cut(u, " with "); ok {
+		if f, ok := optionFlags[opt]; ok {
+			return point + " with " + f
+		}
+	}
+	return u
 }
 
 func (d backendDesc) here() string {
@@ -85,7 +97,7 @@ func (d backendDesc) unsupported() string {
 	if len(d.Unsupported) == 0 {
 		return "-"
 	}
-	return strings.Join(d.Unsupported, " ")
+	return strings.Join(d.Unsupported, ", ")
 }
 
 // narrowWidth is what the default table fits in: a terminal, a README, a code review.

@@ -209,8 +209,8 @@ func TestBackendsNamesOneAndExplainsUnavailable(t *testing.T) {
 		t.Errorf("backends nope: exit %d, %s; want 2 and the valid names", code, errOut.String())
 	}
 	// How a backend that does not run here reads, as on macOS.
-	d := describe(reactor.Info{Name: "epoll", Reason: "needs Linux", Unsupported: []string{"EdgeTriggered", "ReadBufferSize"}})
-	if d.here() != "no: needs Linux" || d.unsupported() != "--edge --read-buffer" {
+	d := describe(reactor.Info{Name: "epoll", Reason: "needs Linux", Unsupported: []string{"EdgeTriggered", "ReadBufferSize", "PauseRead with EdgeTriggered", "Dial"}})
+	if d.here() != "no: needs Linux" || d.unsupported() != "--edge, --read-buffer, PauseRead with --edge, Dial" {
 		t.Errorf("here %q, unsupported %q; want the reason and flag names", d.here(), d.unsupported())
 	}
 }

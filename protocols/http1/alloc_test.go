@@ -1,6 +1,7 @@
 package http1
 
 import (
+	"context"
 	"net"
 	"strings"
 	"testing"
@@ -22,10 +23,16 @@ func (c *sinkConn) Write(p []byte) (int, error) { c.written += len(p); return le
 func (c *sinkConn) AsyncWrite(p []byte) error   { c.written += len(p); return nil }
 func (c *sinkConn) Close() error                { return nil }
 func (c *sinkConn) Abort(error)                 {}
+func (c *sinkConn) CloseWrite() error           { return nil }
 func (c *sinkConn) LocalAddr() net.Addr         { return nil }
 func (c *sinkConn) RemoteAddr() net.Addr        { return nil }
 func (c *sinkConn) Context() any                { return c.ctx }
 func (c *sinkConn) SetContext(v any)            { c.ctx = v }
+
+// Dial is refused: the handler never dials.
+func (c *sinkConn) Dial(context.Context, string, reactor.Handler) error {
+	return reactor.ErrNotSupported
+}
 
 // Post is refused: the sink has no owner to run f on, and the handler never posts.
 func (c *sinkConn) Post(func(reactor.Conn)) error { return reactor.ErrNotSupported }

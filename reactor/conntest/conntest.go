@@ -11,10 +11,16 @@
 //   - PauseRead holds the input fed to the Driver until ResumeRead; the Driver presents it,
 //     with the unconsumed tail, at its next Feed, Advance or Run.
 //   - Buffered counts the output not yet taken by TakeOutput, which plays the kernel.
+//   - CloseWrite marks the sending half shut (WriteClosed); Driver.EOF plays the peer's end of
+//     stream, calling OnReadEOF for a HalfCloser, and OnClose with io.EOF otherwise.
+//   - Dial connects nothing: it records the request (Dials), and the test plays the outcome,
+//     e.g. conntest.Open(d.H, d.Addr) for a connection made, or d.H.OnClose for one refused.
 package conntest
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -40,7 +46,17 @@ type Conn struct {
 	clock   *Clock
 	posted  []func(reactor.Conn)
 	paused  bool
-	armed   int // AfterFunc calls that armed a timer
+	armed   int  // AfterFunc calls that armed a timer
+	wshut   bool // CloseWrite was called
+	readEOF bool // the Driver delivered the peer's end of stream to a HalfCloser
+	dials   []Dialed
+}
+
+// Dialed is one call of Conn.Dial, as recorded.
+type Dialed struct {
+	Ctx  context.Context
+	Addr string
+	H    reactor.Handler
 }
 
 // NewConn returns a Conn with the given remote address ("127.0.0.1:40000" when empty) and a
@@ -75,7 +91,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 // AsyncWrite implements reactor.Conn.
 func (c *Conn) AsyncWrite(p []byte) error {
 	c.mu.Lock()
-	if c.closed {
+	if c.closed || c.wshut {
 		c.mu.Unlock()
 		return reactor.ErrConnClosed
 	}
@@ -121,6 +137,48 @@ func (c *Conn) shut() {
 	if k != nil {
 		k.drop(c)
 	}
+}
+
+// CloseWrite implements reactor.Conn: later writes fail, and once the Driver has delivered the
+// peer's end of stream too, the connection is closed.
+func (c *Conn) CloseWrite() error {
+	c.mu.Lock()
+	if c.closed || c.wshut {
+		c.mu.Unlock()
+		return nil
+	}
+	c.wshut = true
+	if c.readEOF {
+		c.shut()
+		return nil
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// WriteClosed reports whether CloseWrite was called.
+func (c *Conn) WriteClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.wshut
+}
+
+// Dial implements reactor.Conn by recording the request; see Dials.
+func (c *Conn) Dial(ctx context.Context, addr string, h reactor.Handler) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return reactor.ErrConnClosed
+	}
+	c.dials = append(c.dials, Dialed{Ctx: ctx, Addr: addr, H: h})
+	return nil
+}
+
+// Dials returns the Dial calls made so far, oldest first.
+func (c *Conn) Dials() []Dialed {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Dialed(nil), c.dials...)
 }
 
 // LocalAddr implements reactor.Conn.
@@ -323,6 +381,33 @@ func (d *Driver) FeedBytewise(p []byte) reactor.Action {
 		}
 	}
 	return a
+}
+
+// EOF plays the peer's end of stream after the input fed so far: a HalfCloser gets OnReadEOF
+// (and the connection closes at once, OnClose following with a nil cause, if CloseWrite was
+// called before or by it, or if it returns Close); any other handler gets OnClose with io.EOF.
+// It returns Close once the connection is closed.
+func (d *Driver) EOF() reactor.Action {
+	if d.C.Closed() {
+		return reactor.Close
+	}
+	hc, ok := d.H.(reactor.HalfCloser)
+	if !ok {
+		d.Close(io.EOF)
+		return reactor.Close
+	}
+	d.C.mu.Lock()
+	d.C.readEOF = true
+	d.C.mu.Unlock()
+	a := hc.OnReadEOF(d.C)
+	if a == reactor.Close || d.C.WriteClosed() {
+		d.C.Close()
+	}
+	if d.C.Closed() {
+		d.H.OnClose(d.C, nil)
+		return reactor.Close
+	}
+	return d.Run()
 }
 
 // Close ends the connection and calls OnClose with err.

@@ -1,8 +1,10 @@
 package conntest
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -174,5 +176,66 @@ func TestBufferedIsWhatOutputHolds(t *testing.T) {
 	c.TakeOutput()
 	if got := c.Buffered(); got != 0 {
 		t.Errorf("Buffered() after TakeOutput = %d; want 0", got)
+	}
+}
+
+// halfCloser relays nothing: on the peer's end of stream it writes a last word and shuts its
+// own sending half.
+type halfCloser struct {
+	reactor.NopHandler
+	closed []error
+}
+
+func (h *halfCloser) OnReadEOF(c reactor.Conn) reactor.Action {
+	c.Write([]byte("bye"))
+	c.CloseWrite()
+	return reactor.None
+}
+
+func (h *halfCloser) OnClose(_ reactor.Conn, err error) { h.closed = append(h.closed, err) }
+
+func TestEOFAndCloseWrite(t *testing.T) {
+	h := &halfCloser{}
+	d := Open(h, "")
+	if a := d.EOF(); a != reactor.Close {
+		t.Errorf("EOF = %v; want close once OnReadEOF shut the sending half too", a)
+	}
+	if string(d.C.Output()) != "bye" || !d.C.WriteClosed() || len(h.closed) != 1 || h.closed[0] != nil {
+		t.Errorf("output %q, write closed %v, OnClose causes %v; want bye, true, [nil]", d.C.Output(), d.C.WriteClosed(), h.closed)
+	}
+	// Without HalfCloser the end of stream closes with io.EOF.
+	var got error
+	d = Open(closeRecorder{&got}, "")
+	if d.EOF(); got != io.EOF {
+		t.Errorf("plain handler closed with %v; want io.EOF", got)
+	}
+	// Writes after CloseWrite fail.
+	c := NewConn("")
+	c.CloseWrite()
+	if _, err := c.Write([]byte("x")); !errors.Is(err, reactor.ErrConnClosed) || c.Closed() {
+		t.Errorf("Write after CloseWrite: %v, closed %v; want ErrConnClosed and still open for reading", err, c.Closed())
+	}
+}
+
+type closeRecorder struct{ err *error }
+
+func (closeRecorder) OnOpen(reactor.Conn) {}
+func (closeRecorder) OnData(_ reactor.Conn, in []byte) (int, reactor.Action) {
+	return len(in), reactor.None
+}
+func (r closeRecorder) OnClose(_ reactor.Conn, err error) { *r.err = err }
+
+func TestDialRecords(t *testing.T) {
+	c := NewConn("")
+	h := &halfCloser{}
+	if err := c.Dial(context.Background(), "127.0.0.1:7000", h); err != nil {
+		t.Fatal(err)
+	}
+	if ds := c.Dials(); len(ds) != 1 || ds[0].Addr != "127.0.0.1:7000" || ds[0].H != h {
+		t.Errorf("Dials() = %+v; want the one call", ds)
+	}
+	c.Close()
+	if err := c.Dial(context.Background(), "127.0.0.1:7000", h); !errors.Is(err, reactor.ErrConnClosed) {
+		t.Errorf("Dial on a closed conn: %v; want ErrConnClosed", err)
 	}
 }

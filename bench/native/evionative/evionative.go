@@ -24,6 +24,7 @@ import (
 
 	"github.com/tidwall/evio"
 
+	"github.com/reactorlab/reactor/bench/native/internal/nodial"
 	"github.com/reactorlab/reactor/bench/native/internal/ownertimer"
 	"github.com/reactorlab/reactor/protocols/http1"
 	"github.com/reactorlab/reactor/reactor"
@@ -136,6 +137,7 @@ func Serve(ctx context.Context, proto, addr string, loops int) error {
 // glue is the least a reactor.Conn needs to be for the http1 handler on evio: writes collect
 // in out, which Data returns; the handler never writes asynchronously.
 type glue struct {
+	nodial.Unsupported
 	ec      evio.Conn
 	is      evio.InputStream
 	out     []byte

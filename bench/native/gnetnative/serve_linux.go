@@ -12,6 +12,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/reactorlab/reactor/bench/native/internal/nodial"
 	"github.com/reactorlab/reactor/bench/native/internal/ownertimer"
 	"github.com/reactorlab/reactor/protocols/http1"
 	"github.com/reactorlab/reactor/reactor"
@@ -140,6 +141,7 @@ func (e *httpEvents) OnClose(c gnet.Conn, err error) gnet.Action {
 // glue is the reactor.Conn the handler writes to: writes gather in out and leave in one
 // gnet Write when the callback returns.
 type glue struct {
+	nodial.Unsupported
 	c       gnet.Conn
 	loop    gnet.EventLoop // the connection's, safe from any goroutine
 	out     []byte

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cloudwego/netpoll"
 
+	"github.com/reactorlab/reactor/bench/native/internal/nodial"
 	"github.com/reactorlab/reactor/bench/native/internal/ownertimer"
 	"github.com/reactorlab/reactor/protocols/http1"
 	"github.com/reactorlab/reactor/reactor"
@@ -160,6 +161,7 @@ func (s *httpServer) onRequest(ctx context.Context, c netpoll.Connection) error 
 // goroutine around its function, the goroutine draining what was posted, and netpoll's close
 // callback. None holds it while it blocks on the peer.
 type glue struct {
+	nodial.Unsupported
 	c       netpoll.Connection
 	mu      sync.Mutex
 	out     []byte

@@ -1,0 +1,35 @@
+package backendkit
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/reactorlab/reactor/reactor"
+)
+
+// DialError is the cause a backend gives OnClose when Conn.Dial could not connect to addr:
+// errors.Is finds both reactor.ErrDialFailed and cause in it.
+func DialError(addr string, cause error) error { return &dialError{addr: addr, cause: cause} }
+
+type dialError struct {
+	addr  string
+	cause error
+}
+
+func (e *dialError) Error() string   { return "reactor: dial " + e.addr + ": " + e.cause.Error() }
+func (e *dialError) Unwrap() []error { return []error{reactor.ErrDialFailed, e.cause} }
+
+// CheckDialAddr is the check every backend's Conn.Dial makes before it begins: addr must be
+// host:port with a port number in 1–65535. The host may be empty (the local system, as net.Dial
+// has it).
+func CheckDialAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("reactor: dial %q: %w", addr, err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("reactor: dial %q: port must be a number from 1 to 65535", addr)
+	}
+	return nil
+}
