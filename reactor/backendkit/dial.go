@@ -1,9 +1,11 @@
 package backendkit
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/reactorlab/reactor/reactor"
 )
@@ -32,4 +34,17 @@ func CheckDialAddr(addr string) error {
 		return fmt.Errorf("reactor: dial %q: port must be a number from 1 to 65535", addr)
 	}
 	return nil
+}
+
+// DialTCP connects to addr with the standard library, for backends that make outbound
+// connections off their loops (a goroutine per dial): it gives up after timeout or when ctx
+// ends, and its error is already a DialError. It blocks; call it from a goroutine of the
+// backend's own.
+func DialTCP(ctx context.Context, timeout time.Duration, addr string) (*net.TCPConn, error) {
+	d := net.Dialer{Timeout: timeout}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, DialError(addr, err)
+	}
+	return c.(*net.TCPConn), nil
 }

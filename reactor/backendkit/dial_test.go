@@ -1,10 +1,13 @@
 package backendkit
 
 import (
+	"context"
 	"errors"
+	"net"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/reactorlab/reactor/reactor"
 )
@@ -29,5 +32,27 @@ func TestCheckDialAddr(t *testing.T) {
 		if err := CheckDialAddr(bad); err == nil {
 			t.Errorf("CheckDialAddr(%q) = nil; want an error", bad)
 		}
+	}
+}
+
+func TestDialTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	c, err := DialTCP(context.Background(), time.Second, addr)
+	if err != nil {
+		t.Fatalf("DialTCP to a listener: %v", err)
+	}
+	c.Close()
+	ln.Close()
+	if _, err := DialTCP(context.Background(), time.Second, addr); !errors.Is(err, reactor.ErrDialFailed) || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("DialTCP to a closed port: %v; want ErrDialFailed and ECONNREFUSED", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := DialTCP(ctx, time.Second, "127.0.0.1:9"); !errors.Is(err, reactor.ErrDialFailed) || !errors.Is(err, context.Canceled) {
+		t.Errorf("DialTCP with a cancelled context: %v; want ErrDialFailed and context.Canceled", err)
 	}
 }
