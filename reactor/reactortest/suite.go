@@ -45,6 +45,7 @@ func Run(t *testing.T, newBackend reactor.Constructor) {
 		{"HTTPTenThousandPipelined", s.testHTTPTenThousandPipelined},
 		{"HTTPFaults", s.testHTTPFaults},
 		{"HalfClose", s.testHalfClose},
+		{"Proxy", s.testProxy},
 		{"ConnectChurn", s.testConnectChurn},
 		{"SlowPeers", s.testSlowPeers},
 		{"SharedPort", s.testSharedPort},
@@ -69,6 +70,7 @@ func Run(t *testing.T, newBackend reactor.Constructor) {
 func (s *suite) warmUp(t *testing.T) {
 	warm := s.start(t, reactor.Config{}, echo.Handler{})
 	s.maxConns = warm.b.Info().MaxConns
+	s.unsupported = warm.b.Info().Unsupported
 	c := warm.dial(t)
 	c.Write([]byte("x"))
 	readFull(t, c, 1)
@@ -82,6 +84,9 @@ type suite struct {
 	// that hold hundreds of connections at once stay within it; clients and servers share
 	// this process, so each connection costs two descriptors here.
 	maxConns int
+	// unsupported is the backend's Info.Unsupported: scenarios that need a contract point it
+	// lists skip, saying so.
+	unsupported []string
 }
 
 // most returns n, or fewer when the backend cannot hold n connections at once in this process.
