@@ -51,13 +51,7 @@ func proxyHeapBound(highWater int) int64 {
 // half-close both ways, failures relayed and logged, churn, and Shutdown with live pairs. It
 // needs Dial and CloseWrite; a backend that lists either as unsupported skips it, saying so.
 func (s *suite) testProxy(t *testing.T) {
-	for _, need := range []string{"Dial", "CloseWrite"} {
-		for _, u := range s.unsupported {
-			if u == need {
-				t.Skipf("the backend does not support %s (Info.Unsupported lists it): the proxy cannot run on it", need)
-			}
-		}
-	}
+	s.requires(t, "Dial", "CloseWrite")
 	t.Run("Bulk", s.testProxyBulk)
 	t.Run("Backpressure", func(t *testing.T) {
 		t.Run("UpstreamFloodsClientNotReading", func(t *testing.T) { s.testProxyFlood(t, false) })
@@ -69,12 +63,12 @@ func (s *suite) testProxy(t *testing.T) {
 	t.Run("Shutdown", s.testProxyShutdown)
 }
 
-// upstreamServer stands for a proxy's upstream: a plain TCP server running serve on a
+// proxyUpstream stands for a proxy's upstream: a plain TCP server running serve on a
 // goroutine of its own for each connection, which it closes when serve returns. With a nil
 // serve it hands each connection to the test instead (handed), for the test to play the
 // upstream by hand, and holds it until the test ends. It is stopped, its connections closed
 // and its goroutines waited for, when the test ends.
-type upstreamServer struct {
+type proxyUpstream struct {
 	ln              net.Listener
 	addr            string
 	handed          chan *net.TCPConn
@@ -85,13 +79,13 @@ type upstreamServer struct {
 	accepted, ended atomic.Int64
 }
 
-func startUpstream(t *testing.T, serve func(c *net.TCPConn)) *upstreamServer {
+func startProxyUpstream(t *testing.T, serve func(c *net.TCPConn)) *proxyUpstream {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &upstreamServer{ln: ln, addr: ln.Addr().String(), handed: make(chan *net.TCPConn, 16),
+	u := &proxyUpstream{ln: ln, addr: ln.Addr().String(), handed: make(chan *net.TCPConn, 16),
 		stop: make(chan struct{}), conns: map[*net.TCPConn]bool{}}
 	if serve == nil {
 		serve = func(c *net.TCPConn) {
@@ -172,7 +166,7 @@ func echoUpstream(clean *atomic.Int64) func(*net.TCPConn) {
 
 // next waits for the connection the proxy makes to the upstream (one started with a nil
 // serve).
-func (u *upstreamServer) next(t *testing.T) *net.TCPConn {
+func (u *proxyUpstream) next(t *testing.T) *net.TCPConn {
 	t.Helper()
 	select {
 	case c := <-u.handed:
@@ -262,7 +256,7 @@ func readStream(c net.Conn, seed uint32) (n, badAt int, err error) {
 // checking the stream it receives; each side ends its stream with a FIN, relayed.
 func (s *suite) testProxyBulk(t *testing.T) {
 	const upstreamSeeds = 1 << 16 // the upstream's stream for client i is i + upstreamSeeds
-	up := startUpstream(t, func(c *net.TCPConn) {
+	up := startProxyUpstream(t, func(c *net.TCPConn) {
 		var hdr [4]byte
 		if _, err := io.ReadFull(c, hdr[:]); err != nil {
 			t.Errorf("upstream: reading the client's number: %v", err)
@@ -327,7 +321,7 @@ func (s *suite) testProxyBulk(t *testing.T) {
 // server's heap stays within proxyHeapBound. When the other end reads, every byte arrives,
 // in order, and then the end of stream.
 func (s *suite) testProxyFlood(t *testing.T, clientFloods bool) {
-	up := startUpstream(t, nil)
+	up := startProxyUpstream(t, nil)
 	srv, p, _ := s.startProxy(t, reactor.Config{MaxOutbound: 2 * proxyFloodSize}, up.addr)
 
 	streamPattern() // made before the heap is measured
@@ -397,7 +391,7 @@ func settledHeap(m *runtime.MemStats) {
 // sent before it, while the other direction stays open: the other end replies after reading
 // the end, and its reply and its own end of stream come back.
 func (s *suite) testProxyHalfClose(t *testing.T) {
-	up := startUpstream(t, nil)
+	up := startProxyUpstream(t, nil)
 	srv, _, _ := s.startProxy(t, reactor.Config{}, up.addr)
 	for _, upstreamFirst := range []bool{false, true} {
 		name := "ClientFirst"
@@ -429,8 +423,8 @@ func (s *suite) testProxyHalfClose(t *testing.T) {
 	}
 }
 
-// testProxyFailures: an upstream that refuses or cannot be reached closes the client cleanly
-// with the cause logged; a reset of either end mid-stream resets the other (ECONNRESET), the
+// testProxyFailures: an upstream that refuses, cannot be reached or does not answer within
+// Config.DialTimeout closes the client cleanly with the cause logged; a reset of either end mid-stream resets the other (ECONNRESET), the
 // upstream's logged.
 func (s *suite) testProxyFailures(t *testing.T) {
 	t.Run("Refused", func(t *testing.T) {
@@ -462,13 +456,30 @@ func (s *suite) testProxyFailures(t *testing.T) {
 		}
 		logs.expect(t, "cannot reach upstream", "upstream="+addr)
 	})
+	t.Run("TimesOut", func(t *testing.T) {
+		addr, why := stalledListener(t)
+		if addr == "" {
+			t.Skipf("no connect can be held pending here: %s", why)
+		}
+		const timeout = 200 * time.Millisecond
+		srv, _, logs := s.startProxy(t, reactor.Config{DialTimeout: timeout}, addr)
+		c := srv.dial(t)
+		start := time.Now()
+		if got, err := io.ReadAll(c); len(got) != 0 || err != nil {
+			t.Errorf("client read %q, %v; want a clean end of stream, no bytes", got, err)
+		}
+		if d := time.Since(start); d < timeout || d > timeout+5*time.Second {
+			t.Errorf("client closed %v after connecting; want once the dial timed out, after %v", d, timeout)
+		}
+		logs.expect(t, "cannot reach upstream", "upstream="+addr)
+	})
 	for _, upstreamResets := range []bool{true, false} {
 		name := "ClientResets"
 		if upstreamResets {
 			name = "UpstreamResets"
 		}
 		t.Run(name, func(t *testing.T) {
-			up := startUpstream(t, nil)
+			up := startProxyUpstream(t, nil)
 			srv, _, logs := s.startProxy(t, reactor.Config{}, up.addr)
 			c := srv.dial(t)
 			uc := up.next(t)
@@ -506,7 +517,7 @@ func (s *suite) testProxyChurn(t *testing.T) {
 	}
 	const workers = 8
 	var clean atomic.Int64
-	up := startUpstream(t, echoUpstream(&clean))
+	up := startProxyUpstream(t, echoUpstream(&clean))
 	srv, _, logs := s.startProxy(t, reactor.Config{}, up.addr)
 	base := snapshot()
 	var failures atomic.Int64
@@ -581,7 +592,7 @@ func roundTrip(c *net.TCPConn, buf []byte) error {
 func (s *suite) testProxyShutdown(t *testing.T) {
 	pairs := s.most(400) / 2 // four descriptors a pair in this process
 	var clean atomic.Int64
-	up := startUpstream(t, echoUpstream(&clean))
+	up := startProxyUpstream(t, echoUpstream(&clean))
 	srv, _, _ := s.startProxy(t, reactor.Config{}, up.addr)
 	clients := make([]*net.TCPConn, pairs)
 	for i := range clients {
