@@ -65,6 +65,7 @@ type loop struct {
 	events              []unix.EpollEvent
 	buf                 []byte // the read buffer every connection of the loop reads into
 	iov                 []unix.Iovec
+	vec                 [][]byte // the pending output of the connection being flushed; empty between flushes
 	rsa                 unix.RawSockaddrAny
 	wakebuf             [8]byte
 	conns               []*conn // by slot; nil for a free slot
@@ -123,6 +124,7 @@ func newLoop(s *server) (*loop, error) {
 		wakefd:      -1, lfd: -1, spare: -1,
 		events: make([]unix.EpollEvent, maxEvents),
 		iov:    make([]unix.Iovec, 0, maxIovecs),
+		vec:    make([][]byte, 0, maxIovecs),
 	}
 	l.buf = make([]byte, l.readSize)
 	if d, ok := s.h.(reactor.Drainer); ok {
@@ -401,7 +403,9 @@ func (l *loop) flush(c *conn) {
 	for c.out.Len() > 0 {
 		var n, total int
 		var err error
-		if bufs := c.out.Buffers(maxIovecs); len(bufs) == 1 {
+		// The loop's list rather than one kept in every connection that has written.
+		bufs := c.out.AppendBuffers(l.vec[:0], maxIovecs)
+		if len(bufs) == 1 {
 			// The common case, a reply that fits one chunk: plain write spares the kernel
 			// from importing an iovec.
 			total = len(bufs[0])
@@ -415,6 +419,7 @@ func (l *loop) flush(c *conn) {
 			}
 			n, err = writev(c.fd, iov)
 		}
+		clear(bufs) // no hold on chunks that Discard returns to their pool
 		if err == unix.EINTR {
 			continue
 		}
