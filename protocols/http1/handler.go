@@ -138,7 +138,7 @@ func (h *Handler) Close() {
 // conn is the per-connection state, kept with Conn.SetContext: where the connection stands for
 // the time limits, and the request in progress, if any. It is small on purpose (24 bytes)
 // because an idle keep-alive connection keeps nothing else here: the parser and what has been
-// decided about a request (an exchange, some 250 bytes) come from the Handler's pool with the
+// decided about a request (an exchange, 240 bytes) come from the Handler's pool with the
 // request's first bytes and go back once it has been answered and no byte of a next one waits.
 type conn struct {
 	phase uint8     // waitIdle, waitHead, waitBody or timedOut
