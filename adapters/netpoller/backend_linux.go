@@ -202,7 +202,7 @@ type connKey struct{}
 // onPrepare runs on the poller goroutine as a connection is accepted, before netpoll watches
 // it: it creates the adapter's conn, or turns the connection away during Shutdown.
 func (b *backend) onPrepare(nc netpoll.Connection) context.Context {
-	c, err := newConn(b, nc)
+	c, err := newConn(b, nc, b.h, b.onDrain)
 	if err != nil || b.stopping.Load() {
 		nc.Close()
 		return context.Background()

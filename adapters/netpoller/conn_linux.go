@@ -47,11 +47,13 @@ const (
 // the goroutine running the connection's callbacks (netpoll runs one at a time per
 // connection); the rest are shared under mu.
 type conn struct {
-	b      *backend
-	nc     netpoll.Connection
-	fd     int
-	local  net.Addr
-	remote net.Addr
+	b       *backend
+	h       reactor.Handler
+	onDrain func(reactor.Conn) // h's OnDrain, when it is a reactor.Drainer
+	nc      netpoll.Connection
+	fd      int
+	local   net.Addr
+	remote  net.Addr
 
 	opened bool   // handler: OnOpen was delivered, so OnClose is owed
 	ctx    any    // handler: the SetContext value
@@ -82,12 +84,14 @@ type conn struct {
 	drained    sync.Cond           // on mu; signalled as the flusher makes progress or the state changes
 }
 
-func newConn(b *backend, nc netpoll.Connection) (*conn, error) {
+// newConn makes the adapter's connection for nc, served by h, whose OnDrain is onDrain (nil
+// when h is no reactor.Drainer).
+func newConn(b *backend, nc netpoll.Connection, h reactor.Handler, onDrain func(reactor.Conn)) (*conn, error) {
 	sc, ok := nc.(interface{ Fd() int })
 	if !ok {
 		return nil, errors.New("netpoll connection without a descriptor")
 	}
-	c := &conn{b: b, nc: nc, fd: sc.Fd(), local: netaddr.Clone(nc.LocalAddr()), remote: netaddr.Clone(nc.RemoteAddr())}
+	c := &conn{b: b, h: h, onDrain: onDrain, nc: nc, fd: sc.Fd(), local: netaddr.Clone(nc.LocalAddr()), remote: netaddr.Clone(nc.RemoteAddr())}
 	c.drained.L = &c.mu
 	return c, nil
 }
@@ -673,13 +677,13 @@ func (c *conn) serveOrphan() {
 	}
 }
 
-func (c *conn) callOpen() error { return backendkit.CallOpen(c.b.cfg.Logger, c.b.h, c) }
+func (c *conn) callOpen() error { return backendkit.CallOpen(c.b.cfg.Logger, c.h, c) }
 
 func (c *conn) callData(in []byte) (int, reactor.Action, error) {
-	return backendkit.CallData(c.b.cfg.Logger, c.b.h, c, in)
+	return backendkit.CallData(c.b.cfg.Logger, c.h, c, in)
 }
 
-func (c *conn) callClose(cause error) { backendkit.CallClose(c.b.cfg.Logger, c.b.h, c, cause) }
+func (c *conn) callClose(cause error) { backendkit.CallClose(c.b.cfg.Logger, c.h, c, cause) }
 
 // writev writes bufs with one writev(2) on the non-blocking descriptor. c.mu held.
 func (c *conn) writev(bufs [][]byte) (int, error) {
