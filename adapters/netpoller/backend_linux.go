@@ -52,9 +52,11 @@ type backend struct {
 	conns   lifecycle.Conns[*conn] // prepared, until their close callback
 
 	stopping  atomic.Bool
-	wg        sync.WaitGroup // flusher goroutines
+	wg        sync.WaitGroup // flusher, sender and runner goroutines
 	serveDone chan struct{}  // closed when evl.Serve returned; serveErr is then set
 	serveErr  error
+
+	layoutErr sync.Once // reports, once, a netpoll the adapter cannot read (internals_linux.go)
 }
 
 func (b *backend) Info() reactor.Info { return Info() }
@@ -203,6 +205,12 @@ type connKey struct{}
 // it: it creates the adapter's conn, or turns the connection away during Shutdown.
 func (b *backend) onPrepare(nc netpoll.Connection) context.Context {
 	c, err := newConn(b, nc, b.h, b.onDrain)
+	if err == nil && c.hc != nil {
+		// Before netpoll registers the connection: its poller cannot see a hang-up yet.
+		if err = c.interceptHup(); err != nil {
+			b.layoutErr.Do(func() { b.cfg.Logger.Error("netpoll: connections of a HalfCloser are refused", "err", err) })
+		}
+	}
 	if err != nil || b.stopping.Load() {
 		nc.Close()
 		return context.Background()

@@ -49,17 +49,20 @@ const (
 type conn struct {
 	b       *backend
 	h       reactor.Handler
+	hc      reactor.HalfCloser // h, when it is one
 	onDrain func(reactor.Conn) // h's OnDrain, when it is a reactor.Drainer
 	nc      netpoll.Connection
 	fd      int
 	local   net.Addr
 	remote  net.Addr
+	origHup func(netpoll.Poll) error // netpoll's OnHup, when the adapter intercepts it (HalfCloser)
 
-	opened bool   // handler: OnOpen was delivered, so OnClose is owed
-	ctx    any    // handler: the SetContext value
-	carry  []byte // handler: input the handler left unconsumed, presented again
-	paused bool   // handler: PauseRead is in force
-	held   bool   // handler: carry holds input a pause kept from the handler, owed on resume
+	opened  bool   // handler: OnOpen was delivered, so OnClose is owed
+	ctx     any    // handler: the SetContext value
+	carry   []byte // handler: input the handler left unconsumed, presented again
+	paused  bool   // handler: PauseRead is in force
+	held    bool   // handler: carry holds input a pause kept from the handler, owed on resume
+	readEOF bool   // handler: OnReadEOF was delivered
 
 	pending atomic.Int64 // out.Len(), for Buffered from any goroutine
 
@@ -82,6 +85,12 @@ type conn struct {
 	wvec       net.Buffers         // the flusher's writev list, reused
 	drainTimer *time.Timer         // closes a connection that sent FIN if the peer does not
 	drained    sync.Cond           // on mu; signalled as the flusher makes progress or the state changes
+	wshut      bool                // CloseWrite was called: no more writes, FIN once out is sent
+	wdone      bool                // the sending half is shut down (FIN sent)
+	eof        bool                // the adapter took the peer's end of stream from netpoll (halfclose_linux.go)
+	eofOwed    bool                // ... and has yet to deliver it, after the input before it
+	eofReset   bool                // ... which was not an orderly end of stream
+	late       []byte              // input read from the kernel at the end of stream, not yet delivered
 }
 
 // newConn makes the adapter's connection for nc, served by h, whose OnDrain is onDrain (nil
@@ -92,6 +101,7 @@ func newConn(b *backend, nc netpoll.Connection, h reactor.Handler, onDrain func(
 		return nil, errors.New("netpoll connection without a descriptor")
 	}
 	c := &conn{b: b, h: h, onDrain: onDrain, nc: nc, fd: sc.Fd(), local: netaddr.Clone(nc.LocalAddr()), remote: netaddr.Clone(nc.RemoteAddr())}
+	c.hc, _ = h.(reactor.HalfCloser)
 	c.drained.L = &c.mu
 	return c, nil
 }
@@ -153,7 +163,7 @@ func (c *conn) sendQueuedOutput() {
 // queueLocked appends p to the outbound queue, or aborts the connection when p takes it past
 // MaxOutbound. c.mu held.
 func (c *conn) queueLocked(p []byte) error {
-	if c.state != stateOpen {
+	if c.state != stateOpen || c.wshut {
 		return reactor.ErrConnClosed
 	}
 	if c.out.Len()+len(p) > c.b.cfg.MaxOutbound {
@@ -255,6 +265,12 @@ func (c *conn) finish() {
 		}
 		return
 	}
+	if c.eof {
+		// The peer has sent all it will and netpoll reads no more: nothing to wait for.
+		c.mu.Unlock()
+		c.reset()
+		return
+	}
 	if err := syscall.Shutdown(c.fd, syscall.SHUT_WR); err != nil {
 		c.mu.Unlock()
 		c.reset()
@@ -313,6 +329,9 @@ func (c *conn) flushLocked() bool {
 		go c.flusher()
 		return false
 	}
+	if c.shutWriteLocked() {
+		return true
+	}
 	return c.state == stateClosing
 }
 
@@ -361,6 +380,7 @@ func (c *conn) flusher() {
 	clear(c.wvec) // the chunks go back to the pool; hold no references to them
 	c.flushing = false
 	c.drained.Broadcast()
+	c.shutWriteLocked()
 	reset := false
 	if c.state == stateAborting || c.state == stateClosed {
 		c.out.Reset()
@@ -606,6 +626,26 @@ func (c *conn) settle() {
 			c.mu.Lock()
 			continue
 		}
+		if c.eofOwed && !c.paused {
+			if len(c.late) > 0 {
+				late := c.late
+				c.late = nil
+				c.mu.Unlock()
+				c.deliver(late, 0)
+				c.mu.Lock()
+				continue
+			}
+			// Input netpoll read before the end of stream is delivered first, by the netpoll
+			// task that is waiting for the owner (take) or on its way.
+			if c.nc.Reader().Len() == 0 {
+				c.eofOwed = false
+				reset := c.eofReset
+				c.mu.Unlock()
+				c.endOfInput(reset)
+				c.mu.Lock()
+				continue
+			}
+		}
 		break
 	}
 	c.busy = false
@@ -628,6 +668,11 @@ func (c *conn) onClosed(netpoll.Connection) error {
 		c.serveOrphan()
 	}
 	c.mu.Lock()
+	if c.eof {
+		// The adapter may have registered the descriptor again (watchErrors) where netpoll's
+		// close would not detach it; detaching twice does nothing.
+		forgetRegistration(c.nc)
+	}
 	st, cause, asked := c.state, c.cause, c.closeReq
 	c.state = stateClosed
 	c.dropPostsLocked()

@@ -30,7 +30,22 @@
 //     chat broadcast load. The adapter uses netpoll for accepting, reading and scheduling.
 //   - Close and Abort (5). Close flushes (through the flusher if need be) and then closes the
 //     netpoll connection; a Close from another goroutine waits for the running callback to end,
-//     so it never cuts a reply in half. Abort drops the queue and sets SO_LINGER 0 first.
+//     so it never cuts a reply in half. Abort drops the queue and sets SO_LINGER 0 first, so
+//     that the close resets the connection (the peer reads ECONNRESET).
+//   - CloseWrite and HalfCloser. CloseWrite refuses later writes and shuts down the sending
+//     half (shutdown with SHUT_WR) once the queue is empty: at the end of the turn, or when the
+//     flusher has sent the rest. netpoll takes a peer's end of stream for the end of the
+//     connection: the poller read that meets it detaches the connection and calls its
+//     FDOperator's OnHup, which closes it. For a HalfCloser the adapter puts an OnHup of its own
+//     in the operator (an exported field; the operator is found as for PauseRead): on an
+//     orderly end of stream — told from a reset by the socket's state, CLOSE-WAIT — it keeps
+//     the connection, delivers OnReadEOF on the owner after the input that came before, and
+//     registers the descriptor with the poller again for errors alone, so that a later reset
+//     still closes the connection (OnClose with the error). Writing goes on as before: the
+//     adapter writes to the descriptor itself. A reset, and the hang-up that a closing
+//     connection waits for, go to netpoll's own OnHup. Once CloseWrite has sent its FIN, a
+//     reset and the peer's FIN end the socket alike (the poller's read took the error), so both
+//     are delivered as the end of stream.
 //   - Backpressure (6). Queued bytes above Config.MaxOutbound abort the connection with
 //     ErrOutboundFull. A connection's own replies pace its reader: while the flusher holds more
 //     than half the limit, the connection's goroutine waits before the next input window. netpoll
