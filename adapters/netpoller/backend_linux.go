@@ -52,11 +52,14 @@ type backend struct {
 	conns   lifecycle.Conns[*conn] // prepared, until their close callback
 
 	stopping  atomic.Bool
-	wg        sync.WaitGroup // flusher, sender and runner goroutines
+	wg        sync.WaitGroup // flusher, sender, runner and dial goroutines
 	serveDone chan struct{}  // closed when evl.Serve returned; serveErr is then set
 	serveErr  error
 
-	layoutErr sync.Once // reports, once, a netpoll the adapter cannot read (internals_linux.go)
+	dialMu       sync.Mutex
+	dials        map[*dialing]struct{} // in flight
+	dialsStopped bool                  // Shutdown (or a failure) cancelled them
+	layoutErr    sync.Once             // reports, once, a netpoll the adapter cannot read (internals_linux.go)
 }
 
 func (b *backend) Info() reactor.Info { return Info() }
@@ -103,6 +106,7 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 			if err == nil {
 				err = errors.New("event loop stopped")
 			}
+			b.stopDials()
 			for _, c := range b.conns.Close() {
 				c.Abort(err)
 			}
@@ -168,6 +172,7 @@ func (b *backend) Shutdown(ctx context.Context) error {
 		return err
 	}
 	b.stopping.Store(true)
+	b.stopDials()
 	// Close every connection gracefully first (flush, then close), so that written bytes
 	// leave before netpoll's own shutdown, which closes idle connections without a word.
 	for _, c := range b.conns.Close() {

@@ -55,6 +55,7 @@ type conn struct {
 	fd      int
 	local   net.Addr
 	remote  net.Addr
+	dialed  bool                     // made by Dial: the dial goroutine delivers OnOpen
 	origHup func(netpoll.Poll) error // netpoll's OnHup, when the adapter intercepts it (HalfCloser)
 
 	opened  bool   // handler: OnOpen was delivered, so OnClose is owed
@@ -664,7 +665,9 @@ func (c *conn) settle() {
 // onClosed is netpoll's close callback: it runs once, never during onRequest, and before
 // netpoll closes the descriptor.
 func (c *conn) onClosed(netpoll.Connection) error {
-	if !c.opened {
+	// A dialed connection's OnOpen is the dial goroutine's, which owns the connection until it
+	// has delivered it; the wait for the owner below waits for that.
+	if !c.dialed && !c.opened {
 		c.serveOrphan()
 	}
 	c.mu.Lock()

@@ -73,6 +73,19 @@
 //     timer goroutines run in no particular order, so a later timer's post may come first. A
 //     per-timer state word (armed, posted, done) lets stop report whether it kept f from running
 //     even after the timer fired. The close stops and drops every timer before OnClose.
+//   - Outbound connections (13). Dial connects on a goroutine of the adapter's with Go's
+//     dialer, bounded by Config.DialTimeout and ctx, and hands a duplicate of the descriptor to
+//     netpoll (NewFDConnection), which then reads and schedules it like an accepted connection.
+//     The goroutine owns the new connection until OnOpen has returned; netpoll registers the
+//     descriptor at once, so the goroutine holds its poller off the connection (the operator's
+//     own busy flag, as netpoll's Reader.Release does) while it hooks in, and serves a hang-up
+//     the poller saw before as the HalfCloser hook would. netpoll's own client is not used: its
+//     DialConnection takes no context, and its connect reports a refusal, or a peer's FIN that
+//     arrives before the poller noticed the connect, as "connection has been closed by peer",
+//     losing the cause. netpoll has no loop per connection: a dialed connection's callbacks
+//     never overlap each other, but may run in parallel with those of the connection that
+//     dialed. Dialed connections are the server's: Shutdown cancels the dials in flight (OnClose
+//     with ErrDialFailed and ErrServerClosed) and closes dialed connections as accepted ones.
 //   - Write order (12). Write, AsyncWrite and writes inside posted functions append to the one
 //     outbound queue at the moment they are made, so the socket sees them in that order.
 //   - Flow control (11). Buffered is an atomic copy of the queue's length, updated under the

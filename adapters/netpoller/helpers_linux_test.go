@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -155,6 +157,52 @@ func served(t *testing.T, cfg reactor.Config, r reactor.Handler, rec *recorder) 
 	b, addr := reactortest.Start(t, New, cfg, r)
 	peer := reactortest.Dial(t, addr)
 	return b, rec.awaitOpen(t), peer
+}
+
+// checkNoLeaks checks, when the test ends (after the cleanups registered later, which stop
+// its servers), that goroutines and descriptors are back to where they were.
+func checkNoLeaks(t *testing.T) {
+	t.Helper()
+	goroutines, fds := runtime.NumGoroutine(), openFDs(t)
+	t.Cleanup(func() {
+		deadline := time.Now().Add(wait)
+		for {
+			g, f := runtime.NumGoroutine(), openFDs(t)
+			if g <= goroutines && f <= fds {
+				return
+			}
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<20)
+				buf = buf[:runtime.Stack(buf, true)]
+				t.Errorf("%d goroutines and %d descriptors; want ≤ %d and ≤ %d\n%s", g, f, goroutines, fds, buf)
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// warm starts and stops a server once, so that netpoll's process-wide pollers exist before a
+// test takes its baseline.
+func warm(t *testing.T) {
+	t.Helper()
+	b, err := New(reactor.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Start(reactor.NopHandler{}); err != nil {
+		t.Fatal(err)
+	}
+	reactortest.Stop(t, b)
 }
 
 // quietLogger drops the reports a test provokes on purpose.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -173,6 +174,29 @@ func interceptHup(nc netpoll.Connection, hup func(netpoll.Poll) error) (func(net
 	op.OnHup = hup
 	return orig, nil
 }
+
+// holdOperator keeps the poller from handling nc's events until releaseOperator, the way
+// netpoll's own Connection.Release does (FDOperator.do and done): the poller skips an operator
+// it cannot take, and level-triggered events come back once it is released. detached reports
+// whether the poller had detached the operator before — it saw a hang-up, and netpoll's OnHup
+// is on its way or has run. ok is false, holding nothing, for an operator no longer in use.
+func holdOperator(nc netpoll.Connection) (op *netpoll.FDOperator, detached, ok bool, err error) {
+	l, op, err := layoutOf(nc)
+	if err != nil {
+		return nil, false, false, err
+	}
+	st := l.stateOf(op)
+	for !atomic.CompareAndSwapInt32(st, 1, 2) {
+		if atomic.LoadInt32(st) == 0 {
+			return nil, false, false, nil
+		}
+		runtime.Gosched() // the poller handles an event of nc's: a moment
+	}
+	return op, atomic.LoadInt32(l.detachedOf(op)) != 0, true, nil
+}
+
+// releaseOperator undoes holdOperator.
+func releaseOperator(op *netpoll.FDOperator) { atomic.StoreInt32(layout.stateOf(op), 1) }
 
 // watchErrors registers nc's descriptor fd, which its poller detached at a hang-up, with that
 // poller again, for errors alone (EPOLLERR, and EPOLLHUP, which epoll always reports): the

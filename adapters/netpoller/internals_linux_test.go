@@ -16,7 +16,7 @@ import (
 	"github.com/reactorlab/reactor/reactor/reactortest"
 )
 
-// TestNetpollLayout pins what PauseRead and the HalfCloser hook read from netpoll v0.7.2's
+// TestNetpollLayout pins what PauseRead, the HalfCloser hook and Dial read from netpoll v0.7.2's
 // unexported structs, and what PauseRead writes to the kernel: on a served connection the layout is found, the descriptor it
 // leads to is an epoll instance that watches the connection, and pausing changes only the
 // events of that registration — the data, which netpoll's poller maps back to the connection,
