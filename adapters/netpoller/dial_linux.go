@@ -94,14 +94,6 @@ func dialTCP(ctx context.Context, addr string, cfg reactor.Config) (nc netpoll.C
 	defer cancel()
 	tc, err := backendkit.DialTCP(ctx, 0, addr)
 	if err != nil {
-		switch {
-		case ctx.Err() != nil:
-			err = backendkit.DialError(addr, context.Cause(ctx))
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			// Go's connect waits with ctx's deadline as the socket's own, which may pass
-			// before ctx ends, and then reports it as os.ErrDeadlineExceeded.
-			err = backendkit.DialError(addr, context.DeadlineExceeded)
-		}
 		return nil, nil, nil, err
 	}
 	defer tc.Close() // netpoll gets a duplicate
