@@ -177,10 +177,16 @@ func (u *proxyUpstream) next(t *testing.T) *net.TCPConn {
 	}
 }
 
-// startProxy serves a proxy to upstreams with cfg; its log goes to the capture returned.
+// startProxy serves a proxy to upstreams with cfg; its log goes to the capture returned, and
+// into the test's output if the test fails.
 func (s *suite) startProxy(t *testing.T, cfg reactor.Config, upstreams ...string) (*server, *proxy.Proxy, *logCapture) {
 	t.Helper()
 	logs := &logCapture{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the proxy logged (debug and up; one line a second of each kind):\n%s", logs.String())
+		}
+	})
 	p, err := proxy.New(proxy.Config{Upstreams: upstreams, Backend: cfg, Logger: logs.logger()})
 	if err != nil {
 		t.Fatal(err)
