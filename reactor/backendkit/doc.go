@@ -1,5 +1,5 @@
 // Package backendkit holds what a backend author needs and a protocol author never calls: the
-// guarded calls of a Handler's callbacks (CallOpen, CallData, CallClose), which turn a panic
+// guarded calls of a Handler's callbacks (CallOpen, CallData, CallReadEOF, CallClose), which turn a panic
 // into a logged error that costs one connection, never the server; HandlerPanic, for posted
 // functions and timers that run outside those calls; and Outbound, the pooled queue of chunks
 // a connection's pending output waits in, sent with writev; and for Conn.Dial, the address
