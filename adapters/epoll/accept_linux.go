@@ -53,7 +53,7 @@ func (l *loop) accept() {
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 		target := l.peers[l.next]
 		l.next = (l.next + 1) % len(l.peers)
-		c := &conn{l: target, fd: fd, local: l.local}
+		c := &conn{l: target, h: l.h, fd: fd, local: l.local}
 		c.remote.set(&l.rsa)
 		if l.local.unspecified() && getsockname(fd, &l.rsa) == nil {
 			c.local.set(&l.rsa)

@@ -30,15 +30,16 @@ const (
 )
 
 // conn is one accepted connection. It is kept small on purpose — an idle connection costs its
-// struct (216 bytes, pinned by TestConnSize), its slot in the loop's table and two tiny arrays
+// struct (224 bytes, pinned by TestConnSize), its slot in the loop's table and two tiny arrays
 // inside out — and holds no buffer while idle: unconsumed input (in) and pending output (out's chunks) come from pools and go
 // back as soon as they drain.
 //
 // Fields marked "loop" are touched only by the goroutine of the loop that owns the connection.
 type conn struct {
-	l    *loop // owner; fixed at accept
-	fd   int   // loop
-	slot int32 // loop: index in l.conns, carried in the epoll event
+	l    *loop    // owner; fixed at accept
+	h    *handler // what serves it: the server's handler, or the one given to Dial
+	fd   int      // loop
+	slot int32    // loop: index in l.conns, carried in the epoll event
 
 	state   uint8  // loop
 	paused  bool   // loop: reading stopped while our own output is above the high-water half

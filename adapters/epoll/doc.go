@@ -192,11 +192,11 @@
 //
 // # Memory
 //
-// A connection costs its 216-byte struct, a slot in its loop's table and two tiny arrays
+// A connection costs its 224-byte struct, a slot in its loop's table and two tiny arrays
 // that its outbound queue keeps for steady traffic: no buffer while idle. Measured with 9,000
 // idle connections, each after one echo round trip (TestIdleMemory, run by hand), the server's
 // resident memory grew by 300 to 330 bytes per connection, kernel socket memory not counted
 // (with the 208-byte struct of before contract v2; its flags fit in padding, the list of its
-// timers added a pointer). An armed timer adds its 48-byte node, its 24-byte stop function and
+// timers added a pointer, and its handler another, since a dialed connection has its own). An armed timer adds its 48-byte node, its 24-byte stop function and
 // a slot in the heap, about 80 bytes beside the function the handler gives it.
 package epoll

@@ -43,7 +43,7 @@ const (
 // close_linux.go closes.
 type loop struct {
 	s   *server
-	h   reactor.Handler
+	h   *handler // the server's, which accepted connections get
 	log *slog.Logger
 
 	edge                bool
@@ -69,15 +69,14 @@ type loop struct {
 	wakebuf             [8]byte
 	conns               []*conn // by slot; nil for a free slot
 	free                []int32
-	dirty               []*conn            // connections to settle at the end of the round (see markDirty)
-	lingering           []lingerer         // closed connections waiting for the peer's FIN, oldest first
-	acceptResume        time.Time          // accepting paused at the descriptor limit until then; zero: accepting
-	acceptWait          time.Duration      // the last such pause, doubled while the limit lasts
-	work                batch              // the inbox taken over by runTasks
-	posting             bool               // runTasks is running a posted function (see takeInboxed)
-	workNext, workOff   int                // meanwhile: the next task of work, and where its data starts
-	onDrain             func(reactor.Conn) // the handler's OnDrain, or nil if it is no Drainer
-	drainMark           int                // Config.LowWater
+	dirty               []*conn       // connections to settle at the end of the round (see markDirty)
+	lingering           []lingerer    // closed connections waiting for the peer's FIN, oldest first
+	acceptResume        time.Time     // accepting paused at the descriptor limit until then; zero: accepting
+	acceptWait          time.Duration // the last such pause, doubled while the limit lasts
+	work                batch         // the inbox taken over by runTasks
+	posting             bool          // runTasks is running a posted function (see takeInboxed)
+	workNext, workOff   int           // meanwhile: the next task of work, and where its data starts
+	drainMark           int           // Config.LowWater
 
 	// Connections paused by PauseRead, and when a select loop next asks their sockets for an
 	// error (see sweepHeld).
@@ -105,6 +104,26 @@ type loop struct {
 	stopped bool  // guarded by mu: the loop has exited; posts are refused
 }
 
+// handler is what serves a connection — the server's handler, or the one given to Dial — with
+// its optional interfaces looked up once, so that the loop neither asserts types nor makes
+// method values (which allocate) per call.
+type handler struct {
+	reactor.Handler
+	drain      func(reactor.Conn) // OnDrain, or nil if it is no Drainer
+	halfCloser reactor.HalfCloser // or nil: the peer's end of stream closes the connection
+}
+
+func newHandler(h reactor.Handler) *handler {
+	hd := &handler{Handler: h}
+	if d, ok := h.(reactor.Drainer); ok {
+		hd.drain = d.OnDrain
+	}
+	if hc, ok := h.(reactor.HalfCloser); ok {
+		hd.halfCloser = hc
+	}
+	return hd
+}
+
 func newLoop(s *server) (*loop, error) {
 	cfg := s.cfg
 	// A read is at most half the high-water mark: reading pauses once pending output passes
@@ -125,9 +144,6 @@ func newLoop(s *server) (*loop, error) {
 		iov:    make([]unix.Iovec, 0, maxIovecs),
 	}
 	l.buf = make([]byte, l.readSize)
-	if d, ok := s.h.(reactor.Drainer); ok {
-		l.onDrain = d.OnDrain // made once: a method value taken per call would allocate
-	}
 	var err error
 	if l.poll, err = newPoller(s.mech); err != nil {
 		return nil, err
@@ -381,7 +397,7 @@ func (l *loop) settleDirty() {
 		if c.drainDue {
 			c.drainDue = false
 			if c.state == stateOpen {
-				if err := l.callFunc(c, l.onDrain); err != nil {
+				if err := l.callFunc(c, c.h.drain); err != nil {
 					l.abort(c, err)
 					continue
 				}
@@ -434,7 +450,7 @@ func (l *loop) flush(c *conn) {
 			break
 		}
 	}
-	if l.onDrain != nil && c.state == stateOpen {
+	if c.h.drain != nil && c.state == stateOpen {
 		l.checkDrain(c, pending)
 	}
 	if c.blocked && c.state == stateClosing {
@@ -577,13 +593,13 @@ func (l *loop) stop() {
 // The handler's callbacks, each behind a recover: a panicking handler costs its connection,
 // never the loop.
 
-func (l *loop) callOpen(c *conn) error { return backendkit.CallOpen(l.log, l.h, c) }
+func (l *loop) callOpen(c *conn) error { return backendkit.CallOpen(l.log, c.h.Handler, c) }
 
 func (l *loop) callData(c *conn, in []byte) (int, reactor.Action, error) {
-	return backendkit.CallData(l.log, l.h, c, in)
+	return backendkit.CallData(l.log, c.h.Handler, c, in)
 }
 
-func (l *loop) callClose(c *conn, cause error) { backendkit.CallClose(l.log, l.h, c, cause) }
+func (l *loop) callClose(c *conn, cause error) { backendkit.CallClose(l.log, c.h.Handler, c, cause) }
 
 // callFunc runs a posted or timer function, or OnDrain, for c.
 func (l *loop) callFunc(c *conn, f func(reactor.Conn)) (err error) {

@@ -24,7 +24,7 @@ const (
 type server struct {
 	cfg  reactor.Config
 	mech mechanism
-	h    reactor.Handler
+	h    *handler
 	done chan struct{} // closed when every loop has exited
 
 	mu      sync.Mutex
@@ -89,7 +89,7 @@ func (s *server) Start(h reactor.Handler) (net.Addr, error) {
 	case s.started:
 		return nil, reactor.ErrAlreadyStarted
 	}
-	s.h = h
+	s.h = newHandler(h)
 	fds, bound, err := listenAll(s.cfg.Addr, s.cfg.Loops, s.cfg.ReusePort)
 	if err != nil {
 		return nil, err
