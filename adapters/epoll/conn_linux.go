@@ -6,7 +6,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/reactorlab/reactor/reactor"
 	"github.com/reactorlab/reactor/reactor/backendkit"
@@ -24,9 +23,18 @@ const (
 // conn.req. They are atomic bits so that Write and AsyncWrite can refuse bytes for a connection
 // that is on its way out without taking a lock.
 const (
-	reqClose  uint32 = 1 << iota // Close: flush, then close
-	reqAbort                     // Abort or a broken high-water mark: close now
-	reqClosed                    // the loop has closed the connection
+	reqClose     uint32 = 1 << iota // Close: flush, then close
+	reqAbort                        // Abort or a broken high-water mark: close now
+	reqClosed                       // the loop has closed the connection
+	reqWriteShut                    // CloseWrite: no more output, though the connection is not closing
+
+	reqEnding = reqClose | reqAbort | reqClosed // the connection is on its way out
+)
+
+// CloseWrite's progress, in conn.shut.
+const (
+	shutAsked uint8 = 1 + iota // CloseWrite was called: FIN once the output is sent
+	shutDone                   // the write side is shut down
 )
 
 // conn is one accepted connection. It is kept small on purpose — an idle connection costs its
@@ -67,6 +75,8 @@ type conn struct {
 	// is checked against it; it is atomic because AsyncWrite reads it from other goroutines.
 	backlog  atomic.Int64
 	req      atomic.Uint32 // req* bits; set under l.mu
+	shut     uint8         // loop: CloseWrite's progress (shutAsked, shutDone); in req's padding
+	eof      bool          // loop: the peer's end of stream went to a HalfCloser; reading has stopped for good
 	abortErr error         // guarded by l.mu: Abort's cause
 
 	remote, local sockAddr // fixed at accept
@@ -135,10 +145,23 @@ func (c *conn) Abort(cause error) {
 // callbacks and then settles the connection as after one. It does not allocate: the inbox
 // holds the func value.
 func (c *conn) Post(f func(reactor.Conn)) error {
-	if c.req.Load() != 0 {
+	if c.req.Load()&reqEnding != 0 {
 		return reactor.ErrConnClosed
 	}
 	return c.l.postFunc(c, f)
+}
+
+// CloseWrite sends the output written so far, AsyncWrites made before it included, then shuts
+// down the sending half of the connection (TCP FIN); reading goes on. Later writes fail with
+// ErrConnClosed. Once a HalfCloser handler has had the peer's end of stream too, the connection
+// closes with a nil cause. Only from the connection's own callbacks; later calls, and calls on
+// a closing connection, do nothing.
+func (c *conn) CloseWrite() error {
+	if c.state != stateOpen || c.req.Load() != 0 {
+		return nil
+	}
+	c.l.closeWrite(c)
+	return nil
 }
 
 // PauseRead stops reading from the socket: level-triggered, the loop drops its interest in
@@ -149,9 +172,7 @@ func (c *conn) PauseRead() {
 		return // a closed connection (OnClose) reads nothing, and release counted its pause out
 	}
 	c.held = true
-	if c.l.nheld++; c.l.nheld == 1 && c.l.mech == mechSelect {
-		c.l.heldSweep = time.Now().Add(sweepEvery) // see sweepHeld
-	}
+	c.l.hold()
 	c.l.markDirty(c) // the interest changes when the connection is settled
 }
 
@@ -162,13 +183,14 @@ func (c *conn) ResumeRead() {
 	if !c.held {
 		return
 	}
-	c.held, c.resumed = false, true
+	c.held, c.resumed = false, !c.eof // at its end of stream, there is nothing to resume
 	c.l.nheld--
 	c.l.markDirty(c)
 }
 
-// reading reports whether the loop reads from c: open, and paused for neither reason.
-func (c *conn) reading() bool { return c.state == stateOpen && !c.paused && !c.held }
+// reading reports whether the loop reads from c: open, paused for neither reason, and not yet
+// at its end of stream.
+func (c *conn) reading() bool { return c.state == stateOpen && !c.paused && !c.held && !c.eof }
 
 // Buffered is the output accepted and not yet sent, AsyncWrite bytes still in the inbox
 // included. Safe from any goroutine.

@@ -7,11 +7,6 @@ import (
 	"github.com/reactorlab/reactor/reactor"
 )
 
-// CloseWrite implements reactor.Conn: not offered by this backend yet (Info.Unsupported).
-func (c *conn) CloseWrite() error {
-	return fmt.Errorf("epoll: CloseWrite: %w", reactor.ErrNotSupported)
-}
-
 // Dial implements reactor.Conn: not offered by this backend yet (Info.Unsupported).
 func (c *conn) Dial(context.Context, string, reactor.Handler) error {
 	return fmt.Errorf("epoll: Dial: %w", reactor.ErrNotSupported)

@@ -84,7 +84,7 @@ func (l *loop) postWrite(c *conn, p []byte) error {
 func (l *loop) postFunc(c *conn, f func(reactor.Conn)) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.stopped || c.req.Load() != 0 {
+	if l.stopped || c.req.Load()&reqEnding != 0 {
 		return reactor.ErrConnClosed
 	}
 	l.pushLocked(task{c: c, op: opPost, f: f})
@@ -184,7 +184,7 @@ func (l *loop) runTasks() {
 			off += t.n
 		case opPost:
 			// A connection that is closing, or asked to, drops what was posted to it.
-			if c := t.c; c.state == stateOpen && c.req.Load() == 0 {
+			if c := t.c; c.state == stateOpen && c.req.Load()&reqEnding == 0 {
 				l.workNext, l.workOff = i+1, off
 				l.runPosted(c, t.f)
 			}

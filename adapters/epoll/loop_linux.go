@@ -78,8 +78,8 @@ type loop struct {
 	workNext, workOff   int           // meanwhile: the next task of work, and where its data starts
 	drainMark           int           // Config.LowWater
 
-	// Connections paused by PauseRead, and when a select loop next asks their sockets for an
-	// error (see sweepHeld).
+	// Connections paused by PauseRead or at their end of stream (HalfCloser), and when a
+	// select loop next asks their sockets for an error (see sweepHeld).
 	nheld     int
 	heldSweep time.Time
 
@@ -265,11 +265,34 @@ func (l *loop) ready(c *conn, events uint32) {
 		l.read(c, events)
 		return
 	}
-	if events&(unix.EPOLLERR|unix.EPOLLHUP) != 0 {
-		// Not reading (paused or closing), yet the socket failed: find out why and stop,
-		// or level-triggered epoll would report the error forever.
-		l.abort(c, socketError(c.fd))
+	if events&(unix.EPOLLERR|unix.EPOLLHUP) == 0 {
+		return
 	}
+	// Not reading (paused, at its end of stream or closing), yet the socket failed or hung
+	// up: find out why and stop, or level-triggered epoll would report it forever.
+	err := socketError(c.fd)
+	if err == io.EOF && c.state == stateOpen {
+		// A hang-up without an error: both halves ended in order, our CloseWrite and the
+		// peer's FIN, while reading is paused. What the peer sent, its end of stream
+		// included, waits for ResumeRead; meanwhile the socket is muted.
+		l.mute(c)
+		return
+	}
+	l.abort(c, err)
+}
+
+// mute stops a level-triggered loop from hearing of c at all, hang-ups included (which epoll
+// and poll report whatever the interest) until its interest changes (update). Edge-triggered,
+// the hang-up was reported once and needs nothing.
+func (l *loop) mute(c *conn) {
+	if l.edge || c.events == evMuted {
+		return
+	}
+	if err := l.poll.mod(c.fd, c.slot, evMuted); err != nil {
+		l.abort(c, err)
+		return
+	}
+	c.events = evMuted
 }
 
 func socketError(fd int) error {
@@ -296,6 +319,10 @@ func (l *loop) read(c *conn, events uint32) {
 			l.abort(c, os.NewSyscallError("read", err))
 			return
 		case n == 0:
+			if c.h.halfCloser != nil {
+				l.readEOF(c)
+				return
+			}
 			l.beginClose(c, io.EOF)
 			return
 		}
@@ -348,13 +375,13 @@ func (l *loop) deliver(c *conn, p []byte) {
 // high-water mark), output it wrote, which is sent now, while it is hot in the cache, and a
 // PauseRead or ResumeRead, which change the interest.
 func (l *loop) settle(c *conn) {
-	if c.req.Load() != 0 {
+	if c.req.Load()&reqEnding != 0 {
 		l.handleRequest(c)
 	}
 	switch {
 	case c.state == stateClosed, c.state == stateLingering:
 		// Gone, or discarding input with the interest finishClose set.
-	case c.out.Len() > 0 && !c.blocked:
+	case (c.out.Len() > 0 || c.shut == shutAsked) && !c.blocked:
 		l.flush(c)
 	default:
 		l.update(c) // no system call unless the interest changes
@@ -456,13 +483,21 @@ func (l *loop) flush(c *conn) {
 	if c.blocked && c.state == stateClosing {
 		linger(c)
 	}
-	if c.state == stateClosing && c.out.Len() == 0 {
-		if c.backlog.Load() == 0 {
+	if c.out.Len() == 0 {
+		switch {
+		case c.state == stateClosing && c.backlog.Load() == 0:
 			l.finishClose(c)
 			return
+		case c.state == stateClosing:
+			// AsyncWrites made before the Close still sit in the inbox; runTasks brings
+			// them here and the close completes once they are sent.
+		case c.shut == shutAsked && c.state == stateOpen:
+			// CloseWrite took the AsyncWrites made before it out of the inbox; no more
+			// can come.
+			if l.shutWrite(c); c.state == stateClosed {
+				return
+			}
 		}
-		// AsyncWrites made before the Close still sit in the inbox; runTasks brings them
-		// here and the close completes once they are sent.
 	}
 	l.update(c)
 }
@@ -502,7 +537,7 @@ func (l *loop) update(c *conn) {
 	if c.blocked {
 		want |= unix.EPOLLOUT
 	}
-	if want != c.events {
+	if want != c.events && (want != 0 || c.events != evMuted) {
 		if err := l.poll.mod(c.fd, c.slot, want); err != nil {
 			l.abort(c, err)
 			return
@@ -631,13 +666,21 @@ func (l *loop) checkDrain(c *conn, pending int64) {
 // whatever the interest.
 func (l *loop) sweeping() bool { return l.nheld > 0 && l.mech == mechSelect }
 
+// hold counts a connection whose input the loop no longer watches — paused by PauseRead, or at
+// the end of stream a HalfCloser was given — for select's sweep; release counts it out.
+func (l *loop) hold() {
+	if l.nheld++; l.nheld == 1 && l.mech == mechSelect {
+		l.heldSweep = time.Now().Add(sweepEvery) // see sweepHeld
+	}
+}
+
 // sweepHeld aborts the paused connections whose socket holds an error (a reset, say), so that
 // errors still close a paused connection under select; then it sets the next sweep. Its cost,
 // a getsockopt per paused connection four times a second, is select's alone, and select
 // watches at most 1024 descriptors.
 func (l *loop) sweepHeld() {
 	for _, c := range l.conns {
-		if c == nil || !c.held || c.state != stateOpen {
+		if c == nil || !c.held && !c.eof || c.state != stateOpen {
 			continue
 		}
 		if v, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR); err == nil && v != 0 {
