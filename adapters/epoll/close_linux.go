@@ -23,6 +23,10 @@ type lingerer struct {
 
 // beginClose stops reading from c and closes it once its output is sent.
 func (l *loop) beginClose(c *conn, cause error) {
+	if c.state == stateConnecting {
+		l.failDial(c, cause) // Shutdown: no connection to close gracefully
+		return
+	}
 	if c.state != stateOpen {
 		return
 	}
@@ -174,7 +178,11 @@ func (l *loop) readEOF(c *conn) {
 
 // abort closes c at once, dropping its pending output.
 func (l *loop) abort(c *conn, cause error) {
-	if c.state == stateClosed {
+	switch c.state {
+	case stateClosed:
+		return
+	case stateConnecting:
+		l.failDial(c, cause)
 		return
 	}
 	// A reset rather than a FIN: the output is being thrown away, and the kernel should not go
@@ -205,8 +213,10 @@ func (l *loop) release(c *conn, cause error) {
 	l.conns[c.slot] = nil
 	l.free = append(l.free, c.slot)
 	l.live--
-	l.poll.del(c.fd)
-	unix.Close(c.fd) // also takes it out of an epoll set
+	if c.fd >= 0 { // a dial looking up its host name has no socket yet
+		l.poll.del(c.fd)
+		unix.Close(c.fd) // also takes it out of an epoll set
+	}
 	if !lingered {
 		l.callClose(c, cause)
 	}

@@ -13,10 +13,11 @@ import (
 
 // Connection states, owned by the loop.
 const (
-	stateOpen      uint8 = iota // reading and writing
-	stateClosing                // no more reading; flushing what was written, then closing
-	stateLingering              // output sent, FIN sent, OnClose called; discarding input until the peer's FIN
-	stateClosed                 // descriptor closed, OnClose called
+	stateOpen       uint8 = iota // reading and writing
+	stateClosing                 // no more reading; flushing what was written, then closing
+	stateLingering               // output sent, FIN sent, OnClose called; discarding input until the peer's FIN
+	stateClosed                  // descriptor closed, OnClose called
+	stateConnecting              // dialed, not connected yet (dial_linux.go); OnOpen not called
 )
 
 // Requests another goroutine (or the connection's own callback) leaves for the loop in
@@ -37,14 +38,14 @@ const (
 	shutDone                   // the write side is shut down
 )
 
-// conn is one accepted connection. It is kept small on purpose — an idle connection costs its
+// conn is one connection, accepted or dialed. It is kept small on purpose — an idle connection costs its
 // struct (224 bytes, pinned by TestConnSize), its slot in the loop's table and two tiny arrays
 // inside out — and holds no buffer while idle: unconsumed input (in) and pending output (out's chunks) come from pools and go
 // back as soon as they drain.
 //
 // Fields marked "loop" are touched only by the goroutine of the loop that owns the connection.
 type conn struct {
-	l    *loop    // owner; fixed at accept
+	l    *loop    // owner; fixed at accept or Dial
 	h    *handler // what serves it: the server's handler, or the one given to Dial
 	fd   int      // loop
 	slot int32    // loop: index in l.conns, carried in the epoll event
@@ -79,7 +80,7 @@ type conn struct {
 	eof      bool          // loop: the peer's end of stream went to a HalfCloser; reading has stopped for good
 	abortErr error         // guarded by l.mu: Abort's cause
 
-	remote, local sockAddr // fixed at accept
+	remote, local sockAddr // fixed at accept or connect
 }
 
 var _ reactor.Conn = (*conn)(nil)

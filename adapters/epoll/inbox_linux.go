@@ -16,13 +16,16 @@ import (
 type op uint8
 
 const (
-	opWrite   op = iota // move n AsyncWrite bytes from the batch's data to c's outbound queue
-	opTaken             // an opWrite whose bytes a Write already moved (takeInboxed): skip n
-	opPost              // run f on c (Post)
-	opRequest           // act on c.req: a Close or Abort made outside the loop
-	opAttach            // adopt c, accepted by another loop
-	opDrain             // Shutdown: stop accepting, close every connection gracefully
-	opKill              // Shutdown's context ended, or a loop failed: abort every connection
+	opWrite      op = iota // move n AsyncWrite bytes from the batch's data to c's outbound queue
+	opTaken                // an opWrite whose bytes a Write already moved (takeInboxed): skip n
+	opPost                 // run f on c (Post)
+	opRequest              // act on c.req: a Close or Abort made outside the loop
+	opAttach               // adopt c, accepted by another loop
+	opDrain                // Shutdown: stop accepting, close every connection gracefully
+	opKill                 // Shutdown's context ended, or a loop failed: abort every connection
+	opResolved             // a dial's host name is looked up (dialing.resolved, rerr)
+	opDialCancel           // a dial's context has ended
+	opDialFail             // a dial failed with dialing.err, outside the callback that asked for it
 )
 
 type task struct {
@@ -196,6 +199,8 @@ func (l *loop) runTasks() {
 			l.drain()
 		case opKill:
 			l.kill(reactor.ErrServerClosed)
+		case opResolved, opDialCancel, opDialFail:
+			l.dialTask(t.c, t.op)
 		}
 		t.c, t.f = nil, nil
 	}

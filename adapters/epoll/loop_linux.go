@@ -69,14 +69,15 @@ type loop struct {
 	wakebuf             [8]byte
 	conns               []*conn // by slot; nil for a free slot
 	free                []int32
-	dirty               []*conn       // connections to settle at the end of the round (see markDirty)
-	lingering           []lingerer    // closed connections waiting for the peer's FIN, oldest first
-	acceptResume        time.Time     // accepting paused at the descriptor limit until then; zero: accepting
-	acceptWait          time.Duration // the last such pause, doubled while the limit lasts
-	work                batch         // the inbox taken over by runTasks
-	posting             bool          // runTasks is running a posted function (see takeInboxed)
-	workNext, workOff   int           // meanwhile: the next task of work, and where its data starts
-	drainMark           int           // Config.LowWater
+	dirty               []*conn            // connections to settle at the end of the round (see markDirty)
+	lingering           []lingerer         // closed connections waiting for the peer's FIN, oldest first
+	acceptResume        time.Time          // accepting paused at the descriptor limit until then; zero: accepting
+	acceptWait          time.Duration      // the last such pause, doubled while the limit lasts
+	work                batch              // the inbox taken over by runTasks
+	posting             bool               // runTasks is running a posted function (see takeInboxed)
+	workNext, workOff   int                // meanwhile: the next task of work, and where its data starts
+	drainMark           int                // Config.LowWater
+	dials               map[*conn]*dialing // dials in progress (dial_linux.go)
 
 	// Connections paused by PauseRead or at their end of stream (HalfCloser), and when a
 	// select loop next asks their sockets for an error (see sweepHeld).
@@ -250,6 +251,10 @@ func (l *loop) serve() error {
 
 // ready handles the readiness the kernel reported for c.
 func (l *loop) ready(c *conn, events uint32) {
+	if c.state == stateConnecting {
+		l.connected(c, events)
+		return
+	}
 	if events&unix.EPOLLOUT != 0 && c.blocked {
 		c.blocked = false
 		l.flush(c)

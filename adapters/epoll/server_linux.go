@@ -35,6 +35,10 @@ type server struct {
 
 	running atomic.Int32 // loops not yet exited
 
+	// lookups counts the goroutines that look up the host names of dials; a dial that ends
+	// cancels its own, and the last loop to exit waits for them.
+	lookups sync.WaitGroup
+
 	// Warnings that can repeat once per accept or per connection, shared by the loops: each
 	// says itself at most once a second, with how many times it was held back.
 	shedLog, refuseLog, acceptLog ratelog.Limiter
@@ -189,6 +193,7 @@ func (s *server) loopDone(err error) {
 		}
 	}
 	if s.running.Add(-1) == 0 {
+		s.lookups.Wait() // cancelled when their dials failed at Shutdown; no goroutine outlives it
 		close(s.done)
 	}
 }
