@@ -36,8 +36,8 @@ func CallData(log *slog.Logger, h reactor.Handler, c reactor.Conn, in []byte) (n
 	return n, a, nil
 }
 
-// CallReadEOF calls h.OnReadEOF(c) for a backend, when the peer of a connection whose handler
-// is a reactor.HalfCloser has finished sending; a panic is recovered as CallOpen does.
+// CallReadEOF calls h.OnReadEOF(c) for a backend whose handler is a reactor.HalfCloser,
+// recovering a panic as CallOpen does.
 func CallReadEOF(log *slog.Logger, h reactor.HalfCloser, c reactor.Conn) (a reactor.Action, err error) {
 	defer func() {
 		if v := recover(); v != nil {
