@@ -26,13 +26,14 @@ import (
 // connection opens or fails; a task about a connection no longer there (a cancel, a lookup's
 // answer) comes too late and is dropped.
 type dialing struct {
-	addr    string // as given to Dial, for DialError
-	ctx     context.Context
-	port    int
-	addrs   []netip.Addr       // the addresses not tried yet, in order
-	err     error              // the first attempt's failure: the cause if no address connects
-	stopCtx func() bool        // stops the context.AfterFunc that posts ctx's end, or nil
-	cancel  context.CancelFunc // ends the host name's lookup, or nil
+	addr     string // as given to Dial, for DialError
+	ctx      context.Context
+	deadline time.Time // Config.DialTimeout from Dial, or ctx's deadline if earlier
+	port     int
+	addrs    []netip.Addr       // the addresses not tried yet, in order
+	err      error              // the first attempt's failure: the cause if no address connects
+	stopCtx  func() bool        // stops the context.AfterFunc that posts ctx's end, or nil
+	cancel   context.CancelFunc // ends the host name's lookup, or nil
 
 	// Written by the lookup's goroutine before it posts opResolved, read by the loop after.
 	resolved []netip.Addr
@@ -78,15 +79,19 @@ func (l *loop) dial(ctx context.Context, addr string, h reactor.Handler) {
 		l.dials = make(map[*conn]*dialing)
 	}
 	l.dials[c] = d
-	timeout := l.s.cfg.DialTimeout
-	if deadline, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(deadline))
+	d.deadline = time.Now().Add(l.s.cfg.DialTimeout)
+	if deadline, ok := ctx.Deadline(); ok && deadline.Before(d.deadline) {
+		d.deadline = deadline
 	}
-	l.schedule(c, timeout, dialTimedOut)
+	l.schedule(c, time.Until(d.deadline), dialTimedOut)
 	if ctx.Done() != nil {
 		d.stopCtx = context.AfterFunc(ctx, func() { l.post(task{c: c, op: opDialCancel}) })
 	}
-	if l.draining {
+	switch {
+	case ctx.Err() != nil:
+		l.post(task{c: c, op: opDialCancel}) // no connect: it could beat the AfterFunc's task
+		return
+	case l.draining:
 		d.err = reactor.ErrServerClosed
 		l.post(task{c: c, op: opDialFail})
 		return
@@ -228,6 +233,16 @@ func (l *loop) connected(c *conn, events uint32) {
 			d.err = err
 		}
 		l.connectNext(c, d)
+		return
+	}
+	// Connected; but its context may have ended, or its deadline passed, with the tasks and
+	// timer that say so still to come this round.
+	switch {
+	case d.ctx.Err() != nil:
+		l.failDial(c, d.ctx.Err())
+		return
+	case !time.Now().Before(d.deadline):
+		l.failDial(c, context.DeadlineExceeded)
 		return
 	}
 	l.endDial(c, d)

@@ -230,6 +230,11 @@ func TestDialFails(t *testing.T) {
 	for _, sh := range shapes {
 		t.Run(sh.name, func(t *testing.T) {
 			hang := hangingAddr(t)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
 			a := startAsker(t, sh.new, reactor.Config{DialTimeout: 150 * time.Millisecond})
 			for _, tc := range []struct {
 				name  string
@@ -255,6 +260,19 @@ func TestDialFails(t *testing.T) {
 					cancel()
 					return ctx
 				}, context.Canceled, 0},
+				// A context that has ended fails the dial even where the connect would
+				// succeed at once, as on loopback.
+				{"CancelledBeforeReachable", ln.Addr().String(), func() context.Context {
+					ctx, cancel := context.WithCancel(context.Background())
+					cancel()
+					return ctx
+				}, context.Canceled, 0},
+				{"DeadlinePassedReachable", ln.Addr().String(), func() context.Context {
+					ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
+					t.Cleanup(cancel)
+					<-ctx.Done()
+					return ctx
+				}, context.DeadlineExceeded, 0},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					h := newDialRecorder()
