@@ -85,14 +85,15 @@
 // An IP literal is connected to at once (an empty host means 0.0.0.0, the local system, as
 // net.Dial has it). A host name is looked up on a goroutine of the dial's own
 // (net.DefaultResolver.LookupNetIP), whose answer comes back through the inbox; its addresses
-// are tried in order, one at a time, until one connects, and if none does the first failure
-// is the cause reported. The deadline, Config.DialTimeout or ctx's deadline if earlier, is a
-// timer in the loop's heap; ctx's end reaches the loop as a task (context.AfterFunc). When the
-// dial ends, whichever way, the timer and the watch on ctx are stopped and the lookup is
-// cancelled; the last loop to exit waits for lookups still returning. A dial that cannot
-// connect calls the handler's OnClose with backendkit.DialError(addr, cause) — the connect's
-// error, context.DeadlineExceeded, ctx's error, or reactor.ErrServerClosed at Shutdown — and
-// never OnOpen; a failure known inside the asking callback waits for it to return.
+// are tried in order, one at a time, until one connects, and if none does the first failure is
+// the cause reported. The deadline, Config.DialTimeout or ctx's deadline if earlier, is a
+// timer in the loop's heap; ctx's end reaches the loop as a task (context.AfterFunc), and a
+// connect that completes after either is not opened. When the dial ends, whichever way, the
+// timer and the watch on ctx are stopped and the lookup is cancelled; the last loop to exit
+// waits for lookups still returning. A dial that cannot connect calls the handler's OnClose
+// with backendkit.DialError(addr, cause) — the connect's error, context.DeadlineExceeded,
+// ctx's error, or reactor.ErrServerClosed at Shutdown — and never OnOpen; a failure known
+// inside the asking callback waits for it to return.
 //
 // # Reading
 //
