@@ -192,7 +192,7 @@ func (l *loop) connect(c *conn, ip netip.Addr, port int) error {
 		unix.Close(fd)
 		return err
 	}
-	c.fd, c.events = fd, events
+	c.fd, c.events = int32(fd), events
 	return nil
 }
 
@@ -212,11 +212,11 @@ func zoneIndex(zone string) uint32 {
 // connection would; failed, the next address is tried, or the dial fails.
 func (l *loop) connected(c *conn, events uint32) {
 	d := l.dials[c]
-	err := socketError(c.fd)
+	err := socketError(int(c.fd))
 	if err == io.EOF {
 		// No error; but only a connected socket has a peer. Writable without one would be a
 		// spurious wake-up, which waits on; a hang-up without one is a failure.
-		switch perr := getpeername(c.fd, &l.rsa); {
+		switch perr := getpeername(int(c.fd), &l.rsa); {
 		case perr == nil:
 			err = nil
 		case events&(unix.EPOLLERR|unix.EPOLLHUP) == 0:
@@ -226,8 +226,8 @@ func (l *loop) connected(c *conn, events uint32) {
 		}
 	}
 	if err != nil {
-		l.poll.del(c.fd)
-		unix.Close(c.fd)
+		l.poll.del(int(c.fd))
+		unix.Close(int(c.fd))
 		c.fd = -1
 		if d.err == nil {
 			d.err = err
@@ -246,9 +246,9 @@ func (l *loop) connected(c *conn, events uint32) {
 		return
 	}
 	l.endDial(c, d)
-	unix.SetsockoptInt(c.fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1) // as accept does
+	unix.SetsockoptInt(int(c.fd), unix.IPPROTO_TCP, unix.TCP_NODELAY, 1) // as accept does
 	c.remote.set(&l.rsa)
-	if getsockname(c.fd, &l.rsa) == nil {
+	if getsockname(int(c.fd), &l.rsa) == nil {
 		c.local.set(&l.rsa)
 	}
 	c.state = stateOpen

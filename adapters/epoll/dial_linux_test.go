@@ -160,7 +160,7 @@ func TestDial(t *testing.T) {
 			h := newDialRecorder()
 			nodelay := make(chan int, 1)
 			h.open = func(c reactor.Conn) {
-				v, _ := unix.GetsockoptInt(c.(*conn).fd, unix.IPPROTO_TCP, unix.TCP_NODELAY)
+				v, _ := unix.GetsockoptInt(int(c.(*conn).fd), unix.IPPROTO_TCP, unix.TCP_NODELAY)
 				nodelay <- v
 				c.Write([]byte("ping"))
 			}

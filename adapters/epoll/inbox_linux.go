@@ -138,25 +138,31 @@ func (l *loop) requestLocked(c *conn, r uint32, cause error) {
 	if old&(reqAbort|reqClosed) != 0 || old&r != 0 {
 		return // already on its way out, for this reason or a stronger one
 	}
+	if l.stopped {
+		return
+	}
 	if r == reqAbort {
-		c.abortErr = cause
+		if l.aborts == nil {
+			l.aborts = make(map[*conn]error)
+		}
+		l.aborts[c] = cause
 	}
-	if !l.stopped {
-		l.pushLocked(task{c: c, op: opRequest})
-	}
+	l.pushLocked(task{c: c, op: opRequest})
 }
 
 // handleRequest carries out the Close or Abort recorded in c.req.
 func (l *loop) handleRequest(c *conn) {
 	r := c.req.Load()
 	switch {
-	case c.state == stateClosed:
 	case r&reqAbort != 0:
 		l.mu.Lock()
-		cause := c.abortErr
+		cause, asked := l.aborts[c]
+		delete(l.aborts, c) // a connection that closed meanwhile leaves nothing behind either
 		l.mu.Unlock()
-		l.abort(c, cause)
-	case r&reqClose != 0:
+		if asked && c.state != stateClosed {
+			l.abort(c, cause)
+		}
+	case r&reqClose != 0 && c.state != stateClosed:
 		l.beginClose(c, nil)
 	}
 }
