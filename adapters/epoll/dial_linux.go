@@ -131,7 +131,7 @@ func (l *loop) dialTask(c *conn, o op) {
 	}
 	switch {
 	case d.ctx.Err() != nil:
-		l.failDial(c, d.ctx.Err())
+		l.failDial(c, context.Cause(d.ctx))
 	case o == opDialFail:
 		l.failDial(c, d.err)
 	case o == opResolved && d.rerr != nil:
@@ -239,7 +239,7 @@ func (l *loop) connected(c *conn, events uint32) {
 	// timer that say so still to come this round.
 	switch {
 	case d.ctx.Err() != nil:
-		l.failDial(c, d.ctx.Err())
+		l.failDial(c, context.Cause(d.ctx))
 		return
 	case !time.Now().Before(d.deadline):
 		l.failDial(c, context.DeadlineExceeded)

@@ -223,6 +223,9 @@ func TestDialHostName(t *testing.T) {
 	}
 }
 
+// errTestCause is the cause a test cancels a dial's context with.
+var errTestCause = errors.New("the test's own cause")
+
 // TestDialFails: a dial that cannot connect ends in h.OnClose, on the asking loop, with a cause
 // that names ErrDialFailed and the reason; OnOpen never comes. Dial itself fails only when it
 // cannot begin.
@@ -260,6 +263,11 @@ func TestDialFails(t *testing.T) {
 					cancel()
 					return ctx
 				}, context.Canceled, 0},
+				{"CancelledWithCause", hang, func() context.Context {
+					ctx, cancel := context.WithCancelCause(context.Background())
+					cancel(errTestCause)
+					return ctx
+				}, errTestCause, 0},
 				// A context that has ended fails the dial even where the connect would
 				// succeed at once, as on loopback.
 				{"CancelledBeforeReachable", ln.Addr().String(), func() context.Context {

@@ -92,8 +92,8 @@
 // timer and the watch on ctx are stopped and the lookup is cancelled; the last loop to exit
 // waits for lookups still returning. A dial that cannot connect calls the handler's OnClose
 // with backendkit.DialError(addr, cause) — the connect's error, context.DeadlineExceeded,
-// ctx's error, or reactor.ErrServerClosed at Shutdown — and never OnOpen; a failure known
-// inside the asking callback waits for it to return.
+// context.Cause(ctx), or reactor.ErrServerClosed at Shutdown — and never OnOpen; a failure
+// known inside the asking callback waits for it to return.
 //
 // # Reading
 //
