@@ -50,11 +50,10 @@ func New(cfg reactor.Config) (reactor.Backend, error) {
 
 // backend is one gnet engine serving one handler.
 type backend struct {
-	cfg     reactor.Config
-	h       reactor.Handler
-	drainer reactor.Drainer // h, where it is one
-	life    lifecycle.State
-	conns   lifecycle.Conns[*conn] // opened, until OnClose
+	cfg   reactor.Config
+	h     reactor.Handler // serves accepted connections; dialed ones name their own
+	life  lifecycle.State
+	conns lifecycle.Conns[*conn] // opened, until OnClose
 
 	stopping atomic.Bool   // Shutdown began: new connections are turned away
 	ready    chan struct{} // closed by the first tick: the loops run
@@ -82,7 +81,6 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 	}
 	defer b.life.Started()
 	b.h = h
-	b.drainer, _ = h.(reactor.Drainer)
 
 	fail := func(err error) (net.Addr, error) {
 		err = fmt.Errorf("gnet: %w", err)
@@ -303,7 +301,7 @@ func (ev *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		// Shutdown began: an enrollment that raced it is turned away unseen.
 		return nil, gnet.Close
 	}
-	c := newConn(b, gc)
+	c := newConn(b, gc, b.h)
 	gc.SetContext(c)
 	if !b.conns.Add(c) {
 		gc.SetContext(nil)

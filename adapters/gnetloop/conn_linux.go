@@ -46,6 +46,8 @@ const (
 // the connection's event loop; the others are shared under mu or atomic.
 type conn struct {
 	b      *backend
+	h      reactor.Handler
+	dr     reactor.Drainer // h, where it is one
 	gc     gnet.Conn
 	loop   gnet.EventLoop
 	task   gnet.Runnable // run, made once so that scheduling it allocates no method value
@@ -92,8 +94,9 @@ type conn struct {
 	drainUntil  time.Time // set once FIN was sent: the close follows the peer's, or this time
 }
 
-func newConn(b *backend, gc gnet.Conn) *conn {
-	c := &conn{b: b, gc: gc, loop: gc.EventLoop(), local: netaddr.Clone(gc.LocalAddr()), remote: netaddr.Clone(gc.RemoteAddr())}
+func newConn(b *backend, gc gnet.Conn, h reactor.Handler) *conn {
+	c := &conn{b: b, h: h, gc: gc, loop: gc.EventLoop(), local: netaddr.Clone(gc.LocalAddr()), remote: netaddr.Clone(gc.RemoteAddr())}
+	c.dr, _ = h.(reactor.Drainer)
 	c.task = gnet.RunnableFunc(c.run)
 	return c
 }
@@ -534,10 +537,10 @@ func (c *conn) onClose(err error) {
 	c.callClose(cause)
 }
 
-func (c *conn) callOpen() error { return backendkit.CallOpen(c.b.cfg.Logger, c.b.h, c) }
+func (c *conn) callOpen() error { return backendkit.CallOpen(c.b.cfg.Logger, c.h, c) }
 
 func (c *conn) callData(in []byte) (int, reactor.Action, error) {
-	return backendkit.CallData(c.b.cfg.Logger, c.b.h, c, in)
+	return backendkit.CallData(c.b.cfg.Logger, c.h, c, in)
 }
 
-func (c *conn) callClose(cause error) { backendkit.CallClose(c.b.cfg.Logger, c.b.h, c, cause) }
+func (c *conn) callClose(cause error) { backendkit.CallClose(c.b.cfg.Logger, c.h, c, cause) }

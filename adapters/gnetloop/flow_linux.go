@@ -110,7 +110,7 @@ func (c *conn) Buffered() int {
 // above it: OnDrain is due. While it stays above, a timer looks again, as gnet says nothing
 // when its outbound buffer empties. Loop only.
 func (c *conn) drained() bool {
-	if c.b.drainer == nil || c.state.Load() != stateOpen {
+	if c.dr == nil || c.state.Load() != stateOpen {
 		return false
 	}
 	pending := c.Buffered()
@@ -160,7 +160,7 @@ func (c *conn) drainCheck() {
 // callDrain calls the handler's OnDrain, a panic costing the connection.
 func (c *conn) callDrain() {
 	defer c.recoverAbort()
-	c.b.drainer.OnDrain(c)
+	c.dr.OnDrain(c)
 }
 
 // recoverAbort, deferred around a handler call, aborts the connection on a panic.
