@@ -382,7 +382,7 @@ func (c *conn) settle() gnet.Action {
 	case stateAborting:
 		c.drop(&c.out)
 		c.drop(&c.sending)
-		_ = c.gc.SetLinger(0) // the close resets the connection instead of draining it
+		c.reset()
 		return gnet.Close
 	}
 	c.flush(&c.out)
@@ -404,7 +404,7 @@ func (c *conn) settle() gnet.Action {
 	c.gnetPending.Store(int64(pending))
 	if pending > c.b.cfg.MaxOutbound {
 		c.Abort(reactor.ErrOutboundFull)
-		_ = c.gc.SetLinger(0)
+		c.reset()
 		return gnet.Close
 	}
 	if c.state.Load() == stateClosing {
@@ -417,6 +417,17 @@ func (c *conn) settle() gnet.Action {
 		}
 	}
 	return gnet.None
+}
+
+// reset readies an aborting connection for gnet's close: SO_LINGER 0, so that the close sends
+// a reset (RST) instead of FIN, and gnet's outbound buffer emptied, as gnet's close would
+// otherwise still write what it holds before closing. Loop only.
+func (c *conn) reset() {
+	_ = c.gc.SetLinger(0)
+	if c.gc.OutboundBuffered() > 0 && findLayout(c.gc) == nil {
+		out := outbound(c.gc)
+		_, _ = out.Discard(out.Buffered())
+	}
 }
 
 // drain runs once everything written has reached the socket: it sends FIN (shutdown of the
