@@ -21,6 +21,7 @@ import (
 	"github.com/reactorlab/reactor/internal/ratelog"
 	"github.com/reactorlab/reactor/internal/reuseport"
 	"github.com/reactorlab/reactor/reactor"
+	"github.com/reactorlab/reactor/reactor/backendkit"
 )
 
 const available = true
@@ -54,6 +55,7 @@ type backend struct {
 	h     reactor.Handler // serves accepted connections; dialed ones name their own
 	life  lifecycle.State
 	conns lifecycle.Conns[*conn] // opened, until OnClose
+	dials lifecycle.Conns[*dial] // Conn.Dials in flight, until OnOpen or OnClose is delivered
 
 	stopping atomic.Bool   // Shutdown began: new connections are turned away
 	ready    chan struct{} // closed by the first tick: the loops run
@@ -109,6 +111,7 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 	// Exits when the engine has stopped: after Shutdown, or on its own when it fails.
 	go func() {
 		err := gnet.Run(&events{b: b}, "unix://"+filepath.Join(b.sockDir, "idle.sock"), opts...)
+		b.strand()
 		os.RemoveAll(b.sockDir)
 		b.ln.Close() // ends the accept goroutine: there is no loop left to take connections
 		b.runErr = err
@@ -231,6 +234,10 @@ func (b *backend) Shutdown(ctx context.Context) error {
 	for _, c := range b.conns.Close() {
 		c.closeWith(reactor.ErrServerClosed, true)
 	}
+	// Dials in flight fail with ErrServerClosed (a connection made meanwhile is turned away by
+	// OnOpen); each is answered on its loop, which runs until the engine stops below.
+	b.dials.Close()
+	b.dials.Abort()
 
 	// Let every connection flush and close on its own loop first, so that written bytes leave
 	// before the engine's stop closes whatever is left.
@@ -241,6 +248,10 @@ func (b *backend) Shutdown(ctx context.Context) error {
 		err = ctx.Err()
 		b.conns.Abort()
 	}
+	select {
+	case <-b.dials.Drained():
+	case <-b.runDone:
+	}
 	b.stopEngine()
 	runErr := b.runErr
 	if runErr == nil {
@@ -248,6 +259,18 @@ func (b *backend) Shutdown(ctx context.Context) error {
 	}
 	b.life.Finish(runErr)
 	return err
+}
+
+// strand settles, once gnet's loops have all exited, what was left waiting for a loop: a
+// Dial whose failure was queued on a loop that stopped before running it (Shutdown waits for
+// the dials, so only when the engine stopped on its own). Nothing runs on the loops any
+// more, so the handlers are told here.
+func (b *backend) strand() {
+	for _, d := range b.dials.Close() {
+		if d.settled.Load() {
+			d.failed(backendkit.DialError(d.addr, reactor.ErrServerClosed))
+		}
+	}
 }
 
 // stopEngine stops gnet and returns once gnet.Run has returned. Engine.Stop itself notices the
@@ -297,15 +320,35 @@ func (ev *events) OnTick() (time.Duration, gnet.Action) {
 
 func (ev *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	b := ev.b
+	// A connection made by Conn.Dial arrives with its dial; an accepted one with nothing.
+	d, dialed := gc.Context().(*dial)
+	if dialed && !d.settled.CompareAndSwap(false, true) {
+		return nil, gnet.Close // its dialer has reported it failed already
+	}
 	if b.stopping.Load() {
 		// Shutdown began: an enrollment that raced it is turned away unseen.
+		if dialed {
+			d.failed(backendkit.DialError(d.addr, reactor.ErrServerClosed))
+		}
 		return nil, gnet.Close
 	}
-	c := newConn(b, gc, b.h)
+	var c *conn
+	if dialed {
+		c = d.c
+	} else {
+		c = newConn(b, gc.EventLoop(), b.h)
+	}
+	c.attach(gc)
 	gc.SetContext(c)
 	if !b.conns.Add(c) {
 		gc.SetContext(nil)
+		if dialed {
+			d.failed(backendkit.DialError(d.addr, reactor.ErrServerClosed))
+		}
 		return nil, gnet.Close
+	}
+	if dialed {
+		b.dials.Remove(d) // Shutdown counts the connection among the others from now on
 	}
 	c.opened = true
 	if err := c.callOpen(); err != nil {

@@ -94,11 +94,18 @@ type conn struct {
 	drainUntil  time.Time // set once FIN was sent: the close follows the peer's, or this time
 }
 
-func newConn(b *backend, gc gnet.Conn, h reactor.Handler) *conn {
-	c := &conn{b: b, h: h, gc: gc, loop: gc.EventLoop(), local: netaddr.Clone(gc.LocalAddr()), remote: netaddr.Clone(gc.RemoteAddr())}
+// newConn makes a connection served by h on loop; attach gives it its gnet connection.
+func newConn(b *backend, loop gnet.EventLoop, h reactor.Handler) *conn {
+	c := &conn{b: b, h: h, loop: loop}
 	c.dr, _ = h.(reactor.Drainer)
 	c.task = gnet.RunnableFunc(c.run)
 	return c
+}
+
+// attach binds c to gc, as gnet opens it on c's loop, before the handler sees c.
+func (c *conn) attach(gc gnet.Conn) {
+	c.gc = gc
+	c.local, c.remote = netaddr.Clone(gc.LocalAddr()), netaddr.Clone(gc.RemoteAddr())
 }
 
 // Write implements reactor.Conn. Only from the connection's own callbacks (its loop).

@@ -84,6 +84,17 @@
 //     it has fallen to it from above. gnet empties its buffer on EPOLLOUT without a callback,
 //     so while the output stays above LowWater a timer looks again: after 1 ms while it
 //     shrinks, backing off to 50 ms while the peer reads nothing.
+//   - Dial (13). gnet's own client dial (EventLoop.Register with an address) calls net.Dial on
+//     gnet's goroutine pool with neither a timeout nor a context, so the adapter dials on a
+//     goroutine of its own with backendkit.DialTCP, bounded by Config.DialTimeout and ctx, and
+//     hands the socket to the asking connection's loop with that loop's EventLoop.Enroll, as
+//     accepted connections are handed: gnet opens it on that loop, so the two connections'
+//     callbacks never overlap. Its addresses are the socket's; TCP_NODELAY is set, as Go sets
+//     it on every TCP connection. A dial that fails reaches the handler's OnClose through a
+//     task on the same loop (EventLoop.Execute), with backendkit's DialError; OnOpen is never
+//     called. Shutdown cancels the dials in flight (their cause ErrServerClosed; a connection
+//     made meanwhile is turned away by OnOpen) and waits for every answer before it stops the
+//     engine; dialed connections that opened are closed and drained like accepted ones.
 //
 // # Accepting, and the descriptor limit
 //
