@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -247,6 +248,13 @@ func (b *backend) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 		b.conns.Abort()
+		// Aborted connections close on their loops at once. The engine's stop would close
+		// those gnet knows anyway, but not those detached from gnet at the peer's end of
+		// stream (halfclose_linux.go), whose loop tasks must run before the loops end.
+		select {
+		case <-b.conns.Drained():
+		case <-b.runDone:
+		}
 	}
 	select {
 	case <-b.dials.Drained():
@@ -262,13 +270,21 @@ func (b *backend) Shutdown(ctx context.Context) error {
 }
 
 // strand settles, once gnet's loops have all exited, what was left waiting for a loop: a
-// Dial whose failure was queued on a loop that stopped before running it (Shutdown waits for
-// the dials, so only when the engine stopped on its own). Nothing runs on the loops any
-// more, so the handlers are told here.
+// Dial whose failure was queued on a loop that stopped before running it, a connection
+// detached from gnet (Shutdown waits for both, so only when the engine stopped on its own).
+// Nothing runs on the loops any more, so the handlers are told here.
 func (b *backend) strand() {
 	for _, d := range b.dials.Close() {
 		if d.settled.Load() {
 			d.failed(backendkit.DialError(d.addr, reactor.ErrServerClosed))
+		}
+	}
+	// gnet closed the connections it knew as its loops ended; those detached from it are
+	// closed here.
+	for _, c := range b.conns.Close() {
+		if c.detached && c.state.Load() != stateClosed {
+			c.closeWith(reactor.ErrServerClosed, false)
+			c.closeDetached()
 		}
 	}
 }
@@ -377,6 +393,9 @@ func (ev *events) OnClose(gc gnet.Conn, err error) gnet.Action {
 	c, ok := gc.Context().(*conn)
 	if !ok || !c.opened {
 		return gnet.None
+	}
+	if errors.Is(err, io.EOF) && c.detach() {
+		return gnet.None // the connection lives on without gnet (halfclose_linux.go)
 	}
 	c.onClose(err)
 	ev.b.conns.Remove(c)
