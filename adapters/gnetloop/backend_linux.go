@@ -53,7 +53,7 @@ func New(cfg reactor.Config) (reactor.Backend, error) {
 // backend is one gnet engine serving one handler.
 type backend struct {
 	cfg   reactor.Config
-	h     reactor.Handler // serves accepted connections; dialed ones name their own
+	hs    *handlers // serve accepted connections; dialed ones bring their own
 	life  lifecycle.State
 	conns lifecycle.Conns[*conn] // opened, until OnClose
 	dials lifecycle.Conns[*dial] // Conn.Dials in flight, until OnOpen or OnClose is delivered
@@ -83,7 +83,7 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 		return nil, err
 	}
 	defer b.life.Started()
-	b.h = h
+	b.hs = newHandlers(h)
 
 	fail := func(err error) (net.Addr, error) {
 		err = fmt.Errorf("gnet: %w", err)
@@ -352,7 +352,7 @@ func (ev *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if dialed {
 		c = d.c
 	} else {
-		c = newConn(b, gc.EventLoop(), b.h)
+		c = newConn(b, gc.EventLoop(), b.hs)
 	}
 	c.attach(gc)
 	gc.SetContext(c)

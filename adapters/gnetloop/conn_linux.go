@@ -46,9 +46,7 @@ const (
 // the connection's event loop; the others are shared under mu or atomic.
 type conn struct {
 	b      *backend
-	h      reactor.Handler
-	hc     reactor.HalfCloser // h, where it is one
-	dr     reactor.Drainer    // h, where it is one
+	hs     *handlers // what serves the connection
 	gc     gnet.Conn
 	loop   gnet.EventLoop
 	task   gnet.Runnable // run, made once so that scheduling it allocates no method value
@@ -70,15 +68,9 @@ type conn struct {
 	redeliver bool // loop: ResumeRead owes the handler the held input
 
 	// CloseWrite and the peer's end of stream (halfclose_linux.go).
-	shutDone  bool                // loop: FIN was sent (shutdown SHUT_WR)
-	detached  bool                // loop: gnet closed its side at the peer's end of stream; fd is the adapter's
-	fd        int                 // loop: the socket's duplicate, once detached
-	rest      backendkit.Outbound // loop: output of a detached connection that the socket has not taken
-	eofOwed   bool                // loop: the handler is yet to hear of the peer's end of stream (paused)
-	eofDone   bool                // loop: OnReadEOF was called
-	eofIn     []byte              // loop: input that arrived unseen while paused, kept at the end of stream
-	retryWait time.Duration       // loop: the retry timer's current period
-	retryLast int                 // loop: pending output when the retry timer was last armed
+	shutDone bool   // loop: FIN was sent (shutdown SHUT_WR)
+	detached bool   // loop: gnet closed its side at the peer's end of stream; end.fd is the adapter's
+	end      *ended // loop: made when first needed (CloseWrite waiting for gnet, or detached)
 
 	above     bool          // loop: pending output went above LowWater; OnDrain is owed
 	watchWait time.Duration // loop: the drain timer's current period
@@ -109,11 +101,24 @@ type conn struct {
 	drainUntil  time.Time // set once FIN was sent: the close follows the peer's, or this time
 }
 
-// newConn makes a connection served by h on loop; attach gives it its gnet connection.
-func newConn(b *backend, loop gnet.EventLoop, h reactor.Handler) *conn {
-	c := &conn{b: b, h: h, loop: loop}
-	c.hc, _ = h.(reactor.HalfCloser)
-	c.dr, _ = h.(reactor.Drainer)
+// handlers is a Handler with the optional interfaces it implements, looked up once: the
+// backend's, shared by every accepted connection, or one dial's.
+type handlers struct {
+	h  reactor.Handler
+	hc reactor.HalfCloser // h, where it is one
+	dr reactor.Drainer    // h, where it is one
+}
+
+func newHandlers(h reactor.Handler) *handlers {
+	hs := &handlers{h: h}
+	hs.hc, _ = h.(reactor.HalfCloser)
+	hs.dr, _ = h.(reactor.Drainer)
+	return hs
+}
+
+// newConn makes a connection served by hs on loop; attach gives it its gnet connection.
+func newConn(b *backend, loop gnet.EventLoop, hs *handlers) *conn {
+	c := &conn{b: b, hs: hs, loop: loop}
 	c.task = gnet.RunnableFunc(c.run)
 	return c
 }
@@ -476,8 +481,8 @@ func (c *conn) settle() gnet.Action {
 // otherwise still write what it holds before closing. Loop only.
 func (c *conn) reset() {
 	if c.detached {
-		_ = unix.SetsockoptLinger(c.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1})
-		c.rest.Reset()
+		_ = unix.SetsockoptLinger(c.end.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1})
+		c.end.rest.Reset()
 		c.gnetPending.Store(0)
 		return
 	}
@@ -600,7 +605,9 @@ func (c *conn) onClose(err error) {
 	c.mu.Unlock()
 	c.drop(&c.out)
 	c.drop(&c.sending)
-	c.rest.Reset()
+	if c.end != nil {
+		c.end.rest.Reset()
+	}
 	c.gnetPending.Store(0)
 	c.stopTimers()
 	if st == stateOpen && !asked {
@@ -618,10 +625,10 @@ func (c *conn) onClose(err error) {
 	c.callClose(cause)
 }
 
-func (c *conn) callOpen() error { return backendkit.CallOpen(c.b.cfg.Logger, c.h, c) }
+func (c *conn) callOpen() error { return backendkit.CallOpen(c.b.cfg.Logger, c.hs.h, c) }
 
 func (c *conn) callData(in []byte) (int, reactor.Action, error) {
-	return backendkit.CallData(c.b.cfg.Logger, c.h, c, in)
+	return backendkit.CallData(c.b.cfg.Logger, c.hs.h, c, in)
 }
 
-func (c *conn) callClose(cause error) { backendkit.CallClose(c.b.cfg.Logger, c.h, c, cause) }
+func (c *conn) callClose(cause error) { backendkit.CallClose(c.b.cfg.Logger, c.hs.h, c, cause) }

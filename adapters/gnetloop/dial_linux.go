@@ -52,7 +52,7 @@ func (c *conn) Dial(ctx context.Context, addr string, h reactor.Handler) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	out := newConn(c.b, c.loop, h)
+	out := newConn(c.b, c.loop, newHandlers(h))
 	out.local, out.remote = &net.TCPAddr{}, dialAddr(addr) // until the connection is made
 	dctx, cancel := context.WithCancelCause(ctx)
 	d := &dial{c: out, addr: addr, cancel: cancel}

@@ -46,7 +46,7 @@ func (c *conn) ResumeRead() {
 			return
 		}
 	}
-	if c.held || c.eofOwed {
+	if c.held || c.detached && c.end.eofOwed {
 		c.held = false
 		c.redeliver = true
 		c.mu.Lock()
@@ -111,7 +111,7 @@ func (c *conn) Buffered() int {
 // above it: OnDrain is due. While it stays above, a timer looks again, as gnet says nothing
 // when its outbound buffer empties. Loop only.
 func (c *conn) drained() bool {
-	if c.dr == nil || c.state.Load() != stateOpen {
+	if c.hs.dr == nil || c.state.Load() != stateOpen {
 		return false
 	}
 	pending := c.Buffered()
@@ -161,7 +161,7 @@ func (c *conn) drainCheck() {
 // callDrain calls the handler's OnDrain, a panic costing the connection.
 func (c *conn) callDrain() {
 	defer c.recoverAbort()
-	c.dr.OnDrain(c)
+	c.hs.dr.OnDrain(c)
 }
 
 // recoverAbort, deferred around a handler call, aborts the connection on a panic.

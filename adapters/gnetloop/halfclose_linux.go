@@ -34,6 +34,26 @@ import (
 // the output shrinks, backing off to 50 ms while the peer reads nothing), and a peer's reset
 // is learnt at the next write. Input is over: nothing needs watching.
 
+// ended is what a connection needs past CloseWrite's wait for gnet or the peer's end of
+// stream, made when first needed: most connections never do. Loop only.
+type ended struct {
+	fd        int                 // the socket's duplicate, once detached
+	rest      backendkit.Outbound // a detached connection's output that the socket has not taken
+	eofIn     []byte              // input that arrived unseen while paused, kept at the end of stream
+	eofOwed   bool                // the handler is yet to hear of the peer's end of stream (paused)
+	eofDone   bool                // OnReadEOF was called
+	retryWait time.Duration       // the retry timer's current period
+	retryLast int                 // pending output when the retry timer was last armed
+}
+
+// ending returns c.end, made on first use. Loop only.
+func (c *conn) ending() *ended {
+	if c.end == nil {
+		c.end = new(ended)
+	}
+	return c.end
+}
+
 // CloseWrite implements reactor.Conn. Only from the connection's own callbacks. The FIN goes
 // out as the callback returns (settle), once what was written before it, gnet's buffer
 // included, has reached the socket; until then a timer looks again, as gnet says nothing when
@@ -57,7 +77,7 @@ func (c *conn) shutWrite() bool {
 		return false
 	}
 	c.shutDone = true
-	if c.eofDone {
+	if c.detached && c.end.eofDone {
 		c.closeWith(nil, false)
 		c.applyClose()
 		return false
@@ -77,7 +97,7 @@ func (c *conn) detach() bool {
 	closing := st == stateClosing || c.closeReq.Load()
 	unseen := c.held || c.redeliver
 	pending := c.gc.OutboundBuffered() + int(c.queuedBytes.Load())
-	if pending == 0 && (closing || c.hc == nil && !unseen) {
+	if pending == 0 && (closing || c.hs.hc == nil && !unseen) {
 		return false
 	}
 	gc := c.gc
@@ -94,22 +114,24 @@ func (c *conn) detach() bool {
 	if err != nil {
 		return false
 	}
+	e := c.ending()
+	e.fd = fd
 	if n := gc.OutboundBuffered(); n > 0 {
 		out := outbound(gc)
 		bufs, _ := out.Peek(-1)
 		for _, p := range bufs {
-			c.rest.Write(p)
+			e.rest.Write(p)
 		}
 		_, _ = out.Discard(n)
 	}
 	if unseen {
 		in, _ := gc.Peek(-1)
-		c.eofIn = bytes.Clone(in)
+		e.eofIn = bytes.Clone(in)
 	}
-	c.gc, c.fd, c.detached = nil, fd, true
+	c.gc, c.detached = nil, true
 	c.holding, c.held, c.redeliver = false, false, false
-	c.gnetPending.Store(int64(c.rest.Len()))
-	c.eofOwed = !closing
+	c.gnetPending.Store(int64(e.rest.Len()))
+	e.eofOwed = !closing
 	if !c.paused {
 		c.deliverEOF()
 	}
@@ -124,10 +146,11 @@ func (c *conn) detach() bool {
 // that is no HalfCloser, a close with cause io.EOF, which sends its output first. Loop only,
 // detached.
 func (c *conn) deliverEOF() {
-	if !c.eofOwed || c.state.Load() != stateOpen || c.closeReq.Load() {
+	e := c.end
+	if !e.eofOwed || c.state.Load() != stateOpen || c.closeReq.Load() {
 		return
 	}
-	if in := c.eofIn; len(in) > 0 {
+	if in := e.eofIn; len(in) > 0 {
 		consumed, action, err := c.callData(in)
 		switch {
 		case err != nil:
@@ -139,21 +162,21 @@ func (c *conn) deliverEOF() {
 		case c.state.Load() != stateOpen || c.closeReq.Load():
 			return
 		case c.paused:
-			c.eofIn = in[consumed:] // presented again on ResumeRead
+			e.eofIn = in[consumed:] // presented again on ResumeRead
 			return
 		}
-		c.eofIn = nil // what the handler left is dropped: no input follows it
+		e.eofIn = nil // what the handler left is dropped: no input follows it
 	}
 	if c.paused {
 		return
 	}
-	c.eofOwed = false
-	if c.hc == nil {
+	e.eofOwed = false
+	if c.hs.hc == nil {
 		c.closeWith(io.EOF, false)
 		return
 	}
-	a, err := backendkit.CallReadEOF(c.b.cfg.Logger, c.hc, c)
-	c.eofDone = true
+	a, err := backendkit.CallReadEOF(c.b.cfg.Logger, c.hs.hc, c)
+	e.eofDone = true
 	switch {
 	case err != nil:
 		c.Abort(err)
@@ -166,9 +189,10 @@ func (c *conn) deliverEOF() {
 // flushDetached moves q behind a detached connection's output and writes what the socket
 // takes. Loop only.
 func (c *conn) flushDetached(q *backendkit.Outbound) {
+	rest := &c.end.rest
 	if c.state.Load() != stateClosed {
 		for _, p := range q.Buffers(0) {
-			c.rest.Write(p)
+			rest.Write(p)
 		}
 	}
 	c.drop(q)
@@ -178,10 +202,11 @@ func (c *conn) flushDetached(q *backendkit.Outbound) {
 // writeRest writes what the socket takes of a detached connection's output. A failed write
 // (the peer reset the connection) aborts it with the error. Loop only.
 func (c *conn) writeRest() {
-	for c.rest.Len() > 0 && c.state.Load() != stateClosed {
-		n, err := unix.Writev(c.fd, c.rest.Buffers(maxWritev))
+	e := c.end
+	for e.rest.Len() > 0 && c.state.Load() != stateClosed {
+		n, err := unix.Writev(e.fd, e.rest.Buffers(maxWritev))
 		if n > 0 {
-			c.rest.Discard(n)
+			e.rest.Discard(n)
 		}
 		if err == unix.EINTR {
 			continue
@@ -194,7 +219,7 @@ func (c *conn) writeRest() {
 			break
 		}
 	}
-	c.gnetPending.Store(int64(c.rest.Len()))
+	c.gnetPending.Store(int64(e.rest.Len()))
 }
 
 // lost aborts a detached connection whose socket failed. A close the handler asked for keeps
@@ -213,28 +238,29 @@ func (c *conn) lost(err error) {
 // before CloseWrite's FIN, a detached connection's socket. It looks again after lingerFirst
 // while the output shrinks, and backs off to lingerMax while it does not. Loop only.
 func (c *conn) armRetry(pending int) {
-	if pending < c.retryLast {
-		c.retryWait = lingerFirst
+	e := c.ending()
+	if pending < e.retryLast {
+		e.retryWait = lingerFirst
 	} else {
-		c.retryWait = min(max(2*c.retryWait, lingerFirst), lingerMax)
+		e.retryWait = min(max(2*e.retryWait, lingerFirst), lingerMax)
 	}
-	c.retryLast = pending
+	e.retryLast = pending
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.state.Load() == stateClosed {
 		return
 	}
 	if c.retry == nil {
-		c.retry = time.AfterFunc(c.retryWait, c.recheck)
+		c.retry = time.AfterFunc(e.retryWait, c.recheck)
 	} else {
-		c.retry.Reset(c.retryWait)
+		c.retry.Reset(e.retryWait)
 	}
 }
 
 // closeDetached closes a detached connection, as gnet's close would have: its descriptor,
 // then OnClose. Loop only, or once the loops have exited (strand).
 func (c *conn) closeDetached() {
-	_ = unix.Close(c.fd)
+	_ = unix.Close(c.end.fd)
 	c.onClose(nil)
 	c.b.conns.Remove(c)
 }
@@ -243,7 +269,7 @@ func (c *conn) closeDetached() {
 // gnet's outbound buffer, or a detached connection's own. Loop only.
 func (c *conn) pendingOut() int {
 	if c.detached {
-		return c.rest.Len()
+		return c.end.rest.Len()
 	}
 	return c.gc.OutboundBuffered()
 }
@@ -251,7 +277,7 @@ func (c *conn) pendingOut() int {
 // sockFD is the connection's socket. Loop only.
 func (c *conn) sockFD() int {
 	if c.detached {
-		return c.fd
+		return c.end.fd
 	}
 	return c.gc.Fd()
 }
