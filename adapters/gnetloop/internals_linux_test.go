@@ -16,7 +16,8 @@ import (
 )
 
 // TestInternals: gnet's connection struct still leads to its loop's epoll descriptor the way
-// PauseRead reads it. A gnet upgrade that moves these fields fails here, loudly.
+// PauseRead reads it, and holds its outbound buffer where Abort and the takeover at the peer's
+// end of stream find it. A gnet upgrade that moves these fields fails here, loudly.
 func TestInternals(t *testing.T) {
 	conns := make(chan reactor.Conn, 1)
 	b, addr := reactortest.Start(t, New, reactor.Config{Loops: 1}, funcOpen(func(c reactor.Conn) { conns <- c }))
@@ -28,7 +29,10 @@ func TestInternals(t *testing.T) {
 	defer nc.Close()
 	sc := (<-conns).(*conn)
 	if err := findLayout(sc.gc); err != nil {
-		t.Fatalf("gnet's layout: %v; PauseRead depends on it (see internals_linux.go)", err)
+		t.Fatalf("gnet's layout: %v; PauseRead, Abort and HalfCloser depend on it (see internals_linux.go)", err)
+	}
+	if got, want := outbound(sc.gc).Buffered(), sc.gc.OutboundBuffered(); got != want {
+		t.Errorf("outbound buffer read from gnet's conn holds %d bytes; gnet says %d", got, want)
 	}
 	epfd := epollFD(sc.gc)
 	if link, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(epfd)); err != nil || link != "anon_inode:[eventpoll]" {
