@@ -73,10 +73,7 @@ func (d *dial) run(ctx context.Context) {
 	b := d.c.b
 	nc, err := backendkit.DialTCP(ctx, b.cfg.DialTimeout, d.addr)
 	if err != nil {
-		if errors.Is(context.Cause(ctx), reactor.ErrServerClosed) {
-			err = backendkit.DialError(d.addr, reactor.ErrServerClosed)
-		}
-		d.fail(err)
+		d.fail(err) // Shutdown's cancel makes its cause ErrServerClosed
 		return
 	}
 	// gnet takes a duplicate of the socket; nc is closed whatever the outcome.
