@@ -479,6 +479,8 @@ func (s *suite) testProxyFailures(t *testing.T) {
 		}
 		logs.expect(t, "cannot reach upstream", "upstream="+addr)
 	})
+	t.Run("ClientResetsWhilePaused", func(t *testing.T) { s.testProxyResetWhilePaused(t, true) })
+	t.Run("UpstreamResetsWhilePaused", func(t *testing.T) { s.testProxyResetWhilePaused(t, false) })
 	for _, upstreamResets := range []bool{true, false} {
 		name := "ClientResets"
 		if upstreamResets {
@@ -509,6 +511,42 @@ func (s *suite) testProxyFailures(t *testing.T) {
 				logs.expect(t, "upstream cut the connection", "upstream="+up.addr, "reset")
 			}
 		})
+	}
+}
+
+// testProxyResetWhilePaused: one end sends until the proxy, its output to the other end
+// piled up past the mark, stops reading it; then it resets. The proxy's paused side must still
+// learn of the reset as an error and relay it as a reset: the other end, reading what it was
+// sent, ends with ECONNRESET, not with an end of stream that would pass the cut stream off as
+// whole.
+func (s *suite) testProxyResetWhilePaused(t *testing.T, clientResets bool) {
+	up := startProxyUpstream(t, nil)
+	srv, _, _ := s.startProxy(t, reactor.Config{}, up.addr)
+	c := srv.dial(t)
+	uc := up.next(t)
+	from, to := uc, c
+	if clientResets {
+		from, to = c, uc
+	}
+	to.SetReadBuffer(64 << 10)
+	var sent atomic.Int64
+	wrote := make(chan error, 1)
+	go func() { wrote <- writeStream(from, 9, 4*proxyFloodSize, &sent) }() // ends at the reset
+	stalled := func() bool {
+		n := sent.Load()
+		time.Sleep(200 * time.Millisecond)
+		return sent.Load() == n
+	}
+	if !eventually(ioTimeout, stalled) {
+		t.Fatalf("the sender kept sending for %v to a peer that does not read", ioTimeout)
+	}
+	from.SetLinger(0)
+	from.Close()
+	<-wrote
+	n, bad, err := readStream(to, 9)
+	if !errors.Is(err, syscall.ECONNRESET) || bad >= 0 {
+		t.Errorf("after the sender reset, paused after %d KiB, the other end read %d KiB (first wrong byte at %d), then %v; want a reset (ECONNRESET)",
+			sent.Load()>>10, n>>10, bad, err)
 	}
 }
 
