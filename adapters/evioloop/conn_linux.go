@@ -213,11 +213,7 @@ func (c *conn) decide(held int) ([]byte, evio.Action) {
 	}
 	if f&flagAbort != 0 && !c.aborted {
 		c.closeSent, c.aborted = true, true
-		// evio writes what it holds before it acts on Close, which never ends if the peer
-		// does not read. Shutting the socket down fails that write and evio closes; the zero
-		// linger turns the close into a reset, dropping what the kernel still holds.
-		syscall.SetsockoptLinger(c.fd, syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1})
-		syscall.Shutdown(c.fd, syscall.SHUT_RDWR)
+		c.reset()
 		return nil, evio.Close
 	}
 	if c.closeSent {
@@ -258,6 +254,21 @@ func (c *conn) decide(held int) ([]byte, evio.Action) {
 		return c.linger()
 	}
 	return c.out, evio.None
+}
+
+// reset readies the socket for an abort, which evio.Close then carries out: the zero linger
+// turns evio's close into a reset (RST), which also drops what the kernel has not sent. evio
+// writes what it holds before it acts on Close, for ever if the peer does not read, so that
+// output is dropped too. And since a socket whose peer neither reads nor sends may give evio
+// no event to act on, its read side is shut down, which makes it readable at once without
+// sending anything. (Shutting the write side down instead would send FIN first: a peer that
+// reads it sees a clean end of stream, not the reset.)
+func (c *conn) reset() {
+	syscall.SetsockoptLinger(c.fd, syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1, Linger: 0})
+	if c.ec != nil {
+		layout.dropOut(c.ec)
+	}
+	syscall.Shutdown(c.fd, syscall.SHUT_RD)
 }
 
 // linger ends a graceful close once evio holds no output: it sends FIN and lets evio go on

@@ -63,9 +63,13 @@
 //     FIN closes the connection or 500 ms pass and evio is told to close. A flush that makes
 //     no progress for 2 s (closeStall: the peer does not read) is given up and the connection
 //     aborted, with the cause the close was asked with; evio alone would keep trying for ever.
-//   - Abort, and the limits: evio would write what it holds before acting on Close, forever if
-//     the peer never reads, so the adapter shuts the socket down (zero linger) on the loop;
-//     evio's pending write then fails and evio closes and reports it.
+//   - Abort, and the limits: the connection is reset, as the contract asks. On the loop the
+//     adapter sets a zero linger, so that evio's close sends RST (the peer's read fails with
+//     ECONNRESET); drops the output evio holds, which evio would otherwise write before it
+//     acts on Close, for ever if the peer never reads; and shuts the socket's read side down,
+//     which sends nothing but makes it readable, so that evio gets an event to act on even
+//     from a peer that neither reads nor sends. (Shutting the write side down would send FIN
+//     ahead of the reset, and the peer would read a clean end of stream.)
 //   - Backpressure: evio does not read a connection while it holds output for it, so a peer
 //     that does not read its replies stops being read. The adapter's own buffers are bounded
 //     by Config.MaxOutbound each (the callback's output and the AsyncWrite queue); evio holds
@@ -121,7 +125,8 @@
 //     reactor.ErrNotSupported; Info lists them. Config.ReusePort sets SO_REUSEPORT on the
 //     adapter's listener: other processes can share the port (reactor serve --procs).
 //   - evio's unexported state, used on a loop's own goroutine only, from its callbacks: the
-//     adapter reads how much output evio holds for a connection (evio's Conn does not tell),
+//     adapter reads how much output evio holds for a connection (evio's Conn does not tell)
+//     and empties it for Abort,
 //     writes a loop's connection table, epoll set and count to enroll a connection, and, for
 //     PauseRead, a connection's events in the epoll set and its opened flag, as described above. go.mod pins evio v1.0.8 (the project is archived); Start checks the
 //     layout of evio's structs once, by reflect, and fails if it differs, and the package's
