@@ -2,8 +2,10 @@ package backendkit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"time"
 
@@ -44,7 +46,17 @@ func DialTCP(ctx context.Context, timeout time.Duration, addr string) (*net.TCPC
 	d := net.Dialer{Timeout: timeout}
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, context.DeadlineExceeded) {
+			// net gives the deadline to both the context and the poller; when the poller's
+			// fires first, the error is a plain i/o timeout. It is the same deadline.
+			err = &deadlineError{err}
+		}
 		return nil, DialError(addr, err)
 	}
 	return c.(*net.TCPConn), nil
 }
+
+// deadlineError is a dial's i/o timeout that errors.Is also finds context.DeadlineExceeded in.
+type deadlineError struct{ error }
+
+func (e *deadlineError) Unwrap() []error { return []error{e.error, context.DeadlineExceeded} }
