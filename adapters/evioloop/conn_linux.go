@@ -40,6 +40,9 @@ const maxRetained = 64 << 10
 // context.
 type conn struct {
 	b             *backend
+	h             reactor.Handler
+	onDrain       func(reactor.Conn) // h's OnDrain, if h is a reactor.Drainer
+	bell          *doorbell          // the doorbell of the connection's loop, for Dial
 	ec            evio.Conn
 	fd            int
 	local, remote net.Addr
@@ -85,12 +88,17 @@ type conn struct {
 
 // newConn makes the connection the handler sees for a, which evio has just opened.
 func newConn(b *backend, ec evio.Conn, a *accepted) *conn {
-	return &conn{b: b, ec: ec, fd: a.fd, epfd: layout.epollOf(ec), local: a.local, remote: ec.RemoteAddr()}
+	c := a.out // made by Dial
+	if c == nil {
+		c = &conn{b: b, h: b.h, onDrain: b.onDrain, bell: a.bell, local: a.local, remote: ec.RemoteAddr()}
+	}
+	c.ec, c.fd, c.epfd = ec, a.fd, layout.epollOf(ec)
+	return c
 }
 
 // open runs OnOpen.
 func (c *conn) open() {
-	if err := backendkit.CallOpen(c.b.cfg.Logger, c.b.h, c); err != nil {
+	if err := backendkit.CallOpen(c.b.cfg.Logger, c.h, c); err != nil {
 		c.Abort(err)
 	}
 }
@@ -128,7 +136,7 @@ func (c *conn) input(in []byte, held int, woke bool) ([]byte, evio.Action) {
 		c.tail = append(c.tail, in...)
 		buf = c.tail
 	}
-	n, a, perr := backendkit.CallData(c.b.cfg.Logger, c.b.h, c, buf)
+	n, a, perr := backendkit.CallData(c.b.cfg.Logger, c.h, c, buf)
 	switch {
 	case perr != nil:
 		c.Abort(perr)
@@ -363,7 +371,7 @@ func (c *conn) finish(err error) {
 	if c.stall != nil {
 		c.stall.Stop()
 	}
-	backendkit.CallClose(c.b.cfg.Logger, c.b.h, c, cause)
+	backendkit.CallClose(c.b.cfg.Logger, c.h, c, cause)
 }
 
 // requestClose asks for a flush-then-close; wake is false when the caller is the loop itself,

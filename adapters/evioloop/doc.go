@@ -118,6 +118,25 @@
 //     close the connection. A read evio makes regardless is kept for ResumeRead, which sets
 //     reading back on and presents it first.
 //
+// # Contract v2: outbound connections
+//
+//   - Dial: evio has no client side, so the connecting is done off the loop. Dial checks the
+//     address and returns; a goroutine connects with the standard library (bounded by
+//     Config.DialTimeout and the context), takes a duplicate of the socket's descriptor
+//     (close-on-exec, non-blocking, TCP_NODELAY as for accepted sockets) and closes the
+//     net.TCPConn, then queues the socket for the asking connection's loop and rings that
+//     loop's doorbell, as the acceptor does. The loop enrolls it with evio, which opens it
+//     there: the new connection's callbacks and the asking one's run on the same goroutine,
+//     never at the same time. Its addresses are the TCP ones, as the dial saw them.
+//   - A dial that fails (refused, timed out, cancelled) is reported on that loop too: the
+//     doorbell's Data call calls the handler's OnClose with the DialError, and OnOpen never
+//     runs. Only when the loop has stopped does the dialling goroutine call OnClose itself,
+//     with a cause wrapping ErrServerClosed.
+//   - Shutdown cancels the dials in flight (their cause wraps ErrServerClosed) and waits for
+//     their goroutines; a socket that connected all the same is refused by the loop, and its
+//     handler told likewise. Dialled connections are the server's like accepted ones: drained,
+//     then closed with ErrServerClosed.
+//
 // # What evio cannot do, and what the adapter does about it
 //
 //   - Edge-triggered readiness and a read size other than the default (evio reads into a fixed

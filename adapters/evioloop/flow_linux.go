@@ -57,7 +57,7 @@ func (c *conn) requeue() {
 // checkDrain calls OnDrain when the pending output, having been above LowWater, is no longer.
 // held is what evio holds. Only on the loop, between callbacks.
 func (c *conn) checkDrain(held int) {
-	if c.b.onDrain == nil {
+	if c.onDrain == nil {
 		return
 	}
 	c.mu.Lock()
@@ -68,7 +68,7 @@ func (c *conn) checkDrain(held int) {
 		c.above = true
 	case c.above:
 		c.above = false
-		c.call(c.b.onDrain)
+		c.call(c.onDrain)
 	}
 }
 
