@@ -38,6 +38,7 @@ type doorbell struct {
 	ec    evio.Conn
 	loop  unsafe.Pointer // evio's loop, for enroll
 	taken []*accepted    // the queue being enrolled, kept for reuse; the loop's only
+	rbuf  []byte         // the loop's buffer for the reads the adapter makes (conn.readSelf)
 
 	mu     sync.Mutex
 	queue  []*accepted // accepted, waiting for the loop
@@ -70,6 +71,15 @@ func (d *doorbell) ringLocked() {
 		d.rung = true
 		d.ec.Wake()
 	}
+}
+
+// readBuf returns the loop's buffer for the reads the adapter makes itself, made on first use.
+// Only on the doorbell's loop.
+func (d *doorbell) readBuf(size int) []byte {
+	if d.rbuf == nil {
+		d.rbuf = make([]byte, size)
+	}
+	return d.rbuf
 }
 
 // take returns what was queued, for the loop to enroll.

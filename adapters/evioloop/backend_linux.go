@@ -57,6 +57,7 @@ type backend struct {
 	cfg     reactor.Config
 	h       reactor.Handler
 	onDrain func(reactor.Conn) // the handler's OnDrain, if it is a reactor.Drainer
+	hc      reactor.HalfCloser // the handler, if it is a reactor.HalfCloser
 	life    lifecycle.State    // finished once evio.Serve has returned, or by a Start that failed before it ran
 	conns   lifecycle.Conns[*conn]
 
@@ -106,6 +107,7 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 	if d, ok := h.(reactor.Drainer); ok {
 		b.onDrain = d.OnDrain
 	}
+	b.hc, _ = h.(reactor.HalfCloser)
 
 	ln, addr, err := listen(b.cfg)
 	if err != nil {
@@ -408,6 +410,11 @@ func (b *backend) opened(ec evio.Conn) ([]byte, evio.Options, evio.Action) {
 	case *accepted:
 		a = x
 	case *conn:
+		if x.hc != nil {
+			// A HalfCloser's connection, which the adapter reads itself.
+			out, act := x.readSelf()
+			return out, opts, act
+		}
 		// Not a new connection: a paused one whose opened flag steer cleared, so that an
 		// event collected before the pause took effect would not read. holdAction keeps
 		// evio from setting reading back on.

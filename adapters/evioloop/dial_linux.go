@@ -3,7 +3,6 @@ package evioloop
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"syscall"
@@ -32,6 +31,7 @@ func (c *conn) Dial(ctx context.Context, addr string, h reactor.Handler) error {
 	if d, ok := h.(reactor.Drainer); ok {
 		out.onDrain = d.OnDrain
 	}
+	out.hc, _ = h.(reactor.HalfCloser)
 	b := c.b
 	dctx, cancel := context.WithCancelCause(ctx)
 	b.mu.Lock()
@@ -172,9 +172,4 @@ func (a *accepted) refuse(cause error) {
 		cause = backendkit.DialError(a.addr, cause)
 	}
 	a.out.dialFailed(cause)
-}
-
-// CloseWrite implements reactor.Conn: not offered by this backend yet (Info.Unsupported).
-func (c *conn) CloseWrite() error {
-	return fmt.Errorf("evio: CloseWrite: %w", reactor.ErrNotSupported)
 }

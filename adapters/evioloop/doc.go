@@ -118,7 +118,7 @@
 //     close the connection. A read evio makes regardless is kept for ResumeRead, which sets
 //     reading back on and presents it first.
 //
-// # Contract v2: outbound connections
+// # Contract v2: outbound connections and half-closes
 //
 //   - Dial: evio has no client side, so the connecting is done off the loop. Dial checks the
 //     address and returns; a goroutine connects with the standard library (bounded by
@@ -136,6 +136,30 @@
 //     their goroutines; a socket that connected all the same is refused by the loop, and its
 //     handler told likewise. Dialled connections are the server's like accepted ones: drained,
 //     then closed with ErrServerClosed.
+//   - CloseWrite refuses writes from the call on (Write and AsyncWrite answer ErrConnClosed)
+//     and, as the callback ends, hands evio what is queued, as a close's flush does; once evio
+//     holds nothing, the adapter shuts the write side down (shutdown(SHUT_WR)): the peer reads
+//     end of stream, and the connection goes on reading. Without HalfCloser, the peer's end of
+//     stream then closes it, with io.EOF, as always.
+//   - HalfCloser: evio closes a connection the moment a read returns 0, before any callback,
+//     so a handler could never write after the peer's end of stream. For a handler that is a
+//     reactor.HalfCloser the adapter therefore reads the socket itself: whenever evio holds no
+//     output for the connection, its opened flag is cleared (as for PauseRead), so that evio
+//     takes the socket's next event for its first and calls Opened, where the adapter reads,
+//     into a buffer of the loop's, in evio's place. Input goes to OnData as usual. A read of 0
+//     calls OnReadEOF (guarded against panics like every callback), drops what is
+//     unconsumed, and stops watching the socket for input (its epoll events become 0), since a
+//     socket read to its end is readable for good. The connection stays open for writing; a
+//     later CloseWrite or Close closes it at once, nil the cause, without the lingering close's
+//     wait for the peer's FIN, which was read. While evio holds output the flag stays set,
+//     evio writes and does not read, and its PreWrite wake, which the loop handles before the
+//     events of its next wait, clears the flag again once all is written. A paused connection
+//     hears of the end of stream when it resumes, after the input read before it; one whose
+//     write side is already shut down hears of it at once and closes, as its socket would
+//     report a hang-up at every wait. An error after the end of stream (the peer's reset) is
+//     found by SO_ERROR and aborts the connection with it. What it costs, to such connections
+//     only: an epoll_ctl when a reply is handed to evio from Opened (evio asks for
+//     writability after a read, not after Opened), and a wake at each of evio's writes.
 //
 // # What evio cannot do, and what the adapter does about it
 //
@@ -147,9 +171,10 @@
 //     adapter reads how much output evio holds for a connection (evio's Conn does not tell)
 //     and empties it for Abort,
 //     writes a loop's connection table, epoll set and count to enroll a connection, and, for
-//     PauseRead, a connection's events in the epoll set and its opened flag, as described above. go.mod pins evio v1.0.8 (the project is archived); Start checks the
-//     layout of evio's structs once, by reflect, and fails if it differs, and the package's
-//     tests check it too.
+//     PauseRead and for a HalfCloser's connection, a connection's events in the epoll set and
+//     its opened flag, as described above. go.mod pins evio v1.0.8 (the project is archived);
+//     Start checks the layout of evio's structs once, by reflect, and fails if it differs, and
+//     the package's tests check it too.
 //   - Each server holds, besides its connections, the listener, evio's private listener, and
 //     two descriptors per loop for the doorbells.
 //   - evio's Serve waits on a sync.Cond for the first loop to stop, and starts its loops just

@@ -25,7 +25,7 @@ func TestInfo(t *testing.T) {
 			t.Errorf("Unsupported = %v; want it to list %s", in.Unsupported, opt)
 		}
 	}
-	for _, point := range []string{"Dial"} {
+	for _, point := range []string{"Dial", "CloseWrite"} {
 		if slices.Contains(in.Unsupported, point) {
 			t.Errorf("Unsupported = %v; want %s gone, as it is implemented", in.Unsupported, point)
 		}
