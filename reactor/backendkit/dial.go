@@ -46,17 +46,24 @@ func DialTCP(ctx context.Context, timeout time.Duration, addr string) (*net.TCPC
 	d := net.Dialer{Timeout: timeout}
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, context.DeadlineExceeded) {
-			// net gives the deadline to both the context and the poller; when the poller's
-			// fires first, the error is a plain i/o timeout. It is the same deadline.
-			err = &deadlineError{err}
-		}
-		return nil, DialError(addr, err)
+		return nil, DialError(addr, namedDeadline(err))
 	}
 	return c.(*net.TCPConn), nil
 }
 
-// deadlineError is a dial's i/o timeout that errors.Is also finds context.DeadlineExceeded in.
-type deadlineError struct{ error }
+// namedDeadline makes the error of a connect that ran out of time wrap context.DeadlineExceeded,
+// as Conn.Dial promises. net wraps it when it sees the context's deadline first; but it gives the
+// socket the same deadline, and when that one fires first it reports only the poller's
+// os.ErrDeadlineExceeded.
+func namedDeadline(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, context.DeadlineExceeded) {
+		return deadlineExceeded{err}
+	}
+	return err
+}
 
-func (e *deadlineError) Unwrap() []error { return []error{e.error, context.DeadlineExceeded} }
+// deadlineExceeded is a connect's timeout in which errors.Is finds context.DeadlineExceeded too.
+type deadlineExceeded struct{ error }
+
+func (e deadlineExceeded) Unwrap() error        { return e.error }
+func (e deadlineExceeded) Is(target error) bool { return target == context.DeadlineExceeded }

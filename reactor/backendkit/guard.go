@@ -36,8 +36,8 @@ func CallData(log *slog.Logger, h reactor.Handler, c reactor.Conn, in []byte) (n
 	return n, a, nil
 }
 
-// CallReadEOF calls h.OnReadEOF(c) for a backend, recovering a panic as CallOpen does: the
-// backend then aborts the connection with the error.
+// CallReadEOF calls h.OnReadEOF(c) for a backend whose handler is a reactor.HalfCloser,
+// recovering a panic as CallOpen does.
 func CallReadEOF(log *slog.Logger, h reactor.HalfCloser, c reactor.Conn) (a reactor.Action, err error) {
 	defer func() {
 		if v := recover(); v != nil {

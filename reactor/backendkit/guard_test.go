@@ -21,11 +21,19 @@ func (p panicky) OnData(c reactor.Conn, in []byte) (int, reactor.Action) {
 	return p.consumed, reactor.None
 }
 func (panicky) OnClose(reactor.Conn, error) { panic("close") }
-func (p panicky) OnReadEOF(reactor.Conn) reactor.Action {
-	if p.consumed < 0 {
-		panic("eof")
+
+// halfCloser answers OnReadEOF with a, or panics when panics is set.
+type halfCloser struct {
+	reactor.NopHandler
+	a      reactor.Action
+	panics bool
+}
+
+func (h halfCloser) OnReadEOF(reactor.Conn) reactor.Action {
+	if h.panics {
+		panic("read EOF")
 	}
-	return reactor.Close
+	return h.a
 }
 
 func TestGuardedCalls(t *testing.T) {
@@ -43,11 +51,13 @@ func TestGuardedCalls(t *testing.T) {
 	if n, a, err := backendkit.CallData(log, panicky{consumed: 1}, c, []byte("x")); n != 1 || a != reactor.None || err != nil {
 		t.Errorf("CallData = %d, %v, %v; want 1, none, nil", n, a, err)
 	}
-	if _, err := backendkit.CallReadEOF(log, panicky{consumed: -1}, c); !errors.Is(err, reactor.ErrHandlerPanic) {
+	backendkit.CallClose(log, panicky{}, c, nil) // must not panic
+	if _, err := backendkit.CallReadEOF(log, halfCloser{panics: true}, c); !errors.Is(err, reactor.ErrHandlerPanic) {
 		t.Errorf("CallReadEOF of a panicking OnReadEOF = %v; want ErrHandlerPanic", err)
 	}
-	if a, err := backendkit.CallReadEOF(log, panicky{}, c); a != reactor.Close || err != nil {
-		t.Errorf("CallReadEOF = %v, %v; want close, nil", a, err)
+	for _, want := range []reactor.Action{reactor.None, reactor.Close} {
+		if a, err := backendkit.CallReadEOF(log, halfCloser{a: want}, c); a != want || err != nil {
+			t.Errorf("CallReadEOF = %v, %v; want %v, nil", a, err, want)
+		}
 	}
-	backendkit.CallClose(log, panicky{}, c, nil) // must not panic
 }
