@@ -26,7 +26,8 @@ func (c *conn) Dial(ctx context.Context, addr string, h reactor.Handler) error {
 	if c.closing() {
 		return reactor.ErrConnClosed
 	}
-	// The connection h sees, from OnOpen (or the OnClose of a failed dial) on.
+	// The connection h sees, from OnOpen (or the OnClose of a failed dial) on. Until it is
+	// connected its local address is unspecified, and its remote one is addr as given.
 	out := &conn{b: c.b, h: h, bell: c.bell, local: &net.TCPAddr{}, remote: dialAddr(addr)}
 	if d, ok := h.(reactor.Drainer); ok {
 		out.onDrain = d.OnDrain

@@ -118,7 +118,7 @@ func (c *conn) endOfStream() {
 	if c.closing() {
 		return
 	}
-	c.tail, c.unseen = c.tail[:0], false
+	c.tail, c.unseen = nil, false // no more input will come
 	if c.flags.Load()&flagAsync != 0 {
 		c.takeAsync() // queued before the end of stream, so sent before the handler's answer
 	}
