@@ -2,7 +2,6 @@ package evioloop
 
 import (
 	"context"
-	"errors"
 	"net"
 	"os"
 	"syscall"
@@ -78,11 +77,9 @@ func (b *backend) dial(ctx context.Context, addr string, out *conn) {
 // returned is a duplicate, non-blocking and close-on-exec, and the net.TCPConn is closed.
 // Its error is a DialError.
 func (b *backend) connect(ctx context.Context, addr string, out *conn) (*accepted, error) {
+	// A dial Shutdown cancels fails with ErrServerClosed, ctx's cause (see stopDialsLocked).
 	tc, err := backendkit.DialTCP(ctx, b.cfg.DialTimeout, addr)
 	if err != nil {
-		if errors.Is(context.Cause(ctx), reactor.ErrServerClosed) {
-			err = backendkit.DialError(addr, reactor.ErrServerClosed)
-		}
 		return nil, err
 	}
 	defer tc.Close()
