@@ -31,6 +31,8 @@ type settings struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	LogLevel        string        `yaml:"log_level"`
 	LogFormat       string        `yaml:"log_format"`
+	MetricsAddr     string        `yaml:"metrics_addr"`
+	Pprof           bool          `yaml:"pprof"`
 	HTTP            httpSettings  `yaml:"http"`
 	Chat            chatSettings  `yaml:"chat"`
 }
@@ -138,6 +140,12 @@ func (s *settings) validate() error {
 	}
 	if s.Procs < 1 {
 		return fmt.Errorf("procs (--procs) is %d; want 1 or more", s.Procs)
+	}
+	if s.MetricsAddr != "" && s.Procs > 1 {
+		return fmt.Errorf("metrics_addr (--metrics-addr) with procs (--procs) %d: each worker process counts on its own and would need a metrics port of its own, which serve does not arrange; run one process, or one reactor serve --join per port", s.Procs)
+	}
+	if s.Pprof && s.MetricsAddr == "" {
+		return fmt.Errorf("pprof (--pprof) is served on the metrics listener; set metrics_addr (--metrics-addr) too")
 	}
 	return nil
 }
