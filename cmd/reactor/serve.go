@@ -25,10 +25,10 @@ import (
 	"github.com/reactorlab/reactor/reactor"
 )
 
-// protocols maps a --proto name to a handler built from the settings, and a function that
-// releases what the handler holds (http1's Date ticker).
-var protocols = map[string]func(s settings) (reactor.Handler, func()){
-	"http": func(s settings) (reactor.Handler, func()) {
+// protocols maps a --proto name to a handler built from the settings (logging to log), and a
+// function that releases what the handler holds (http1's Date ticker).
+var protocols = map[string]func(s settings, log *slog.Logger) (reactor.Handler, func()){
+	"http": func(s settings, _ *slog.Logger) (reactor.Handler, func()) {
 		h := http1.New(http1.Config{
 			MaxRequestLine: int(s.HTTP.MaxRequestLine),
 			MaxHeaderBytes: int(s.HTTP.MaxHeaderBytes),
@@ -39,9 +39,9 @@ var protocols = map[string]func(s settings) (reactor.Handler, func()){
 		})
 		return h, h.Close
 	},
-	"echo": func(settings) (reactor.Handler, func()) { return echo.Handler{}, func() {} },
-	"chat": func(s settings) (reactor.Handler, func()) {
-		return chat.New(chat.Config{MaxLine: int(s.Chat.MaxLine), MaxName: s.Chat.MaxName}), func() {}
+	"echo": func(settings, *slog.Logger) (reactor.Handler, func()) { return echo.Handler{}, func() {} },
+	"chat": func(s settings, log *slog.Logger) (reactor.Handler, func()) {
+		return chat.New(chat.Config{MaxLine: int(s.Chat.MaxLine), MaxName: s.Chat.MaxName, Logger: log}), func() {}
 	},
 }
 
@@ -203,15 +203,16 @@ Flags:
 		MaxOutbound:    int(s.MaxOutbound),
 		Logger:         logger,
 	}
+	h, release := newHandler(s, logger)
+	defer release()
 	var ms *metrics.Server
 	if s.MetricsAddr != "" {
 		cfg.Stats = new(reactor.Stats)
-		ms, err = metrics.Start(metrics.Options{
-			Addr:       s.MetricsAddr,
-			Collectors: []prometheus.Collector{metrics.NewStatsCollector(cfg.Stats, s.Backend, s.Proto)},
-			Pprof:      s.Pprof,
-			Logger:     logger,
-		})
+		cs := []prometheus.Collector{metrics.NewStatsCollector(cfg.Stats, s.Backend, s.Proto)}
+		if room, ok := h.(*chat.Room); ok {
+			cs = append(cs, metrics.NewChatCollector(room, s.Backend))
+		}
+		ms, err = metrics.Start(metrics.Options{Addr: s.MetricsAddr, Collectors: cs, Pprof: s.Pprof, Logger: logger})
 		if err != nil {
 			logger.Error("cannot serve metrics", "err", err)
 			return 1
@@ -223,8 +224,6 @@ Flags:
 		logger.Error("cannot serve", "backend", s.Backend, "err", err)
 		return 1
 	}
-	h, release := newHandler(s)
-	defer release()
 	addr, err := b.Start(h)
 	if err != nil {
 		logger.Error("cannot serve", "backend", s.Backend, "err", err)

@@ -11,7 +11,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/reactorlab/reactor/protocols/chat"
 	"github.com/reactorlab/reactor/reactor"
+	"github.com/reactorlab/reactor/reactor/conntest"
 )
 
 func TestStatsCollectorExportsEveryCounter(t *testing.T) {
@@ -137,5 +139,29 @@ func TestServerProbes(t *testing.T) {
 	}
 	if code, _ := get("/debug/pprof/"); code != 404 {
 		t.Errorf("/debug/pprof/ without Pprof: %d; want 404", code)
+	}
+}
+
+func TestChatCollector(t *testing.T) {
+	r := chat.New(chat.Config{})
+	d := conntest.Open(r, "")
+	d.Feed([]byte("NAME: alice\n"))
+	c := NewChatCollector(r, "gnet")
+	want := `
+# HELP reactor_chat_members Named members in the room.
+# TYPE reactor_chat_members gauge
+reactor_chat_members{backend="gnet",proto="chat"} 1
+# HELP reactor_chat_lines_delivered_total Lines queued to members, once per recipient.
+# TYPE reactor_chat_lines_delivered_total counter
+reactor_chat_lines_delivered_total{backend="gnet",proto="chat"} 0
+# HELP reactor_chat_members_dropped_total Members dropped for not reading (their pending output passed the limit).
+# TYPE reactor_chat_members_dropped_total counter
+reactor_chat_members_dropped_total{backend="gnet",proto="chat"} 0
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
 	}
 }
