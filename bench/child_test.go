@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -26,7 +27,9 @@ func TestMain(m *testing.M) {
 }
 
 // helperChild is a stand-in server: "late" announces itself 300 ms before it listens (as a
-// careless server might), then echoes until SIGTERM; "crash" writes a complaint and exits 3.
+// careless server might), then echoes until SIGTERM; "crash" writes a complaint and exits 3;
+// "http" refuses to start unless told --proto http, then answers every request (counted by its
+// empty line) with okResponse. Flags other than serve's four make it exit 2.
 func helperChild(mode string, args []string) int {
 	if len(args) == 0 || args[0] != "serve" {
 		fmt.Fprintln(os.Stderr, "helper: want serve …")
@@ -44,6 +47,10 @@ func helperChild(mode string, args []string) int {
 		fmt.Fprintln(os.Stderr, "helper: boom, cannot serve")
 		return 3
 	}
+	if mode == "http" && *proto != "http" {
+		fmt.Fprintf(os.Stderr, "helper: told to serve %q; want http\n", *proto)
+		return 3
+	}
 	fmt.Fprintf(os.Stderr, "level=INFO msg=serving proto=%s addr=%s backend=%s\n", *proto, *addr, *backend)
 	time.Sleep(300 * time.Millisecond)
 	ln, err := net.Listen("tcp", *addr)
@@ -59,7 +66,22 @@ func helperChild(mode string, args []string) int {
 			}
 			go func() {
 				defer c.Close()
-				_, _ = io.Copy(c, c)
+				if mode != "http" {
+					_, _ = io.Copy(c, c)
+					return
+				}
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if line == "\r\n" {
+						if _, err := io.WriteString(c, okResponse); err != nil {
+							return
+						}
+					}
+				}
 			}()
 		}
 	}()
@@ -108,6 +130,44 @@ func TestChildThatCannotServeIsReported(t *testing.T) {
 	r := rep.Scenarios[0].Results[0]
 	if r.Valid || !strings.Contains(r.Failed, "boom") || len(r.Rounds) != 2 {
 		t.Errorf("valid %v, failed %q, %d rounds; want invalid, the child's complaint, 2 rounds", r.Valid, r.Failed, len(r.Rounds))
+	}
+}
+
+// TestChildIdleHTTP: with IdleProto http the children serve http, with no flag but serve's
+// four (so http1's idle timeout stays at its default, and older builds take the command line),
+// and every idle connection makes a validated GET before it rests.
+func TestChildIdleHTTP(t *testing.T) {
+	t.Setenv(helperEnv, "http")
+	o := Defaults("idle", true)
+	o.Pin = false
+	o.IdleProto = "http"
+	o.Self = os.Args[0]
+	o.Contenders = []Contender{{Name: "h", Kind: KindBackend}}
+	rep, err := Run(context.Background(), o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := rep.Scenarios[0]
+	r := sc.Results[0]
+	if !r.Valid || r.Errors != 0 || r.Failed != "" || len(r.Rounds[0].Idle) != len(o.IdleSweep) {
+		t.Fatalf("valid %v, errors %v %v, failed %q, %d points; want every count measured cleanly",
+			r.Valid, r.ErrorKinds, r.ErrorSamples, r.Failed, len(r.Rounds[0].Idle))
+	}
+	if rep.Settings.IdleProto != "http" || !strings.Contains(sc.Describe, "HTTP keep-alive") {
+		t.Errorf("report says idle proto %q, %q; want http", rep.Settings.IdleProto, sc.Describe)
+	}
+
+	// The same children as echo servers: they refuse to start.
+	o.IdleProto = ""
+	rep, err = Run(context.Background(), o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rep.Scenarios[0].Results[0]; r.Valid || !strings.Contains(r.Failed, "want http") {
+		t.Errorf("echo idle against the http-only helper: valid %v, failed %q; want it refused", r.Valid, r.Failed)
+	}
+	if rep.Settings.IdleProto != "echo" {
+		t.Errorf("report says idle proto %q; want echo, the default", rep.Settings.IdleProto)
 	}
 }
 

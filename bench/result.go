@@ -97,6 +97,8 @@ type Settings struct {
 	Senders   int     `json:"senders,omitempty"`
 	Window    int     `json:"window,omitempty"`
 	IdleSweep []int   `json:"idle_sweep,omitempty"`
+	// IdleProto is what the idle connections spoke: echo or http (proto idle only).
+	IdleProto string `json:"idle_proto,omitempty"`
 	// Background is the idle connection counts held open while measuring, when swept.
 	Background []int    `json:"background_idle,omitempty"`
 	Pinned     bool     `json:"pinned"`
