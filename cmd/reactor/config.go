@@ -44,6 +44,8 @@ type httpSettings struct {
 	IdleTimeout    time.Duration `yaml:"idle_timeout"`
 	HeaderTimeout  time.Duration `yaml:"header_timeout"`
 	BodyTimeout    time.Duration `yaml:"body_timeout"`
+	AccessLog      bool          `yaml:"access_log"`
+	AccessLogRate  int           `yaml:"access_log_per_second"`
 }
 
 type chatSettings struct {
@@ -132,6 +134,7 @@ func (s *settings) validate() error {
 		{"http.max_header_bytes", int(s.HTTP.MaxHeaderBytes)},
 		{"http.max_body (--http-max-body)", int(s.HTTP.MaxBody)},
 		{"chat.max_line (--chat-max-line)", int(s.Chat.MaxLine)},
+		{"http.access_log_per_second", s.HTTP.AccessLogRate},
 		{"chat.max_name", s.Chat.MaxName},
 	} {
 		if c.v < 0 {

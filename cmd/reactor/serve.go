@@ -28,15 +28,21 @@ import (
 // protocols maps a --proto name to a handler built from the settings (logging to log), and a
 // function that releases what the handler holds (http1's Date ticker).
 var protocols = map[string]func(s settings, log *slog.Logger) (reactor.Handler, func()){
-	"http": func(s settings, _ *slog.Logger) (reactor.Handler, func()) {
-		h := http1.New(http1.Config{
-			MaxRequestLine: int(s.HTTP.MaxRequestLine),
-			MaxHeaderBytes: int(s.HTTP.MaxHeaderBytes),
-			MaxBody:        int(s.HTTP.MaxBody),
-			IdleTimeout:    s.HTTP.IdleTimeout,
-			HeaderTimeout:  s.HTTP.HeaderTimeout,
-			BodyTimeout:    s.HTTP.BodyTimeout,
-		})
+	"http": func(s settings, log *slog.Logger) (reactor.Handler, func()) {
+		cfg := http1.Config{
+			MaxRequestLine:     int(s.HTTP.MaxRequestLine),
+			MaxHeaderBytes:     int(s.HTTP.MaxHeaderBytes),
+			MaxBody:            int(s.HTTP.MaxBody),
+			IdleTimeout:        s.HTTP.IdleTimeout,
+			HeaderTimeout:      s.HTTP.HeaderTimeout,
+			BodyTimeout:        s.HTTP.BodyTimeout,
+			Timing:             s.MetricsAddr != "", // the latency histogram is only for metrics
+			AccessLogPerSecond: s.HTTP.AccessLogRate,
+		}
+		if s.HTTP.AccessLog {
+			cfg.AccessLog = log
+		}
+		h := http1.New(cfg)
 		return h, h.Close
 	},
 	"echo": func(settings, *slog.Logger) (reactor.Handler, func()) { return echo.Handler{}, func() {} },
@@ -81,6 +87,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&s.HTTP.IdleTimeout, "http-idle-timeout", 0, "http: close a keep-alive connection idle this long (0: 60s, negative: never)")
 	fs.DurationVar(&s.HTTP.HeaderTimeout, "http-header-timeout", 0, "http: a request's head must arrive within this of its first byte, else 408 (0: 10s, negative: never)")
 	fs.DurationVar(&s.HTTP.BodyTimeout, "http-body-timeout", 0, "http: a request's body must arrive within this of its head, else 408 (0: 30s, negative: never)")
+	fs.BoolVar(&s.HTTP.AccessLog, "access-log", false, "http: log a line per request (remote, method, path, status, time), at most --access-log-rate a second")
+	fs.IntVar(&s.HTTP.AccessLogRate, "access-log-rate", 0, "http: most access log lines a second; lines past it are counted, not written (0: 100)")
 	fs.Var(&s.Chat.MaxLine, "chat-max-line", "chat: longest line in `bytes`; longer ones are refused (0: 1024)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: reactor serve [flags]
@@ -209,8 +217,11 @@ Flags:
 	if s.MetricsAddr != "" {
 		cfg.Stats = new(reactor.Stats)
 		cs := []prometheus.Collector{metrics.NewStatsCollector(cfg.Stats, s.Backend, s.Proto)}
-		if room, ok := h.(*chat.Room); ok {
-			cs = append(cs, metrics.NewChatCollector(room, s.Backend))
+		switch h := h.(type) {
+		case *chat.Room:
+			cs = append(cs, metrics.NewChatCollector(h, s.Backend))
+		case *http1.Handler:
+			cs = append(cs, metrics.NewHTTPCollector(h, s.Backend, true))
 		}
 		ms, err = metrics.Start(metrics.Options{Addr: s.MetricsAddr, Collectors: cs, Pprof: s.Pprof, Logger: logger})
 		if err != nil {
@@ -289,6 +300,10 @@ func applyFlag(name string, src settings, dst *settings) {
 		dst.MetricsAddr = src.MetricsAddr
 	case "pprof":
 		dst.Pprof = src.Pprof
+	case "access-log":
+		dst.HTTP.AccessLog = src.HTTP.AccessLog
+	case "access-log-rate":
+		dst.HTTP.AccessLogRate = src.HTTP.AccessLogRate
 	case "chat-max-line":
 		dst.Chat.MaxLine = src.Chat.MaxLine
 	}

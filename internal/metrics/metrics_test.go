@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/reactorlab/reactor/protocols/chat"
+	"github.com/reactorlab/reactor/protocols/http1"
 	"github.com/reactorlab/reactor/reactor"
 	"github.com/reactorlab/reactor/reactor/conntest"
 )
@@ -160,6 +161,29 @@ reactor_chat_members_dropped_total{backend="gnet",proto="chat"} 0
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want)); err != nil {
 		t.Error(err)
+	}
+	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+}
+
+func TestHTTPCollector(t *testing.T) {
+	h := http1.New(http1.Config{Timing: true})
+	defer h.Close()
+	d := conntest.Open(h, "")
+	d.Feed([]byte("GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\nGET /missing HTTP/1.1\r\nHost: x\r\n\r\n"))
+	c := NewHTTPCollector(h, "epoll", true)
+	want := `
+# HELP reactor_http_requests_total Replies sent, by status code; requests refused for bad input count under their 4xx or 5xx.
+# TYPE reactor_http_requests_total counter
+reactor_http_requests_total{backend="epoll",code="200",proto="http"} 1
+reactor_http_requests_total{backend="epoll",code="404",proto="http"} 1
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "reactor_http_requests_total"); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(c, "reactor_http_request_duration_seconds"); n != 1 {
+		t.Errorf("%d latency histograms; want 1", n)
 	}
 	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %v", problems, err)
