@@ -26,8 +26,10 @@ import (
 //     is called, by the cause OnClose gets (CloseCause), with how long it lived.
 //   - Received: bytes read from sockets. Sent: bytes the kernel took. Buffered: bytes accepted
 //     by Write or AsyncWrite and not yet taken by the kernel, over all connections.
-//   - AcceptErrors: accept failures other than a peer that left first; HandlerPanics: callbacks,
-//     posted functions and timers that panicked.
+//   - AcceptErrors: accept failures other than a peer that left first. HandlerPanics: callbacks,
+//     posted functions and timers that panicked. A panic costs its connection, so most are
+//     counted by their close (cause handler_panic); only a panic in OnClose, which has no
+//     connection left to close, is counted with HandlerPanic. Snapshot adds the two.
 type Stats struct {
 	shards [statShards]StatShard
 }
@@ -179,7 +181,8 @@ func (s *StatShard) AcceptError() {
 	}
 }
 
-// HandlerPanic counts a callback, posted function or timer that panicked.
+// HandlerPanic counts a panic in OnClose (backendkit.CallClose reports one); other panics are
+// counted by the close they cause.
 func (s *StatShard) HandlerPanic() {
 	if s != nil {
 		s.panics.Add(1)
@@ -228,6 +231,7 @@ func (s *Stats) Snapshot() StatsSnapshot {
 		nanos += sh.lifeNanos.Load()
 	}
 	out.LifetimeSum = float64(nanos) / float64(time.Second)
+	out.HandlerPanics += out.Closed[causeIndex(ErrHandlerPanic)]
 	return out
 }
 

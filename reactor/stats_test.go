@@ -96,3 +96,12 @@ func TestStatsCountWithoutAllocating(t *testing.T) {
 		t.Errorf("counting allocates %v times a round; want 0", n)
 	}
 }
+
+func TestStatsPanicsCountedOnce(t *testing.T) {
+	s := new(Stats)
+	s.Shard(0).Closed(fmt.Errorf("%w: in OnData", ErrHandlerPanic), time.Second) // a panic that cost its connection
+	s.Shard(1).HandlerPanic()                                                    // a panic in OnClose
+	if got := s.Snapshot(); got.HandlerPanics != 2 || got.ClosedBy(CauseHandlerPanic) != 1 {
+		t.Errorf("handler panics %d, closes by panic %d; want 2 and 1", got.HandlerPanics, got.ClosedBy(CauseHandlerPanic))
+	}
+}
