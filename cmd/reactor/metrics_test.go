@@ -74,10 +74,10 @@ func TestServeMetrics(t *testing.T) {
 	for series, want := range map[string]float64{
 		`reactor_http_requests_total{backend="std",code="200",proto="http"}`: n,
 		`reactor_http_requests_total{backend="std",code="404",proto="http"}`: 1,
-		"reactor_connections_accepted_total" + labels:                       1,
-		"reactor_connections_active" + labels:                               1,
-		"reactor_received_bytes_total" + labels:                             float64(n*len(req) + len("GET /nope HTTP/1.1\r\nHost: x\r\n\r\n")),
-		"reactor_http_request_duration_seconds_count" + labels:              n + 1,
+		"reactor_connections_accepted_total" + labels:                        1,
+		"reactor_connections_active" + labels:                                1,
+		"reactor_received_bytes_total" + labels:                              float64(n*len(req) + len("GET /nope HTTP/1.1\r\nHost: x\r\n\r\n")),
+		"reactor_http_request_duration_seconds_count" + labels:               n + 1,
 	} {
 		if got := sample(body, series); got != want {
 			t.Errorf("%s = %v; want %v", series, got, want)
