@@ -52,9 +52,14 @@ type backend struct {
 	conns   lifecycle.Conns[*conn] // prepared, until their close callback
 
 	stopping  atomic.Bool
-	wg        sync.WaitGroup // flusher goroutines
+	wg        sync.WaitGroup // flusher, sender, runner and dial goroutines
 	serveDone chan struct{}  // closed when evl.Serve returned; serveErr is then set
 	serveErr  error
+
+	dialMu       sync.Mutex
+	dials        map[*dialing]struct{} // in flight
+	dialsStopped bool                  // Shutdown (or a failure) cancelled them
+	layoutErr    sync.Once             // reports, once, a netpoll the adapter cannot read (internals_linux.go)
 }
 
 func (b *backend) Info() reactor.Info { return Info() }
@@ -101,6 +106,7 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 			if err == nil {
 				err = errors.New("event loop stopped")
 			}
+			b.stopDials()
 			for _, c := range b.conns.Close() {
 				c.Abort(err)
 			}
@@ -166,6 +172,7 @@ func (b *backend) Shutdown(ctx context.Context) error {
 		return err
 	}
 	b.stopping.Store(true)
+	b.stopDials()
 	// Close every connection gracefully first (flush, then close), so that written bytes
 	// leave before netpoll's own shutdown, which closes idle connections without a word.
 	for _, c := range b.conns.Close() {
@@ -202,7 +209,13 @@ type connKey struct{}
 // onPrepare runs on the poller goroutine as a connection is accepted, before netpoll watches
 // it: it creates the adapter's conn, or turns the connection away during Shutdown.
 func (b *backend) onPrepare(nc netpoll.Connection) context.Context {
-	c, err := newConn(b, nc)
+	c, err := newConn(b, nc, b.h, b.onDrain)
+	if err == nil && c.hc != nil {
+		// Before netpoll registers the connection: its poller cannot see a hang-up yet.
+		if err = c.interceptHup(); err != nil {
+			b.layoutErr.Do(func() { b.cfg.Logger.Error("netpoll: connections of a HalfCloser are refused", "err", err) })
+		}
+	}
 	if err != nil || b.stopping.Load() {
 		nc.Close()
 		return context.Background()

@@ -47,17 +47,23 @@ const (
 // the goroutine running the connection's callbacks (netpoll runs one at a time per
 // connection); the rest are shared under mu.
 type conn struct {
-	b      *backend
-	nc     netpoll.Connection
-	fd     int
-	local  net.Addr
-	remote net.Addr
+	b       *backend
+	h       reactor.Handler
+	hc      reactor.HalfCloser // h, when it is one
+	onDrain func(reactor.Conn) // h's OnDrain, when it is a reactor.Drainer
+	nc      netpoll.Connection
+	fd      int
+	local   net.Addr
+	remote  net.Addr
+	dialed  bool                     // made by Dial: the dial goroutine delivers OnOpen
+	origHup func(netpoll.Poll) error // netpoll's OnHup, when the adapter intercepts it (HalfCloser)
 
-	opened bool   // handler: OnOpen was delivered, so OnClose is owed
-	ctx    any    // handler: the SetContext value
-	carry  []byte // handler: input the handler left unconsumed, presented again
-	paused bool   // handler: PauseRead is in force
-	held   bool   // handler: carry holds input a pause kept from the handler, owed on resume
+	opened  bool   // handler: OnOpen was delivered, so OnClose is owed
+	ctx     any    // handler: the SetContext value
+	carry   []byte // handler: input the handler left unconsumed, presented again
+	paused  bool   // handler: PauseRead is in force
+	held    bool   // handler: carry holds input a pause kept from the handler, owed on resume
+	readEOF bool   // handler: OnReadEOF was delivered
 
 	pending atomic.Int64 // out.Len(), for Buffered from any goroutine
 
@@ -80,14 +86,23 @@ type conn struct {
 	wvec       net.Buffers         // the flusher's writev list, reused
 	drainTimer *time.Timer         // closes a connection that sent FIN if the peer does not
 	drained    sync.Cond           // on mu; signalled as the flusher makes progress or the state changes
+	wshut      bool                // CloseWrite was called: no more writes, FIN once out is sent
+	wdone      bool                // the sending half is shut down (FIN sent)
+	eof        bool                // the adapter took the peer's end of stream from netpoll (halfclose_linux.go)
+	eofOwed    bool                // ... and has yet to deliver it, after the input before it
+	eofReset   bool                // ... which was not an orderly end of stream
+	late       []byte              // input read from the kernel at the end of stream, not yet delivered
 }
 
-func newConn(b *backend, nc netpoll.Connection) (*conn, error) {
+// newConn makes the adapter's connection for nc, served by h, whose OnDrain is onDrain (nil
+// when h is no reactor.Drainer).
+func newConn(b *backend, nc netpoll.Connection, h reactor.Handler, onDrain func(reactor.Conn)) (*conn, error) {
 	sc, ok := nc.(interface{ Fd() int })
 	if !ok {
 		return nil, errors.New("netpoll connection without a descriptor")
 	}
-	c := &conn{b: b, nc: nc, fd: sc.Fd(), local: netaddr.Clone(nc.LocalAddr()), remote: netaddr.Clone(nc.RemoteAddr())}
+	c := &conn{b: b, h: h, onDrain: onDrain, nc: nc, fd: sc.Fd(), local: netaddr.Clone(nc.LocalAddr()), remote: netaddr.Clone(nc.RemoteAddr())}
+	c.hc, _ = h.(reactor.HalfCloser)
 	c.drained.L = &c.mu
 	return c, nil
 }
@@ -149,7 +164,7 @@ func (c *conn) sendQueuedOutput() {
 // queueLocked appends p to the outbound queue, or aborts the connection when p takes it past
 // MaxOutbound. c.mu held.
 func (c *conn) queueLocked(p []byte) error {
-	if c.state != stateOpen {
+	if c.state != stateOpen || c.wshut {
 		return reactor.ErrConnClosed
 	}
 	if c.out.Len()+len(p) > c.b.cfg.MaxOutbound {
@@ -251,6 +266,12 @@ func (c *conn) finish() {
 		}
 		return
 	}
+	if c.eof {
+		// The peer has sent all it will and netpoll reads no more: nothing to wait for.
+		c.mu.Unlock()
+		c.reset()
+		return
+	}
 	if err := syscall.Shutdown(c.fd, syscall.SHUT_WR); err != nil {
 		c.mu.Unlock()
 		c.reset()
@@ -309,6 +330,9 @@ func (c *conn) flushLocked() bool {
 		go c.flusher()
 		return false
 	}
+	if c.shutWriteLocked() {
+		return true
+	}
 	return c.state == stateClosing
 }
 
@@ -357,6 +381,7 @@ func (c *conn) flusher() {
 	clear(c.wvec) // the chunks go back to the pool; hold no references to them
 	c.flushing = false
 	c.drained.Broadcast()
+	c.shutWriteLocked()
 	reset := false
 	if c.state == stateAborting || c.state == stateClosed {
 		c.out.Reset()
@@ -602,6 +627,26 @@ func (c *conn) settle() {
 			c.mu.Lock()
 			continue
 		}
+		if c.eofOwed && !c.paused {
+			if len(c.late) > 0 {
+				late := c.late
+				c.late = nil
+				c.mu.Unlock()
+				c.deliver(late, 0)
+				c.mu.Lock()
+				continue
+			}
+			// Input netpoll read before the end of stream is delivered first, by the netpoll
+			// task that is waiting for the owner (take) or on its way.
+			if c.nc.Reader().Len() == 0 {
+				c.eofOwed = false
+				reset := c.eofReset
+				c.mu.Unlock()
+				c.endOfInput(reset)
+				c.mu.Lock()
+				continue
+			}
+		}
 		break
 	}
 	c.busy = false
@@ -620,10 +665,17 @@ func (c *conn) settle() {
 // onClosed is netpoll's close callback: it runs once, never during onRequest, and before
 // netpoll closes the descriptor.
 func (c *conn) onClosed(netpoll.Connection) error {
-	if !c.opened {
+	// A dialed connection's OnOpen is the dial goroutine's, which owns the connection until it
+	// has delivered it; the wait for the owner below waits for that.
+	if !c.dialed && !c.opened {
 		c.serveOrphan()
 	}
 	c.mu.Lock()
+	if c.eof {
+		// The adapter may have registered the descriptor again (watchErrors) where netpoll's
+		// close would not detach it; detaching twice does nothing.
+		forgetRegistration(c.nc)
+	}
 	st, cause, asked := c.state, c.cause, c.closeReq
 	c.state = stateClosed
 	c.dropPostsLocked()
@@ -673,13 +725,13 @@ func (c *conn) serveOrphan() {
 	}
 }
 
-func (c *conn) callOpen() error { return backendkit.CallOpen(c.b.cfg.Logger, c.b.h, c) }
+func (c *conn) callOpen() error { return backendkit.CallOpen(c.b.cfg.Logger, c.h, c) }
 
 func (c *conn) callData(in []byte) (int, reactor.Action, error) {
-	return backendkit.CallData(c.b.cfg.Logger, c.b.h, c, in)
+	return backendkit.CallData(c.b.cfg.Logger, c.h, c, in)
 }
 
-func (c *conn) callClose(cause error) { backendkit.CallClose(c.b.cfg.Logger, c.b.h, c, cause) }
+func (c *conn) callClose(cause error) { backendkit.CallClose(c.b.cfg.Logger, c.h, c, cause) }
 
 // writev writes bufs with one writev(2) on the non-blocking descriptor. c.mu held.
 func (c *conn) writev(bufs [][]byte) (int, error) {

@@ -73,8 +73,8 @@ func (c *conn) outChanged() {
 		c.high = true
 	case c.high:
 		c.high = false
-		if c.b.onDrain != nil && c.state == stateOpen && !c.closeReq {
-			c.postLocked(c.b.onDrain)
+		if c.onDrain != nil && c.state == stateOpen && !c.closeReq {
+			c.postLocked(c.onDrain)
 		}
 	}
 }
