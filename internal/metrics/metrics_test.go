@@ -2,9 +2,12 @@ package metrics
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -187,5 +190,55 @@ reactor_http_requests_total{backend="epoll",code="404",proto="http"} 1
 	}
 	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %v", problems, err)
+	}
+}
+
+func TestDashboardQueriesExportedSeries(t *testing.T) {
+	data, err := os.ReadFile("../../docs/grafana/reactor.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(data, &dash); err != nil {
+		t.Fatalf("the dashboard is not JSON Grafana can import: %v", err)
+	}
+	h := http1.New(http1.Config{})
+	defer h.Close()
+	exported := map[string]bool{}
+	for _, c := range []prometheus.Collector{
+		NewStatsCollector(new(reactor.Stats), "b", "p"), NewHTTPCollector(h, "b", true), NewChatCollector(chat.New(chat.Config{}), "b"),
+	} {
+		ch := make(chan *prometheus.Desc, 64)
+		c.Describe(ch)
+		close(ch)
+		for d := range ch {
+			if m := regexp.MustCompile(`fqName: "([^"]+)"`).FindStringSubmatch(d.String()); m != nil {
+				exported[m[1]] = true
+			}
+		}
+	}
+	series := regexp.MustCompile(`reactor_[a-z_]+`)
+	queried := 0
+	for _, p := range dash.Panels {
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q queries nothing", p.Title)
+		}
+		for _, tg := range p.Targets {
+			for _, name := range series.FindAllString(tg.Expr, -1) {
+				queried++
+				base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_bucket"), "_sum"), "_count")
+				if !exported[base] {
+					t.Errorf("panel %q queries %s, which serve does not export", p.Title, name)
+				}
+			}
+		}
+	}
+	if queried == 0 {
+		t.Error("the dashboard queries no reactor series")
 	}
 }
