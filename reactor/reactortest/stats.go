@@ -2,10 +2,13 @@ package reactortest
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"maps"
 	"net"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/reactorlab/reactor/reactor"
 )
@@ -17,11 +20,14 @@ const statsLimit = 64 << 10
 // statsProbe is the Stats scenario's handler. The first byte a connection sends says what
 // becomes of it: 'e' echoes until the peer closes, 'c' is closed by the handler, 'p' panics,
 // 'o' writes past MaxOutbound to a peer that does not read, 'i' consumes nothing until past
-// MaxInbound, 's' stays open until Shutdown. It records the cause each OnClose gets, by
-// reactor.CloseCause, to hold Stats to what the handler was told.
+// MaxInbound, 's' stays open until Shutdown; 'd' followed by host:port and a newline dials
+// that address, and stays open. It records the cause each OnClose gets, by
+// reactor.CloseCause, to hold Stats to what the handler was told, and counts the dials that
+// failed, whose OnClose is no close.
 type statsProbe struct {
-	mu     sync.Mutex
-	causes map[string]int
+	mu        sync.Mutex
+	causes    map[string]int
+	dialFails int
 }
 
 func (p *statsProbe) OnOpen(reactor.Conn) {}
@@ -43,13 +49,22 @@ func (p *statsProbe) OnData(c reactor.Conn, in []byte) (int, reactor.Action) {
 		c.Write(make([]byte, 2*statsLimit))
 	case 'i':
 		return 0, reactor.None
+	case 'd':
+		if end := bytes.IndexByte(in, '\n'); end > 0 && in[0] == 'd' {
+			c.SetContext(byte('s')) // the dialed connection is served by p too, as mode 0
+			c.Dial(context.Background(), string(in[1:end]), p)
+		}
 	}
 	return len(in), reactor.None
 }
 
 func (p *statsProbe) OnClose(_ reactor.Conn, err error) {
 	p.mu.Lock()
-	p.causes[reactor.CloseCause(err)]++
+	if errors.Is(err, reactor.ErrDialFailed) {
+		p.dialFails++
+	} else {
+		p.causes[reactor.CloseCause(err)]++
+	}
 	p.mu.Unlock()
 }
 
@@ -144,8 +159,9 @@ func (s *suite) testStats(t *testing.T) {
 	if !sameCounts(counted(got), want) || got.Active() != k || got.HandlerPanics != k {
 		t.Errorf("closes by cause %v, active %d, handler panics %d; want %v, %d, %d", counted(got), got.Active(), got.HandlerPanics, want, k, k)
 	}
+	held = append(held, s.statsDials(t, srv, st, want)...)
 	srv.shutdown()
-	want[reactor.CauseServerClosed] = k
+	want[reactor.CauseServerClosed] = len(held) - 2*k // the 's' connections and the dialers
 	got = st.Snapshot()
 	total := 0
 	for _, v := range want {
@@ -155,9 +171,9 @@ func (s *suite) testStats(t *testing.T) {
 	for _, v := range got.Lifetimes {
 		lives += v
 	}
-	if !sameCounts(counted(got), want) || got.Accepted != uint64(total) || got.Active() != 0 || got.Buffered != 0 || got.AcceptErrors != 0 || lives != uint64(total) {
+	if !sameCounts(counted(got), want) || got.Accepted+got.Dialed != uint64(total) || got.Active() != 0 || got.Buffered != 0 || got.AcceptErrors != 0 || lives != uint64(total) {
 		t.Errorf("after Shutdown: closes %v, accepted %d, active %d, buffered %d, accept errors %d, lifetimes counted %d; want %v, %d, 0, 0, 0, %d",
-			counted(got), got.Accepted, got.Active(), got.Buffered, got.AcceptErrors, lives, want, total, total)
+			counted(got), got.Accepted+got.Dialed, got.Active(), got.Buffered, got.AcceptErrors, lives, want, total, total)
 	}
 	if told := p.told(); !sameCounts(told, counted(got)) {
 		t.Errorf("OnClose was told the causes %v, Stats counted %v: one meaning on every backend needs them equal", told, counted(got))
@@ -165,4 +181,53 @@ func (s *suite) testStats(t *testing.T) {
 	for _, c := range held {
 		c.Close()
 	}
+}
+
+// statsDials, where the backend dials: one connection dials a listener of the test's, which
+// then closes the connection it accepted (an eof close of a dialed connection); another dials
+// a closed port (a dial that failed, which is no close). It returns the two dialing
+// connections, open until Shutdown, and adds the close to want.
+func (s *suite) statsDials(t *testing.T, srv *server, st *reactor.Stats, want map[string]int) []*net.TCPConn {
+	var askers []*net.TCPConn
+	outer := t // the askers live until Shutdown, past the subtest
+	t.Run("Dial", func(t *testing.T) {
+		s.requires(t, "Dial")
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		closed, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		refused := closed.Addr().String()
+		closed.Close()
+		before := st.Snapshot()
+		for _, addr := range []string{ln.Addr().String(), refused} {
+			c, err := srv.dialE(outer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Write([]byte("d" + addr + "\n"))
+			askers = append(askers, c)
+		}
+		ln.(*net.TCPListener).SetDeadline(time.Now().Add(ioTimeout))
+		up, err := ln.Accept()
+		ln.Close()
+		if err != nil {
+			t.Fatalf("the server never dialed: %v", err)
+		}
+		up.Close()
+		want[reactor.CauseEOF]++
+		var got reactor.StatsSnapshot
+		eventually(ioTimeout, func() bool {
+			got = st.Snapshot()
+			return got.Dialed == before.Dialed+1 && got.DialFailed == before.DialFailed+1 && sameCounts(counted(got), want)
+		})
+		if got.Dialed != before.Dialed+1 || got.DialFailed != before.DialFailed+1 || !sameCounts(counted(got), want) {
+			t.Errorf("after one dial made and closed by its peer and one refused: dialed %d, failed %d, closes %v; want %d, %d, %v",
+				got.Dialed, got.DialFailed, counted(got), before.Dialed+1, before.DialFailed+1, want)
+		}
+	})
+	return askers
 }
