@@ -46,6 +46,7 @@ const (
 // the connection's event loop; the others are shared under mu or atomic.
 type conn struct {
 	b      *backend
+	hs     *handlers // what serves the connection
 	gc     gnet.Conn
 	loop   gnet.EventLoop
 	task   gnet.Runnable // run, made once so that scheduling it allocates no method value
@@ -66,6 +67,11 @@ type conn struct {
 	held      bool // loop: input arrived while paused, unseen by the handler
 	redeliver bool // loop: ResumeRead owes the handler the held input
 
+	// CloseWrite and the peer's end of stream (halfclose_linux.go).
+	shutDone bool   // loop: FIN was sent (shutdown SHUT_WR)
+	detached bool   // loop: gnet closed its side at the peer's end of stream; end.fd is the adapter's
+	end      *ended // loop: made when first needed (CloseWrite waiting for gnet, or detached)
+
 	above     bool          // loop: pending output went above LowWater; OnDrain is owed
 	watchWait time.Duration // loop: the drain timer's current period
 	watchLast int           // loop: pending output when the drain timer was last armed
@@ -78,11 +84,14 @@ type conn struct {
 	// queued says pend holds bytes, so that Write can tell without the lock. Set and cleared
 	// under mu.
 	queued atomic.Bool
+	// wshut says CloseWrite was called: writes fail, FIN follows the output. Set under mu.
+	wshut atomic.Bool
 
 	mu          sync.Mutex
 	pend        backendkit.Outbound  // AsyncWrite bytes waiting for run
 	posts       []func(reactor.Conn) // functions Posted, waiting for run
 	watch       *time.Timer          // rechecks pending output above LowWater (drainCheck)
+	retry       *time.Timer          // rechecks output gnet says nothing of (armRetry)
 	scheduled   bool                 // a run task is queued on the loop
 	closeReq    atomic.Bool          // a graceful close was asked for; the loop applies it. Set under mu
 	cause       error                // what OnClose is told, once a close was asked for
@@ -92,16 +101,38 @@ type conn struct {
 	drainUntil  time.Time // set once FIN was sent: the close follows the peer's, or this time
 }
 
-func newConn(b *backend, gc gnet.Conn) *conn {
-	c := &conn{b: b, gc: gc, loop: gc.EventLoop(), local: netaddr.Clone(gc.LocalAddr()), remote: netaddr.Clone(gc.RemoteAddr())}
+// handlers is a Handler with the optional interfaces it implements, looked up once: the
+// backend's, shared by every accepted connection, or one dial's.
+type handlers struct {
+	h  reactor.Handler
+	hc reactor.HalfCloser // h, where it is one
+	dr reactor.Drainer    // h, where it is one
+}
+
+func newHandlers(h reactor.Handler) *handlers {
+	hs := &handlers{h: h}
+	hs.hc, _ = h.(reactor.HalfCloser)
+	hs.dr, _ = h.(reactor.Drainer)
+	return hs
+}
+
+// newConn makes a connection served by hs on loop; attach gives it its gnet connection.
+func newConn(b *backend, loop gnet.EventLoop, hs *handlers) *conn {
+	c := &conn{b: b, hs: hs, loop: loop}
 	c.task = gnet.RunnableFunc(c.run)
 	return c
+}
+
+// attach binds c to gc, as gnet opens it on c's loop, before the handler sees c.
+func (c *conn) attach(gc gnet.Conn) {
+	c.gc = gc
+	c.local, c.remote = netaddr.Clone(gc.LocalAddr()), netaddr.Clone(gc.RemoteAddr())
 }
 
 // Write implements reactor.Conn. Only from the connection's own callbacks (its loop).
 // AsyncWrite bytes queued before it and not yet sent by run go out first.
 func (c *conn) Write(p []byte) (int, error) {
-	if c.state.Load() != stateOpen {
+	if c.state.Load() != stateOpen || c.wshut.Load() {
 		return 0, reactor.ErrConnClosed
 	}
 	if c.queued.Load() {
@@ -133,7 +164,7 @@ func (c *conn) takeQueued() {
 func (c *conn) AsyncWrite(p []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state.Load() != stateOpen {
+	if c.state.Load() != stateOpen || c.wshut.Load() {
 		return reactor.ErrConnClosed
 	}
 	if c.pend.Len()+int(c.gnetPending.Load())+len(p) > c.b.cfg.MaxOutbound {
@@ -229,8 +260,10 @@ func (c *conn) Context() any { return c.ctx }
 func (c *conn) SetContext(v any) { c.ctx = v }
 
 // schedule queues run on the connection's loop unless it is queued already. c.mu held: while
-// the state is not closed, gnet has not closed this connection, so its loop and poller are
-// alive and Execute is safe.
+// the state is not closed, the connection's loop runs, so Execute is safe: gnet closes the
+// connections it knows before its loops end, and Shutdown waits for those detached from it
+// (halfclose_linux.go) before it stops the engine. An engine that stops on its own refuses
+// Execute once stopped; strand then closes the detached connections.
 func (c *conn) schedule() {
 	if c.scheduled || c.state.Load() == stateClosed {
 		return
@@ -257,7 +290,7 @@ func (c *conn) run(context.Context) error {
 	c.posts, c.running = c.running, c.posts
 	c.queued.Store(false)
 	c.mu.Unlock()
-	c.gnetPending.Store(int64(c.gc.OutboundBuffered()))
+	c.gnetPending.Store(int64(c.pendingOut()))
 	c.flush(&c.sending)
 	c.runPosted()
 	if c.redeliver {
@@ -267,9 +300,18 @@ func (c *conn) run(context.Context) error {
 		}
 	}
 	if c.finish() == gnet.Close {
-		_ = c.loop.Close(c.gc)
+		c.closeNow()
 	}
 	return nil
+}
+
+// closeNow closes the connection at once, for a task that found it done. Loop only.
+func (c *conn) closeNow() {
+	if c.detached {
+		c.closeDetached()
+		return
+	}
+	_ = c.loop.Close(c.gc)
 }
 
 // runPosted calls the functions run took over, in order, as long as the connection stays
@@ -316,6 +358,10 @@ func (c *conn) onTraffic() gnet.Action {
 // deliver lends the buffered input to the handler, keeps what it did not consume and applies
 // its verdict. Loop only, on an open connection.
 func (c *conn) deliver() {
+	if c.detached {
+		c.deliverEOF() // what arrived before the end of stream, then the end
+		return
+	}
 	gc := c.gc
 	in, err := gc.Peek(-1)
 	if err != nil || len(in) == 0 {
@@ -358,7 +404,7 @@ func (c *conn) finish() gnet.Action {
 		a = c.settle()
 		c.drained() // only records whether OnDrain's own output went above LowWater
 	}
-	if a == gnet.None && c.paused && c.state.Load() == stateOpen {
+	if a == gnet.None && c.paused && c.state.Load() == stateOpen && !c.detached {
 		c.hold()
 		if c.state.Load() == stateAborting {
 			return c.settle()
@@ -379,32 +425,38 @@ func (c *conn) settle() gnet.Action {
 	case stateAborting:
 		c.drop(&c.out)
 		c.drop(&c.sending)
-		_ = c.gc.SetLinger(0) // the close resets the connection instead of draining it
+		c.reset()
 		return gnet.Close
 	}
 	c.flush(&c.out)
-	if c.state.Load() == stateClosing {
-		// AsyncWrites made before the Close may still wait for their loop task (input that
-		// arrived first brought us here); the close sends them now, or the FIN below would
-		// overtake them (contract point 5). They go after the callback's output: one that
-		// happened before a Write of it was moved ahead of that Write already (takeQueued).
+	if c.state.Load() == stateClosing || c.wshut.Load() && !c.shutDone {
+		// AsyncWrites made before the Close or CloseWrite may still wait for their loop task
+		// (input that arrived first brought us here); they are sent now, or the FIN below
+		// would overtake them (contract point 5). They go after the callback's output: one
+		// that happened before a Write of it was moved ahead of that Write already
+		// (takeQueued). After CloseWrite no AsyncWrite joins them.
 		c.mu.Lock()
 		c.pend, c.sending = c.sending, c.pend
 		c.queued.Store(false)
 		c.mu.Unlock()
 		c.flush(&c.sending)
 	}
-	if c.state.Load() == stateClosed {
+	switch c.state.Load() {
+	case stateClosed:
 		return gnet.None
+	case stateAborting:
+		c.reset() // a detached connection's write failed
+		return gnet.Close
 	}
-	pending := c.gc.OutboundBuffered()
+	pending := c.pendingOut()
 	c.gnetPending.Store(int64(pending))
 	if pending > c.b.cfg.MaxOutbound {
 		c.Abort(reactor.ErrOutboundFull)
-		_ = c.gc.SetLinger(0)
+		c.reset()
 		return gnet.Close
 	}
-	if c.state.Load() == stateClosing {
+	switch {
+	case c.state.Load() == stateClosing:
 		if pending > 0 {
 			if !c.armLinger() {
 				return gnet.Close
@@ -412,8 +464,33 @@ func (c *conn) settle() gnet.Action {
 		} else if !c.drain() {
 			return gnet.Close
 		}
+	case c.wshut.Load() && !c.shutDone:
+		if pending > 0 {
+			c.armRetry(pending)
+		} else if !c.shutWrite() {
+			return gnet.Close
+		}
+	case c.detached && pending > 0:
+		c.armRetry(pending)
 	}
 	return gnet.None
+}
+
+// reset readies an aborting connection for gnet's close: SO_LINGER 0, so that the close sends
+// a reset (RST) instead of FIN, and gnet's outbound buffer emptied, as gnet's close would
+// otherwise still write what it holds before closing. Loop only.
+func (c *conn) reset() {
+	if c.detached {
+		_ = unix.SetsockoptLinger(c.end.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1})
+		c.end.rest.Reset()
+		c.gnetPending.Store(0)
+		return
+	}
+	_ = c.gc.SetLinger(0)
+	if c.gc.OutboundBuffered() > 0 && findLayout(c.gc) == nil {
+		out := outbound(c.gc)
+		_, _ = out.Discard(out.Buffered())
+	}
 }
 
 // drain runs once everything written has reached the socket: it sends FIN (shutdown of the
@@ -423,6 +500,9 @@ func (c *conn) settle() gnet.Action {
 // to a slowloris peer that keeps trickling, say). It reports false when the connection should
 // be closed now.
 func (c *conn) drain() bool {
+	if c.detached {
+		return false // the peer's end of stream came already: nothing to wait for
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()
@@ -444,6 +524,10 @@ func (c *conn) drain() bool {
 // flush hands q to gnet in as few Writev calls as IOV_MAX allows. gnet writes what the socket
 // takes and buffers the rest, so q is always emptied.
 func (c *conn) flush(q *backendkit.Outbound) {
+	if c.detached {
+		c.flushDetached(q)
+		return
+	}
 	for q.Len() > 0 && c.state.Load() != stateClosed {
 		bufs := q.Buffers(maxWritev)
 		n := 0
@@ -515,9 +599,16 @@ func (c *conn) onClose(err error) {
 	if c.watch != nil {
 		c.watch.Stop()
 	}
+	if c.retry != nil {
+		c.retry.Stop()
+	}
 	c.mu.Unlock()
 	c.drop(&c.out)
 	c.drop(&c.sending)
+	if c.end != nil {
+		c.end.rest.Reset()
+	}
+	c.gnetPending.Store(0)
 	c.stopTimers()
 	if st == stateOpen && !asked {
 		switch {
@@ -534,10 +625,10 @@ func (c *conn) onClose(err error) {
 	c.callClose(cause)
 }
 
-func (c *conn) callOpen() error { return backendkit.CallOpen(c.b.cfg.Logger, c.b.h, c) }
+func (c *conn) callOpen() error { return backendkit.CallOpen(c.b.cfg.Logger, c.hs.h, c) }
 
 func (c *conn) callData(in []byte) (int, reactor.Action, error) {
-	return backendkit.CallData(c.b.cfg.Logger, c.b.h, c, in)
+	return backendkit.CallData(c.b.cfg.Logger, c.hs.h, c, in)
 }
 
-func (c *conn) callClose(cause error) { backendkit.CallClose(c.b.cfg.Logger, c.b.h, c, cause) }
+func (c *conn) callClose(cause error) { backendkit.CallClose(c.b.cfg.Logger, c.hs.h, c, cause) }
