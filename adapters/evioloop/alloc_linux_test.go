@@ -14,7 +14,7 @@ import (
 func loopConn(h reactor.Handler) *conn {
 	b := &backend{cfg: reactor.Config{}.WithDefaults(), h: h}
 	// fd -1: an abort's socket calls must touch no descriptor of the test process.
-	return &conn{b: b, fd: -1, remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
+	return &conn{b: b, h: h, fd: -1, remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
 }
 
 // TestReadPathAllocs pins the hot path: a read, the handler's reply, the hand-off to evio.
