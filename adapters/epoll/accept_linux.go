@@ -41,9 +41,11 @@ func (l *loop) accept() {
 		case unix.EINTR, unix.ECONNABORTED:
 			continue
 		case unix.EMFILE, unix.ENFILE:
+			l.st.AcceptError()
 			l.shed(err)
 			return
 		default:
+			l.st.AcceptError()
 			if n, ok := l.s.acceptLog.Allow(); ok {
 				l.log.Error("epoll: accept failed", "err", os.NewSyscallError("accept4", err), "suppressed", n)
 			}
@@ -152,6 +154,7 @@ func (l *loop) attach(c *conn) {
 	}
 	c.events = events
 	l.putConn(c, slot)
+	l.countOpen(c, false)
 	l.open(c)
 }
 

@@ -89,6 +89,7 @@ func (l *loop) finishClose(c *conn) {
 func (l *loop) discard(c *conn) bool {
 	for i := 1; ; i++ {
 		n, err := unix.Read(int(c.fd), l.buf)
+		l.st.Received(n)
 		switch {
 		case err == unix.EAGAIN:
 			return true
@@ -199,7 +200,7 @@ func (l *loop) release(c *conn, cause error) {
 	c.req.Or(reqClosed)
 	c.dropTail()
 	c.out.Reset()
-	c.backlog.Store(0) // for Buffered: an abort dropped the output
+	l.st.Buffer(-int(c.backlog.Swap(0))) // for Buffered: an abort dropped the output
 	if c.held {
 		c.held = false
 		l.nheld--

@@ -112,6 +112,7 @@ func (c *conn) Write(p []byte) (int, error) {
 	}
 	c.out.Write(p)
 	c.backlog.Add(int64(len(p)))
+	c.l.st.Buffer(len(p))
 	return len(p), nil
 }
 

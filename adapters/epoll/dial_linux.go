@@ -252,6 +252,7 @@ func (l *loop) connected(c *conn, events uint32) {
 		c.local.set(&l.rsa)
 	}
 	c.state = stateOpen
+	l.countOpen(c, true)
 	l.open(c) // settle, after OnOpen, registers the interest of an open connection
 	if l.edge && c.state == stateOpen {
 		// Input that arrived with the connection was in this edge, and no other will come

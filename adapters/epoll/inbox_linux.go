@@ -78,6 +78,7 @@ func (l *loop) postWrite(c *conn, p []byte) error {
 		return reactor.ErrOutboundFull
 	}
 	c.backlog.Add(int64(len(p)))
+	l.st.Buffer(len(p))
 	l.inbox.data = append(l.inbox.data, p...)
 	l.pushLocked(task{c: c, op: opWrite, n: len(p)})
 	return nil

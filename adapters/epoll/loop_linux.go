@@ -3,6 +3,7 @@
 package epoll
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -80,6 +81,12 @@ type loop struct {
 	drainMark           int                // Config.LowWater
 	dials               map[*conn]*dialing // dials in progress (dial_linux.go)
 
+	// Config.Stats' shard for this loop (nil: nothing is counted), and when each connection
+	// opened, by slot, on the loop's clock: kept here, and only when counting, rather than in
+	// every connection.
+	st   *reactor.StatShard
+	born []int64
+
 	// Connections paused by PauseRead or at their end of stream (HalfCloser), and when a
 	// select loop next asks their sockets for an error (see sweepHeld).
 	nheld     int
@@ -127,7 +134,7 @@ func newHandler(h reactor.Handler) *handler {
 	return hd
 }
 
-func newLoop(s *server) (*loop, error) {
+func newLoop(s *server, index int) (*loop, error) {
 	cfg := s.cfg
 	// A read is at most half the high-water mark: reading pauses once pending output passes
 	// half, so a handler that answers a read with as many bytes (echo) never breaks the mark.
@@ -140,6 +147,7 @@ func newLoop(s *server) (*loop, error) {
 		highWater:   cfg.MaxOutbound / 2,
 		lowWater:    cfg.MaxOutbound / 4,
 		drainMark:   cfg.LowWater,
+		st:          cfg.Stats.Shard(index),
 		epoch:       time.Now(),
 		mech:        s.mech,
 		wakefd:      -1, lfd: -1, spare: -1,
@@ -318,6 +326,7 @@ func socketError(fd int) error {
 func (l *loop) read(c *conn, events uint32) {
 	for i := 1; ; i++ {
 		n, err := unix.Read(int(c.fd), l.buf)
+		l.st.Received(n)
 		switch {
 		case err == unix.EAGAIN:
 			return
@@ -482,6 +491,8 @@ func (l *loop) flush(c *conn) {
 		}
 		c.out.Discard(n)
 		c.backlog.Add(-int64(n))
+		l.st.Sent(n)
+		l.st.Buffer(-n)
 		if n < total {
 			// The send buffer is full; another writev would only fail with EAGAIN.
 			c.blocked = true
@@ -645,7 +656,39 @@ func (l *loop) callData(c *conn, in []byte) (int, reactor.Action, error) {
 	return backendkit.CallData(l.log, c.h.Handler, c, in)
 }
 
-func (l *loop) callClose(c *conn, cause error) { backendkit.CallClose(l.log, c.h.Handler, c, cause) }
+func (l *loop) callClose(c *conn, cause error) {
+	if l.st != nil {
+		l.countClose(c, cause)
+	}
+	if backendkit.CallClose(l.log, c.h.Handler, c, cause) {
+		l.st.HandlerPanic()
+	}
+}
+
+// countOpen counts c, accepted or dialed, as open from now.
+func (l *loop) countOpen(c *conn, dialed bool) {
+	if l.st == nil {
+		return
+	}
+	if dialed {
+		l.st.Dialed()
+	} else {
+		l.st.Accepted()
+	}
+	for int(c.slot) >= len(l.born) {
+		l.born = append(l.born, 0)
+	}
+	l.born[c.slot] = l.clock()
+}
+
+// countClose counts the end of c: a close with its lifetime, or a dial that failed.
+func (l *loop) countClose(c *conn, cause error) {
+	if errors.Is(cause, reactor.ErrDialFailed) {
+		l.st.DialFailed()
+		return
+	}
+	l.st.Closed(cause, time.Duration(l.clock()-l.born[c.slot]))
+}
 
 // callFunc runs a posted or timer function, or OnDrain, for c.
 func (l *loop) callFunc(c *conn, f func(reactor.Conn)) (err error) {

@@ -111,7 +111,7 @@ func (s *server) Start(h reactor.Handler) (net.Addr, error) {
 		return nil, fmt.Errorf("epoll: start: %w", err)
 	}
 	for i := range loops {
-		if loops[i], err = newLoop(s); err != nil {
+		if loops[i], err = newLoop(s, i); err != nil {
 			return fail(err)
 		}
 	}

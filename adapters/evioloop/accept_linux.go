@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -36,9 +37,13 @@ type accepted struct {
 // Every loop has one; the handler never sees them.
 type doorbell struct {
 	ec    evio.Conn
-	loop  unsafe.Pointer // evio's loop, for enroll
-	taken []*accepted    // the queue being enrolled, kept for reuse; the loop's only
-	rbuf  []byte         // the loop's buffer for the reads the adapter makes (conn.readSelf)
+	loop  unsafe.Pointer     // evio's loop, for enroll
+	taken []*accepted        // the queue being enrolled, kept for reuse; the loop's only
+	rbuf  []byte             // the loop's buffer for the reads the adapter makes (conn.readSelf)
+	st    *reactor.StatShard // Config.Stats' shard for the loop (nil: not counting)
+	sweep []*conn            // the loop's connections whose output evio may have written (stats_linux.go)
+
+	sweepWanted atomic.Bool // sweep is not empty, and no ring asks for a sweep yet
 
 	mu     sync.Mutex
 	queue  []*accepted // accepted, waiting for the loop
@@ -142,6 +147,7 @@ func (b *backend) accept(rc syscall.RawConn, bells []*doorbell) {
 			select {
 			case <-b.stopAccept: // closed on purpose
 			default:
+				b.cfg.Stats.Shard(0).AcceptError()
 				b.cfg.Logger.Error("evio: the listener failed; no longer accepting", "err", err)
 			}
 			return
@@ -152,6 +158,7 @@ func (b *backend) accept(rc syscall.RawConn, bells []*doorbell) {
 		case aerr != nil:
 			// Out of descriptors (EMFILE, ENFILE) and the like: the connection stays queued in
 			// the kernel until a retry, paced rather than spinning on a listener that stays ready.
+			b.cfg.Stats.Shard(0).AcceptError()
 			pace.Failed(os.NewSyscallError("accept4", aerr), b.stopAccept)
 			continue
 		}
@@ -204,6 +211,9 @@ func (b *backend) prepare(fd int, sa syscall.Sockaddr) (*accepted, error) {
 // as it is of a dial that failed); once the loops are to stop, this one is stopped.
 func (b *backend) admit(d *doorbell) ([]byte, evio.Action) {
 	q := d.take()
+	if len(d.sweep) > 0 {
+		d.sweepNow()
+	}
 	b.mu.Lock()
 	stage := b.stage
 	b.mu.Unlock()

@@ -94,6 +94,10 @@ type backend struct {
 	deferMu  sync.Mutex
 	deferred []*conn
 	ndefer   atomic.Int32
+
+	// The doorbells PreWrite rings for a sweep, once Start has made them all, when counting
+	// (see ringSweeps).
+	sweepBells atomic.Pointer[[]*doorbell]
 }
 
 func (b *backend) Info() reactor.Info { return Info() }
@@ -244,8 +248,15 @@ func (b *backend) ringFirst() error {
 		}
 		seen[d.loop] = true
 		b.mu.Lock()
+		d.st = b.cfg.Stats.Shard(len(b.bells))
 		b.bells = append(b.bells, d)
 		b.mu.Unlock()
+	}
+	if b.cfg.Stats != nil {
+		b.mu.Lock()
+		bells := b.bells
+		b.mu.Unlock()
+		b.sweepBells.Store(&bells)
 	}
 	return nil
 }
@@ -440,6 +451,7 @@ func (b *backend) opened(ec evio.Conn) ([]byte, evio.Options, evio.Action) {
 		return nil, opts, evio.Shutdown
 	}
 	ec.SetContext(c)
+	c.countOpen(a.out != nil)
 	c.open()
 	out, act := c.settle(0, false) // a new connection: evio holds no output yet
 	if act == evio.None && c.readOff {
@@ -526,8 +538,10 @@ func (b *backend) deferConn(c *conn) {
 // and says nothing of which connection. It is the only sign evio gives that output is moving,
 // so it wakes every connection that waits for evio to empty its output buffer: a connection
 // whose buffer empties does so in a write that follows its own PreWrite, and the wake is
-// handled after that write. Connections still busy defer themselves again.
+// handled after that write. Connections still busy defer themselves again. When counting,
+// it also rings the loops that have output to sweep for Stats (see ringSweeps).
 func (b *backend) preWrite() {
+	b.ringSweeps()
 	if b.ndefer.Load() == 0 {
 		return
 	}

@@ -114,3 +114,47 @@ func TestCloseWrite(t *testing.T) {
 		t.Errorf("OnClose cause %v; want io.EOF, the peer's end of stream", err)
 	}
 }
+
+// TestPeerResetCause: a peer's reset reaches OnClose as a reset (Stats' cause reset), not
+// as an end of stream, on each of evio's paths: an idle connection, one whose output evio
+// holds because the peer does not read, one paused (out of evio's epoll set), and a
+// HalfCloser's, which the adapter reads itself.
+func TestPeerResetCause(t *testing.T) {
+	for _, mode := range []string{"idle", "holding", "paused", "halfcloser"} {
+		t.Run(mode, func(t *testing.T) {
+			causes := make(chan error, 1)
+			hd := handler{
+				open: func(c reactor.Conn) {
+					if mode == "paused" {
+						c.PauseRead()
+					}
+				},
+				data: func(c reactor.Conn, in []byte) (int, reactor.Action) {
+					if mode == "holding" {
+						c.Write(make([]byte, 16<<20)) // past what the socket buffers take
+					}
+					return len(in), reactor.None
+				},
+				close: func(_ reactor.Conn, err error) { causes <- err },
+			}
+			var h reactor.Handler = hd
+			if mode == "halfcloser" {
+				h = halfCloser{handler: hd, eof: func(reactor.Conn) reactor.Action { return reactor.None }}
+			}
+			_, addr := start(t, reactor.Config{MaxOutbound: 32 << 20}, h)
+			c := reactortest.Dial(t, addr)
+			c.Write([]byte("x"))
+			time.Sleep(100 * time.Millisecond) // read (or, paused, not) by the server
+			c.SetLinger(0)
+			c.Close()
+			select {
+			case err := <-causes:
+				if reactor.CloseCause(err) != reactor.CauseReset {
+					t.Errorf("OnClose got %v (cause %s); want ECONNRESET or EPIPE (reset)", err, reactor.CloseCause(err))
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("no OnClose after the peer's reset")
+			}
+		})
+	}
+}

@@ -45,6 +45,7 @@ type conn struct {
 	onDrain       func(reactor.Conn) // h's OnDrain, if h is a reactor.Drainer
 	hc            reactor.HalfCloser // h, if it is one: the adapter reads the socket itself
 	bell          *doorbell          // the doorbell of the connection's loop, for Dial
+	st            *reactor.StatShard // Config.Stats' shard of the connection's loop; nil: not counting
 	ec            evio.Conn
 	fd            int
 	local, remote net.Addr
@@ -73,6 +74,9 @@ type conn struct {
 	due       []*timer             // runDue's scratch
 	runDueFn  func(reactor.Conn)   // c.runDue, made once: what a timer's firing posts
 	postSpare []func(reactor.Conn) // the posts slice being run, kept for reuse
+	born      time.Time            // when it opened, when counting
+	given     int                  // output handed to evio not yet seen written, when counting (stats_linux.go)
+	swept     bool                 // listed in its doorbell's sweep
 
 	// For Buffered, from any goroutine: the callback's output plus what evio held when the
 	// loop last looked, and whether evio held any.
@@ -95,7 +99,7 @@ type conn struct {
 func newConn(b *backend, ec evio.Conn, a *accepted) *conn {
 	c := a.out // made by Dial
 	if c == nil {
-		c = &conn{b: b, h: b.h, onDrain: b.onDrain, hc: b.hc, bell: a.bell, local: a.local, remote: ec.RemoteAddr()}
+		c = &conn{b: b, h: b.h, onDrain: b.onDrain, hc: b.hc, bell: a.bell, st: a.bell.st, local: a.local, remote: ec.RemoteAddr()}
 	}
 	c.ec, c.fd, c.epfd = ec, a.fd, layout.epollOf(ec)
 	return c
@@ -110,8 +114,10 @@ func (c *conn) open() {
 
 // read handles bytes evio read. evio reads only when it holds no output for the connection.
 func (c *conn) read(in []byte) ([]byte, evio.Action) {
+	c.st.Received(len(in))
 	c.resetOut()
 	c.pending.Store(0)
+	c.wrote(0)
 	if c.paused && !c.closing() {
 		// Read in spite of the pause (see steer): kept, unseen, for ResumeRead. Reading is
 		// taken off again as the callback returns.
@@ -184,6 +190,7 @@ func (c *conn) woken() ([]byte, evio.Action) {
 	c.resetOut()
 	held := pendingOut(c.ec)
 	c.pending.Store(int64(held))
+	c.wrote(held)
 	if !c.paused && (c.unseen || c.eofUnseen) {
 		// What was read while paused, now that reading is resumed.
 		if c.unseen {
@@ -207,6 +214,7 @@ func (c *conn) settle(held int, woke bool) ([]byte, evio.Action) {
 		c.checkDrain(held)
 	}
 	out, act := c.decide(held)
+	c.handOver(out)
 	c.account(held, out)
 	if c.above && held+len(out) > 0 {
 		c.b.deferConn(c) // to see evio's output fall below LowWater
@@ -305,6 +313,7 @@ func (c *conn) reset() {
 	syscall.SetsockoptLinger(c.fd, syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1, Linger: 0})
 	if c.ec != nil {
 		layout.dropOut(c.ec)
+		c.dropGiven()
 	}
 	syscall.Shutdown(c.fd, syscall.SHUT_RD)
 }
@@ -380,8 +389,13 @@ func (c *conn) finish(err error) {
 	c.closed = true
 	f := c.flags.Load()
 	cause := c.cause
+	c.st.Buffer(-len(c.async)) // dropped
 	c.async, c.posts = nil, nil
 	c.mu.Unlock()
+	if c.given > 0 {
+		c.wrote(pendingOut(c.ec)) // what evio wrote before it closed
+		c.dropGiven()             // and what it held then
+	}
 	c.pending.Store(0)
 	c.inEvio.Store(false)
 	c.stopTimers()
@@ -401,7 +415,12 @@ func (c *conn) finish(err error) {
 	if c.stall != nil {
 		c.stall.Stop()
 	}
-	backendkit.CallClose(c.b.cfg.Logger, c.h, c, cause)
+	if c.st != nil {
+		c.st.Closed(cause, time.Since(c.born))
+	}
+	if backendkit.CallClose(c.b.cfg.Logger, c.h, c, cause) {
+		c.st.HandlerPanic()
+	}
 }
 
 // requestClose asks for a flush-then-close; wake is false when the caller is the loop itself,
@@ -451,6 +470,7 @@ func (c *conn) Write(p []byte) (int, error) {
 	}
 	c.out = append(c.out, p...)
 	c.pending.Add(int64(len(p)))
+	c.st.Buffer(len(p))
 	return len(p), nil
 }
 
@@ -468,6 +488,7 @@ func (c *conn) AsyncWrite(p []byte) error {
 		return reactor.ErrOutboundFull
 	}
 	c.async = append(c.async, p...)
+	c.st.Buffer(len(p))
 	c.flags.Or(flagAsync)
 	c.wakeLocked()
 	return nil

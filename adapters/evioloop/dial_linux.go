@@ -27,7 +27,7 @@ func (c *conn) Dial(ctx context.Context, addr string, h reactor.Handler) error {
 	}
 	// The connection h sees, from OnOpen (or the OnClose of a failed dial) on. Until it is
 	// connected its local address is unspecified, and its remote one is addr as given.
-	out := &conn{b: c.b, h: h, bell: c.bell, local: &net.TCPAddr{}, remote: dialAddr(addr)}
+	out := &conn{b: c.b, h: h, bell: c.bell, st: c.st, local: &net.TCPAddr{}, remote: dialAddr(addr)}
 	if d, ok := h.(reactor.Drainer); ok {
 		out.onDrain = d.OnDrain
 	}
@@ -139,7 +139,10 @@ func (c *conn) dialFailed(cause error) {
 	c.closed = true
 	c.mu.Unlock()
 	c.gone = true
-	backendkit.CallClose(c.b.cfg.Logger, c.h, c, cause)
+	c.st.DialFailed()
+	if backendkit.CallClose(c.b.cfg.Logger, c.h, c, cause) {
+		c.st.HandlerPanic()
+	}
 }
 
 // report hands a dial's outcome to the doorbell's loop, which enrolls the connection or

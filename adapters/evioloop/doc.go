@@ -161,6 +161,26 @@
 //     only: an epoll_ctl when a reply is handed to evio from Opened (evio asks for
 //     writability after a read, not after Opened), and a wake at each of evio's writes.
 //
+// # Stats
+//
+// With Config.Stats each loop counts into its own shard. Accepts and dials are counted as
+// the loop opens the connection, before OnOpen; closes as OnClose is called, with its cause;
+// accept errors on the accept goroutine, in shard 0. Received is what evio hands Data, plus
+// what the adapter reads itself for a HalfCloser. Buffered rises by what Write and
+// AsyncWrite accept and falls by what is sent or dropped (an abort empties the callback's
+// output, the AsyncWrite queue and evio's buffer; a close drops what is left).
+//
+// Sent is what evio wrote, and evio does not say how much it wrote, nor for which
+// connection: its PreWrite callback says only that some loop is about to write. The adapter
+// learns it from evio's output buffer (the private field Buffered reads too) wherever it
+// looks anyway, at a read, a wake and the close; and, so that a connection that goes quiet is
+// counted too, PreWrite rings the doorbell of every loop that has handed evio output since
+// (once until that loop has looked), and the doorbell's call, after the write, looks at those
+// connections. Sent and Buffered therefore lag by what a loop wrote since it last looked, no
+// longer than that loop's next turn, and are exact once traffic stops. The cost, when
+// counting: an atomic add per counted event, and at most one doorbell ring per loop per
+// sweep while output moves; nothing is allocated on the read path.
+//
 // # What evio cannot do, and what the adapter does about it
 //
 //   - Edge-triggered readiness and a read size other than the default (evio reads into a fixed

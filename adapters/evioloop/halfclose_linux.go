@@ -57,6 +57,7 @@ func (c *conn) readSelf() ([]byte, evio.Action) {
 	c.unopened = false // evio set its flag as it called Opened
 	c.resetOut()
 	c.pending.Store(0) // evio holds nothing while its flag is clear
+	c.wrote(0)
 	buf := c.bell.readBuf(c.b.cfg.ReadBufferSize)
 	n, err := syscall.Read(c.fd, buf)
 	var out []byte

@@ -47,6 +47,7 @@ func New(cfg reactor.Config) (reactor.Backend, error) {
 		ready:      make(chan struct{}),
 		runDone:    make(chan struct{}),
 		stopAccept: make(chan struct{}),
+		epoch:      time.Now(),
 	}, nil
 }
 
@@ -71,6 +72,12 @@ type backend struct {
 	stopAccept chan struct{} // closed by Shutdown: cuts accept's back-off short
 	acceptWG   sync.WaitGroup
 	acceptLog  ratelog.Limiter // accept and enrollment failures, once a second at most
+
+	// Config.Stats (stats_linux.go): a shard per loop, by gnet.EventLoop, in the order the
+	// loops made their first connection; lifetimes are measured from epoch.
+	shards  sync.Map
+	nshards atomic.Int32
+	epoch   time.Time
 
 	mu  sync.Mutex
 	eng gnet.Engine
@@ -174,6 +181,7 @@ func (b *backend) accept() {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
+			b.cfg.Stats.Shard(0).AcceptError()
 			// Out of descriptors (EMFILE, ENFILE) and the like: the connection stays queued in
 			// the kernel until a retry, paced rather than spinning on a listener that stays ready.
 			pace.Failed(err, b.stopAccept)
@@ -216,6 +224,7 @@ func (b *backend) reap(inflight []enrolling) []enrolling {
 func (b *backend) settle(e enrolling, r gnet.RegisteredResult) {
 	e.nc.Close()
 	if r.Err != nil && !b.stopping.Load() {
+		b.cfg.Stats.Shard(0).AcceptError()
 		if n, ok := b.acceptLog.Allow(); ok {
 			b.cfg.Logger.Warn("gnet: connection refused: cannot hand it to a loop", "err", r.Err, "suppressed", n)
 		}
@@ -366,6 +375,7 @@ func (ev *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if dialed {
 		b.dials.Remove(d) // Shutdown counts the connection among the others from now on
 	}
+	c.countOpen(dialed)
 	c.opened = true
 	if err := c.callOpen(); err != nil {
 		c.Abort(err)

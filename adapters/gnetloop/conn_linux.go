@@ -53,7 +53,13 @@ type conn struct {
 	local  net.Addr
 	remote net.Addr
 
-	opened  bool                 // loop: OnOpen was delivered, so OnClose is owed
+	// Config.Stats (stats_linux.go): the shard of the connection's loop, nil when not
+	// counting, set before the handler sees the connection; and, only when counting, when it
+	// opened (since backend.epoch) and how much input gnet held when the adapter last looked.
+	st     *reactor.StatShard
+	born   time.Duration // loop
+	inSeen int           // loop
+
 	ctx     any                  // loop: the handler's SetContext value
 	out     backendkit.Outbound  // loop: bytes Written during the current callback
 	sending backendkit.Outbound  // loop: AsyncWrite bytes taken over by run
@@ -62,17 +68,18 @@ type conn struct {
 	// runTimers is runDue, made once so that the timers' Posts allocate no method value.
 	runTimers func(reactor.Conn)
 
+	opened    bool // loop: OnOpen was delivered, so OnClose is owed
 	paused    bool // loop: PauseRead is in effect
 	holding   bool // loop: the socket is out of gnet's read interest (hold)
 	held      bool // loop: input arrived while paused, unseen by the handler
 	redeliver bool // loop: ResumeRead owes the handler the held input
+	above     bool // loop: pending output went above LowWater; OnDrain is owed
 
 	// CloseWrite and the peer's end of stream (halfclose_linux.go).
 	shutDone bool   // loop: FIN was sent (shutdown SHUT_WR)
 	detached bool   // loop: gnet closed its side at the peer's end of stream; end.fd is the adapter's
 	end      *ended // loop: made when first needed (CloseWrite waiting for gnet, or detached)
 
-	above     bool          // loop: pending output went above LowWater; OnDrain is owed
 	watchWait time.Duration // loop: the drain timer's current period
 	watchLast int           // loop: pending output when the drain timer was last armed
 	watching  atomic.Bool   // the drain timer is armed
@@ -118,7 +125,7 @@ func newHandlers(h reactor.Handler) *handlers {
 
 // newConn makes a connection served by hs on loop; attach gives it its gnet connection.
 func newConn(b *backend, loop gnet.EventLoop, hs *handlers) *conn {
-	c := &conn{b: b, hs: hs, loop: loop}
+	c := &conn{b: b, hs: hs, loop: loop, st: b.shard(loop)}
 	c.task = gnet.RunnableFunc(c.run)
 	return c
 }
@@ -144,6 +151,7 @@ func (c *conn) Write(p []byte) (int, error) {
 	}
 	c.out.Write(p)
 	c.queuedBytes.Add(int64(len(p)))
+	c.st.Buffer(len(p))
 	return len(p), nil
 }
 
@@ -173,6 +181,7 @@ func (c *conn) AsyncWrite(p []byte) error {
 	}
 	c.pend.Write(p)
 	c.queuedBytes.Add(int64(len(p)))
+	c.st.Buffer(len(p))
 	c.queued.Store(true)
 	c.schedule()
 	return nil
@@ -290,7 +299,7 @@ func (c *conn) run(context.Context) error {
 	c.posts, c.running = c.running, c.posts
 	c.queued.Store(false)
 	c.mu.Unlock()
-	c.gnetPending.Store(int64(c.pendingOut()))
+	c.sampleOut(0)
 	c.flush(&c.sending)
 	c.runPosted()
 	if c.redeliver {
@@ -336,13 +345,15 @@ func (c *conn) callFunc(f func(reactor.Conn)) {
 // onTraffic lends the buffered input to the handler and keeps what it did not consume.
 func (c *conn) onTraffic() gnet.Action {
 	gc := c.gc
+	c.countIn()
 	c.applyClose()
 	if c.state.Load() != stateOpen {
 		// Closing: no handler call may follow, so the input no longer matters.
 		_, _ = gc.Discard(-1)
+		c.keptIn()
 		return c.finish()
 	}
-	c.gnetPending.Store(int64(gc.OutboundBuffered()))
+	c.sampleOut(0)
 	if c.paused {
 		// gnet read behind the pause (see hold); the bytes stay in its inbound buffer.
 		c.held = true
@@ -377,6 +388,7 @@ func (c *conn) deliver() {
 		// Discard(0) would drop everything gnet holds, so only a positive count is passed.
 		if consumed > 0 {
 			_, _ = gc.Discard(consumed)
+			c.keptIn()
 		}
 		if gc.InboundBuffered() > c.b.cfg.MaxInbound {
 			c.Abort(reactor.ErrInboundFull)
@@ -396,13 +408,20 @@ func (c *conn) afterCallback(a reactor.Action) gnet.Action {
 
 // finish runs on the loop after every callback and task: settle, OnDrain when the pending
 // output has fallen to LowWater (and settle again for what OnDrain wrote), and, while paused,
-// the socket kept out of gnet's reads, as the writes may have brought it back in.
+// the socket kept out of gnet's reads, as the writes may have brought it back in. While
+// counting, output gnet holds is looked at again on the drain timer, as gnet says nothing when
+// it sends it (stats_linux.go).
 func (c *conn) finish() gnet.Action {
 	a := c.settle()
 	if a == gnet.None && c.drained() {
 		c.callDrain()
 		a = c.settle()
 		c.drained() // only records whether OnDrain's own output went above LowWater
+	}
+	if a == gnet.None && c.st != nil && c.state.Load() == stateOpen && !c.detached {
+		if held := c.gnetPending.Load(); held > 0 {
+			c.watchDrain(int(held))
+		}
 	}
 	if a == gnet.None && c.paused && c.state.Load() == stateOpen && !c.detached {
 		c.hold()
@@ -448,8 +467,7 @@ func (c *conn) settle() gnet.Action {
 		c.reset() // a detached connection's write failed
 		return gnet.Close
 	}
-	pending := c.pendingOut()
-	c.gnetPending.Store(int64(pending))
+	pending := c.sampleOut(0)
 	if pending > c.b.cfg.MaxOutbound {
 		c.Abort(reactor.ErrOutboundFull)
 		c.reset()
@@ -482,15 +500,10 @@ func (c *conn) settle() gnet.Action {
 func (c *conn) reset() {
 	if c.detached {
 		_ = unix.SetsockoptLinger(c.end.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1})
-		c.end.rest.Reset()
-		c.gnetPending.Store(0)
-		return
+	} else {
+		_ = c.gc.SetLinger(0)
 	}
-	_ = c.gc.SetLinger(0)
-	if c.gc.OutboundBuffered() > 0 && findLayout(c.gc) == nil {
-		out := outbound(c.gc)
-		_, _ = out.Discard(out.Buffered())
-	}
+	c.discardOut()
 }
 
 // drain runs once everything written has reached the socket: it sends FIN (shutdown of the
@@ -547,6 +560,7 @@ func (c *conn) flush(q *backendkit.Outbound) {
 		}
 		q.Discard(n)
 		c.queuedBytes.Add(-int64(n))
+		c.sampleOut(n)
 	}
 	c.drop(q)
 }
@@ -554,6 +568,7 @@ func (c *conn) flush(q *backendkit.Outbound) {
 // drop empties q, which holds output that will not be sent, and uncounts it.
 func (c *conn) drop(q *backendkit.Outbound) {
 	c.queuedBytes.Add(-int64(q.Len()))
+	c.st.Buffer(-q.Len())
 	q.Reset()
 }
 
@@ -605,10 +620,7 @@ func (c *conn) onClose(err error) {
 	c.mu.Unlock()
 	c.drop(&c.out)
 	c.drop(&c.sending)
-	if c.end != nil {
-		c.end.rest.Reset()
-	}
-	c.gnetPending.Store(0)
+	c.closeOut()
 	c.stopTimers()
 	if st == stateOpen && !asked {
 		switch {
@@ -622,6 +634,7 @@ func (c *conn) onClose(err error) {
 			cause = err
 		}
 	}
+	c.countClose(cause)
 	c.callClose(cause)
 }
 
@@ -631,4 +644,10 @@ func (c *conn) callData(in []byte) (int, reactor.Action, error) {
 	return backendkit.CallData(c.b.cfg.Logger, c.hs.h, c, in)
 }
 
-func (c *conn) callClose(cause error) { backendkit.CallClose(c.b.cfg.Logger, c.hs.h, c, cause) }
+// callClose calls OnClose; a panic in it, which has no connection left to cost, is counted
+// on its own.
+func (c *conn) callClose(cause error) {
+	if backendkit.CallClose(c.b.cfg.Logger, c.hs.h, c, cause) {
+		c.st.HandlerPanic()
+	}
+}

@@ -127,6 +127,7 @@ func (d *dial) failed(err error) {
 		return
 	}
 	d.c.state.Store(stateClosed)
+	d.c.st.DialFailed()
 	d.c.callClose(err)
 	d.c.b.dials.Remove(d)
 }

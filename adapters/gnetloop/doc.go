@@ -120,6 +120,28 @@
 //     then OnClose with io.EOF. Shutdown closes detached connections like any other; if the
 //     engine stops on its own, they are closed once its loops have exited.
 //
+// # Stats
+//
+// Config.Stats is kept with a shard per gnet loop (gnet does not number its loops; each takes
+// the next shard when it first makes a connection), with the meaning reactor.Stats gives every
+// counter. gnet reads and writes by itself and tells the adapter of neither, so the bytes are
+// counted by difference, on the loop, and nothing is counted twice:
+//   - Received: at every OnTraffic (gnet calls it after every read, paused or not), what gnet's
+//     inbound buffer holds less what the adapter left in it.
+//   - Sent: the bytes handed to gnet, less the growth of its outbound buffer, each time the
+//     adapter looks at that buffer (every callback and task, every hand-over); a connection
+//     taken over at the peer's end of stream counts its own writev the same way.
+//   - Buffered: the adapter's queue plus gnet's outbound buffer as last looked at, the sum of
+//     Conn.Buffered over the open connections. gnet sends on EPOLLOUT without a callback, so
+//     while counting, a connection whose output gnet holds is looked at again on the drain
+//     timer: Sent and Buffered lag the kernel by at most that timer's period (1 ms while the
+//     output shrinks, up to 50 ms while the peer reads nothing), and are exact once it ran.
+//   - At a close, what gnet still holds is written as gnet's own close would (what the socket
+//     takes at once; the adapter makes that write in OnClose so that it is counted) and the
+//     rest is dropped: off Buffered, not Sent. An Abort drops gnet's output at once.
+//   - AcceptErrors counts the adapter's failed accepts and the accepted connections no loop
+//     could take (a failed enrollment), not those turned away by Shutdown.
+//
 // # Accepting, and the descriptor limit
 //
 // gnet's own acceptor ends the whole engine, and every connection with it, on any accept error

@@ -116,6 +116,7 @@ func (c *conn) detach() bool {
 	}
 	e := c.ending()
 	e.fd = fd
+	c.sampleOut(0) // what gnet sent; what it holds moves to e.rest, pending output still
 	if n := gc.OutboundBuffered(); n > 0 {
 		out := outbound(gc)
 		bufs, _ := out.Peek(-1)
@@ -130,7 +131,6 @@ func (c *conn) detach() bool {
 	}
 	c.gc, c.detached = nil, true
 	c.holding, c.held, c.redeliver = false, false, false
-	c.gnetPending.Store(int64(e.rest.Len()))
 	e.eofOwed = !closing
 	if !c.paused {
 		c.deliverEOF()
@@ -189,18 +189,23 @@ func (c *conn) deliverEOF() {
 // flushDetached moves q behind a detached connection's output and writes what the socket
 // takes. Loop only.
 func (c *conn) flushDetached(q *backendkit.Outbound) {
-	rest := &c.end.rest
-	if c.state.Load() != stateClosed {
-		for _, p := range q.Buffers(0) {
-			rest.Write(p)
-		}
+	if c.state.Load() == stateClosed {
+		c.drop(q)
+		return
 	}
-	c.drop(q)
+	handed := q.Len()
+	for _, p := range q.Buffers(0) {
+		c.end.rest.Write(p)
+	}
+	q.Reset()
+	c.queuedBytes.Add(-int64(handed))
 	c.writeRest()
+	c.sampleOut(handed)
 }
 
 // writeRest writes what the socket takes of a detached connection's output. A failed write
-// (the peer reset the connection) aborts it with the error. Loop only.
+// (the peer reset the connection) aborts it with the error. The caller samples what is left
+// (sampleOut). Loop only.
 func (c *conn) writeRest() {
 	e := c.end
 	for e.rest.Len() > 0 && c.state.Load() != stateClosed {
@@ -219,7 +224,6 @@ func (c *conn) writeRest() {
 			break
 		}
 	}
-	c.gnetPending.Store(int64(e.rest.Len()))
 }
 
 // lost aborts a detached connection whose socket failed. A close the handler asked for keeps

@@ -30,7 +30,9 @@ import (
 // writes out, as far as the socket takes it, when it closes the connection: the adapter empties
 // it first with the buffer's own methods when that would be wrong — an Abort, which must send
 // nothing more, and the peer's end of stream, where the adapter goes on sending it itself (see
-// halfclose_linux.go). The buffer is only touched on the connection's loop, as gnet does.
+// halfclose_linux.go) — and, to count what it sends (Config.Stats), makes gnet's last write
+// itself in OnClose (stats_linux.go). The buffer is only touched on the connection's loop, as
+// gnet does.
 
 // gnetLayout holds the byte offsets of conn.loop, eventloop.poller, Poller.fd and
 // conn.outboundBuffer.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cloudwego/netpoll"
@@ -52,6 +53,7 @@ type backend struct {
 	conns   lifecycle.Conns[*conn] // prepared, until their close callback
 
 	stopping  atomic.Bool
+	statSeq   atomic.Uint32  // spreads connections over the shards of cfg.Stats
 	wg        sync.WaitGroup // flusher, sender, runner and dial goroutines
 	serveDone chan struct{}  // closed when evl.Serve returned; serveErr is then set
 	serveErr  error
@@ -224,6 +226,7 @@ func (b *backend) onPrepare(nc netpoll.Connection) context.Context {
 		nc.Close()
 		return context.Background()
 	}
+	c.st.Accepted()
 	// Runs once netpoll considers the connection closed and no OnRequest is running; netpoll
 	// closes the descriptor in a callback of its own that runs after this one.
 	nc.AddCloseCallback(c.onClosed)
@@ -267,5 +270,20 @@ func (b *backend) listen() (netpoll.Listener, error) {
 		ln.Close()
 		return nil, err
 	}
-	return nl, nil
+	return countingListener{nl, b.cfg.Stats.Shard(0)}, nil
+}
+
+// countingListener counts the failed accepts of netpoll's accept loop for Stats, other than
+// those of a closed listener or a peer that left first.
+type countingListener struct {
+	netpoll.Listener
+	st *reactor.StatShard
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, syscall.ECONNABORTED) {
+		l.st.AcceptError()
+	}
+	return c, err
 }

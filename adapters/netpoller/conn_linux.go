@@ -5,7 +5,6 @@ package netpoller
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"sync"
@@ -57,6 +56,8 @@ type conn struct {
 	remote  net.Addr
 	dialed  bool                     // made by Dial: the dial goroutine delivers OnOpen
 	origHup func(netpoll.Poll) error // netpoll's OnHup, when the adapter intercepts it (HalfCloser)
+	st      *reactor.StatShard       // nil without Config.Stats
+	born    time.Time                // when made, for the lifetime Stats counts
 
 	opened  bool   // handler: OnOpen was delivered, so OnClose is owed
 	ctx     any    // handler: the SetContext value
@@ -101,7 +102,8 @@ func newConn(b *backend, nc netpoll.Connection, h reactor.Handler, onDrain func(
 	if !ok {
 		return nil, errors.New("netpoll connection without a descriptor")
 	}
-	c := &conn{b: b, h: h, onDrain: onDrain, nc: nc, fd: sc.Fd(), local: netaddr.Clone(nc.LocalAddr()), remote: netaddr.Clone(nc.RemoteAddr())}
+	c := &conn{b: b, h: h, onDrain: onDrain, nc: nc, fd: sc.Fd(), local: netaddr.Clone(nc.LocalAddr()), remote: netaddr.Clone(nc.RemoteAddr()),
+		st: b.cfg.Stats.Shard(int(b.statSeq.Add(1))), born: time.Now()}
 	c.hc, _ = h.(reactor.HalfCloser)
 	c.drained.L = &c.mu
 	return c, nil
@@ -311,6 +313,7 @@ func (c *conn) flushLocked() bool {
 		n, err := c.writev(bufs)
 		if n > 0 {
 			c.out.Discard(n)
+			c.st.Sent(n)
 		}
 		if err == syscall.EINTR {
 			continue
@@ -371,6 +374,7 @@ func (c *conn) flusher() {
 		n, err := wb.WriteTo(w)
 		c.mu.Lock()
 		c.out.Discard(int(n))
+		c.st.Sent(int(n))
 		c.outChanged()
 		c.drained.Broadcast()
 		if err != nil {
@@ -425,6 +429,7 @@ func (c *conn) open() {
 func (c *conn) onRequest() {
 	r := c.nc.Reader()
 	n := r.Len()
+	c.st.Received(n)
 	if n == 0 || !c.take() {
 		_ = r.Skip(n)
 		_ = r.Release()
@@ -701,7 +706,7 @@ func (c *conn) onClosed(netpoll.Connection) error {
 	}
 	c.carry = nil
 	if st == stateOpen && !asked {
-		cause = io.EOF // netpoll closes an open connection only when the peer hung up
+		cause = hangupCause(c.fd, c.wdone) // netpoll closes an open connection only when the peer hung up
 		if c.b.stopping.Load() {
 			cause = reactor.ErrServerClosed
 		}
@@ -731,7 +736,16 @@ func (c *conn) callData(in []byte) (int, reactor.Action, error) {
 	return backendkit.CallData(c.b.cfg.Logger, c.h, c, in)
 }
 
-func (c *conn) callClose(cause error) { backendkit.CallClose(c.b.cfg.Logger, c.h, c, cause) }
+// callClose delivers OnClose, counting the close when the connection was open (a dial that
+// failed is counted by dialFailed, not as a close).
+func (c *conn) callClose(cause error) {
+	if c.opened {
+		c.st.Closed(cause, time.Since(c.born))
+	}
+	if backendkit.CallClose(c.b.cfg.Logger, c.h, c, cause) {
+		c.st.HandlerPanic()
+	}
+}
 
 // writev writes bufs with one writev(2) on the non-blocking descriptor. c.mu held.
 func (c *conn) writev(bufs [][]byte) (int, error) {

@@ -150,6 +150,7 @@ func (b *backend) serveDialed(nc netpoll.Connection, local, remote net.Addr, add
 		b.dialFailed(addr, h, backendkit.DialError(addr, err))
 		return
 	}
+	c.st.Dialed()
 	c.open()
 	if early {
 		c.onRequest() // what netpoll read before the hang-up; settle delivers the end of stream
@@ -199,8 +200,9 @@ func (c *conn) request(context.Context, netpoll.Connection) error {
 // dialFailed tells h that its connection to addr could not be made (err, a DialError), on a
 // connection that never was: every method refuses or does nothing, and RemoteAddr is addr.
 func (b *backend) dialFailed(addr string, h reactor.Handler, err error) {
-	c := &conn{b: b, h: h, state: stateClosed, local: &net.TCPAddr{}, remote: dialAddr(addr)}
+	c := &conn{b: b, h: h, state: stateClosed, local: &net.TCPAddr{}, remote: dialAddr(addr), st: b.cfg.Stats.Shard(0)}
 	c.drained.L = &c.mu
+	c.st.DialFailed()
 	c.callClose(err)
 }
 

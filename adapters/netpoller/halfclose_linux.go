@@ -127,6 +127,7 @@ func (c *conn) takeEOFLocked() error {
 	c.eofReset = !orderlyEOF(c.fd, c.wdone)
 	late, err := readRest(c.fd, c.b.cfg.MaxInbound)
 	c.late = late
+	c.st.Received(len(late))
 	if err != nil {
 		return err
 	}
@@ -139,11 +140,15 @@ func (c *conn) takeEOFLocked() error {
 // endOfInput delivers the peer's end of stream on the owner, after every byte before it.
 // Input the handler left unconsumed is dropped. A HalfCloser gets OnReadEOF, and the
 // connection stays open for writing unless it returns Close or CloseWrite was called; other
-// handlers, and a reset, get the close netpoll would have made (OnClose with io.EOF, once the
-// output is flushed).
+// handlers get the close netpoll would have made (OnClose with io.EOF, once the output is
+// flushed), and a reset closes with ECONNRESET.
 func (c *conn) endOfInput(reset bool) {
 	c.carry, c.held = c.carry[:0], false
-	if c.hc == nil || reset {
+	if reset {
+		c.closeWith(os.NewSyscallError("read", syscall.ECONNRESET))
+		return
+	}
+	if c.hc == nil {
 		c.closeWith(io.EOF)
 		return
 	}
@@ -180,6 +185,19 @@ func orderlyEOF(fd int, wdone bool) bool {
 		return wdone
 	}
 	return false
+}
+
+// hangupCause is the cause OnClose gets when netpoll saw the peer hang up: io.EOF for an
+// orderly end of stream, else the socket's error — ECONNRESET for a reset whose error
+// netpoll's read has already taken, leaving the socket closed with none pending.
+func hangupCause(fd int, wdone bool) error {
+	if e := soError(fd); e != 0 {
+		return os.NewSyscallError("read", e)
+	}
+	if orderlyEOF(fd, wdone) {
+		return io.EOF
+	}
+	return os.NewSyscallError("read", syscall.ECONNRESET)
 }
 
 // soError takes the socket's pending error (SO_ERROR), 0 when none.
