@@ -364,7 +364,10 @@ func checkProxy(s settings, info reactor.Info, flagGiven bool) error {
 	}
 	options := map[string]bool{"EdgeTriggered": s.EdgeTriggered, "ReusePort": s.ReusePort}
 	for _, u := range info.Unsupported {
+		// "Dial", "PauseRead with EdgeTriggered", "PauseRead while input streams": the point
+		// is the first word; only a "with" names an option that may be off.
 		point, under, conditional := strings.Cut(u, " with ")
+		point, _, _ = strings.Cut(point, " ")
 		if proxyNeeds[point] && (!conditional || options[under]) {
 			return fmt.Errorf("backend %s cannot serve proxy: it does not support %s yet (see reactor backends %s); choose another --backend", info.Name, u, info.Name)
 		}
