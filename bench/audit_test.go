@@ -146,7 +146,7 @@ func TestAuditCatchesMismatch(t *testing.T) {
 // TestAuditSummary: a contender's rounds sum up to ok only when every round that ran was
 // audited and equal; one mismatch makes the whole a mismatch, shown as such in the table.
 func TestAuditSummary(t *testing.T) {
-	ok := &Audit{Status: AuditOK, Load: Traffic{BytesIn: 1 << 20, BytesOut: 3 << 20, Requests: 24000}}
+	ok := &Audit{Status: AuditOK, Load: Traffic{BytesIn: 1 << 20, BytesOut: 3 << 30, Requests: 24000}}
 	bad := &Audit{Status: AuditMismatch, Mismatches: []string{"bytes out: server counted 5, load generator 4"}}
 	none := &Audit{Status: AuditNone, Why: whyNative}
 	for _, c := range []struct {
@@ -155,10 +155,10 @@ func TestAuditSummary(t *testing.T) {
 		status string
 		cell   string
 	}{
-		{"all ok", []*Audit{ok, ok, nil}, AuditOK, "ok (48.0k requests, 2.00 MiB in, 6.00 MiB out)"},
+		{"all ok", []*Audit{ok, ok, nil}, AuditOK, "ok (48.0k requests, 2.00 MiB in, 6.00 GiB out)"},
 		{"one off", []*Audit{ok, bad, ok}, AuditMismatch, "MISMATCH in 1 of 3 rounds: bytes out: server counted 5, load generator 4"},
 		{"none", []*Audit{none, none}, AuditNone, "not audited (no counters: a native baseline)"},
-		{"some", []*Audit{ok, none}, AuditPartial, "ok in 1 of 2 rounds (24.0k requests, 1.00 MiB in, 3.00 MiB out), not audited in the others: no counters: a native baseline"},
+		{"some", []*Audit{ok, none}, AuditPartial, "ok in 1 of 2 rounds (24.0k requests, 1.00 MiB in, 3.00 GiB out), not audited in the others: no counters: a native baseline"},
 		{"no round ran", []*Audit{nil}, "", "–"},
 	} {
 		var rounds []Sample
