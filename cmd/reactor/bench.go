@@ -74,8 +74,8 @@ requests it answered (any status) and the chat lines it delivered grew by exactl
 load generator counted, warm-up included. The audit column says ok with the totals,
 MISMATCH with both figures (an error, like a wrong answer: the result is invalid), or not
 audited and why: native baselines, --target servers, older builds, scenarios driven by
---loader wrk and the rest of their round, an idle sweep with a connection that failed
-midway. Counting has a cost: --metrics off starts backends without counters (none audited),
+--loader wrk and the rest of their round, the rest of a round once an idle connection failed
+midway through its round trip. Counting has a cost: --metrics off starts backends without counters (none audited),
 --metrics both measures each backend with and, right after it, without (NAME-nometrics).
 
 Exit status: 0 when every server ran without an error, 1 when one failed, answered wrongly
