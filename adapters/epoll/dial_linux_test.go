@@ -238,7 +238,9 @@ func TestDialFails(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer ln.Close()
-			a := startAsker(t, sh.new, reactor.Config{DialTimeout: 150 * time.Millisecond})
+			// DialTimeout well past the 50 ms contexts below: on a loaded machine (-race, CI's two
+			// cores) the loop may see a cancel late, and must not see the timeout first.
+			a := startAsker(t, sh.new, reactor.Config{DialTimeout: 600 * time.Millisecond})
 			for _, tc := range []struct {
 				name  string
 				addr  string
@@ -247,7 +249,7 @@ func TestDialFails(t *testing.T) {
 				took  time.Duration // at least
 			}{
 				{"Refused", refusedAddr(t), context.Background, syscall.ECONNREFUSED, 0},
-				{"DialTimeout", hang, context.Background, context.DeadlineExceeded, 150 * time.Millisecond},
+				{"DialTimeout", hang, context.Background, context.DeadlineExceeded, 600 * time.Millisecond},
 				{"ContextDeadline", hang, func() context.Context {
 					ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 					t.Cleanup(cancel)
