@@ -23,10 +23,15 @@ type echoLoad struct {
 	errs  *tally
 
 	ops      []counter
+	wire     []echoWire // by worker
 	open     connSet
 	stopping atomic.Bool
 	wg       sync.WaitGroup
 }
+
+// echoWire is what one echo worker's connections carried, for the audit; read only once the
+// worker has exited.
+type echoWire struct{ written, read int64 }
 
 func newEchoLoad(addr string, conns, size int, errs *tally) *echoLoad {
 	if size < 1 {
@@ -37,6 +42,7 @@ func newEchoLoad(addr string, conns, size int, errs *tally) *echoLoad {
 
 func (l *echoLoad) begin(ctx context.Context, deadline time.Time) error {
 	l.ops = make([]counter, l.conns)
+	l.wire = make([]echoWire, l.conns)
 	for i := range l.ops {
 		l.wg.Add(1)
 		go func(i int) {
@@ -55,6 +61,15 @@ func (l *echoLoad) snapshot() (int64, int64) {
 	return n, n * int64(l.size)
 }
 
+func (l *echoLoad) traffic() Traffic {
+	var t Traffic
+	for _, w := range l.wire {
+		t.BytesIn += w.written
+		t.BytesOut += w.read
+	}
+	return t
+}
+
 func (l *echoLoad) measure(bool)        {}
 func (l *echoLoad) latency() *Histogram { return nil }
 
@@ -70,6 +85,7 @@ func (l *echoLoad) work(ctx context.Context, idx int, deadline time.Time) {
 		msg[i] = byte(i*31 + idx)
 	}
 	got := make([]byte, l.size)
+	wire := &l.wire[idx]
 	var seq uint64
 	for !l.stopping.Load() && ctx.Err() == nil {
 		c, err := dialer.DialContext(ctx, "tcp", l.addr)
@@ -84,8 +100,12 @@ func (l *echoLoad) work(ctx context.Context, idx int, deadline time.Time) {
 		for !l.stopping.Load() {
 			seq++
 			stamp(msg, seq)
-			if _, err = c.Write(msg); err == nil {
-				_, err = io.ReadFull(c, got)
+			var n int
+			n, err = c.Write(msg)
+			wire.written += int64(n)
+			if err == nil {
+				n, err = io.ReadFull(c, got)
+				wire.read += int64(n)
 			}
 			if err != nil {
 				l.ioError(err)

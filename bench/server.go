@@ -35,6 +35,34 @@ type Contender struct {
 	// Binary is the other build's executable. It is not reported: the label says which build
 	// it was, and a path of one machine means nothing on another.
 	Binary string `json:"-"`
+	// NoMetrics marks a backend served without --metrics-addr (reactor bench --metrics off
+	// or both): it keeps no counters, so it is not audited. Its Name then ends in
+	// NoMetricsSuffix.
+	NoMetrics bool `json:"no_metrics,omitempty"`
+}
+
+// NoMetricsSuffix ends the name of a backend served without metrics ("epoll-nometrics").
+const NoMetricsSuffix = "-nometrics"
+
+// WithoutMetrics returns backend c served without metrics, beside c served with them: with
+// --metrics both, the two measured in the same rounds tell what counting costs.
+func WithoutMetrics(c Contender) Contender {
+	c.Name += NoMetricsSuffix
+	c.NoMetrics = true
+	return c
+}
+
+// serverName is the name c's server is started with: a backend or native baseline name,
+// without the label of another build or the mark of metrics off.
+func (c Contender) serverName() string {
+	name := c.Name
+	if c.Build != "" {
+		name = strings.TrimPrefix(name, c.Build+BuildSep)
+	}
+	if c.NoMetrics {
+		name = strings.TrimSuffix(name, NoMetricsSuffix)
+	}
+	return name
 }
 
 // BuildSep joins a build's label and a backend in a contender's name ("before:epoll"). Not
@@ -117,6 +145,10 @@ type server struct {
 	log    *stderrWatch
 	exited chan struct{} // closed once the child has been reaped
 	err    error         // the child's exit status, valid after exited is closed
+
+	// audit checks the server's own counters against the bench's account; it says why not
+	// where the server keeps none.
+	audit *auditor
 }
 
 const (
@@ -132,6 +164,9 @@ type childSpec struct {
 	pin   *pinning
 	// serveArgs are more flags for `serve` (backends only; native baselines take none).
 	serveArgs []string
+	// noMetrics maps a reactor binary whose serve does not take --metrics-addr to why not;
+	// every other binary's backends are started with it and audited.
+	noMetrics map[string]string
 }
 
 // startServer starts c's server and returns once it accepts connections. An external target
@@ -143,7 +178,7 @@ func startServer(ctx context.Context, c Contender, spec childSpec) (*server, err
 			return nil, fmt.Errorf("target %s: %w", c.Name, err)
 		}
 		conn.Close()
-		return &server{addr: c.Addr}, nil
+		return &server{addr: c.Addr, audit: unaudited(whyTarget)}, nil
 	}
 	addr, err := freePort()
 	if err != nil {
@@ -152,20 +187,31 @@ func startServer(ctx context.Context, c Contender, spec childSpec) (*server, err
 	loops := strconv.Itoa(spec.loops)
 	// Another build (--with) gets the same command line as this one: a serve flag added here
 	// must be one older builds accept too, or they cannot be compared with this one.
-	bin, name := spec.self, c.Name
+	bin, name := spec.self, c.serverName()
 	if c.Build != "" {
-		bin, name = c.Binary, strings.TrimPrefix(c.Name, c.Build+BuildSep)
+		bin = c.Binary
 	}
 	var args []string
+	var notAudited string
 	switch c.Kind {
 	case KindNative:
 		if spec.proto != "http" && spec.proto != "echo" {
 			return nil, fmt.Errorf("%s: native baselines serve http and echo only, not %s", c.Name, spec.proto)
 		}
 		args = []string{"native", "--lib", strings.TrimPrefix(name, nativePrefix), "--proto", spec.proto, "--addr", addr, "--loops", loops}
+		notAudited = whyNative
 	default:
 		args = []string{"serve", "--backend", name, "--proto", spec.proto, "--addr", addr, "--loops", loops}
 		args = append(args, spec.serveArgs...)
+		switch why, old := spec.noMetrics[bin]; {
+		case c.NoMetrics:
+			notAudited = whyNoMetrics
+		case old:
+			notAudited = why
+		default:
+			// Port 0: the server says where it listens, and no port is reserved for it.
+			args = append(args, "--metrics-addr", "127.0.0.1:0")
+		}
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = spec.pin.childEnv()
@@ -186,7 +232,29 @@ func startServer(ctx context.Context, c Contender, spec childSpec) (*server, err
 		return nil, fmt.Errorf("%s: %w", c.Name, err)
 	}
 	s.cpus = cpuAllowedList(s.pid)
+	s.audit = unaudited(notAudited)
+	if notAudited == "" {
+		s.audit = s.startAudit(ctx, spec.proto)
+	}
 	return s, nil
+}
+
+// startAudit finds where the server's metrics listen — serve logs it before the serving
+// record, which may come a moment after the port accepts — and reads its counters.
+func (s *server) startAudit(ctx context.Context, proto string) *auditor {
+	t := time.NewTimer(readyTimeout)
+	defer t.Stop()
+	select {
+	case <-s.log.ready:
+	case <-s.exited:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	addr := s.log.metricsAddr()
+	if addr == "" {
+		return unaudited("the server logged no metrics address")
+	}
+	return newAuditor(ctx, addr, proto)
 }
 
 // waitReady waits until the child's port accepts a connection. The "serving" record
@@ -268,6 +336,8 @@ type stderrWatch struct {
 	buf   []byte
 	seen  bool
 	ready chan struct{}
+	// metrics is the address of the child's metrics listener, once it has logged it.
+	metrics string
 }
 
 const stderrKeep = 4 << 10
@@ -281,6 +351,13 @@ func (w *stderrWatch) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.buf = append(w.buf, p...)
+	// The metrics record comes before the serving record, early enough that the buffer has
+	// not been cut yet.
+	if !w.seen && w.metrics == "" {
+		if m := metricsLine.FindSubmatch(w.buf); m != nil {
+			w.metrics = string(m[1])
+		}
+	}
 	if !w.seen && bytes.Contains(w.buf, servingLine) {
 		w.seen = true
 		close(w.ready)
@@ -289,6 +366,13 @@ func (w *stderrWatch) Write(p []byte) (int, error) {
 		w.buf = append(w.buf[:0], w.buf[len(w.buf)-stderrKeep:]...)
 	}
 	return len(p), nil
+}
+
+// metricsAddr returns the address the child logged for its metrics, or "".
+func (w *stderrWatch) metricsAddr() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.metrics
 }
 
 // tail returns the end of what the child wrote, on one line.
