@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -100,52 +99,6 @@ func (a *asker) dial(ctx context.Context, addr string, h reactor.Handler) (*loop
 	return r.l, r.err
 }
 
-// refusedAddr is a loopback address where nothing listens.
-func refusedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-// hangingAddr is a loopback listener whose accept queue is full, so that a connect to it gets
-// no answer: the kernel drops its SYNs until the queue has room, which it never gets.
-func hangingAddr(t *testing.T) string {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*unix.SockaddrInet4).Port))
-	// A backlog of 0 holds one connection; the ones after it hang. Fill it until one does.
-	for i := 0; ; i++ {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err != nil {
-			break
-		}
-		t.Cleanup(func() { c.Close() })
-		if i == 8 {
-			t.Skip("this system answers connects to a full accept queue")
-		}
-	}
-	return addr
-}
-
 // TestDial: the dialed connection opens on the loop of the connection that asked, with its
 // addresses right and TCP_NODELAY set, carries bytes both ways, and closes as any other.
 func TestDial(t *testing.T) {
@@ -232,7 +185,7 @@ var errTestCause = errors.New("the test's own cause")
 func TestDialFails(t *testing.T) {
 	for _, sh := range shapes {
 		t.Run(sh.name, func(t *testing.T) {
-			hang := hangingAddr(t)
+			hang := reactortest.PendingAddr(t)
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
@@ -248,7 +201,7 @@ func TestDialFails(t *testing.T) {
 				cause error
 				took  time.Duration // at least
 			}{
-				{"Refused", refusedAddr(t), context.Background, syscall.ECONNREFUSED, 0},
+				{"Refused", reactortest.RefusedAddr(t), context.Background, syscall.ECONNREFUSED, 0},
 				{"DialTimeout", hang, context.Background, context.DeadlineExceeded, 600 * time.Millisecond},
 				{"ContextDeadline", hang, func() context.Context {
 					ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -332,7 +285,7 @@ func TestDialShutdown(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer ln.Close()
-			hang := hangingAddr(t)
+			hang := reactortest.PendingAddr(t)
 			fds, goroutines := openFDs(t), runtime.NumGoroutine()
 
 			a := startAsker(t, sh.new, reactor.Config{})

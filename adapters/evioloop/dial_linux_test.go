@@ -78,45 +78,6 @@ func upstream(t *testing.T) net.Listener {
 	return ln
 }
 
-// refusedAddr is a loopback address nothing listens on.
-func refusedAddr(t *testing.T) string {
-	ln := upstream(t)
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-// stuckAddr is a loopback address whose listener's queue is full and never accepted from: a
-// connect to it waits (the kernel drops its SYNs) until it is given up.
-func stuckAddr(t *testing.T) string {
-	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := (&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sa.(*syscall.SockaddrInet4).Port}).String()
-	for range 8 {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err != nil {
-			return addr // the queue is full
-		}
-		t.Cleanup(func() { c.Close() })
-	}
-	t.Skip("could not fill a listener's queue")
-	return ""
-}
-
 // TestDial: a connection dialled from OnOpen is opened on the asking connection's loop (the
 // same goroutine), its addresses are the TCP ones, TCP_NODELAY is set, and bytes flow both
 // ways.
@@ -179,23 +140,23 @@ func TestDialFails(t *testing.T) {
 		want error
 	}{
 		{"Refused", reactor.Config{}, func(t *testing.T) (context.Context, string) {
-			return context.Background(), refusedAddr(t)
+			return context.Background(), reactortest.RefusedAddr(t)
 		}, syscall.ECONNREFUSED},
 		{"Cancelled", reactor.Config{}, func(t *testing.T) (context.Context, string) {
-			return cancelled, stuckAddr(t)
+			return cancelled, reactortest.PendingAddr(t)
 		}, context.Canceled},
 		{"CancelledWhileConnecting", reactor.Config{}, func(t *testing.T) (context.Context, string) {
 			ctx, cancel := context.WithCancel(context.Background())
 			time.AfterFunc(100*time.Millisecond, cancel)
-			return ctx, stuckAddr(t)
+			return ctx, reactortest.PendingAddr(t)
 		}, context.Canceled},
 		{"ContextDeadline", reactor.Config{}, func(t *testing.T) (context.Context, string) {
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			t.Cleanup(cancel)
-			return ctx, stuckAddr(t)
+			return ctx, reactortest.PendingAddr(t)
 		}, context.DeadlineExceeded},
 		{"DialTimeout", reactor.Config{DialTimeout: 100 * time.Millisecond}, func(t *testing.T) (context.Context, string) {
-			return context.Background(), stuckAddr(t)
+			return context.Background(), reactortest.PendingAddr(t)
 		}, context.DeadlineExceeded},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -261,7 +222,7 @@ func TestDialRefusedAtOnce(t *testing.T) {
 // descriptor behind.
 func TestDialShutdown(t *testing.T) {
 	up := upstream(t)
-	stuck := stuckAddr(t)
+	stuck := reactortest.PendingAddr(t)
 	runtime.GC()
 	goroutines, fds := runtime.NumGoroutine(), fdCount(t)
 	live, pending := newDialed(), newDialed()

@@ -70,45 +70,6 @@ func newTarget(t *testing.T) *target {
 
 func (tg *target) addr() string { return tg.ln.Addr().String() }
 
-// silentAddr is an address whose connects neither succeed nor fail: a listener with a backlog
-// of zero, its one queue slot taken by a connection nobody accepts, so the kernel drops the
-// SYNs of any other until the connect gives up.
-func silentAddr(t *testing.T) string {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(sa.(*unix.SockaddrInet4).Port)
-	filler, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { filler.Close() })
-	return addr
-}
-
-// refusedAddr is an address with nothing listening.
-func refusedAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // dialEvent is what happened to one dialed connection, as its handler saw it.
 type dialEvent struct {
 	what   string // "open" or "close"
@@ -243,19 +204,19 @@ func TestDialFails(t *testing.T) {
 	forModes(t, func(t *testing.T, cfg reactor.Config) {
 		for _, tc := range []struct {
 			name    string
-			addr    func(t *testing.T) string
+			addr    func(testing.TB) string
 			timeout time.Duration
 			ctx     func() context.Context
 			want    error
 		}{
-			{"Refused", refusedAddr, 0, nil, syscall.ECONNREFUSED},
-			{"Timeout", silentAddr, 100 * time.Millisecond, nil, context.DeadlineExceeded},
-			{"ContextDeadline", silentAddr, 0, func() context.Context {
+			{"Refused", reactortest.RefusedAddr, 0, nil, syscall.ECONNREFUSED},
+			{"Timeout", reactortest.PendingAddr, 100 * time.Millisecond, nil, context.DeadlineExceeded},
+			{"ContextDeadline", reactortest.PendingAddr, 0, func() context.Context {
 				ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 				time.AfterFunc(time.Second, cancel)
 				return ctx
 			}, context.DeadlineExceeded},
-			{"ContextCancelled", silentAddr, 0, func() context.Context {
+			{"ContextCancelled", reactortest.PendingAddr, 0, func() context.Context {
 				ctx, cancel := context.WithCancel(context.Background())
 				time.AfterFunc(100*time.Millisecond, cancel)
 				return ctx
@@ -331,7 +292,7 @@ func TestDialRefusesToBegin(t *testing.T) {
 func TestDialShutdown(t *testing.T) {
 	forModes(t, func(t *testing.T, cfg reactor.Config) {
 		t.Run("Pending", func(t *testing.T) {
-			h := newAsker(silentAddr(t))
+			h := newAsker(reactortest.PendingAddr(t))
 			cfg := cfg
 			cfg.DialTimeout = time.Minute
 			b, addr := reactortest.Start(t, New, cfg, h)

@@ -62,38 +62,6 @@ func accept(t *testing.T, accepted <-chan *net.TCPConn) *net.TCPConn {
 	return nil
 }
 
-// blackhole returns an address whose connects hang: a listener whose accept queue is full,
-// which makes the kernel drop further SYNs.
-func blackhole(t *testing.T) string {
-	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
-	for i := 0; ; i++ {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err != nil {
-			return addr // the queue is full
-		}
-		t.Cleanup(func() { c.Close() })
-		if i == 16 {
-			t.Fatal("the accept queue does not fill")
-		}
-	}
-}
-
 // freePort returns an address nobody listens on.
 func freePort(t *testing.T) string {
 	t.Helper()
@@ -156,7 +124,7 @@ func TestDial(t *testing.T) {
 func TestDialFails(t *testing.T) {
 	warm(t)
 	checkNoLeaks(t)
-	hole := blackhole(t)
+	hole := reactortest.PendingAddr(t)
 	rec := newRecorder()
 	_, c, _ := served(t, reactor.Config{DialTimeout: 300 * time.Millisecond}, rec, rec)
 
@@ -234,7 +202,7 @@ func TestDialRefusesAtOnce(t *testing.T) {
 func TestShutdownCancelsDials(t *testing.T) {
 	warm(t)
 	checkNoLeaks(t)
-	hole := blackhole(t)
+	hole := reactortest.PendingAddr(t)
 	addr, accepted := upstream(t)
 	rec := newRecorder()
 	b, c, _ := served(t, reactor.Config{DialTimeout: time.Minute}, rec, rec)

@@ -25,11 +25,11 @@ import (
 // What stands for a remote server is a plain listener of the test's on 127.0.0.1. Dials that
 // stay pending (cancelled while connecting, timed out, cut short by Shutdown) need a listener
 // that does not answer; on Linux a listener whose accept queue is full is one
-// (stalledListener), elsewhere those cases skip. Deadlines that have passed before the dial
+// (StalledAddr), elsewhere those cases skip. Deadlines that have passed before the dial
 // begins are covered everywhere.
 func (s *suite) testDial(t *testing.T) {
 	s.requires(t, "Dial")
-	stalled, why := stalledListener(t)
+	stalled, why := StalledAddr(t)
 	t.Run("Relay", s.testDialRelay)
 	t.Run("Refused", s.testDialRefused)
 	t.Run("Context", func(t *testing.T) { s.testDialContext(t, stalled, why) })

@@ -93,6 +93,30 @@ func EchoMany(t testing.TB, addr string, conns, size int) {
 	wg.Wait()
 }
 
+// RefusedAddr returns an address on 127.0.0.1 that refuses connections: a port a listener
+// held a moment ago, closed.
+func RefusedAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// PendingAddr returns an address at which connects stay pending (StalledAddr), or skips t,
+// saying why, where none can be made.
+func PendingAddr(t testing.TB) string {
+	t.Helper()
+	addr, why := StalledAddr(t)
+	if addr == "" {
+		t.Skip("no connect can be held pending here: " + why)
+	}
+	return addr
+}
+
 // Stop shuts b down within 10 seconds and checks that Shutdown succeeds and Wait then reports
 // ErrServerClosed.
 func Stop(t testing.TB, b reactor.Backend) {

@@ -464,7 +464,7 @@ func (s *suite) testProxyFailures(t *testing.T) {
 		logs.expect(t, "cannot reach upstream", "upstream="+addr)
 	})
 	t.Run("TimesOut", func(t *testing.T) {
-		addr, why := stalledListener(t)
+		addr, why := StalledAddr(t)
 		if addr == "" {
 			t.Skipf("no connect can be held pending here: %s", why)
 		}

@@ -11,13 +11,13 @@ import (
 	"time"
 )
 
-// stalledListener returns the address of a listener on 127.0.0.1 at which connects stay
+// StalledAddr returns the address of a listener on 127.0.0.1 at which connects stay
 // pending: its accept queue is cut to the shortest there is (listen(2) again, backlog 0) and
 // filled, after which Linux drops the SYNs of further connects instead of answering them, and
 // their retransmissions too. It makes sure a probe's connect does stall; when it does not
 // (another kernel, a network stack of its own), it returns "" and why, for the scenarios that
 // need one to skip with. Everything is closed when the test ends.
-func stalledListener(t *testing.T) (addr, why string) {
+func StalledAddr(t testing.TB) (addr, why string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
