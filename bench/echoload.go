@@ -15,33 +15,43 @@ import (
 // echoLoad is the built-in echo load generator: every connection sends a message of size
 // bytes, reads the same number back and checks them byte for byte, then sends the next. Each
 // message carries its sequence number, so bytes echoed late, twice or from another message
-// do not pass.
+// do not pass. Closed loop (rate 0) the next message leaves as soon as the answer is in; at a
+// fixed rate the messages of all connections leave on a schedule adding up to rate per second,
+// and each round trip's latency is counted from when it was due (see httpLoad).
 type echoLoad struct {
 	addr  string
 	conns int
 	size  int
+	rate  int
 	errs  *tally
 
-	ops      []counter
-	open     connSet
-	stopping atomic.Bool
-	wg       sync.WaitGroup
+	workers   []echoWorker
+	open      connSet
+	stopping  atomic.Bool
+	measuring atomic.Bool
+	wg        sync.WaitGroup
 }
 
-func newEchoLoad(addr string, conns, size int, errs *tally) *echoLoad {
+type echoWorker struct {
+	ops  counter
+	hist Histogram
+}
+
+func newEchoLoad(addr string, conns, size, rate int, errs *tally) *echoLoad {
 	if size < 1 {
 		size = 1
 	}
-	return &echoLoad{addr: addr, conns: conns, size: size, errs: errs}
+	return &echoLoad{addr: addr, conns: conns, size: size, rate: rate, errs: errs}
 }
 
 func (l *echoLoad) begin(ctx context.Context, deadline time.Time) error {
-	l.ops = make([]counter, l.conns)
-	for i := range l.ops {
+	l.workers = make([]echoWorker, l.conns)
+	start := time.Now()
+	for i := range l.workers {
 		l.wg.Add(1)
 		go func(i int) {
 			defer l.wg.Done()
-			l.work(ctx, i, deadline)
+			l.work(ctx, i, start, deadline)
 		}(i)
 	}
 	return nil
@@ -49,14 +59,24 @@ func (l *echoLoad) begin(ctx context.Context, deadline time.Time) error {
 
 func (l *echoLoad) snapshot() (int64, int64) {
 	var n int64
-	for i := range l.ops {
-		n += l.ops[i].n.Load()
+	for i := range l.workers {
+		n += l.workers[i].ops.n.Load()
 	}
 	return n, n * int64(l.size)
 }
 
-func (l *echoLoad) measure(bool)        {}
-func (l *echoLoad) latency() *Histogram { return nil }
+func (l *echoLoad) measure(on bool) { l.measuring.Store(on) }
+
+func (l *echoLoad) latency() *Histogram {
+	if l.rate <= 0 {
+		return nil
+	}
+	h := new(Histogram)
+	for i := range l.workers {
+		h.Merge(&l.workers[i].hist)
+	}
+	return h
+}
 
 func (l *echoLoad) end() {
 	l.stopping.Store(true)
@@ -64,13 +84,21 @@ func (l *echoLoad) end() {
 	l.wg.Wait()
 }
 
-func (l *echoLoad) work(ctx context.Context, idx int, deadline time.Time) {
+func (l *echoLoad) work(ctx context.Context, idx int, start, deadline time.Time) {
+	w := &l.workers[idx]
 	msg := make([]byte, l.size)
 	for i := range msg {
 		msg[i] = byte(i*31 + idx)
 	}
 	got := make([]byte, l.size)
 	var seq uint64
+	var interval time.Duration
+	next := start
+	if l.rate > 0 {
+		interval = time.Duration(float64(time.Second) * float64(l.conns) / float64(l.rate))
+		// Spread the connections' schedules over one interval (see httpLoad.work).
+		next = start.Add(interval * time.Duration(idx) / time.Duration(l.conns))
+	}
 	for !l.stopping.Load() && ctx.Err() == nil {
 		c, err := dialer.DialContext(ctx, "tcp", l.addr)
 		if err != nil {
@@ -82,6 +110,17 @@ func (l *echoLoad) work(ctx context.Context, idx int, deadline time.Time) {
 		}
 		l.open.add(c, deadline)
 		for !l.stopping.Load() {
+			// At a fixed rate the clock starts when the message was due if it leaves late
+			// because the previous answer was late, and when it leaves if the generator slept.
+			var from time.Time
+			if l.rate > 0 {
+				from = next
+				if d := time.Until(next); d > 0 {
+					time.Sleep(d)
+					from = time.Now()
+				}
+				next = next.Add(interval)
+			}
 			seq++
 			stamp(msg, seq)
 			if _, err = c.Write(msg); err == nil {
@@ -95,7 +134,10 @@ func (l *echoLoad) work(ctx context.Context, idx int, deadline time.Time) {
 				l.errs.add(errMismatch, 1, "echoed bytes differ from those sent: "+quote(got))
 				break
 			}
-			l.ops[idx].n.Add(1)
+			w.ops.n.Add(1)
+			if l.rate > 0 && l.measuring.Load() {
+				w.hist.Record(time.Since(from))
+			}
 		}
 		l.open.remove(c)
 		c.Close()

@@ -37,12 +37,13 @@ const (
 // The connections are closed before it returns. Without a server process of ours (pid ≤ 0) it
 // still opens the connections but memory is NaN.
 //
-// It stops at the first count the server cannot hold: one that with fdReserve descriptors
-// exceeds maxConns (0: no known limit), or one at which a connection is refused, dropped or not
+// It stops at the first count the server cannot hold: one whose descriptors (fdsPer for each
+// connection: 1, or 2 for a proxy, which holds the upstream's too) with fdReserve exceed
+// maxConns (0: no known limit), or one at which a connection is refused, dropped or not
 // answered. unheld then says why; that count and every later one are not measured, and that is
 // a finding about the server, not an error. A wrong answer is an error, counted in errs; it
 // stops the sweep too.
-func idleSweep(ctx context.Context, addr string, pid, maxConns int, sweep []int, errs *tally) (points []IdlePoint, unheld string, err error) {
+func idleSweep(ctx context.Context, addr string, pid, maxConns int, sweep []int, fdsPer int, errs *tally) (points []IdlePoint, unheld string, err error) {
 	base := settledRSS(ctx, pid)
 	var conns []net.Conn
 	defer func() {
@@ -51,8 +52,12 @@ func idleSweep(ctx context.Context, addr string, pid, maxConns int, sweep []int,
 		}
 	}()
 	for _, n := range sweep {
-		if maxConns > 0 && n+fdReserve > maxConns {
-			return points, fmt.Sprintf("from %d up: %d connections and %d descriptors of its own exceed the %d it can hold by design", n, n, fdReserve, maxConns), ctx.Err()
+		if maxConns > 0 && n*fdsPer+fdReserve > maxConns {
+			what := fmt.Sprintf("%d connections", n)
+			if fdsPer > 1 {
+				what = fmt.Sprintf("%d pairs (%d connections)", n, n*fdsPer)
+			}
+			return points, fmt.Sprintf("from %d up: %s and %d descriptors of its own exceed the %d it can hold by design", n, what, fdReserve, maxConns), ctx.Err()
 		}
 		var more []net.Conn
 		more, err = openIdle(ctx, addr, n-len(conns), echoTrip)

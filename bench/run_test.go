@@ -163,6 +163,16 @@ func TestRunRejectsBadOptions(t *testing.T) {
 		"loader":    func(o *Options) { o.Loader = "ab" },
 		"depth":     func(o *Options) { o.Depth = 0 },
 		"dup":       func(o *Options) { o.Contenders = append(o.Contenders, o.Contenders[0]) },
+		"tool":      func(o *Options) { o.Contenders = []Contender{ParseContender("haproxy")} },
+		"proxy scenario": func(o *Options) {
+			o.Proto, o.Self, o.Scenarios = "proxy", "reactor", []string{"pipelined"}
+		},
+		"proxy sweep": func(o *Options) {
+			o.Proto, o.Self, o.Scenarios, o.IdleSweep = "proxy", "reactor", []string{ScenarioIdle}, []int{100, 10000}
+		},
+		"proxy bulk": func(o *Options) {
+			o.Proto, o.Self, o.Scenarios, o.BulkConns = "proxy", "reactor", []string{ScenarioBulk}, 0
+		},
 	} {
 		o := base
 		mod(&o)

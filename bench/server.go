@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -18,9 +19,9 @@ import (
 // Contender is one server the benchmark measures.
 type Contender struct {
 	// Name is how the report calls it: a backend name ("epoll"), a native baseline
-	// ("native-gnet") or the name given to an external target.
+	// ("native-gnet"), a tool ("haproxy") or the name given to an external target.
 	Name string `json:"name"`
-	// Kind is "backend", "native" or "target".
+	// Kind is "backend", "native", "tool" or "target".
 	Kind string `json:"kind"`
 	// Addr is the address of an external target; empty for servers the benchmark starts.
 	Addr string `json:"addr,omitempty"`
@@ -35,6 +36,10 @@ type Contender struct {
 	// Binary is the other build's executable. It is not reported: the label says which build
 	// it was, and a path of one machine means nothing on another.
 	Binary string `json:"-"`
+	// Skip, when set, says why the contender cannot be measured here (a backend without
+	// Conn.Dial for the proxy, a tool that is not installed): it is reported as skipped,
+	// with the reason, and not run.
+	Skip string `json:"-"`
 }
 
 // BuildSep joins a build's label and a backend in a contender's name ("before:epoll"). Not
@@ -78,7 +83,10 @@ func (b Build) Of(c Contender) Contender {
 const (
 	KindBackend = "backend"
 	KindNative  = "native"
-	KindTarget  = "target"
+	// KindTool is a program from the OS packages that the benchmark configures and starts
+	// itself: haproxy, for the proxy.
+	KindTool   = "tool"
+	KindTarget = "target"
 )
 
 // nativePrefix marks a native baseline in --backends: "native-gnet" runs `reactor native
@@ -87,10 +95,22 @@ const nativePrefix = "native-"
 
 // ParseContender turns a --backends entry into a Contender.
 func ParseContender(name string) Contender {
-	if strings.HasPrefix(name, nativePrefix) {
+	switch {
+	case strings.HasPrefix(name, nativePrefix):
 		return Contender{Name: name, Kind: KindNative}
+	case name == toolHAProxy:
+		return Contender{Name: name, Kind: KindTool}
 	}
 	return Contender{Name: name, Kind: KindBackend}
+}
+
+// nativeServes reports whether the native baseline lib (gnet, netpoll, evio, iocopy) serves
+// proto: the event-loop libraries' baselines serve http and echo, iocopy is a proxy.
+func nativeServes(lib, proto string) bool {
+	if lib == "iocopy" {
+		return proto == "proxy"
+	}
+	return proto == "http" || proto == "echo"
 }
 
 // ParseTarget parses a --target value, name=host:port, for a server the benchmark does not
@@ -117,6 +137,9 @@ type server struct {
 	log    *stderrWatch
 	exited chan struct{} // closed once the child has been reaped
 	err    error         // the child's exit status, valid after exited is closed
+	// cleanup removes what was written for the child (haproxy's configuration), after it
+	// has exited; nil when nothing was.
+	cleanup func()
 }
 
 const (
@@ -132,6 +155,8 @@ type childSpec struct {
 	pin   *pinning
 	// serveArgs are more flags for `serve` (backends only; native baselines take none).
 	serveArgs []string
+	// upstream is the address the round's proxies relay to (proto proxy).
+	upstream string
 }
 
 // startServer starts c's server and returns once it accepts connections. An external target
@@ -149,7 +174,30 @@ func startServer(ctx context.Context, c Contender, spec childSpec) (*server, err
 	if err != nil {
 		return nil, err
 	}
+	cmd, cleanup, err := serverCommand(c, spec, addr)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Env = spec.pin.childEnv()
+	s, err := launch(ctx, cmd, addr, spec.pin.start)
+	if err != nil {
+		if cleanup != nil {
+			cleanup()
+		}
+		return nil, fmt.Errorf("%s: %w", c.Name, err)
+	}
+	s.cleanup = cleanup
+	s.cpus = cpuAllowedList(s.pid)
+	return s, nil
+}
+
+// serverCommand is the command that runs c's server on addr, and a function that removes
+// what it needed written (nil when nothing was).
+func serverCommand(c Contender, spec childSpec, addr string) (*exec.Cmd, func(), error) {
 	loops := strconv.Itoa(spec.loops)
+	if c.Kind == KindTool {
+		return haproxyCommand(addr, spec.upstream, spec.loops)
+	}
 	// Another build (--with) gets the same command line as this one: a serve flag added here
 	// must be one older builds accept too, or they cannot be compared with this one.
 	bin, name := spec.self, c.Name
@@ -159,21 +207,31 @@ func startServer(ctx context.Context, c Contender, spec childSpec) (*server, err
 	var args []string
 	switch c.Kind {
 	case KindNative:
-		if spec.proto != "http" && spec.proto != "echo" {
-			return nil, fmt.Errorf("%s: native baselines serve http and echo only, not %s", c.Name, spec.proto)
+		lib := strings.TrimPrefix(name, nativePrefix)
+		if !nativeServes(lib, spec.proto) {
+			return nil, nil, fmt.Errorf("%s: this native baseline does not serve %s (gnet, netpoll and evio serve http and echo; iocopy serves proxy)", c.Name, spec.proto)
 		}
-		args = []string{"native", "--lib", strings.TrimPrefix(name, nativePrefix), "--proto", spec.proto, "--addr", addr, "--loops", loops}
+		args = []string{"native", "--lib", lib, "--proto", spec.proto, "--addr", addr, "--loops", loops}
 	default:
 		args = []string{"serve", "--backend", name, "--proto", spec.proto, "--addr", addr, "--loops", loops}
 		args = append(args, spec.serveArgs...)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = spec.pin.childEnv()
+	if spec.proto == "proxy" {
+		args = append(args, "--upstream", spec.upstream)
+	}
+	return exec.Command(bin, args...), nil, nil
+}
+
+// launch starts cmd with start (which pins it or not), has it reaped when it exits and
+// returns once it accepts connections on addr. Its stderr is kept for error reports, and it
+// dies with the benchmark.
+func launch(ctx context.Context, cmd *exec.Cmd, addr string, start func(*exec.Cmd) error) (*server, error) {
 	w := newStderrWatch()
 	cmd.Stderr = w
 	cmd.SysProcAttr = deathSignal()
-	if err := spec.pin.start(cmd); err != nil {
-		return nil, fmt.Errorf("%s: start %s: %w", c.Name, strings.Join(args, " "), err)
+	if err := start(cmd); err != nil {
+		// The binary's name only: a directory of this machine means nothing in a report.
+		return nil, fmt.Errorf("start %s: %w", strings.Join(append([]string{filepath.Base(cmd.Path)}, cmd.Args[1:]...), " "), err)
 	}
 	s := &server{addr: addr, pid: cmd.Process.Pid, cmd: cmd, log: w, exited: make(chan struct{})}
 	// This goroutine reaps the child; it exits when the child does (stop ensures it does).
@@ -183,9 +241,8 @@ func startServer(ctx context.Context, c Contender, spec childSpec) (*server, err
 	}()
 	if err := s.waitReady(ctx); err != nil {
 		s.stop()
-		return nil, fmt.Errorf("%s: %w", c.Name, err)
+		return nil, err
 	}
-	s.cpus = cpuAllowedList(s.pid)
 	return s, nil
 }
 
@@ -245,6 +302,10 @@ func (s *server) stop() {
 	case <-t.C:
 		_ = s.cmd.Process.Kill()
 		<-s.exited
+	}
+	if s.cleanup != nil {
+		s.cleanup()
+		s.cleanup = nil
 	}
 }
 
