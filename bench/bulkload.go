@@ -43,7 +43,7 @@ type bulkLoad struct {
 	conns int
 	errs  *tally
 
-	pat      []byte // the pattern, bulkPeriod bytes followed by its first bulkChunk again
+	pat      []byte // pat[i] = pat[i%bulkPeriod]: any chunk from any place in the period is a slice
 	got      []counter
 	open     connSet
 	stop     chan struct{} // closed by end
@@ -54,10 +54,15 @@ type bulkLoad struct {
 func newBulkLoad(addr string, conns int, errs *tally) *bulkLoad {
 	rng := rand.New(rand.NewPCG(1, 2))
 	pat := make([]byte, bulkPeriod+bulkChunk)
-	for i := range bulkPeriod {
-		pat[i] = byte(rng.Uint32())
+	for i := range pat {
+		if i < bulkPeriod {
+			pat[i] = byte(rng.Uint32())
+		} else {
+			// Byte by byte, not copy: a chunk is longer than the period, so the repeat
+			// reaches into itself.
+			pat[i] = pat[i-bulkPeriod]
+		}
 	}
-	copy(pat[bulkPeriod:], pat[:bulkChunk])
 	return &bulkLoad{addr: addr, conns: conns, errs: errs, pat: pat, stop: make(chan struct{})}
 }
 

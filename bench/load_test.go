@@ -194,6 +194,15 @@ func TestEchoLoadRate(t *testing.T) {
 // after the client's half-close, or end it early: only the first counts bytes, and each of the
 // others is counted as the error it is.
 func TestBulkLoad(t *testing.T) {
+	// Any stretch of the stream, from any place in the period, must be one slice of the
+	// pattern: a writer and a reader that cut the stream differently compare the same bytes.
+	pat := newBulkLoad("", 1, nil).pat
+	for i := bulkPeriod; i < len(pat); i++ {
+		if pat[i] != pat[i%bulkPeriod] {
+			t.Fatalf("pattern byte %d = %#x; want byte %d's %#x", i, pat[i], i%bulkPeriod, pat[i%bulkPeriod])
+		}
+	}
+
 	good := echoServer(t, func([]byte) {})
 	w, errs := runLoad(t, newBulkLoad(good, 2, new(tally)))
 	if counts, samples := errs.byKind(); len(counts) != 0 || w.Bytes < bulkChunk || w.Ops != w.Bytes/mebibyte {
