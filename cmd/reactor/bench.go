@@ -18,6 +18,7 @@ import (
 
 	"github.com/reactorlab/reactor/adapters"
 	"github.com/reactorlab/reactor/bench"
+	"github.com/reactorlab/reactor/reactor"
 )
 
 // stringList is a repeatable flag.
@@ -232,9 +233,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				return 2
 			}
 			c.Model, c.MaxConns = info.Model, info.MaxConns
-			if o.Proto == "proxy" && slices.Contains(info.Unsupported, "Dial") {
-				// Its proxy could not connect to the upstream: said, not run.
-				c.Skip = fmt.Sprintf("%s does not support Conn.Dial, which the proxy needs (reactor backends %s)", n, n)
+			if o.Proto == "proxy" {
+				// A proxy that cannot dial, half-close or pause is refused by serve: said,
+				// not run.
+				if missing := proxyMissing(info); missing != "" {
+					c.Skip = fmt.Sprintf("%s does not support %s, which the proxy needs (reactor backends %s)", n, missing, n)
+				}
 			}
 		case bench.KindNative:
 			c.Model = "baseline written directly on " + strings.TrimPrefix(n, "native-") + "'s own API"
@@ -330,6 +334,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	return status
+}
+
+// proxyMissing names the contract points the proxy needs that the backend lacks (with the
+// options the bench passes: none of --edge or --reuseport), joined with "and"; "" when none.
+func proxyMissing(info reactor.Info) string {
+	var missing []string
+	for _, u := range info.Unsupported {
+		point, _, conditional := strings.Cut(u, " with ")
+		if !conditional && (point == "Dial" || point == "CloseWrite" || point == "PauseRead") {
+			missing = append(missing, "Conn."+point)
+		}
+	}
+	return strings.Join(missing, " and ")
 }
 
 // recordedArgs is args as the report records them: the directory of a --with binary is

@@ -18,6 +18,7 @@ import (
 
 	"github.com/reactorlab/reactor/adapters"
 	"github.com/reactorlab/reactor/bench"
+	"github.com/reactorlab/reactor/reactor"
 )
 
 // TestBenchEndToEnd builds the reactor binary once and runs `reactor bench --quick` through it
@@ -131,11 +132,12 @@ func TestBenchEndToEnd(t *testing.T) {
 		if !strings.Contains(stderr, "haproxy skipped: "+why) || !strings.Contains(stdout, "haproxy was not measured: "+why) {
 			t.Errorf("the skip is not said where a reader looks\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
 		}
-		// epoll runs once it can dial; until then it is skipped, and says so.
+		// epoll runs once it can dial, half-close and pause; until then it is skipped, and
+		// says so.
 		info, _ := adapters.Registry().Info("epoll")
-		epollDials := !slices.Contains(info.Unsupported, "Dial")
-		if !epollDials && !strings.Contains(skipped["epoll"], "does not support Conn.Dial") {
-			t.Errorf("epoll cannot dial yet is not skipped for it: %v", skipped)
+		epollDials := proxyMissing(info) == ""
+		if !epollDials && !strings.Contains(skipped["epoll"], "which the proxy needs") {
+			t.Errorf("epoll cannot serve the proxy yet is not skipped for it: %v", skipped)
 		}
 		var scenarios []string
 		for _, sc := range rep.Scenarios {
@@ -588,5 +590,23 @@ func TestBenchWith(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, tc.want)
 			}
 		})
+	}
+}
+
+// TestProxyMissing: the bench skips, for the proxy, a backend without what serve's proxy
+// needs, and only then: an option the bench does not pass (--edge) does not count.
+func TestProxyMissing(t *testing.T) {
+	for _, c := range []struct {
+		unsupported []string
+		want        string
+	}{
+		{nil, ""},
+		{[]string{"EdgeTriggered", "PauseRead with EdgeTriggered"}, ""},
+		{[]string{"EdgeTriggered", "CloseWrite", "Dial"}, "Conn.CloseWrite and Conn.Dial"},
+		{[]string{"PauseRead"}, "Conn.PauseRead"},
+	} {
+		if got := proxyMissing(reactor.Info{Unsupported: c.unsupported}); got != c.want {
+			t.Errorf("proxyMissing(%q) = %q; want %q", c.unsupported, got, c.want)
+		}
 	}
 }
