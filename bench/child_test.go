@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"flag"
@@ -29,7 +30,9 @@ func TestMain(m *testing.M) {
 
 // helperChild is a stand-in server: "late" announces itself 300 ms before it listens (as a
 // careless server might), then echoes — or with --proto proxy relays each connection to
-// --upstream — until SIGTERM; "crash" writes a complaint and exits 3.
+// --upstream — until SIGTERM; "crash" writes a complaint and exits 3; "http" refuses to start
+// unless told --proto http, then answers every request (counted by its empty line) with
+// okResponse. Flags other than serve's four (and --upstream) make it exit 2.
 func helperChild(mode string, args []string) int {
 	if len(args) == 0 || args[0] != "serve" {
 		fmt.Fprintln(os.Stderr, "helper: want serve …")
@@ -48,6 +51,10 @@ func helperChild(mode string, args []string) int {
 		fmt.Fprintln(os.Stderr, "helper: boom, cannot serve")
 		return 3
 	}
+	if mode == "http" && *proto != "http" {
+		fmt.Fprintf(os.Stderr, "helper: told to serve %q; want http\n", *proto)
+		return 3
+	}
 	fmt.Fprintf(os.Stderr, "level=INFO msg=serving proto=%s addr=%s backend=%s\n", *proto, *addr, *backend)
 	time.Sleep(300 * time.Millisecond)
 	ln, err := net.Listen("tcp", *addr)
@@ -63,20 +70,26 @@ func helperChild(mode string, args []string) int {
 			}
 			go func() {
 				defer c.Close()
-				if *proto != "proxy" {
+				switch {
+				case *proto == "proxy":
+					relay(c, *upstream)
+					return
+				case mode != "http":
 					_, _ = io.Copy(c, c)
 					return
 				}
-				u, err := net.Dial("tcp", *upstream)
-				if err != nil {
-					return
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if line == "\r\n" {
+						if _, err := io.WriteString(c, okResponse); err != nil {
+							return
+						}
+					}
 				}
-				defer u.Close()
-				go func() {
-					_, _ = io.Copy(u, c)
-					u.(*net.TCPConn).CloseWrite()
-				}()
-				_, _ = io.Copy(c, u)
 			}()
 		}
 	}()
@@ -85,6 +98,20 @@ func helperChild(mode string, args []string) int {
 	<-sig
 	ln.Close()
 	return 0
+}
+
+// relay proxies c to upstream both ways, passing on the client's end of stream.
+func relay(c net.Conn, upstream string) {
+	u, err := net.Dial("tcp", upstream)
+	if err != nil {
+		return
+	}
+	defer u.Close()
+	go func() {
+		_, _ = io.Copy(u, c)
+		u.(*net.TCPConn).CloseWrite()
+	}()
+	_, _ = io.Copy(c, u)
 }
 
 func TestChildAnnouncedEarlyIsNotCountedAgainst(t *testing.T) {
@@ -202,6 +229,44 @@ func TestRunProxy(t *testing.T) {
 	o.Contenders = o.Contenders[1:]
 	if _, err := Run(context.Background(), o, nil); err == nil || !strings.Contains(err.Error(), "haproxy is not installed") {
 		t.Errorf("only a missing haproxy: err %v; want nothing to measure, and why", err)
+	}
+}
+
+// TestChildIdleHTTP: with IdleProto http the children serve http, with no flag but serve's
+// four (so http1's idle timeout stays at its default, and older builds take the command line),
+// and every idle connection makes a validated GET before it rests.
+func TestChildIdleHTTP(t *testing.T) {
+	t.Setenv(helperEnv, "http")
+	o := Defaults("idle", true)
+	o.Pin = false
+	o.IdleProto = "http"
+	o.Self = os.Args[0]
+	o.Contenders = []Contender{{Name: "h", Kind: KindBackend}}
+	rep, err := Run(context.Background(), o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := rep.Scenarios[0]
+	r := sc.Results[0]
+	if !r.Valid || r.Errors != 0 || r.Failed != "" || len(r.Rounds[0].Idle) != len(o.IdleSweep) {
+		t.Fatalf("valid %v, errors %v %v, failed %q, %d points; want every count measured cleanly",
+			r.Valid, r.ErrorKinds, r.ErrorSamples, r.Failed, len(r.Rounds[0].Idle))
+	}
+	if rep.Settings.IdleProto != "http" || !strings.Contains(sc.Describe, "HTTP keep-alive") {
+		t.Errorf("report says idle proto %q, %q; want http", rep.Settings.IdleProto, sc.Describe)
+	}
+
+	// The same children as echo servers: they refuse to start.
+	o.IdleProto = ""
+	rep, err = Run(context.Background(), o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rep.Scenarios[0].Results[0]; r.Valid || !strings.Contains(r.Failed, "want http") {
+		t.Errorf("echo idle against the http-only helper: valid %v, failed %q; want it refused", r.Valid, r.Failed)
+	}
+	if rep.Settings.IdleProto != "echo" {
+		t.Errorf("report says idle proto %q; want echo, the default", rep.Settings.IdleProto)
 	}
 }
 

@@ -8,7 +8,9 @@ import (
 	"io"
 	"math"
 	"net"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,7 +35,7 @@ const (
 )
 
 // idleSweep measures the server's memory with no connection, then opens connections up to each
-// count of sweep in turn (cumulatively), each doing one echo round trip, and measures again.
+// count of sweep in turn (cumulatively), each doing one round trip (trip), and measures again.
 // The connections are closed before it returns. Without a server process of ours (pid ≤ 0) it
 // still opens the connections but memory is NaN.
 //
@@ -43,7 +45,11 @@ const (
 // answered. unheld then says why; that count and every later one are not measured, and that is
 // a finding about the server, not an error. A wrong answer is an error, counted in errs; it
 // stops the sweep too.
-func idleSweep(ctx context.Context, addr string, pid, maxConns int, sweep []int, fdsPer int, errs *tally) (points []IdlePoint, unheld string, err error) {
+//
+// Once the counts are measured it checks that the server still holds every connection: one it
+// closed meanwhile (an idle timeout shorter than the sweep) was not in the readings it should
+// have been in, and the sweep fails.
+func idleSweep(ctx context.Context, addr string, pid, maxConns int, sweep []int, fdsPer int, trip roundTrip, errs *tally) (points []IdlePoint, unheld string, err error) {
 	base := settledRSS(ctx, pid)
 	var conns []net.Conn
 	defer func() {
@@ -57,10 +63,11 @@ func idleSweep(ctx context.Context, addr string, pid, maxConns int, sweep []int,
 			if fdsPer > 1 {
 				what = fmt.Sprintf("%d pairs (%d connections)", n, n*fdsPer)
 			}
-			return points, fmt.Sprintf("from %d up: %s and %d descriptors of its own exceed the %d it can hold by design", n, what, fdReserve, maxConns), ctx.Err()
+			unheld = fmt.Sprintf("from %d up: %s and %d descriptors of its own exceed the %d it can hold by design", n, what, fdReserve, maxConns)
+			break
 		}
 		var more []net.Conn
-		more, err = openIdle(ctx, addr, n-len(conns), echoTrip)
+		more, err = openIdle(ctx, addr, n-len(conns), trip)
 		conns = append(conns, more...)
 		var wrong *wrongAnswer
 		switch {
@@ -79,7 +86,45 @@ func idleSweep(ctx context.Context, addr string, pid, maxConns int, sweep []int,
 		}
 		points = append(points, p)
 	}
-	return points, "", ctx.Err()
+	if ctx.Err() != nil {
+		return points, unheld, ctx.Err()
+	}
+	if gone := closedOf(conns); gone > 0 {
+		return points, unheld, fmt.Errorf("the server closed %d of the %d idle connections before the sweep ended, so its memory readings may not count them all (an idle timeout shorter than the sweep?)", gone, len(conns))
+	}
+	return points, unheld, nil
+}
+
+// idleProbe is how long closedOf waits for a connection's end of stream: a closed connection's
+// has already arrived, so the wait only sets how long checking a live one takes.
+const idleProbe = time.Millisecond
+
+// closedOf counts the connections of conns that the server closed (or wrote to unasked): those
+// whose read returns before idleProbe has passed. It checks many at once, since every live one
+// costs a wait.
+func closedOf(conns []net.Conn) int {
+	var (
+		gone atomic.Int64
+		next atomic.Int64
+		wg   sync.WaitGroup
+	)
+	for w := 0; w < min(64, len(conns)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var b [1]byte
+			for i := int(next.Add(1)) - 1; i < len(conns); i = int(next.Add(1)) - 1 {
+				c := conns[i]
+				_ = c.SetReadDeadline(time.Now().Add(idleProbe))
+				if _, err := c.Read(b[:]); !errors.Is(err, os.ErrDeadlineExceeded) {
+					gone.Add(1)
+				}
+				_ = c.SetReadDeadline(time.Time{})
+			}
+		}()
+	}
+	wg.Wait()
+	return int(gone.Load())
 }
 
 // settledRSS waits for the server to settle and returns the least of a few RSS reads, so a

@@ -271,12 +271,48 @@ func TestIdleSweep(t *testing.T) {
 	addr := echoServer(t, func([]byte) {})
 	errs := new(tally)
 	// This process stands in for the server: its memory grows by the connections' both ends.
-	pts, unheld, err := idleSweep(context.Background(), addr, os.Getpid(), 0, []int{20, 60}, 1, errs)
+	pts, unheld, err := idleSweep(context.Background(), addr, os.Getpid(), 0, []int{20, 60}, 1, echoTrip, errs)
 	if err != nil || unheld != "" || errs.total() != 0 {
 		t.Fatalf("idleSweep: %v, not held %q, %d errors", err, unheld, errs.total())
 	}
 	if len(pts) != 2 || pts[0].Conns != 20 || pts[1].Conns != 60 || pts[1].RSS <= 0 {
 		t.Errorf("points %+v; want 20 and 60 connections with memory", pts)
+	}
+}
+
+// TestIdleSweepHTTP: idle HTTP connections each make one validated GET; a wrong answer is an
+// error, and a server that closes idle connections before the sweep ends fails it.
+func TestIdleSweepHTTP(t *testing.T) {
+	ok := httpServer(t, func(int) string { return okResponse })
+	errs := new(tally)
+	pts, unheld, err := idleSweep(context.Background(), ok, 0, 0, []int{5, 20}, 1, httpTrip, errs)
+	if err != nil || unheld != "" || errs.total() != 0 || len(pts) != 2 || pts[1].Conns != 20 {
+		t.Errorf("keep-alive server: %v, not held %q, %d errors, points %+v; want 5 and 20 held", err, unheld, errs.total(), pts)
+	}
+
+	wrong := httpServer(t, func(int) string { return strings.Replace(okResponse, "Hello", "Jello", 1) })
+	errs = new(tally)
+	if _, _, err := idleSweep(context.Background(), wrong, 0, 0, []int{5}, 1, httpTrip, errs); err != nil || errs.total() == 0 {
+		t.Errorf("wrong server: %v, %d errors; want the wrong answer counted", err, errs.total())
+	}
+
+	// Answers, then ends the stream as a server with a short idle timeout would.
+	hangUp := testServer(t, func(c net.Conn) {
+		buf := make([]byte, 4<<10)
+		have := 0
+		for !bytes.Contains(buf[:have], []byte("\r\n\r\n")) {
+			n, err := c.Read(buf[have:])
+			if err != nil {
+				return
+			}
+			have += n
+		}
+		_, _ = io.WriteString(c, okResponse)
+	})
+	errs = new(tally)
+	_, _, err = idleSweep(context.Background(), hangUp, 0, 0, []int{5, 10}, 1, httpTrip, errs)
+	if err == nil || !strings.Contains(err.Error(), "closed") || errs.total() != 0 {
+		t.Errorf("server closing idle connections: %v, %d errors; want the sweep failed for it", err, errs.total())
 	}
 }
 

@@ -8,9 +8,14 @@ import (
 	"time"
 )
 
-// Protocols the benchmark knows. "idle" holds echo connections open and measures memory;
-// "proxy" measures TCP proxies relaying to an echo server the benchmark starts.
+// Protocols the benchmark knows. "idle" holds connections open (echo, or http with
+// Options.IdleProto) and measures memory; "proxy" measures TCP proxies relaying to an echo
+// server the benchmark starts.
 var Protos = []string{"http", "echo", "chat", "idle", "proxy"}
+
+// IdleProtos are what an idle connection of --proto idle speaks: it makes one round trip of it
+// and then rests.
+var IdleProtos = []string{"echo", "http"}
 
 // HTTP scenarios.
 const (
@@ -91,6 +96,10 @@ type Options struct {
 	Members, Senders, Window int
 	// IdleSweep is the list of idle connection counts (proxy: idle proxied pairs).
 	IdleSweep []int
+	// IdleProto is what the idle connections of proto idle speak: echo (one echo round trip
+	// each; the zero value) or http (one keep-alive GET /plaintext each, the server's idle
+	// timeout left at its default of 60 s, so every connection rests with its timer armed).
+	IdleProto string
 	// Background lists idle connection counts, ascending, to hold open while the scenarios
 	// are measured (http, echo): each round's server gets them cumulatively, each after one
 	// round trip of the served protocol, and every scenario is measured at every count. Empty
@@ -219,6 +228,15 @@ func (o *Options) check() error {
 			}
 		}
 	}
+	switch o.IdleProto {
+	case "", "echo":
+	case "http":
+		if o.Proto != "idle" {
+			return fmt.Errorf("bench: --idle-proto is for --proto idle, not %s", o.Proto)
+		}
+	default:
+		return fmt.Errorf("bench: unknown idle proto %q (want echo or http)", o.IdleProto)
+	}
 	if o.Proto == "proxy" {
 		if o.Self == "" {
 			return fmt.Errorf("bench: no binary to start the upstream echo server with")
@@ -334,10 +352,27 @@ func (o *Options) sessions() [][]int {
 	return ss
 }
 
-// serverProto is what the server children serve: idle connections are echo connections.
-func (o *Options) serverProto() string {
-	if o.Proto == "idle" {
+// idleProto is what the idle connections of proto idle speak.
+func (o *Options) idleProto() string {
+	if o.IdleProto == "" {
 		return "echo"
 	}
+	return o.IdleProto
+}
+
+// serverProto is what the server children serve: for proto idle, what its connections speak.
+func (o *Options) serverProto() string {
+	if o.Proto == "idle" {
+		return o.idleProto()
+	}
 	return o.Proto
+}
+
+// trip is the round trip an idle connection makes before it rests, in the protocol the server
+// children serve.
+func (o *Options) trip() roundTrip {
+	if o.serverProto() == "http" {
+		return httpTrip
+	}
+	return echoTrip
 }

@@ -372,7 +372,7 @@ func notes(rep *Report) []string {
 	}
 	if rep.Proto == "idle" {
 		ns = append(ns,
-			"Memory per connection = (server VmRSS with N connections open − VmRSS with none) / N; each VmRSS is the least of 3 reads 100 ms apart after a 300 ms pause, so a collection in flight does not count. The connections are held by the bench process, the server is its own child process.",
+			"Memory per connection = (server VmRSS with N connections open − VmRSS with none) / N; each VmRSS is the least of 3 reads 100 ms apart after a 300 ms pause, so a collection in flight does not count. The connections are held by the bench process, the server is its own child process; after the last count each is checked still open, and a server that closed one (an idle timeout shorter than the sweep) fails the round.",
 			"Each cell is median (min–max) over the rounds; ×ref is the median of per-round ratios to the reference.")
 	} else {
 		ns = append(ns,

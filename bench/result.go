@@ -110,6 +110,8 @@ type Settings struct {
 	IdleSweep []int   `json:"idle_sweep,omitempty"`
 	// Upstream describes the echo server the proxies relayed to (proxy).
 	Upstream string `json:"upstream,omitempty"`
+	// IdleProto is what the idle connections spoke: echo or http (proto idle only).
+	IdleProto string `json:"idle_proto,omitempty"`
 	// Background is the idle connection counts held open while measuring, when swept.
 	Background []int    `json:"background_idle,omitempty"`
 	Pinned     bool     `json:"pinned"`

@@ -155,15 +155,17 @@ func TestRunRejectsBadOptions(t *testing.T) {
 	base := Defaults("http", true)
 	base.Contenders = []Contender{{Name: "x", Kind: KindTarget, Addr: "127.0.0.1:1"}}
 	for name, mod := range map[string]func(*Options){
-		"proto":     func(o *Options) { o.Proto = "ftp" },
-		"nothing":   func(o *Options) { o.Contenders = nil },
-		"no binary": func(o *Options) { o.Contenders = []Contender{{Name: "std", Kind: KindBackend}} },
-		"ref":       func(o *Options) { o.Ref = "nobody" },
-		"scenario":  func(o *Options) { o.Scenarios = []string{"slowloris"} },
-		"loader":    func(o *Options) { o.Loader = "ab" },
-		"depth":     func(o *Options) { o.Depth = 0 },
-		"dup":       func(o *Options) { o.Contenders = append(o.Contenders, o.Contenders[0]) },
-		"tool":      func(o *Options) { o.Contenders = []Contender{ParseContender("haproxy")} },
+		"proto":                   func(o *Options) { o.Proto = "ftp" },
+		"nothing":                 func(o *Options) { o.Contenders = nil },
+		"no binary":               func(o *Options) { o.Contenders = []Contender{{Name: "std", Kind: KindBackend}} },
+		"ref":                     func(o *Options) { o.Ref = "nobody" },
+		"scenario":                func(o *Options) { o.Scenarios = []string{"slowloris"} },
+		"loader":                  func(o *Options) { o.Loader = "ab" },
+		"depth":                   func(o *Options) { o.Depth = 0 },
+		"dup":                     func(o *Options) { o.Contenders = append(o.Contenders, o.Contenders[0]) },
+		"idle proto":              func(o *Options) { o.Proto, o.IdleProto = "idle", "ftp" },
+		"idle proto without idle": func(o *Options) { o.IdleProto = "http" },
+		"tool":                    func(o *Options) { o.Contenders = []Contender{ParseContender("haproxy")} },
 		"proxy scenario": func(o *Options) {
 			o.Proto, o.Self, o.Scenarios = "proxy", "reactor", []string{"pipelined"}
 		},

@@ -63,7 +63,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 	case "chat":
 		rep.Settings.Members, rep.Settings.Senders, rep.Settings.Window = o.Members, o.Senders, o.Window
 	case "idle":
-		rep.Settings.IdleSweep = o.IdleSweep
+		rep.Settings.IdleSweep, rep.Settings.IdleProto = o.IdleSweep, o.idleProto()
 	case "proxy":
 		rep.Settings.Conns, rep.Settings.MsgSize = o.Conns, o.MsgSize
 		if slices.Contains(o.Scenarios, ScenarioRate) {
@@ -235,10 +235,7 @@ func runSession(ctx context.Context, o *Options, c Contender, spec childSpec, ro
 		return err
 	}
 	defer srv.stop()
-	trip := roundTrip(echoTrip)
-	if o.Proto == "http" {
-		trip = httpTrip
-	}
+	trip := o.trip()
 	var idle []net.Conn
 	defer func() {
 		for _, c := range idle {
@@ -305,7 +302,7 @@ func measureScenario(ctx context.Context, o *Options, c Contender, name string, 
 		if o.Proto == "proxy" {
 			fds = 2 // the client's connection and the one to the upstream
 		}
-		smp.Idle, smp.Unheld, err = idleSweep(ctx, srv.addr, srv.pid, c.MaxConns, o.IdleSweep, fds, errs)
+		smp.Idle, smp.Unheld, err = idleSweep(ctx, srv.addr, srv.pid, c.MaxConns, o.IdleSweep, fds, o.trip(), errs)
 	case o.Loader == LoaderWrk && (name == ScenarioPipelined || name == ScenarioKeepAlive):
 		depth := o.Depth
 		if name == ScenarioKeepAlive {
@@ -411,6 +408,9 @@ func describe(o *Options, name string) (desc, unit, op string) {
 	case "chat":
 		return fmt.Sprintf("chat room of %d members, %d sending (each at most %d lines ahead of the room); every member checks every line", o.Members, o.Senders, o.Window), "lines/s", "line"
 	default:
+		if o.idleProto() == "http" {
+			return fmt.Sprintf("idle HTTP keep-alive connections after one GET /plaintext each, the server's idle timeout at its default (60 s for reactor's http1), counts %s", joinInts(o.IdleSweep)), "", "conn"
+		}
 		return fmt.Sprintf("idle echo connections after one round trip each, counts %s", joinInts(o.IdleSweep)), "", "conn"
 	}
 }

@@ -53,7 +53,7 @@ func (l *loop) accept() {
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 		target := l.peers[l.next]
 		l.next = (l.next + 1) % len(l.peers)
-		c := &conn{l: target, fd: fd, local: l.local}
+		c := &conn{l: target, fd: int32(fd), local: l.local}
 		c.remote.set(&l.rsa)
 		if l.local.unspecified() && getsockname(fd, &l.rsa) == nil {
 			c.local.set(&l.rsa)
@@ -126,7 +126,7 @@ func (l *loop) resumeAccept() {
 // attach registers a freshly accepted connection with this loop and opens it.
 func (l *loop) attach(c *conn) {
 	if l.draining {
-		unix.Close(c.fd) // accepted as Shutdown began; never opened, so no callbacks are owed
+		unix.Close(int(c.fd)) // accepted as Shutdown began; never opened, so no callbacks are owed
 		return
 	}
 	var slot int32
@@ -142,9 +142,9 @@ func (l *loop) attach(c *conn) {
 		// and EPOLLRDHUP says the peer's FIN is among what there is to read.
 		events = unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET
 	}
-	if err := l.poll.add(c.fd, slot, events); err != nil {
+	if err := l.poll.add(int(c.fd), slot, events); err != nil {
 		l.free = append(l.free, slot)
-		unix.Close(c.fd)
+		unix.Close(int(c.fd))
 		if err == errFDSetFull {
 			// select's hard limit: refuse this connection (the client sees it closed) and go
 			// on serving the others. Said once a second at most, not once per connection.

@@ -41,7 +41,7 @@ func (l *loop) beginClose(c *conn, cause error) {
 // up on the connection (ETIMEDOUT) and the loop sees the error on the socket. A peer that
 // reads, however slowly, keeps it alive. The kernel keeps the clock, so the loop needs none.
 func linger(c *conn) {
-	unix.SetsockoptInt(c.fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(closeLinger/time.Millisecond))
+	unix.SetsockoptInt(int(c.fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(closeLinger/time.Millisecond))
 }
 
 // finishClose ends c, whose output has all been sent. A peer that has not finished sending
@@ -55,7 +55,7 @@ func (l *loop) finishClose(c *conn) {
 		l.release(c, io.EOF) // the peer has finished sending: nothing can provoke a reset
 		return
 	}
-	if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
+	if err := unix.Shutdown(int(c.fd), unix.SHUT_WR); err != nil {
 		l.release(c, c.closeErr)
 		return
 	}
@@ -67,7 +67,7 @@ func (l *loop) finishClose(c *conn) {
 	}
 	l.lingering = append(l.lingering, lingerer{c: c, until: time.Now().Add(drainLinger)})
 	if !l.edge && c.events != unix.EPOLLIN {
-		if err := l.poll.mod(c.fd, c.slot, unix.EPOLLIN); err != nil {
+		if err := l.poll.mod(int(c.fd), c.slot, unix.EPOLLIN); err != nil {
 			l.release(c, nil)
 			return
 		}
@@ -81,7 +81,7 @@ func (l *loop) finishClose(c *conn) {
 // edgeReads full reads as read does.
 func (l *loop) discard(c *conn) bool {
 	for i := 1; ; i++ {
-		n, err := unix.Read(c.fd, l.buf)
+		n, err := unix.Read(int(c.fd), l.buf)
 		switch {
 		case err == unix.EAGAIN:
 			return true
@@ -130,7 +130,7 @@ func (l *loop) abort(c *conn, cause error) {
 	}
 	// A reset rather than a FIN: the output is being thrown away, and the kernel should not go
 	// on trying to deliver what is already in the socket buffer to a peer that does not read.
-	unix.SetsockoptLinger(c.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1})
+	unix.SetsockoptLinger(int(c.fd), unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1})
 	l.release(c, cause)
 }
 
@@ -153,8 +153,8 @@ func (l *loop) release(c *conn, cause error) {
 	l.conns[c.slot] = nil
 	l.free = append(l.free, c.slot)
 	l.live--
-	l.poll.del(c.fd)
-	unix.Close(c.fd) // also takes it out of an epoll set
+	l.poll.del(int(c.fd))
+	unix.Close(int(c.fd)) // also takes it out of an epoll set
 	if !lingered {
 		l.callClose(c, cause)
 	}

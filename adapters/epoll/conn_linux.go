@@ -30,29 +30,33 @@ const (
 )
 
 // conn is one accepted connection. It is kept small on purpose — an idle connection costs its
-// struct (216 bytes, pinned by TestConnSize), its slot in the loop's table and two tiny arrays
-// inside out — and holds no buffer while idle: unconsumed input (in) and pending output (out's chunks) come from pools and go
-// back as soon as they drain.
+// struct (208 bytes, pinned by TestConnSize), its slot in the loop's table and one tiny array
+// inside out — and holds no buffer while idle: unconsumed input (in) and pending output (out's
+// chunks) come from pools and go back as soon as they drain.
+//
+// The fields of four bytes and less come in pairs that fill a word each (fd and slot, eight
+// flags, events and req), so the struct has no padding.
 //
 // Fields marked "loop" are touched only by the goroutine of the loop that owns the connection.
 type conn struct {
 	l    *loop // owner; fixed at accept
-	fd   int   // loop
+	fd   int32 // loop; a descriptor is a C int
 	slot int32 // loop: index in l.conns, carried in the epoll event
 
-	state   uint8  // loop
-	paused  bool   // loop: reading stopped while our own output is above the high-water half
-	blocked bool   // loop: the socket's send buffer was full; waiting for EPOLLOUT
-	dirty   bool   // loop: in l.dirty, to be settled at the end of the round
-	events  uint32 // loop: interest registered with epoll (level-triggered mode)
+	state   uint8 // loop
+	paused  bool  // loop: reading stopped while our own output is above the high-water half
+	blocked bool  // loop: the socket's send buffer was full; waiting for EPOLLOUT
+	dirty   bool  // loop: in l.dirty, to be settled at the end of the round
 
-	// Four more flags fill the struct's padding after events, so they cost no memory. held is
-	// the handler's PauseRead and paused the loop's own backpressure: two reasons apart, so
-	// that lifting one does not lift the other.
+	// held is the handler's PauseRead and paused the loop's own backpressure: two reasons
+	// apart, so that lifting one does not lift the other.
 	held     bool // loop: reading stopped by PauseRead
 	resumed  bool // loop: ResumeRead since the last settle: re-arm (edge-triggered) and deliver waiting input
 	above    bool // loop: pending output was above Config.LowWater at a flush (Drainer handlers only)
 	drainDue bool // loop: pending output fell to LowWater or below; OnDrain at the end of the round
+
+	events uint32        // loop: interest registered with epoll (level-triggered mode)
+	req    atomic.Uint32 // req* bits; set under l.mu
 
 	timers *timer // loop: the connection's AfterFunc timers, stopped when it closes
 
@@ -65,8 +69,7 @@ type conn struct {
 	// alike, including AsyncWrite bytes still waiting in the loop's inbox. The high-water mark
 	// is checked against it; it is atomic because AsyncWrite reads it from other goroutines.
 	backlog  atomic.Int64
-	req      atomic.Uint32 // req* bits; set under l.mu
-	abortErr error         // guarded by l.mu: Abort's cause
+	abortErr error // guarded by l.mu: Abort's cause
 
 	remote, local sockAddr // fixed at accept
 }

@@ -192,11 +192,12 @@
 //
 // # Memory
 //
-// A connection costs its 216-byte struct, a slot in its loop's table and two tiny arrays
-// that its outbound queue keeps for steady traffic: no buffer while idle. Measured with 9,000
-// idle connections, each after one echo round trip (TestIdleMemory, run by hand), the server's
-// resident memory grew by 300 to 330 bytes per connection, kernel socket memory not counted
-// (with the 208-byte struct of before contract v2; its flags fit in padding, the list of its
-// timers added a pointer). An armed timer adds its 48-byte node, its 24-byte stop function and
-// a slot in the heap, about 80 bytes beside the function the handler gives it.
+// A connection costs its 208-byte struct, a slot in its loop's table and one tiny array (8
+// bytes) that its outbound queue keeps for steady traffic: no buffer while idle. With idle
+// connections each after one echo round trip, the server's resident memory grows by 300 to
+// 315 bytes per connection in TestIdleMemory (run by hand: 9,000 connections, 2 loops) and by
+// about 270 in `reactor bench --proto idle` (10,000, one loop), kernel socket memory not
+// counted. An armed timer adds its 48-byte node and a slot in the loop's heap, about 60 bytes
+// beside the function the handler gives it; the 24-byte stop function AfterFunc returns is
+// garbage at once unless the handler keeps it. docs/benchmarks.md has the measurements.
 package epoll

@@ -65,6 +65,7 @@ type loop struct {
 	events              []unix.EpollEvent
 	buf                 []byte // the read buffer every connection of the loop reads into
 	iov                 []unix.Iovec
+	vec                 [][]byte // the pending output of the connection being flushed; empty between flushes
 	rsa                 unix.RawSockaddrAny
 	wakebuf             [8]byte
 	conns               []*conn // by slot; nil for a free slot
@@ -123,6 +124,7 @@ func newLoop(s *server) (*loop, error) {
 		wakefd:      -1, lfd: -1, spare: -1,
 		events: make([]unix.EpollEvent, maxEvents),
 		iov:    make([]unix.Iovec, 0, maxIovecs),
+		vec:    make([][]byte, 0, maxIovecs),
 	}
 	l.buf = make([]byte, l.readSize)
 	if d, ok := s.h.(reactor.Drainer); ok {
@@ -252,7 +254,7 @@ func (l *loop) ready(c *conn, events uint32) {
 	if events&(unix.EPOLLERR|unix.EPOLLHUP) != 0 {
 		// Not reading (paused or closing), yet the socket failed: find out why and stop,
 		// or level-triggered epoll would report the error forever.
-		l.abort(c, socketError(c.fd))
+		l.abort(c, socketError(int(c.fd)))
 	}
 }
 
@@ -270,7 +272,7 @@ func socketError(fd int) error {
 // read reads what c's socket holds into the loop's buffer and hands it to the handler.
 func (l *loop) read(c *conn, events uint32) {
 	for i := 1; ; i++ {
-		n, err := unix.Read(c.fd, l.buf)
+		n, err := unix.Read(int(c.fd), l.buf)
 		switch {
 		case err == unix.EAGAIN:
 			return
@@ -401,11 +403,13 @@ func (l *loop) flush(c *conn) {
 	for c.out.Len() > 0 {
 		var n, total int
 		var err error
-		if bufs := c.out.Buffers(maxIovecs); len(bufs) == 1 {
+		// The loop's list rather than one kept in every connection that has written.
+		bufs := c.out.AppendBuffers(l.vec[:0], maxIovecs)
+		if len(bufs) == 1 {
 			// The common case, a reply that fits one chunk: plain write spares the kernel
 			// from importing an iovec.
 			total = len(bufs[0])
-			n, err = unix.Write(c.fd, bufs[0])
+			n, err = unix.Write(int(c.fd), bufs[0])
 		} else {
 			iov := l.iov[:0]
 			for _, b := range bufs {
@@ -413,8 +417,9 @@ func (l *loop) flush(c *conn) {
 				iov[len(iov)-1].SetLen(len(b))
 				total += len(b)
 			}
-			n, err = writev(c.fd, iov)
+			n, err = writev(int(c.fd), iov)
 		}
+		clear(bufs) // no hold on chunks that Discard returns to their pool
 		if err == unix.EINTR {
 			continue
 		}
@@ -487,7 +492,7 @@ func (l *loop) update(c *conn) {
 		want |= unix.EPOLLOUT
 	}
 	if want != c.events {
-		if err := l.poll.mod(c.fd, c.slot, want); err != nil {
+		if err := l.poll.mod(int(c.fd), c.slot, want); err != nil {
 			l.abort(c, err)
 			return
 		}
@@ -498,7 +503,7 @@ func (l *loop) update(c *conn) {
 // rearm re-registers c with its unchanged interest; epoll then checks its readiness afresh and
 // reports it, edge-triggered or not, if it has input waiting.
 func (l *loop) rearm(c *conn) {
-	if err := l.poll.mod(c.fd, c.slot, c.events); err != nil {
+	if err := l.poll.mod(int(c.fd), c.slot, c.events); err != nil {
 		l.abort(c, err)
 	}
 }
@@ -567,7 +572,7 @@ func (l *loop) stop() {
 	l.mu.Unlock()
 	for _, t := range left.tasks {
 		if t.op == opAttach {
-			unix.Close(t.c.fd)
+			unix.Close(int(t.c.fd))
 		}
 	}
 	l.closeListener()
@@ -624,7 +629,7 @@ func (l *loop) sweepHeld() {
 		if c == nil || !c.held || c.state != stateOpen {
 			continue
 		}
-		if v, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR); err == nil && v != 0 {
+		if v, err := unix.GetsockoptInt(int(c.fd), unix.SOL_SOCKET, unix.SO_ERROR); err == nil && v != 0 {
 			l.abort(c, os.NewSyscallError("socket", unix.Errno(v)))
 		}
 	}

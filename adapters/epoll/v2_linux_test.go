@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -334,12 +335,41 @@ func TestDrain(t *testing.T) {
 }
 
 // TestConnSize pins the memory of an idle connection: the struct grew by one pointer (its
-// timers) for contract v2, the flags went into padding, and a timer node is small.
+// timers) for contract v2 and won it back with a descriptor in 32 bits and no padding, and a
+// timer node is small.
 func TestConnSize(t *testing.T) {
-	if n := unsafe.Sizeof(conn{}); n > 216 {
-		t.Errorf("conn is %d bytes; want at most 216 (208 before contract v2, plus the timer list)", n)
+	if n := unsafe.Sizeof(conn{}); n > 208 {
+		t.Errorf("conn is %d bytes; want at most 208", n)
 	}
 	if n := unsafe.Sizeof(timer{}); n > 48 {
 		t.Errorf("timer is %d bytes; want at most 48", n)
+	}
+}
+
+// TestWrittenConnKeepsNoWriteList: a connection that has written and flushed keeps no list of
+// its outbound chunks; the loop flushes every connection through one list of its own.
+func TestWrittenConnKeepsNoWriteList(t *testing.T) {
+	opened := make(chan reactor.Conn, 1)
+	h := &funcs{
+		open: func(c reactor.Conn) { opened <- c },
+		data: func(c reactor.Conn, in []byte) (int, reactor.Action) {
+			c.Write(in)
+			return len(in), reactor.None
+		},
+	}
+	_, addr := start(t, reactor.Config{Loops: 1}, h)
+	cl := dial(t, addr)
+	cl.Write([]byte("hello"))
+	readN(t, cl, 5)
+	c := <-opened
+	// The echo has been read, so the loop has written it; a post runs after that flush.
+	kept := make(chan int, 1)
+	if err := c.Post(func(c reactor.Conn) {
+		kept <- reflect.ValueOf(&c.(*conn).out).Elem().FieldByName("vec").Cap()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := <-kept; n != 0 {
+		t.Errorf("a connection that has written keeps a list of %d slices; want none", n)
 	}
 }

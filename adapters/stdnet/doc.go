@@ -44,6 +44,22 @@
 //     the input and ends as any closing connection does. On Windows the runtime has no wait
 //     that takes no bytes and does not spin while bytes wait, so a paused reader sleeps until a
 //     post or a close, and sees a reset only when reading resumes or a write fails.
+//   - Dial starts a dialer goroutine, which connects with backendkit.DialTCP (bounded by
+//     Config.DialTimeout and the context) and then becomes the new connection's reader, exactly
+//     as for an accepted one. The connection is the server's from the call on: Shutdown cancels
+//     its connecting, the handler then hearing ErrDialFailed wrapping ErrServerClosed. A dial
+//     that fails ends the dialer after the handler's OnClose, on that goroutine; the Conn it
+//     was given acts as closed. Every connection has a goroutine of its own, a dialed one too,
+//     so its callbacks may run while the asker's do (the second case of reactor.Conn.Dial).
+//   - CloseWrite refuses further output and, once the queue is empty, shuts the socket's write
+//     side down (the peer reads EOF after the last byte): at once when nothing is pending, else
+//     by whoever flushes last, the reader after the callback or a flusher goroutine. Reading
+//     goes on.
+//   - At the peer's end of stream, a handler that is a reactor.HalfCloser gets OnReadEOF on the
+//     reader, which from then on reads nothing more and waits as a paused reader does, so that
+//     posts, timers and the connection's writes go on until it is closed. The unconsumed input is
+//     dropped. Once both directions have ended (a CloseWrite before OnReadEOF, or in or after
+//     it), the connection closes, with a nil cause.
 //   - Buffered is an atomic copy of the queue's length, updated as bytes are queued and as
 //     writes return, so it counts the bytes being written too. OnDrain is posted, when the
 //     handler is a reactor.Drainer, by whichever goroutine's write takes the queue from above
@@ -54,7 +70,8 @@
 // the close into a reset that would destroy the reply in flight. The peer's EOF ends only its
 // input: a reply still being written when it arrives (the answer to a request that asked for a
 // close, an AsyncWrite) is written out before the socket is closed, within the same 5 s bound
-// as Close, so a half-closed peer gets everything. Abort closes at once.
+// as Close, so a half-closed peer gets everything. Abort closes at once, with SO_LINGER 0 so
+// that the peer gets a reset (RST), not an end of stream; so does a write past MaxOutbound.
 //
 // Costs: one goroutine stack and one read buffer per connection, roughly 8 KB idle; every
 // connection is a goroutine the scheduler can run, so this backend uses every core with no

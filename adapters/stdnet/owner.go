@@ -34,10 +34,11 @@ func (c *conn) postLocked(f func(reactor.Conn)) error {
 }
 
 // runPosts runs, on the reader goroutine, what was posted, then flushes what it wrote, until
-// nothing is queued; from then on a post wakes the reader. It reports whether reading is
-// paused; a closing connection is not, as its input is drained whatever the pause, and its
-// posts are dropped.
-func (c *conn) runPosts() (paused bool) {
+// nothing is queued; from then on a post wakes the reader. It reports whether the reader is to
+// wait instead of reading: reading is paused, or the peer's end of stream went to the
+// HalfCloser. A closing connection is not to wait, as its input is drained whatever the pause,
+// and its posts are dropped.
+func (c *conn) runPosts() (wait bool) {
 	c.mu.Lock()
 	for len(c.posts) > 0 && !c.closing && !c.closed {
 		posts := c.posts
@@ -53,7 +54,7 @@ func (c *conn) runPosts() (paused bool) {
 	}
 	c.reading = true
 	c.mu.Unlock()
-	return c.paused && open
+	return (c.paused || c.readEOF) && open
 }
 
 // runEach runs posts in order until one of them, or another goroutine, closes the connection:

@@ -43,7 +43,7 @@ func Info() reactor.Info {
 		Model:       "goroutine per connection on the net package (runtime netpoller)",
 		Progression: "thread per connection / coroutines",
 		Available:   true,
-		Unsupported: []string{"EdgeTriggered", "CloseWrite", "Dial"},
+		Unsupported: []string{"EdgeTriggered"},
 	}
 }
 
@@ -60,9 +60,9 @@ type backend struct {
 	cfg   reactor.Config
 	h     reactor.Handler
 	ln    net.Listener
-	wg    sync.WaitGroup // the accept goroutine, every reader and every flusher
+	wg    sync.WaitGroup // the accept goroutine, every dialer, every reader and every flusher
 	life  lifecycle.State
-	conns lifecycle.Conns[*conn] // accepted, until their reader exits
+	conns lifecycle.Conns[*conn] // accepted or being dialed, until their reader exits
 
 	acceptLog ratelog.Limiter // accept failures, said at most once a second
 }
@@ -105,7 +105,8 @@ func (b *backend) accept() {
 			return
 		}
 		pace.Succeeded()
-		c := newConn(b, nc.(*net.TCPConn))
+		c := newConn(b, b.h)
+		c.attach(nc.(*net.TCPConn))
 		if !b.conns.Add(c) {
 			nc.Close()
 			continue
@@ -161,17 +162,22 @@ func (b *backend) Shutdown(ctx context.Context) error {
 func (b *backend) Wait() error { return b.life.Wait() }
 
 // conn is one connection. Its reader goroutine runs serve; the fields under mu are shared with
-// AsyncWrite, Close, Abort and Post callers, with timers and with the flusher.
+// AsyncWrite, Close, Abort and Post callers, with timers and with the flusher. A dialed
+// connection has no socket until its dialer goroutine (dial.go) has connected: nc, local and
+// remote are set under mu then, by the goroutine that goes on to be its reader.
 type conn struct {
-	b       *backend
-	nc      *net.TCPConn
-	local   net.Addr
-	remote  net.Addr
-	drainer reactor.Drainer // the handler, when it wants OnDrain
+	b          *backend
+	h          reactor.Handler
+	nc         *net.TCPConn
+	local      net.Addr
+	remote     net.Addr
+	drainer    reactor.Drainer    // the handler, when it wants OnDrain
+	halfCloser reactor.HalfCloser // the handler, when it wants OnReadEOF
 
 	// Touched only by the reader goroutine, which runs every callback and posted function.
 	ctx      any
 	paused   bool
+	readEOF  bool      // the peer's end of stream went to the HalfCloser: read no more
 	timers   timerHeap // armed, not yet run or stopped
 	timerSeq uint64
 
@@ -192,18 +198,31 @@ type conn struct {
 	inline   bool                 // the one flushing is the reader goroutine (flushInline)
 	cutWrite bool                 // a post cut the reader's write short with a past write deadline
 	wdl      time.Time            // the write deadline the socket should have (none, or a close's)
+	writeEnd bool                 // CloseWrite: no more output accepted; shut the write side once out drains
+	writeOff bool                 // the write side is shut down (CloseWrite done)
 	closing  bool                 // no more output accepted; close once out drains
 	closed   bool                 // the socket is closed or shut down for writing
 	caused   bool                 // cause below is set
 	cause    error                // what OnClose will be told
+
+	// dialing cancels the connecting of a dialed connection (dial.go), until it ends; nil for
+	// a connection that has its socket.
+	dialing context.CancelCauseFunc
 }
 
-func newConn(b *backend, nc *net.TCPConn) *conn {
-	c := &conn{b: b, nc: nc, local: nc.LocalAddr(), remote: nc.RemoteAddr()}
-	c.drainer, _ = b.h.(reactor.Drainer)
+// newConn returns a connection served by h, with no socket yet: attach gives it one.
+func newConn(b *backend, h reactor.Handler) *conn {
+	c := &conn{b: b, h: h}
+	c.drainer, _ = h.(reactor.Drainer)
+	c.halfCloser, _ = h.(reactor.HalfCloser)
 	c.drained.L = &c.mu
 	c.wake.L = &c.mu
 	return c
+}
+
+// attach gives c its socket. Before c is shared, or under mu.
+func (c *conn) attach(nc *net.TCPConn) {
+	c.nc, c.local, c.remote = nc, nc.LocalAddr(), nc.RemoteAddr()
 }
 
 // serve is the reader goroutine: it makes every handler call for the connection and exits
@@ -211,7 +230,7 @@ func newConn(b *backend, nc *net.TCPConn) *conn {
 func (c *conn) serve() {
 	defer c.b.wg.Done()
 	defer c.b.conns.Remove(c)
-	h := c.b.h
+	h := c.h
 	if err := backendkit.CallOpen(c.b.cfg.Logger, h, c); err != nil {
 		c.Abort(err)
 	} else {
@@ -221,7 +240,8 @@ func (c *conn) serve() {
 	var rerr error
 	for {
 		if c.runPosts() {
-			// Paused: read nothing, but see a reset, until a post or a close wakes us.
+			// Paused, or past the end of input: read nothing, but see a reset, until a post or a
+			// close wakes us.
 			err := c.awaitError()
 			if err = c.readDone(err); err != nil {
 				rerr = err
@@ -257,6 +277,12 @@ func (c *conn) serve() {
 			}
 			c.flushInline()
 		}
+		if err == io.EOF && c.halfCloser != nil && c.acceptingInput() {
+			// The peer has finished sending; this side may go on writing.
+			buf = buf[:0]
+			c.onReadEOF()
+			continue
+		}
 		if err != nil {
 			rerr = err
 			break
@@ -265,6 +291,25 @@ func (c *conn) serve() {
 	c.finish(rerr)
 	c.stopTimers()
 	backendkit.CallClose(c.b.cfg.Logger, h, c, c.cause)
+}
+
+// onReadEOF tells the HalfCloser that the peer's input has ended. From then on the reader reads
+// no more: it waits for posts, timers and the close as a paused reader does, and reads again
+// only once the connection is closing, to find the end again and finish.
+func (c *conn) onReadEOF() {
+	c.readEOF = true
+	action, err := backendkit.CallReadEOF(c.b.cfg.Logger, c.halfCloser, c)
+	c.mu.Lock()
+	writeEnd := c.writeEnd
+	c.mu.Unlock()
+	switch {
+	case err != nil:
+		c.Abort(err)
+	case action == reactor.Close || writeEnd:
+		// Both directions are over: what is left is to flush and close.
+		c.closeGracefully(nil)
+	}
+	c.flushInline()
 }
 
 func growBuffer(buf []byte, limit int) []byte {
@@ -360,7 +405,7 @@ func (c *conn) flushInline() {
 		c.mu.Unlock()
 		return
 	}
-	if c.out.Len() == 0 && !(c.closing && !c.closed) {
+	if c.out.Len() == 0 && !(c.closing && !c.closed) && !(c.writeEnd && !c.writeOff) {
 		c.mu.Unlock()
 		return
 	}
@@ -412,10 +457,13 @@ func (c *conn) flush() {
 		c.cutWrite = false
 		c.nc.SetWriteDeadline(c.wdl)
 	}
-	if c.closed {
+	switch {
+	case c.closed:
 		c.dropOutputLocked()
-	} else if c.closing {
+	case c.closing:
 		c.shutdownLocked()
+	case c.writeEnd && !c.writeOff:
+		c.shutWriteLocked()
 	}
 	c.flushing, c.inline = false, false
 	c.drained.Broadcast()
@@ -434,6 +482,13 @@ func (c *conn) shutdownLocked() {
 	}
 }
 
+// shutWriteLocked ends a CloseWrite whose output is all sent: the peer gets EOF, and the reader
+// goes on reading.
+func (c *conn) shutWriteLocked() {
+	c.writeOff = true
+	c.nc.CloseWrite()
+}
+
 // closeLocked closes the socket at once; the reader's Read fails and it finishes.
 func (c *conn) closeLocked(cause error) {
 	if !c.caused {
@@ -450,6 +505,10 @@ func (c *conn) closeLocked(cause error) {
 func (c *conn) closeGracefully(cause error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.dialing != nil {
+		c.cancelDialLocked(cause)
+		return
+	}
 	if c.closing || c.closed {
 		return
 	}
@@ -487,13 +546,14 @@ func (c *conn) startFlusherLocked() {
 
 // enqueueLocked applies the write rules shared by Write and AsyncWrite.
 func (c *conn) enqueueLocked(p []byte) error {
-	if c.closing || c.closed {
+	if c.closing || c.closed || c.writeEnd {
 		return reactor.ErrConnClosed
 	}
 	if c.out.Len()+len(p) > c.b.cfg.MaxOutbound {
 		if !c.flushing {
 			c.dropOutputLocked()
 		}
+		c.nc.SetLinger(0) // aborted, as Abort does: the peer gets a reset
 		c.closeLocked(reactor.ErrOutboundFull)
 		return reactor.ErrOutboundFull
 	}
@@ -541,6 +601,27 @@ func (c *conn) Close() error {
 	return nil
 }
 
+// CloseWrite implements reactor.Conn. Only from the connection's own callbacks: when output is
+// pending, the flush that follows the callback (or the flusher goroutine at work) shuts the
+// write side down once it has sent it.
+func (c *conn) CloseWrite() error {
+	if c.readEOF {
+		// The peer has finished too: nothing is left to do in either direction.
+		c.closeGracefully(nil)
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing || c.closed || c.writeEnd {
+		return nil
+	}
+	c.writeEnd = true
+	if !c.flushing && c.out.Len() == 0 {
+		c.shutWriteLocked()
+	}
+	return nil
+}
+
 // Abort implements reactor.Conn. Safe from any goroutine.
 func (c *conn) Abort(cause error) {
 	if cause == nil {
@@ -548,6 +629,10 @@ func (c *conn) Abort(cause error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.dialing != nil {
+		c.cancelDialLocked(cause)
+		return
+	}
 	if c.closed {
 		return
 	}

@@ -6,4 +6,4 @@ import (
 	"github.com/reactorlab/reactor/reactor/reactortest"
 )
 
-func TestConformance(t *testing.T) { reactortest.Run(t, New) }
+func TestConformance(t *testing.T) { reactortest.Run(t, New, reactortest.GoroutinePerConn()) }

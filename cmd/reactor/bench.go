@@ -44,7 +44,11 @@ reported with its errors, never as throughput.
   chat   --members in a room, --senders of them sending; every line checked, latency
   idle   memory per idle connection at each count of --sweep; from the first count a backend
          cannot hold (select: 1024 descriptors), or at which it refuses connections, the
-         sweep stops for it and reports those counts as not held
+         sweep stops for it and reports those counts as not held. --idle-proto echo (the
+         default) makes each connection do one echo round trip before it rests; --idle-proto
+         http serves http with its idle timeout at the default (60 s), and each connection
+         makes one keep-alive GET /plaintext (answer validated) and rests with its idle timer
+         armed. A server that closes an idle connection before the sweep ends fails it.
   proxy  TCP proxies (serve --proto proxy) relaying to an echo server the bench starts once a
          round, in a process of its own on the load CPUs, the same for every contender:
          rr    --size-byte (1024) round trips over --conns connections: CPU µs per message
@@ -56,7 +60,7 @@ reported with its errors, never as throughput.
          --scenarios picks some; every byte is checked. By default the contenders are every
          backend, native-iocopy (a goroutine-pair io.Copy proxy on the standard library) and
          haproxy (from the OS packages: bash scripts/install-bench-tools.sh); one that cannot
-         run here — haproxy not installed, a backend without Conn.Dial — is skipped, and the
+         run here — haproxy not installed, a backend that cannot dial — is skipped, and the
          output says so and why
 
 --background-idle 0,100,1000 measures http or echo again with that many idle connections
@@ -74,7 +78,8 @@ run from the reactor binary at PATH (another build), named NAME:backend (before:
 measured in the same rounds, right after this build's: new against old in one run, e.g.
 --with before=/path/to/old/reactor --ref before:epoll. PATH must accept the serve and native
 flags this bench passes (--backend or --lib, --proto, --addr, --loops; for http with
---background-idle also --http-idle-timeout; for proxy --upstream).
+--background-idle also --http-idle-timeout; --idle-proto http passes --proto http and
+nothing more, so any build's server keeps its default idle timeout; for proxy --upstream).
 
 Exit status: 0 when every server ran without an error, 1 when one failed or answered wrongly
 (the report still says how), 2 for a usage error.
@@ -107,6 +112,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	senders := fs.Int("senders", d.Senders, "chat members that send")
 	window := fs.Int("window", d.Window, "chat: lines a sender may be ahead of the room (it waits while window×(members−1) deliveries are outstanding)")
 	sweep := fs.String("sweep", joinInts(d.IdleSweep), "idle connection counts (proxy: idle pair counts, default "+joinInts(bench.Defaults("proxy", false).IdleSweep)+")")
+	idleProto := fs.String("idle-proto", "echo", "idle: what each idle connection speaks, one round trip before it rests: "+strings.Join(bench.IdleProtos, " or "))
 	background := fs.String("background-idle", "", "http, echo: idle connection `counts`, ascending, to hold open while measuring, e.g. 0,100,1000 (default none)")
 	pin := fs.Bool("pin", false, "server on one CPU with one loop, load on the others (default on with 4 CPUs or fewer; --pin=false turns it off)")
 	loops := fs.Int("loops", d.Loops, "server loops when not pinned")
@@ -155,6 +161,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	apply("pin", func() { o.Pin = *pin })
 	apply("loops", func() { o.Loops = *loops })
 	o.Ref, o.Loader = *ref, *loader
+	apply("idle-proto", func() { o.IdleProto = *idleProto })
 	if set["scenarios"] {
 		o.Scenarios = splitList(*scenarios)
 	}

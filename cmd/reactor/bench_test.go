@@ -213,6 +213,46 @@ func TestBenchEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("quick-idle-http", func(t *testing.T) {
+		// Idle HTTP keep-alive connections, each after a validated GET, on epoll with http1's
+		// idle timer armed: the report says what the connections spoke.
+		out := t.TempDir()
+		stdout, stderr, code := runBin(t, bin, "bench", "--quick", "--proto", "idle", "--idle-proto", "http", "--backends", "epoll", "--out", out)
+		if code != 0 {
+			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+		rep := readReport(t, filepath.Join(out, "idle.json"))
+		sc := rep.Scenarios[0]
+		r := sc.Results[0]
+		if !r.Valid || r.Errors != 0 || len(r.Sweep) != len(rep.Settings.IdleSweep) || float64(r.MemPerConn.Median) <= 0 {
+			t.Errorf("epoll: valid %v, errors %d %v, failed %q, %d points, %v bytes/conn; want every count measured",
+				r.Valid, r.Errors, r.ErrorSamples, r.Failed, len(r.Sweep), r.MemPerConn.Median)
+		}
+		if rep.Settings.IdleProto != "http" || !strings.Contains(sc.Describe, "HTTP keep-alive") || !strings.Contains(stdout, "idle HTTP keep-alive connections") {
+			t.Errorf("idle proto %q, caption %q; want http said in the JSON and the table:\n%s", rep.Settings.IdleProto, sc.Describe, stdout)
+		}
+		if !strings.Contains(rep.Command, "--idle-proto http") {
+			t.Errorf("command %q does not record --idle-proto", rep.Command)
+		}
+	})
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown", []string{"--proto", "idle", "--idle-proto", "ftp"}, "unknown idle proto"},
+		{"not-idle", []string{"--proto", "echo", "--idle-proto", "http"}, "--idle-proto is for --proto idle"},
+	} {
+		t.Run("bad-idle-proto-"+tc.name, func(t *testing.T) {
+			args := append([]string{"bench", "--quick", "--backends", "std", "--out", t.TempDir()}, tc.args...)
+			_, stderr, code := runBin(t, bin, args...)
+			if code != 2 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, tc.want)
+			}
+		})
+	}
+
 	t.Run("unknown-backend", func(t *testing.T) {
 		_, stderr, code := runBin(t, bin, "bench", "--quick", "--backends", "nosuch", "--out", t.TempDir())
 		if code != 2 || !strings.Contains(stderr, "unknown backend") {

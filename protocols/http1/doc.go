@@ -9,9 +9,10 @@
 //	GET|HEAD /           200 a short text index of the routes
 //
 // It works purely on the inbound bytes the backend lends it: every complete request is
-// parsed in place and answered, an incomplete one is left unconsumed, and a small
-// per-connection parser state makes requests that trickle in one byte at a time cost linear
-// time. Keep-alive is the default on HTTP/1.1 and on request on HTTP/1.0; pipelined requests
+// parsed in place and answered, an incomplete one is left unconsumed, and a small parser
+// state kept while a request is in progress makes requests that trickle in one byte at a
+// time cost linear time. That state is pooled: an idle keep-alive connection holds none, only
+// its place for the time limits. Keep-alive is the default on HTTP/1.1 and on request on HTTP/1.0; pipelined requests
 // are answered in order; HEAD gets GET's headers without the body; Expect: 100-continue is
 // answered before the body is sent. Every reply carries Date (refreshed once a second by a
 // goroutine of the Handler, never formatted per request) and Server: reactor.

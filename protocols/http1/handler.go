@@ -84,6 +84,10 @@ type Handler struct {
 	// Counts for Served; requests is added to once per OnData call, not per request.
 	opened, requests atomic.Uint64
 
+	// exchanges recycles the state of requests in progress (*exchange), so that a connection
+	// holds one only from a request's first byte until it has been answered.
+	exchanges sync.Pool
+
 	// date holds the current Date header value. A goroutine of the Handler replaces it every
 	// second, so requests only load a pointer instead of formatting the time.
 	date atomic.Pointer[[dateLen]byte]
@@ -112,6 +116,7 @@ func newStillHandler(cfg Config) *Handler {
 	}
 	h.clock = h.monotonic
 	h.wake = h.expire
+	h.exchanges.New = func() any { return &exchange{p: newParser(h.lim)} }
 	h.setDate(h.start)
 	return h
 }
@@ -130,12 +135,22 @@ func (h *Handler) Close() {
 	<-h.done
 }
 
-// conn is the per-connection state, kept with Conn.SetContext: the parser's progress through
-// the current request, what has been decided about it so far, and where it stands for the
-// time limits.
+// conn is the per-connection state, kept with Conn.SetContext: where the connection stands for
+// the time limits, and the request in progress, if any. It is small on purpose (24 bytes)
+// because an idle keep-alive connection keeps nothing else here: the parser and what has been
+// decided about a request (an exchange, 240 bytes) come from the Handler's pool with the
+// request's first bytes and go back once it has been answered and no byte of a next one waits.
 type conn struct {
-	phase     uint8 // waitIdle, waitHead, waitBody or timedOut
-	since     int64 // when the phase began, or the last request completed, on h.clock
+	phase uint8     // waitIdle, waitHead, waitBody or timedOut
+	since int64     // when the phase began, or the last request completed, on h.clock
+	ex    *exchange // the request in progress; nil while idle between requests
+}
+
+// exchange is one request in progress: the parser's progress through it and what has been
+// decided about it so far. It holds offsets and pointers to this package's own tables, never
+// the connection's bytes, so that one back in the pool refers to nothing of its last
+// connection.
+type exchange struct {
 	p         parser
 	checked   bool     // the header block was routed and its expectations checked
 	continued bool     // 100 Continue was sent for this request
@@ -143,12 +158,22 @@ type conn struct {
 	miss      *refusal // 404 or 405, to send once the request is complete
 }
 
-func (cs *conn) next() {
-	cs.p.reset()
-	cs.checked, cs.continued, cs.rt, cs.miss = false, false, nil, nil
+func (ex *exchange) next() {
+	ex.p.reset()
+	ex.checked, ex.continued, ex.rt, ex.miss = false, false, nil, nil
 }
 
-// OnOpen implements reactor.Handler: it attaches the connection's parser and starts its idle
+// release puts the connection's exchange, if it holds one, back in the pool, ready for the
+// first byte of any connection's next request.
+func (h *Handler) release(cs *conn) {
+	if cs.ex != nil {
+		cs.ex.next()
+		h.exchanges.Put(cs.ex)
+		cs.ex = nil
+	}
+}
+
+// OnOpen implements reactor.Handler: it attaches the connection's state and starts its idle
 // clock.
 func (h *Handler) OnOpen(c reactor.Conn) {
 	h.opened.Add(1)
@@ -156,15 +181,18 @@ func (h *Handler) OnOpen(c reactor.Conn) {
 }
 
 func (h *Handler) attach(c reactor.Conn) *conn {
-	cs := &conn{p: newParser(h.lim), since: h.clock()}
+	cs := &conn{since: h.clock()}
 	c.SetContext(cs)
 	h.watch(c)
 	return cs
 }
 
-// OnClose implements reactor.Handler. The connection's timer needs no stopping: the backend
-// stops a connection's timers when it closes.
+// OnClose implements reactor.Handler: it returns a request in progress to the pool. The
+// connection's timer needs no stopping: the backend stops a connection's timers when it closes.
 func (h *Handler) OnClose(c reactor.Conn, err error) {
+	if cs, _ := c.Context().(*conn); cs != nil {
+		h.release(cs)
+	}
 	c.SetContext(nil)
 }
 
@@ -185,52 +213,60 @@ func (h *Handler) OnData(c reactor.Conn, in []byte) (int, reactor.Action) {
 		// it read before the close took effect. That input is too late to be answered.
 		return len(in), reactor.None
 	}
+	if len(in) == 0 {
+		return 0, reactor.None
+	}
+	ex := cs.ex
+	if ex == nil {
+		ex = h.exchanges.Get().(*exchange)
+		cs.ex = ex
+	}
 	completed := 0
 	w := writer{c: c, h: h}
 	off, action := 0, reactor.None
 	for off < len(in) && w.err == nil {
 		buf := in[off:]
-		st := cs.p.parse(buf)
+		st := ex.p.parse(buf)
 		if st == failed {
-			w.refuse(cs.p.err, cs.p.req.method == methodHEAD && cs.p.phase > phaseRequestLine, nil, 1, false)
+			w.refuse(ex.p.err, ex.p.req.method == methodHEAD && ex.p.phase > phaseRequestLine, nil, 1, false)
 			off, action = len(in), reactor.Close
 			break
 		}
-		req := &cs.p.req
+		req := &ex.p.req
 		head := req.method == methodHEAD
-		if !cs.checked && cs.p.headersDone() {
+		if !ex.checked && ex.p.headersDone() {
 			// Decide as soon as the header block is in: 100 Continue must go out before the
 			// client sends its body, and some refusals should not wait for it.
-			cs.checked = true
-			cs.rt, cs.miss = resolve(req, buf)
+			ex.checked = true
+			ex.rt, ex.miss = resolve(req, buf)
 			// After a failed expectation the client may or may not send its body, and a
 			// client waiting for 100 Continue on a path that will not take the body should
 			// not have to send it. Either way where the next request starts is unknown, so
 			// answer now and close.
-			if cs.miss == errExpectation || cs.miss != nil && req.expectContinue && st == needMore {
-				w.refuse(cs.miss, head, cs.rt, req.minor, false)
+			if ex.miss == errExpectation || ex.miss != nil && req.expectContinue && st == needMore {
+				w.refuse(ex.miss, head, ex.rt, req.minor, false)
 				off, action = len(in), reactor.Close
 				break
 			}
 		}
 		if st == needMore {
-			if req.expectContinue && !cs.continued && cs.p.headersDone() {
-				cs.continued = true
+			if req.expectContinue && !ex.continued && ex.p.headersDone() {
+				ex.continued = true
 				w.raw(continueLine)
 			}
 			break
 		}
 		keep := req.keepAlive()
-		if cs.miss != nil {
+		if ex.miss != nil {
 			// 404 and 405: the request was well framed and is consumed whole, so the
 			// connection can go on as for any other reply.
-			w.refuse(cs.miss, head, cs.rt, req.minor, keep)
+			w.refuse(ex.miss, head, ex.rt, req.minor, keep)
 		} else {
-			w.respond(cs.rt, req, buf, keep)
+			w.respond(ex.rt, req, buf, keep)
 		}
 		off += req.end
 		completed++
-		cs.next()
+		ex.next()
 		if !keep {
 			action = reactor.Close
 			break
@@ -240,7 +276,7 @@ func (h *Handler) OnData(c reactor.Conn, in []byte) (int, reactor.Action) {
 	to := waitIdle
 	if off < len(in) && action == reactor.None {
 		to = waitHead
-		if cs.p.headersDone() {
+		if ex.p.headersDone() {
 			to = waitBody
 		}
 	}
@@ -253,6 +289,13 @@ func (h *Handler) OnData(c reactor.Conn, in []byte) (int, reactor.Action) {
 	cs.phase = to
 	if completed > 0 {
 		h.requests.Add(uint64(completed))
+	}
+	if to == waitIdle && action == reactor.None && w.err == nil {
+		// Every byte was a whole request, answered; the exchange was reset after the last.
+		// A connection on its way out keeps its own until OnClose, so that input presented
+		// after a refusal still meets the refused parser.
+		h.exchanges.Put(ex)
+		cs.ex = nil
 	}
 	if w.err != nil {
 		// The connection refused our output (it is closing, or over its outbound limit, in

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/reactorlab/reactor/reactor"
 	"github.com/reactorlab/reactor/reactor/conntest"
@@ -682,5 +683,64 @@ func TestOnDataWithoutOnOpen(t *testing.T) {
 	h.OnClose(c, nil)
 	if c.Context() != nil {
 		t.Errorf("got context %v after OnClose; want nil", c.Context())
+	}
+}
+
+// TestExchangeOnlyWhileBusy: a connection holds a parser (an exchange) from a request's first
+// byte until no byte of an unanswered request is left, and only a small conn in between. A
+// request split across reads keeps its parser, also behind pipelined ones; an exchange put
+// back, after an answer or at OnClose, is as fresh as a new one, holding nothing of the
+// connection's bytes.
+func TestExchangeOnlyWhileBusy(t *testing.T) {
+	if n := unsafe.Sizeof(conn{}); n > 24 {
+		t.Errorf("conn is %d bytes; want at most 24, what an idle keep-alive connection keeps", n)
+	}
+	h := newHandler(t, Config{})
+	fresh := exchange{p: newParser(h.lim)}
+	d := conntest.Open(h, "")
+	state := func() *conn { return d.C.Context().(*conn) }
+	if ex := state().ex; ex != nil {
+		t.Fatalf("got an exchange before any input; want none")
+	}
+
+	const get = "GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n"
+	post := "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
+	d.Feed([]byte(get))
+	if ex := state().ex; ex != nil {
+		t.Errorf("got an exchange held after a whole request was answered; want it back in the pool")
+	}
+
+	// Two whole requests and the first half of a third, then the rest in two reads.
+	cut := strings.Index(post, "\r\n\r\n") + 6
+	d.Feed([]byte(get + get + post[:cut]))
+	ex := state().ex
+	if ex == nil || state().phase != waitBody {
+		t.Fatalf("got exchange %p in phase %d after half a body; want one, waiting for the body", ex, state().phase)
+	}
+	d.Feed([]byte(post[cut : cut+1]))
+	if state().ex != ex {
+		t.Errorf("the request split across reads changed parser: %p, then %p", ex, state().ex)
+	}
+	d.Feed([]byte(post[cut+1:]))
+	if state().ex != nil {
+		t.Errorf("got an exchange held once the split request was answered; want none")
+	}
+	if *ex != fresh {
+		t.Errorf("an exchange back in the pool is %+v; want it as new, %+v", *ex, fresh)
+	}
+	got := readReplies(t, d.C.Output(), []string{"GET", "GET", "GET", "POST"})
+	if got[3].status != 200 || got[3].body != "hello" {
+		t.Errorf("split request: got %d %q; want 200 hello", got[3].status, got[3].body)
+	}
+
+	// Closed with a request half in: OnClose puts its exchange back, reset.
+	d.Feed([]byte("GET /plain"))
+	ex = state().ex
+	if ex == nil {
+		t.Fatal("got no exchange with a request line half in")
+	}
+	d.Close(nil)
+	if *ex != fresh {
+		t.Errorf("an exchange put back at OnClose is %+v; want it as new, %+v", *ex, fresh)
 	}
 }

@@ -76,6 +76,22 @@ func TestHeaderTimeoutStopsSlowloris(t *testing.T) {
 	}
 }
 
+// TestEmptyInputKeepsTheRequestClock: an OnData call with no bytes (a backend presenting
+// nothing new) neither ends the request in progress nor restarts its header limit.
+func TestEmptyInputKeepsTheRequestClock(t *testing.T) {
+	h, d := timed(t, Config{})
+	d.Feed([]byte("GET /plaintext HTTP/1.1\r\n"))
+	d.Advance(2 * time.Second)
+	if n, a := h.OnData(d.C, nil); n != 0 || a != reactor.None {
+		t.Errorf("OnData with no input = %d, %v; want 0, none", n, a)
+	}
+	d.Feed([]byte("Host: x\r\n"))
+	d.Advance(time.Second)
+	if out := string(d.C.Output()); !d.C.Closed() || !strings.HasPrefix(out, timeoutReply) {
+		t.Fatalf("3s into a header, with an empty OnData on the way: closed=%v, reply %q; want 408 and close", d.C.Closed(), out)
+	}
+}
+
 func TestBodyTimeout(t *testing.T) {
 	_, d := timed(t, Config{})
 	d.Feed([]byte("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc"))

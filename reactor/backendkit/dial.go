@@ -2,8 +2,10 @@ package backendkit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"time"
 
@@ -44,7 +46,24 @@ func DialTCP(ctx context.Context, timeout time.Duration, addr string) (*net.TCPC
 	d := net.Dialer{Timeout: timeout}
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, DialError(addr, err)
+		return nil, DialError(addr, namedDeadline(err))
 	}
 	return c.(*net.TCPConn), nil
 }
+
+// namedDeadline makes the error of a connect that ran out of time wrap context.DeadlineExceeded,
+// as Conn.Dial promises. net wraps it when it sees the context's deadline first; but it gives the
+// socket the same deadline, and when that one fires first it reports only the poller's
+// os.ErrDeadlineExceeded.
+func namedDeadline(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, context.DeadlineExceeded) {
+		return deadlineExceeded{err}
+	}
+	return err
+}
+
+// deadlineExceeded is a connect's timeout in which errors.Is finds context.DeadlineExceeded too.
+type deadlineExceeded struct{ error }
+
+func (e deadlineExceeded) Unwrap() error        { return e.error }
+func (e deadlineExceeded) Is(target error) bool { return target == context.DeadlineExceeded }

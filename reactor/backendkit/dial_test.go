@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -54,5 +55,23 @@ func TestDialTCP(t *testing.T) {
 	cancel()
 	if _, err := DialTCP(ctx, time.Second, "127.0.0.1:9"); !errors.Is(err, reactor.ErrDialFailed) || !errors.Is(err, context.Canceled) {
 		t.Errorf("DialTCP with a cancelled context: %v; want ErrDialFailed and context.Canceled", err)
+	}
+}
+
+// A connect whose socket deadline fires before its context's is reported by net with the
+// poller's timeout alone; DialTCP's error names context.DeadlineExceeded all the same.
+func TestDialTimeoutIsDeadlineExceeded(t *testing.T) {
+	raw := &net.OpError{Op: "dial", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	err := DialError("127.0.0.1:1", namedDeadline(raw))
+	for _, want := range []error{reactor.ErrDialFailed, context.DeadlineExceeded, os.ErrDeadlineExceeded} {
+		if !errors.Is(err, want) {
+			t.Errorf("%v: errors.Is(err, %v) = false; want true", err, want)
+		}
+	}
+	if got, want := err.Error(), "reactor: dial 127.0.0.1:1: "+raw.Error(); got != want {
+		t.Errorf("message %q; want %q", got, want)
+	}
+	if err := namedDeadline(syscall.ECONNREFUSED); errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("namedDeadline(ECONNREFUSED) = %v, a deadline; want it as it was", err)
 	}
 }

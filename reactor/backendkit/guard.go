@@ -36,6 +36,17 @@ func CallData(log *slog.Logger, h reactor.Handler, c reactor.Conn, in []byte) (n
 	return n, a, nil
 }
 
+// CallReadEOF calls h.OnReadEOF(c) for a backend whose handler is a reactor.HalfCloser,
+// recovering a panic as CallOpen does.
+func CallReadEOF(log *slog.Logger, h reactor.HalfCloser, c reactor.Conn) (a reactor.Action, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = HandlerPanic(log, c.RemoteAddr().String(), v)
+		}
+	}()
+	return h.OnReadEOF(c), nil
+}
+
 // CallClose calls h.OnClose(c, cause) for a backend. The connection is gone already, so a
 // panic is only logged.
 func CallClose(log *slog.Logger, h reactor.Handler, c reactor.Conn, cause error) {

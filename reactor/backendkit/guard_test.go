@@ -22,6 +22,20 @@ func (p panicky) OnData(c reactor.Conn, in []byte) (int, reactor.Action) {
 }
 func (panicky) OnClose(reactor.Conn, error) { panic("close") }
 
+// halfCloser answers OnReadEOF with a, or panics when panics is set.
+type halfCloser struct {
+	reactor.NopHandler
+	a      reactor.Action
+	panics bool
+}
+
+func (h halfCloser) OnReadEOF(reactor.Conn) reactor.Action {
+	if h.panics {
+		panic("read EOF")
+	}
+	return h.a
+}
+
 func TestGuardedCalls(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	c := conntest.NewConn("")
@@ -38,4 +52,12 @@ func TestGuardedCalls(t *testing.T) {
 		t.Errorf("CallData = %d, %v, %v; want 1, none, nil", n, a, err)
 	}
 	backendkit.CallClose(log, panicky{}, c, nil) // must not panic
+	if _, err := backendkit.CallReadEOF(log, halfCloser{panics: true}, c); !errors.Is(err, reactor.ErrHandlerPanic) {
+		t.Errorf("CallReadEOF of a panicking OnReadEOF = %v; want ErrHandlerPanic", err)
+	}
+	for _, want := range []reactor.Action{reactor.None, reactor.Close} {
+		if a, err := backendkit.CallReadEOF(log, halfCloser{a: want}, c); a != want || err != nil {
+			t.Errorf("CallReadEOF = %v, %v; want %v, nil", a, err, want)
+		}
+	}
 }

@@ -46,9 +46,17 @@ func (q *Outbound) Write(p []byte) {
 }
 
 // Buffers returns the pending bytes as slices for one vectored write, at most max of them
-// (0: all). The slices stay valid until the next Write, Discard or Reset.
+// (0: all). The slices stay valid until the next Write, Discard or Reset. The list is q's
+// own, kept for the next call.
 func (q *Outbound) Buffers(max int) [][]byte {
-	q.vec = q.vec[:0]
+	q.vec = q.AppendBuffers(q.vec[:0], max)
+	return q.vec
+}
+
+// AppendBuffers is Buffers into dst: it appends the slices to dst and returns it. A backend
+// that flushes its connections one at a time can pass one list of its own for all of them,
+// and so spare every connection that has written the list Buffers keeps in q.
+func (q *Outbound) AppendBuffers(dst [][]byte, max int) [][]byte {
 	for i, c := range q.chunks {
 		if max > 0 && i == max {
 			break
@@ -57,9 +65,9 @@ func (q *Outbound) Buffers(max int) [][]byte {
 		if i == 0 {
 			b = b[q.head:]
 		}
-		q.vec = append(q.vec, b)
+		dst = append(dst, b)
 	}
-	return q.vec
+	return dst
 }
 
 // Discard drops the first n pending bytes (those a write sent) and recycles drained chunks.

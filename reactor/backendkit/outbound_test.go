@@ -43,6 +43,28 @@ func TestOutboundRoundTrip(t *testing.T) {
 	}
 }
 
+// TestOutboundAppendBuffers: AppendBuffers gives what Buffers gives, after what dst held,
+// and leaves q without a list of its own.
+func TestOutboundAppendBuffers(t *testing.T) {
+	var q Outbound
+	q.Write(make([]byte, 2*chunkSize+5))
+	q.Discard(7)
+	dst := make([][]byte, 1, 8)
+	got := q.AppendBuffers(dst, 2)
+	if len(got) != 3 || &got[0] != &dst[0] {
+		t.Fatalf("got %d slices; want dst's one and 2 more, in dst", len(got))
+	}
+	if len(got[1]) != chunkSize-7 || len(got[2]) != chunkSize {
+		t.Errorf("got slices of %d and %d bytes; want %d and %d", len(got[1]), len(got[2]), chunkSize-7, chunkSize)
+	}
+	if q.vec != nil {
+		t.Errorf("q keeps a list of %d after AppendBuffers; want none", cap(q.vec))
+	}
+	if all := q.AppendBuffers(nil, 0); len(all) != 3 {
+		t.Errorf("got %d slices with no maximum; want 3", len(all))
+	}
+}
+
 func TestOutboundReset(t *testing.T) {
 	var q Outbound
 	q.Write(make([]byte, 3*chunkSize+5))

@@ -7,9 +7,14 @@
 //
 // Run starts real servers on 127.0.0.1:0 and talks to them over loopback with plain sockets. It
 // checks the contract written in package reactor (open/data/close once and in order, lent
-// inbound bytes, ordered AsyncWrite, flushing Close, bounded buffers, clean Shutdown with no
-// goroutine or descriptor left behind, panics contained) and the three protocols end to end
-// (echo, http1, chat). Every wait is bounded, so a broken backend fails instead of hanging.
+// inbound bytes, ordered AsyncWrite, flushing Close, resetting Abort, half-closes both ways,
+// outbound connections made with Dial, bounded buffers, clean Shutdown with no goroutine or
+// descriptor left behind, panics contained) and the three protocols end to end (echo, http1,
+// chat). Every wait is bounded, so a broken backend fails instead of hanging. What a backend
+// lists in Info.Unsupported is skipped with the reason; a backend whose every connection has a
+// goroutine of its own says so with the GoroutinePerConn option:
+//
+//	func TestConformance(t *testing.T) { reactortest.Run(t, stdnet.New, reactortest.GoroutinePerConn()) }
 //
 // A protocol's author runs the protocol's tests on every backend with ForEachBackend, serves
 // the handler wrapped in an OrderChecker to have the callback order checked too, and uses

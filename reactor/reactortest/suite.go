@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,9 +20,14 @@ import (
 
 // Run runs the whole conformance suite against the backend newBackend makes. After every
 // scenario, once its servers are shut down and its clients closed, goroutines and descriptors
-// must be back where they were before it began.
-func Run(t *testing.T, newBackend reactor.Constructor) {
+// must be back where they were before it began. A scenario for a contract point the backend
+// lists in Info.Unsupported skips, saying so; one for a point it does not list fails on
+// reactor.ErrNotSupported like on any other error.
+func Run(t *testing.T, newBackend reactor.Constructor, opts ...Option) {
 	s := &suite{newBackend: newBackend}
+	for _, o := range opts {
+		o(s)
+	}
 	s.warmUp(t)
 	for _, sc := range []struct {
 		name string
@@ -45,6 +51,9 @@ func Run(t *testing.T, newBackend reactor.Constructor) {
 		{"HTTPTenThousandPipelined", s.testHTTPTenThousandPipelined},
 		{"HTTPFaults", s.testHTTPFaults},
 		{"HalfClose", s.testHalfClose},
+		{"HalfCloser", s.testHalfCloser},
+		{"AbortResets", s.testAbortResets},
+		{"Dial", s.testDial},
 		{"ConnectChurn", s.testConnectChurn},
 		{"SlowPeers", s.testSlowPeers},
 		{"SharedPort", s.testSharedPort},
@@ -68,7 +77,8 @@ func Run(t *testing.T, newBackend reactor.Constructor) {
 // It is not a subtest, so that -run cannot filter it out.
 func (s *suite) warmUp(t *testing.T) {
 	warm := s.start(t, reactor.Config{}, echo.Handler{})
-	s.maxConns = warm.b.Info().MaxConns
+	s.info = warm.b.Info()
+	s.maxConns = s.info.MaxConns
 	c := warm.dial(t)
 	c.Write([]byte("x"))
 	readFull(t, c, 1)
@@ -76,12 +86,43 @@ func (s *suite) warmUp(t *testing.T) {
 	warm.shutdown()
 }
 
+// Option tells Run something about the backend that its Info does not say.
+type Option func(*suite)
+
+// GoroutinePerConn tells Run that the backend gives every connection a goroutine of its own, one
+// it dialed included (reactor.Conn.Dial), so that the callbacks of a connection and of one it
+// dialed may run at the same time. Without it, Run checks that they never do, as on a backend
+// whose event loops own the connections.
+func GoroutinePerConn() Option { return func(s *suite) { s.goroutinePerConn = true } }
+
 type suite struct {
 	newBackend reactor.Constructor
+	info       reactor.Info
+	// goroutinePerConn: see GoroutinePerConn.
+	goroutinePerConn bool
 	// maxConns is the backend's own connection limit (Info.MaxConns), 0 for none. Scenarios
 	// that hold hundreds of connections at once stay within it; clients and servers share
 	// this process, so each connection costs two descriptors here.
 	maxConns int
+}
+
+// requires skips t, saying why, when the backend lists one of points in Info.Unsupported.
+func (s *suite) requires(t *testing.T, points ...string) {
+	t.Helper()
+	for _, p := range points {
+		if slices.Contains(s.info.Unsupported, p) {
+			t.Skipf("%s lists %s in Info.Unsupported", s.info.Name, p)
+		}
+	}
+}
+
+// unlisted describes err, which a call to point returned, for a failure: when it is
+// reactor.ErrNotSupported, it adds that the backend does not list point in Info.Unsupported.
+func (s *suite) unlisted(point string, err error) string {
+	if errors.Is(err, reactor.ErrNotSupported) {
+		return fmt.Sprintf("%s: %v, but %s does not list %s in Info.Unsupported", point, err, s.info.Name, point)
+	}
+	return fmt.Sprintf("%s: %v", point, err)
 }
 
 // most returns n, or fewer when the backend cannot hold n connections at once in this process.

@@ -1,7 +1,6 @@
 package reactortest
 
 import (
-	"fmt"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -279,30 +278,42 @@ func (s *suite) testAfterFuncNotAfterClose(t *testing.T) {
 // testAfterFuncTenThousand: 1,000 connections (fewer on a backend that cannot hold them) each
 // arm 10 timers in OnOpen, in a shuffled order, with durations 30ms apart between 50ms and
 // 0.4s. Each timer runs once, never early, and a connection's timers run in the order of their
-// deadlines, which each reports to the peer; all is done within a bounded time.
+// deadlines; all is done within a bounded time.
+//
+// A deadline is when AfterFunc was called plus d, and the call itself takes time (much of it
+// on a loaded machine), so each timer knows its deadline only within [before+d, after+d],
+// before and after being read around the call. A timer that runs after another whose window
+// lies wholly after its own ran out of order; windows that overlap prove nothing either way.
 func (s *suite) testAfterFuncTenThousand(t *testing.T) {
 	const perConn = 10
 	conns := s.most(1000)
-	var early atomic.Int32
+	var early, inverted atomic.Int32
 	var runs atomic.Int64
 	var accepted atomic.Int64
 	var oc *OrderChecker
 	oc, _ = openedConns(0, nil)
 	oc.inner = funcHandler{open: func(c reactor.Conn) {
 		i := int(accepted.Add(1))
+		var lastLo time.Time // the latest lower bound of a deadline run so far; the owner's only
 		for k := 0; k < perConn; k++ {
 			// 3 is prime to 10: rank runs over every value once, in an order that differs
 			// from the arming order.
 			rank := (k*3 + i) % perConn
 			d := 50*time.Millisecond + time.Duration(rank)*30*time.Millisecond + time.Duration(i%7)*time.Millisecond
-			armed := time.Now()
+			var hi time.Time
+			lo := time.Now().Add(d)
 			c.AfterFunc(d, oc.guard(c, "one of 10,000 timers' functions", func(c reactor.Conn) {
-				if time.Since(armed) < d {
+				if time.Now().Before(lo) {
 					early.Add(1)
 				}
+				if hi.Before(lastLo) {
+					inverted.Add(1)
+				}
+				lastLo = maxTime(lastLo, lo)
 				runs.Add(1)
 				c.Write([]byte{byte(rank)})
 			}))
+			hi = time.Now().Add(d)
 		}
 	}}
 	srv := s.start(t, reactor.Config{}, oc)
@@ -311,23 +322,15 @@ func (s *suite) testAfterFuncTenThousand(t *testing.T) {
 	for i := 0; i < conns; i++ {
 		cs = append(cs, srv.dial(t))
 	}
-	var bad []string
 	for i, c := range cs {
-		got := readFull(t, c, perConn)
-		if len(got) < perConn {
+		if got := readFull(t, c, perConn); len(got) < perConn {
 			t.Fatalf("connection %d: %d of its %d timers reported", i, len(got), perConn)
 		}
-		for k, r := range got {
-			if int(r) != k && len(bad) < 5 {
-				bad = append(bad, fmt.Sprintf("connection %d: deadline order %v", i, got))
-				break
-			}
-		}
+	}
+	if n := inverted.Load(); n > 0 {
+		t.Errorf("%d timers ran after a timer of the same connection due wholly later; want them in deadline order", n)
 	}
 	took := time.Since(begun)
-	for _, b := range bad {
-		t.Errorf("timers out of deadline order: %s; want 0 to 9", b)
-	}
 	t.Logf("%d timers on %d connections ran in %v", perConn*conns, conns, took.Round(time.Millisecond))
 	// The longest timer is 0.4s; the rest is dialing and the loaded machine.
 	if took > ioTimeout {
@@ -345,4 +348,11 @@ func (s *suite) testAfterFuncTenThousand(t *testing.T) {
 	}
 	srv.shutdown()
 	oc.Check(t)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

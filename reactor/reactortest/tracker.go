@@ -37,6 +37,7 @@ type OrderChecker struct {
 
 type connState struct {
 	open, closed bool
+	readEOF      bool // OnReadEOF was called (halfCloseChecker)
 	busy         atomic.Bool
 }
 
@@ -87,6 +88,9 @@ func (oc *OrderChecker) OnData(c reactor.Conn, in []byte) (int, reactor.Action) 
 	if !st.open || st.closed {
 		oc.problems = append(oc.problems, "OnData before OnOpen or after OnClose")
 	}
+	if st.readEOF {
+		oc.problems = append(oc.problems, "OnData after OnReadEOF")
+	}
 	oc.mu.Unlock()
 	if len(in) == 0 {
 		oc.problem("OnData called with no bytes")
@@ -126,6 +130,37 @@ func (oc *OrderChecker) OnDrain(c reactor.Conn) {
 	if d, ok := oc.inner.(reactor.Drainer); ok {
 		d.OnDrain(c)
 	}
+}
+
+// halfCloseChecker is an OrderChecker for a handler that is a reactor.HalfCloser, which it is
+// too: OnReadEOF is checked like the other callbacks, and comes at most once, after OnOpen,
+// before OnClose and after every OnData.
+type halfCloseChecker struct{ *OrderChecker }
+
+// halfCloseHandler is a Handler that is a HalfCloser.
+type halfCloseHandler interface {
+	reactor.Handler
+	reactor.HalfCloser
+}
+
+func newHalfCloseChecker(h halfCloseHandler) halfCloseChecker {
+	return halfCloseChecker{NewOrderChecker(h)}
+}
+
+// OnReadEOF checks the connection is open and calls the wrapped handler's OnReadEOF.
+func (hc halfCloseChecker) OnReadEOF(c reactor.Conn) reactor.Action {
+	st := hc.enter(c, "OnReadEOF")
+	defer st.busy.Store(false)
+	hc.mu.Lock()
+	if !st.open || st.closed {
+		hc.problems = append(hc.problems, "OnReadEOF before OnOpen or after OnClose")
+	}
+	if st.readEOF {
+		hc.problems = append(hc.problems, "OnReadEOF called twice")
+	}
+	st.readEOF = true
+	hc.mu.Unlock()
+	return hc.inner.(reactor.HalfCloser).OnReadEOF(c)
 }
 
 // guard wraps f, a function that c's owner runs for a Post or an AfterFunc (what names which),
