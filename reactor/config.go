@@ -55,6 +55,10 @@ type Config struct {
 	// context passed to Dial may set an earlier deadline). Default DefaultDialTimeout.
 	DialTimeout time.Duration
 
+	// Stats, when set, is where the backend counts connections, bytes and closes (see Stats);
+	// nil counts nothing. Several backends may share one.
+	Stats *Stats
+
 	// Logger receives the backend's own reports (handler panics, accept errors). Default
 	// slog.Default().
 	Logger *slog.Logger

@@ -41,9 +41,11 @@ func (l *loop) accept() {
 		case unix.EINTR, unix.ECONNABORTED:
 			continue
 		case unix.EMFILE, unix.ENFILE:
+			l.st.AcceptError()
 			l.shed(err)
 			return
 		default:
+			l.st.AcceptError()
 			if n, ok := l.s.acceptLog.Allow(); ok {
 				l.log.Error("epoll: accept failed", "err", os.NewSyscallError("accept4", err), "suppressed", n)
 			}
@@ -53,7 +55,7 @@ func (l *loop) accept() {
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 		target := l.peers[l.next]
 		l.next = (l.next + 1) % len(l.peers)
-		c := &conn{l: target, fd: int32(fd), local: l.local}
+		c := &conn{l: target, h: l.h, fd: int32(fd), local: l.local}
 		c.remote.set(&l.rsa)
 		if l.local.unspecified() && getsockname(fd, &l.rsa) == nil {
 			c.local.set(&l.rsa)
@@ -129,13 +131,7 @@ func (l *loop) attach(c *conn) {
 		unix.Close(int(c.fd)) // accepted as Shutdown began; never opened, so no callbacks are owed
 		return
 	}
-	var slot int32
-	if k := len(l.free); k > 0 {
-		slot, l.free = l.free[k-1], l.free[:k-1]
-	} else {
-		slot = int32(len(l.conns))
-		l.conns = append(l.conns, nil)
-	}
+	slot := l.takeSlot()
 	events := uint32(unix.EPOLLIN)
 	if l.edge {
 		// Registered once for both directions; edges then say "new input" and "room again",
@@ -156,9 +152,35 @@ func (l *loop) attach(c *conn) {
 		l.log.Error(l.mech.String()+": cannot register connection", "err", err)
 		return
 	}
-	c.slot, c.events = slot, events
+	c.events = events
+	l.putConn(c, slot)
+	l.countOpen(c, false)
+	l.open(c)
+}
+
+// takeSlot reserves a slot in l.conns for a new connection.
+func (l *loop) takeSlot() int32 {
+	if k := len(l.free); k > 0 {
+		slot := l.free[k-1]
+		l.free = l.free[:k-1]
+		return slot
+	}
+	l.conns = append(l.conns, nil)
+	return int32(len(l.conns) - 1)
+}
+
+// putConn makes c the loop's connection in slot, one that Shutdown waits for.
+func (l *loop) putConn(c *conn, slot int32) {
+	c.slot = slot
 	l.conns[slot] = c
 	l.live++
+}
+
+// addConn gives c a slot of its own (a dial, which registers its socket later).
+func (l *loop) addConn(c *conn) { l.putConn(c, l.takeSlot()) }
+
+// open calls OnOpen for a connection, accepted or dialed, and acts on what it did.
+func (l *loop) open(c *conn) {
 	if err := l.callOpen(c); err != nil {
 		l.abort(c, err)
 		return

@@ -26,7 +26,13 @@ import (
 
 func startForAllocs(t *testing.T, h reactor.Handler) net.Conn {
 	t.Helper()
-	b, err := New(reactor.Config{Addr: "127.0.0.1:0", Loops: 1})
+	return startCounting(t, h, nil)
+}
+
+// startCounting is startForAllocs with the server counting into st (nil: not counting).
+func startCounting(t *testing.T, h reactor.Handler, st *reactor.Stats) net.Conn {
+	t.Helper()
+	b, err := New(reactor.Config{Addr: "127.0.0.1:0", Loops: 1, Stats: st})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,9 +111,19 @@ func TestAllocsPipelinedHTTP(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are meaningless under -race (sync.Pool drops items)")
 	}
-	h := http1.New(http1.Config{})
+	t.Run("plain", func(t *testing.T) { allocsPipelinedHTTP(t, false) })
+	// What serve --metrics-addr turns on: the backend's Stats and http's latency histogram.
+	t.Run("counting", func(t *testing.T) { allocsPipelinedHTTP(t, true) })
+}
+
+func allocsPipelinedHTTP(t *testing.T, counting bool) {
+	h := http1.New(http1.Config{Timing: counting})
 	t.Cleanup(h.Close)
-	c := startForAllocs(t, h)
+	var st *reactor.Stats
+	if counting {
+		st = new(reactor.Stats)
+	}
+	c := startCounting(t, h, st)
 	const req = "GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 	// Learn the length of one response (it does not change: Date has a fixed width).

@@ -7,8 +7,11 @@ package epoll
 
 import (
 	"io"
+	"os"
 	"time"
 
+	"github.com/reactorlab/reactor/reactor"
+	"github.com/reactorlab/reactor/reactor/backendkit"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,6 +23,10 @@ type lingerer struct {
 
 // beginClose stops reading from c and closes it once its output is sent.
 func (l *loop) beginClose(c *conn, cause error) {
+	if c.state == stateConnecting {
+		l.failDial(c, cause) // Shutdown: no connection to close gracefully
+		return
+	}
 	if c.state != stateOpen {
 		return
 	}
@@ -51,8 +58,8 @@ func linger(c *conn) {
 // write side is shut down (FIN) and the connection, closed as far as the handler knows, goes
 // on discarding input until the peer's FIN or drainLinger, whichever comes first.
 func (l *loop) finishClose(c *conn) {
-	if c.closeErr == io.EOF {
-		l.release(c, io.EOF) // the peer has finished sending: nothing can provoke a reset
+	if c.closeErr == io.EOF || c.eof {
+		l.release(c, c.closeErr) // the peer has finished sending: nothing can provoke a reset
 		return
 	}
 	if err := unix.Shutdown(int(c.fd), unix.SHUT_WR); err != nil {
@@ -82,6 +89,7 @@ func (l *loop) finishClose(c *conn) {
 func (l *loop) discard(c *conn) bool {
 	for i := 1; ; i++ {
 		n, err := unix.Read(int(c.fd), l.buf)
+		l.st.Received(n)
 		switch {
 		case err == unix.EAGAIN:
 			return true
@@ -123,9 +131,59 @@ func (l *loop) expireLingering() {
 	}
 }
 
+// closeWrite carries out CloseWrite: output stops, and the write side is shut down once what
+// was written is sent (flush, shutWrite).
+func (l *loop) closeWrite(c *conn) {
+	// Under the mutex, as AsyncWrite checks req under it: every AsyncWrite either is in the
+	// inbox by now, to go out before the FIN, or fails.
+	l.mu.Lock()
+	c.req.Or(reqWriteShut)
+	l.mu.Unlock()
+	if c.backlog.Load() != int64(c.out.Len()) {
+		l.takeInboxed(c)
+	}
+	c.shut = shutAsked // the settle after the callback flushes, then shuts down
+}
+
+// shutWrite shuts down c's write side, its output all sent. If its peer's end of stream was
+// given to a HalfCloser already, nothing is left to happen on the connection, and it closes.
+func (l *loop) shutWrite(c *conn) {
+	c.shut = shutDone
+	if err := unix.Shutdown(int(c.fd), unix.SHUT_WR); err != nil {
+		l.abort(c, os.NewSyscallError("shutdown", err))
+		return
+	}
+	if c.eof {
+		l.release(c, nil)
+	}
+}
+
+// readEOF gives the peer's end of stream to a HalfCloser handler. Reading stops for good — the
+// input left unconsumed is dropped, and level-triggered, the interest in input with it, as the
+// socket would be readable forever — while the connection stays open for writing until the
+// handler ends it. If its write side is shut already, nothing is left, and it closes.
+func (l *loop) readEOF(c *conn) {
+	c.eof = true
+	c.dropTail()
+	l.hold() // select watches it no more, and sweeps it for errors
+	a, err := backendkit.CallReadEOF(l.log, c.h.halfCloser, c)
+	if err != nil {
+		l.abort(c, err)
+		return
+	}
+	l.settle(c)
+	if a == reactor.Close || c.shut == shutDone {
+		l.beginClose(c, nil)
+	}
+}
+
 // abort closes c at once, dropping its pending output.
 func (l *loop) abort(c *conn, cause error) {
-	if c.state == stateClosed {
+	switch c.state {
+	case stateClosed:
+		return
+	case stateConnecting:
+		l.failDial(c, cause)
 		return
 	}
 	// A reset rather than a FIN: the output is being thrown away, and the kernel should not go
@@ -142,10 +200,13 @@ func (l *loop) release(c *conn, cause error) {
 	c.req.Or(reqClosed)
 	c.dropTail()
 	c.out.Reset()
-	c.backlog.Store(0) // for Buffered: an abort dropped the output
+	l.st.Buffer(-int(c.backlog.Swap(0))) // for Buffered: an abort dropped the output
 	if c.held {
 		c.held = false
 		l.nheld--
+	}
+	if c.eof {
+		l.nheld-- // see readEOF
 	}
 	if c.timers != nil {
 		l.stopTimers(c)
@@ -153,8 +214,10 @@ func (l *loop) release(c *conn, cause error) {
 	l.conns[c.slot] = nil
 	l.free = append(l.free, c.slot)
 	l.live--
-	l.poll.del(int(c.fd))
-	unix.Close(int(c.fd)) // also takes it out of an epoll set
+	if c.fd >= 0 { // a dial looking up its host name has no socket yet
+		l.poll.del(int(c.fd))
+		unix.Close(int(c.fd)) // also takes it out of an epoll set
+	}
 	if !lingered {
 		l.callClose(c, cause)
 	}

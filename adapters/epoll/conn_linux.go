@@ -6,7 +6,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/reactorlab/reactor/reactor"
 	"github.com/reactorlab/reactor/reactor/backendkit"
@@ -14,34 +13,46 @@ import (
 
 // Connection states, owned by the loop.
 const (
-	stateOpen      uint8 = iota // reading and writing
-	stateClosing                // no more reading; flushing what was written, then closing
-	stateLingering              // output sent, FIN sent, OnClose called; discarding input until the peer's FIN
-	stateClosed                 // descriptor closed, OnClose called
+	stateOpen       uint8 = iota // reading and writing
+	stateClosing                 // no more reading; flushing what was written, then closing
+	stateLingering               // output sent, FIN sent, OnClose called; discarding input until the peer's FIN
+	stateClosed                  // descriptor closed, OnClose called
+	stateConnecting              // dialed, not connected yet (dial_linux.go); OnOpen not called
 )
 
 // Requests another goroutine (or the connection's own callback) leaves for the loop in
 // conn.req. They are atomic bits so that Write and AsyncWrite can refuse bytes for a connection
 // that is on its way out without taking a lock.
 const (
-	reqClose  uint32 = 1 << iota // Close: flush, then close
-	reqAbort                     // Abort or a broken high-water mark: close now
-	reqClosed                    // the loop has closed the connection
+	reqClose     uint32 = 1 << iota // Close: flush, then close
+	reqAbort                        // Abort or a broken high-water mark: close now
+	reqClosed                       // the loop has closed the connection
+	reqWriteShut                    // CloseWrite: no more output, though the connection is not closing
+
+	reqEnding = reqClose | reqAbort | reqClosed // the connection is on its way out
 )
 
-// conn is one accepted connection. It is kept small on purpose — an idle connection costs its
-// struct (208 bytes, pinned by TestConnSize), its slot in the loop's table and one tiny array
-// inside out — and holds no buffer while idle: unconsumed input (in) and pending output (out's
-// chunks) come from pools and go back as soon as they drain.
+// CloseWrite's progress, in conn.shut.
+const (
+	shutAsked uint8 = 1 + iota // CloseWrite was called: FIN once the output is sent
+	shutDone                   // the write side is shut down
+)
+
+// conn is one connection, accepted or dialed. It is kept small on purpose — an idle connection
+// costs its struct (208 bytes, pinned by TestConnSize), its slot in the loop's table and one
+// tiny array inside out — and holds no buffer while idle: unconsumed input (in) and pending
+// output (out's chunks) come from pools and go back as soon as they drain.
 //
 // The fields of four bytes and less come in pairs that fill a word each (fd and slot, eight
-// flags, events and req), so the struct has no padding.
+// flags, events and req); the two flags of half-closing share a word with room for six bytes
+// more. Abort's cause waits in the loop (loop.aborts), not here: aborts are rare.
 //
 // Fields marked "loop" are touched only by the goroutine of the loop that owns the connection.
 type conn struct {
-	l    *loop // owner; fixed at accept
-	fd   int32 // loop; a descriptor is a C int
-	slot int32 // loop: index in l.conns, carried in the epoll event
+	l    *loop    // owner; fixed at accept or Dial
+	h    *handler // what serves it: the server's handler, or the one given to Dial
+	fd   int32    // loop; a descriptor is a C int
+	slot int32    // loop: index in l.conns, carried in the epoll event
 
 	state   uint8 // loop
 	paused  bool  // loop: reading stopped while our own output is above the high-water half
@@ -54,6 +65,9 @@ type conn struct {
 	resumed  bool // loop: ResumeRead since the last settle: re-arm (edge-triggered) and deliver waiting input
 	above    bool // loop: pending output was above Config.LowWater at a flush (Drainer handlers only)
 	drainDue bool // loop: pending output fell to LowWater or below; OnDrain at the end of the round
+
+	shut uint8 // loop: CloseWrite's progress (shutAsked, shutDone)
+	eof  bool  // loop: the peer's end of stream went to a HalfCloser; reading has stopped for good
 
 	events uint32        // loop: interest registered with epoll (level-triggered mode)
 	req    atomic.Uint32 // req* bits; set under l.mu
@@ -68,10 +82,9 @@ type conn struct {
 	// backlog counts the bytes accepted for sending and not yet sent: Writes and AsyncWrites
 	// alike, including AsyncWrite bytes still waiting in the loop's inbox. The high-water mark
 	// is checked against it; it is atomic because AsyncWrite reads it from other goroutines.
-	backlog  atomic.Int64
-	abortErr error // guarded by l.mu: Abort's cause
+	backlog atomic.Int64
 
-	remote, local sockAddr // fixed at accept
+	remote, local sockAddr // fixed at accept or connect
 }
 
 var _ reactor.Conn = (*conn)(nil)
@@ -99,6 +112,7 @@ func (c *conn) Write(p []byte) (int, error) {
 	}
 	c.out.Write(p)
 	c.backlog.Add(int64(len(p)))
+	c.l.st.Buffer(len(p))
 	return len(p), nil
 }
 
@@ -137,10 +151,23 @@ func (c *conn) Abort(cause error) {
 // callbacks and then settles the connection as after one. It does not allocate: the inbox
 // holds the func value.
 func (c *conn) Post(f func(reactor.Conn)) error {
-	if c.req.Load() != 0 {
+	if c.req.Load()&reqEnding != 0 {
 		return reactor.ErrConnClosed
 	}
 	return c.l.postFunc(c, f)
+}
+
+// CloseWrite sends the output written so far, AsyncWrites made before it included, then shuts
+// down the sending half of the connection (TCP FIN); reading goes on. Later writes fail with
+// ErrConnClosed. Once a HalfCloser handler has had the peer's end of stream too, the connection
+// closes with a nil cause. Only from the connection's own callbacks; later calls, and calls on
+// a closing connection, do nothing.
+func (c *conn) CloseWrite() error {
+	if c.state != stateOpen || c.req.Load() != 0 {
+		return nil
+	}
+	c.l.closeWrite(c)
+	return nil
 }
 
 // PauseRead stops reading from the socket: level-triggered, the loop drops its interest in
@@ -151,9 +178,7 @@ func (c *conn) PauseRead() {
 		return // a closed connection (OnClose) reads nothing, and release counted its pause out
 	}
 	c.held = true
-	if c.l.nheld++; c.l.nheld == 1 && c.l.mech == mechSelect {
-		c.l.heldSweep = time.Now().Add(sweepEvery) // see sweepHeld
-	}
+	c.l.hold()
 	c.l.markDirty(c) // the interest changes when the connection is settled
 }
 
@@ -164,13 +189,14 @@ func (c *conn) ResumeRead() {
 	if !c.held {
 		return
 	}
-	c.held, c.resumed = false, true
+	c.held, c.resumed = false, !c.eof // at its end of stream, there is nothing to resume
 	c.l.nheld--
 	c.l.markDirty(c)
 }
 
-// reading reports whether the loop reads from c: open, and paused for neither reason.
-func (c *conn) reading() bool { return c.state == stateOpen && !c.paused && !c.held }
+// reading reports whether the loop reads from c: open, paused for neither reason, and not yet
+// at its end of stream.
+func (c *conn) reading() bool { return c.state == stateOpen && !c.paused && !c.held && !c.eof }
 
 // Buffered is the output accepted and not yet sent, AsyncWrite bytes still in the inbox
 // included. Safe from any goroutine.

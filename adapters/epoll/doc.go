@@ -37,19 +37,19 @@
 //   - its connections' timers (Conn.AfterFunc), in a min-heap by deadline.
 //
 // A connection belongs to one loop for its whole life, and every callback for it (OnOpen,
-// OnData, OnDrain, OnClose) and every function posted to it or arranged by AfterFunc runs on
-// that loop's goroutine, one after another. The loop repeats one round: wait in epoll_wait;
-// for each ready socket, read and call OnData, or write what is pending; run the timers that
-// are due; carry out the inbox; settle the connections the round touched (send their output,
-// call OnDrain where it is due); then wait again. Nothing else runs: no goroutine per
-// connection and no runtime timer. Every couple of milliseconds a loop yields to the Go
-// scheduler (runtime.Gosched): a goroutine that never parks is otherwise treated as a
+// OnData, OnReadEOF, OnDrain, OnClose) and every function posted to it or arranged by
+// AfterFunc runs on that loop's goroutine, one after another. The loop repeats one round: wait
+// in epoll_wait; for each ready socket, read and call OnData, or write what is pending; run
+// the timers that are due; carry out the inbox; settle the connections the round touched (send
+// their output, call OnDrain where it is due); then wait again. Nothing else runs: no
+// goroutine per connection and no runtime timer. Every couple of milliseconds a loop yields to
+// the Go scheduler (runtime.Gosched): a goroutine that never parks is otherwise treated as a
 // runaway, preempted by force and robbed of its processor at every system call, which was
 // measured to cost far more than the yield. The loop goroutines are not locked to their OS
-// threads, although the first design did so: measured on a 2-core VM, locking made each
-// yield a hand-over between two threads and cost a quarter more CPU per echo round trip at a
-// steady rate, and without the yield it left the retakes in place (up to 8% under pipelined
-// load). Unlocked and yielding, the loop matched a native gnet server on both workloads.
+// threads, although the first design did so: measured on a 2-core VM, locking made each yield
+// a hand-over between two threads and cost a quarter more CPU per echo round trip at a steady
+// rate, and without the yield it left the retakes in place (up to 8% under pipelined load).
+// Unlocked and yielding, the loop matched a native gnet server on both workloads.
 //
 // # Accepting
 //
@@ -71,6 +71,29 @@
 // close", /plaintext) SO_REUSEPORT served 13% more requests per second at 13% less server CPU
 // per request (39 against 48 µs); on keep-alive traffic (wrk -c100) the gap was 6% and 4%. So
 // servers that live on connection churn should set ReusePort; the default stays predictable.
+//
+// # Dialing
+//
+// Conn.Dial connects on the loop of the connection that asks, and the new connection stays
+// there, so the two are never served at the same time. Dial never blocks: it opens a
+// non-blocking socket, starts connect (EINPROGRESS) and registers the socket for
+// writability, which comes when the connection is made or has failed (SO_ERROR says which).
+// Made, it opens like an accepted connection — TCP_NODELAY, OnOpen, its addresses as the
+// kernel has them — served by the handler given to Dial. A dial counts among the loop's
+// connections from the start: Shutdown waits for it, and fails it if it is still connecting.
+//
+// An IP literal is connected to at once (an empty host means 0.0.0.0, the local system, as
+// net.Dial has it). A host name is looked up on a goroutine of the dial's own
+// (net.DefaultResolver.LookupNetIP), whose answer comes back through the inbox; its addresses
+// are tried in order, one at a time, until one connects, and if none does the first failure is
+// the cause reported. The deadline, Config.DialTimeout or ctx's deadline if earlier, is a
+// timer in the loop's heap; ctx's end reaches the loop as a task (context.AfterFunc), and a
+// connect that completes after either is not opened. When the dial ends, whichever way, the
+// timer and the watch on ctx are stopped and the lookup is cancelled; the last loop to exit
+// waits for lookups still returning. A dial that cannot connect calls the handler's OnClose
+// with backendkit.DialError(addr, cause) — the connect's error, context.DeadlineExceeded,
+// context.Cause(ctx), or reactor.ErrServerClosed at Shutdown — and never OnOpen; a failure
+// known inside the asking callback waits for it to return.
 //
 // # Reading
 //
@@ -189,6 +212,18 @@
 // loop exits when its last connection is gone, closing its epoll instance and eventfd. If
 // Shutdown's context ends first, the loops abort what is left and exit; either way Shutdown
 // returns only after every loop goroutine has.
+//
+// # Half-closing
+//
+// Conn.CloseWrite moves the AsyncWrites made before it out of the inbox, refuses later writes,
+// sends what is pending and then shuts down the write side (FIN); reading goes on. A handler
+// that implements reactor.HalfCloser gets OnReadEOF at the peer's FIN instead of a close:
+// reading stops for good (level-triggered, the loop drops its input interest, as a socket at
+// its end of stream stays readable), the connection writes on, and once both halves are done
+// it closes with a nil cause — at once, as the peer can send nothing more to linger for.
+// Both halves ended in order while PauseRead holds the connection make a hang-up, which epoll
+// and poll report whatever the interest; the loop then mutes the socket (one-shot for epoll,
+// left out of the wait for poll) until ResumeRead, so that the input waits and the loop sleeps.
 //
 // # Memory
 //

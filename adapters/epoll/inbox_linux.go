@@ -16,13 +16,16 @@ import (
 type op uint8
 
 const (
-	opWrite   op = iota // move n AsyncWrite bytes from the batch's data to c's outbound queue
-	opTaken             // an opWrite whose bytes a Write already moved (takeInboxed): skip n
-	opPost              // run f on c (Post)
-	opRequest           // act on c.req: a Close or Abort made outside the loop
-	opAttach            // adopt c, accepted by another loop
-	opDrain             // Shutdown: stop accepting, close every connection gracefully
-	opKill              // Shutdown's context ended, or a loop failed: abort every connection
+	opWrite      op = iota // move n AsyncWrite bytes from the batch's data to c's outbound queue
+	opTaken                // an opWrite whose bytes a Write already moved (takeInboxed): skip n
+	opPost                 // run f on c (Post)
+	opRequest              // act on c.req: a Close or Abort made outside the loop
+	opAttach               // adopt c, accepted by another loop
+	opDrain                // Shutdown: stop accepting, close every connection gracefully
+	opKill                 // Shutdown's context ended, or a loop failed: abort every connection
+	opResolved             // a dial's host name is looked up (dialing.resolved, rerr)
+	opDialCancel           // a dial's context has ended
+	opDialFail             // a dial failed with dialing.err, outside the callback that asked for it
 )
 
 type task struct {
@@ -75,6 +78,7 @@ func (l *loop) postWrite(c *conn, p []byte) error {
 		return reactor.ErrOutboundFull
 	}
 	c.backlog.Add(int64(len(p)))
+	l.st.Buffer(len(p))
 	l.inbox.data = append(l.inbox.data, p...)
 	l.pushLocked(task{c: c, op: opWrite, n: len(p)})
 	return nil
@@ -84,7 +88,7 @@ func (l *loop) postWrite(c *conn, p []byte) error {
 func (l *loop) postFunc(c *conn, f func(reactor.Conn)) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.stopped || c.req.Load() != 0 {
+	if l.stopped || c.req.Load()&reqEnding != 0 {
 		return reactor.ErrConnClosed
 	}
 	l.pushLocked(task{c: c, op: opPost, f: f})
@@ -135,25 +139,31 @@ func (l *loop) requestLocked(c *conn, r uint32, cause error) {
 	if old&(reqAbort|reqClosed) != 0 || old&r != 0 {
 		return // already on its way out, for this reason or a stronger one
 	}
+	if l.stopped {
+		return
+	}
 	if r == reqAbort {
-		c.abortErr = cause
+		if l.aborts == nil {
+			l.aborts = make(map[*conn]error)
+		}
+		l.aborts[c] = cause
 	}
-	if !l.stopped {
-		l.pushLocked(task{c: c, op: opRequest})
-	}
+	l.pushLocked(task{c: c, op: opRequest})
 }
 
 // handleRequest carries out the Close or Abort recorded in c.req.
 func (l *loop) handleRequest(c *conn) {
 	r := c.req.Load()
 	switch {
-	case c.state == stateClosed:
 	case r&reqAbort != 0:
 		l.mu.Lock()
-		cause := c.abortErr
+		cause, asked := l.aborts[c]
+		delete(l.aborts, c) // a connection that closed meanwhile leaves nothing behind either
 		l.mu.Unlock()
-		l.abort(c, cause)
-	case r&reqClose != 0:
+		if asked && c.state != stateClosed {
+			l.abort(c, cause)
+		}
+	case r&reqClose != 0 && c.state != stateClosed:
 		l.beginClose(c, nil)
 	}
 }
@@ -184,7 +194,7 @@ func (l *loop) runTasks() {
 			off += t.n
 		case opPost:
 			// A connection that is closing, or asked to, drops what was posted to it.
-			if c := t.c; c.state == stateOpen && c.req.Load() == 0 {
+			if c := t.c; c.state == stateOpen && c.req.Load()&reqEnding == 0 {
 				l.workNext, l.workOff = i+1, off
 				l.runPosted(c, t.f)
 			}
@@ -196,6 +206,8 @@ func (l *loop) runTasks() {
 			l.drain()
 		case opKill:
 			l.kill(reactor.ErrServerClosed)
+		case opResolved, opDialCancel, opDialFail:
+			l.dialTask(t.c, t.op)
 		}
 		t.c, t.f = nil, nil
 	}

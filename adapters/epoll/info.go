@@ -11,7 +11,6 @@ func Info() reactor.Info {
 		Progression: "epoll: readiness notification, O(ready) per wait, many connections per thread",
 		Available:   available,
 		Reason:      unavailableReason,
-		Unsupported: []string{"CloseWrite", "Dial"},
 	}
 }
 
@@ -23,7 +22,7 @@ func PollInfo() reactor.Info {
 		Progression: "poll: no descriptor limit, but O(registered) per wait, idle connections included",
 		Available:   available,
 		Reason:      unavailableReason,
-		Unsupported: []string{"EdgeTriggered", "CloseWrite", "Dial"},
+		Unsupported: []string{"EdgeTriggered"},
 	}
 }
 
@@ -36,6 +35,6 @@ func SelectInfo() reactor.Info {
 		Available:   available,
 		Reason:      unavailableReason,
 		MaxConns:    1024,
-		Unsupported: []string{"EdgeTriggered", "CloseWrite", "Dial"},
+		Unsupported: []string{"EdgeTriggered"},
 	}
 }

@@ -3,6 +3,7 @@
 package epoll
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -43,7 +44,7 @@ const (
 // close_linux.go closes.
 type loop struct {
 	s   *server
-	h   reactor.Handler
+	h   *handler // the server's, which accepted connections get
 	log *slog.Logger
 
 	edge                bool
@@ -77,11 +78,17 @@ type loop struct {
 	work                batch              // the inbox taken over by runTasks
 	posting             bool               // runTasks is running a posted function (see takeInboxed)
 	workNext, workOff   int                // meanwhile: the next task of work, and where its data starts
-	onDrain             func(reactor.Conn) // the handler's OnDrain, or nil if it is no Drainer
 	drainMark           int                // Config.LowWater
+	dials               map[*conn]*dialing // dials in progress (dial_linux.go)
 
-	// Connections paused by PauseRead, and when a select loop next asks their sockets for an
-	// error (see sweepHeld).
+	// Config.Stats' shard for this loop (nil: nothing is counted), and when each connection
+	// opened, by slot, on the loop's clock: kept here, and only when counting, rather than in
+	// every connection.
+	st   *reactor.StatShard
+	born []int64
+
+	// Connections paused by PauseRead or at their end of stream (HalfCloser), and when a
+	// select loop next asks their sockets for an error (see sweepHeld).
 	nheld     int
 	heldSweep time.Time
 
@@ -102,11 +109,32 @@ type loop struct {
 	posted atomic.Bool
 
 	mu      sync.Mutex
-	inbox   batch // guarded by mu
-	stopped bool  // guarded by mu: the loop has exited; posts are refused
+	inbox   batch           // guarded by mu
+	stopped bool            // guarded by mu: the loop has exited; posts are refused
+	aborts  map[*conn]error // guarded by mu: Abort's cause, until handleRequest acts on it
 }
 
-func newLoop(s *server) (*loop, error) {
+// handler is what serves a connection — the server's handler, or the one given to Dial — with
+// its optional interfaces looked up once, so that the loop neither asserts types nor makes
+// method values (which allocate) per call.
+type handler struct {
+	reactor.Handler
+	drain      func(reactor.Conn) // OnDrain, or nil if it is no Drainer
+	halfCloser reactor.HalfCloser // or nil: the peer's end of stream closes the connection
+}
+
+func newHandler(h reactor.Handler) *handler {
+	hd := &handler{Handler: h}
+	if d, ok := h.(reactor.Drainer); ok {
+		hd.drain = d.OnDrain
+	}
+	if hc, ok := h.(reactor.HalfCloser); ok {
+		hd.halfCloser = hc
+	}
+	return hd
+}
+
+func newLoop(s *server, index int) (*loop, error) {
 	cfg := s.cfg
 	// A read is at most half the high-water mark: reading pauses once pending output passes
 	// half, so a handler that answers a read with as many bytes (echo) never breaks the mark.
@@ -119,6 +147,7 @@ func newLoop(s *server) (*loop, error) {
 		highWater:   cfg.MaxOutbound / 2,
 		lowWater:    cfg.MaxOutbound / 4,
 		drainMark:   cfg.LowWater,
+		st:          cfg.Stats.Shard(index),
 		epoch:       time.Now(),
 		mech:        s.mech,
 		wakefd:      -1, lfd: -1, spare: -1,
@@ -127,9 +156,6 @@ func newLoop(s *server) (*loop, error) {
 		vec:    make([][]byte, 0, maxIovecs),
 	}
 	l.buf = make([]byte, l.readSize)
-	if d, ok := s.h.(reactor.Drainer); ok {
-		l.onDrain = d.OnDrain // made once: a method value taken per call would allocate
-	}
 	var err error
 	if l.poll, err = newPoller(s.mech); err != nil {
 		return nil, err
@@ -236,6 +262,10 @@ func (l *loop) serve() error {
 
 // ready handles the readiness the kernel reported for c.
 func (l *loop) ready(c *conn, events uint32) {
+	if c.state == stateConnecting {
+		l.connected(c, events)
+		return
+	}
 	if events&unix.EPOLLOUT != 0 && c.blocked {
 		c.blocked = false
 		l.flush(c)
@@ -251,11 +281,34 @@ func (l *loop) ready(c *conn, events uint32) {
 		l.read(c, events)
 		return
 	}
-	if events&(unix.EPOLLERR|unix.EPOLLHUP) != 0 {
-		// Not reading (paused or closing), yet the socket failed: find out why and stop,
-		// or level-triggered epoll would report the error forever.
-		l.abort(c, socketError(int(c.fd)))
+	if events&(unix.EPOLLERR|unix.EPOLLHUP) == 0 {
+		return
 	}
+	// Not reading (paused, at its end of stream or closing), yet the socket failed or hung
+	// up: find out why and stop, or level-triggered epoll would report it forever.
+	err := socketError(int(c.fd))
+	if err == io.EOF && c.state == stateOpen {
+		// A hang-up without an error: both halves ended in order, our CloseWrite and the
+		// peer's FIN, while reading is paused. What the peer sent, its end of stream
+		// included, waits for ResumeRead; meanwhile the socket is muted.
+		l.mute(c)
+		return
+	}
+	l.abort(c, err)
+}
+
+// mute stops a level-triggered loop from hearing of c at all, hang-ups included (which epoll
+// and poll report whatever the interest) until its interest changes (update). Edge-triggered,
+// the hang-up was reported once and needs nothing.
+func (l *loop) mute(c *conn) {
+	if l.edge || c.events == evMuted {
+		return
+	}
+	if err := l.poll.mod(int(c.fd), c.slot, evMuted); err != nil {
+		l.abort(c, err)
+		return
+	}
+	c.events = evMuted
 }
 
 func socketError(fd int) error {
@@ -273,6 +326,7 @@ func socketError(fd int) error {
 func (l *loop) read(c *conn, events uint32) {
 	for i := 1; ; i++ {
 		n, err := unix.Read(int(c.fd), l.buf)
+		l.st.Received(n)
 		switch {
 		case err == unix.EAGAIN:
 			return
@@ -282,6 +336,10 @@ func (l *loop) read(c *conn, events uint32) {
 			l.abort(c, os.NewSyscallError("read", err))
 			return
 		case n == 0:
+			if c.h.halfCloser != nil {
+				l.readEOF(c)
+				return
+			}
 			l.beginClose(c, io.EOF)
 			return
 		}
@@ -334,13 +392,13 @@ func (l *loop) deliver(c *conn, p []byte) {
 // high-water mark), output it wrote, which is sent now, while it is hot in the cache, and a
 // PauseRead or ResumeRead, which change the interest.
 func (l *loop) settle(c *conn) {
-	if c.req.Load() != 0 {
+	if c.req.Load()&reqEnding != 0 {
 		l.handleRequest(c)
 	}
 	switch {
 	case c.state == stateClosed, c.state == stateLingering:
 		// Gone, or discarding input with the interest finishClose set.
-	case c.out.Len() > 0 && !c.blocked:
+	case (c.out.Len() > 0 || c.shut == shutAsked) && !c.blocked:
 		l.flush(c)
 	default:
 		l.update(c) // no system call unless the interest changes
@@ -383,7 +441,7 @@ func (l *loop) settleDirty() {
 		if c.drainDue {
 			c.drainDue = false
 			if c.state == stateOpen {
-				if err := l.callFunc(c, l.onDrain); err != nil {
+				if err := l.callFunc(c, c.h.drain); err != nil {
 					l.abort(c, err)
 					continue
 				}
@@ -433,25 +491,35 @@ func (l *loop) flush(c *conn) {
 		}
 		c.out.Discard(n)
 		c.backlog.Add(-int64(n))
+		l.st.Sent(n)
+		l.st.Buffer(-n)
 		if n < total {
 			// The send buffer is full; another writev would only fail with EAGAIN.
 			c.blocked = true
 			break
 		}
 	}
-	if l.onDrain != nil && c.state == stateOpen {
+	if c.h.drain != nil && c.state == stateOpen {
 		l.checkDrain(c, pending)
 	}
 	if c.blocked && c.state == stateClosing {
 		linger(c)
 	}
-	if c.state == stateClosing && c.out.Len() == 0 {
-		if c.backlog.Load() == 0 {
+	if c.out.Len() == 0 {
+		switch {
+		case c.state == stateClosing && c.backlog.Load() == 0:
 			l.finishClose(c)
 			return
+		case c.state == stateClosing:
+			// AsyncWrites made before the Close still sit in the inbox; runTasks brings
+			// them here and the close completes once they are sent.
+		case c.shut == shutAsked && c.state == stateOpen:
+			// CloseWrite took the AsyncWrites made before it out of the inbox; no more
+			// can come.
+			if l.shutWrite(c); c.state == stateClosed {
+				return
+			}
 		}
-		// AsyncWrites made before the Close still sit in the inbox; runTasks brings them
-		// here and the close completes once they are sent.
 	}
 	l.update(c)
 }
@@ -491,7 +559,7 @@ func (l *loop) update(c *conn) {
 	if c.blocked {
 		want |= unix.EPOLLOUT
 	}
-	if want != c.events {
+	if want != c.events && (want != 0 || c.events != evMuted) {
 		if err := l.poll.mod(int(c.fd), c.slot, want); err != nil {
 			l.abort(c, err)
 			return
@@ -582,13 +650,45 @@ func (l *loop) stop() {
 // The handler's callbacks, each behind a recover: a panicking handler costs its connection,
 // never the loop.
 
-func (l *loop) callOpen(c *conn) error { return backendkit.CallOpen(l.log, l.h, c) }
+func (l *loop) callOpen(c *conn) error { return backendkit.CallOpen(l.log, c.h.Handler, c) }
 
 func (l *loop) callData(c *conn, in []byte) (int, reactor.Action, error) {
-	return backendkit.CallData(l.log, l.h, c, in)
+	return backendkit.CallData(l.log, c.h.Handler, c, in)
 }
 
-func (l *loop) callClose(c *conn, cause error) { backendkit.CallClose(l.log, l.h, c, cause) }
+func (l *loop) callClose(c *conn, cause error) {
+	if l.st != nil {
+		l.countClose(c, cause)
+	}
+	if backendkit.CallClose(l.log, c.h.Handler, c, cause) {
+		l.st.HandlerPanic()
+	}
+}
+
+// countOpen counts c, accepted or dialed, as open from now.
+func (l *loop) countOpen(c *conn, dialed bool) {
+	if l.st == nil {
+		return
+	}
+	if dialed {
+		l.st.Dialed()
+	} else {
+		l.st.Accepted()
+	}
+	for int(c.slot) >= len(l.born) {
+		l.born = append(l.born, 0)
+	}
+	l.born[c.slot] = l.clock()
+}
+
+// countClose counts the end of c: a close with its lifetime, or a dial that failed.
+func (l *loop) countClose(c *conn, cause error) {
+	if errors.Is(cause, reactor.ErrDialFailed) {
+		l.st.DialFailed()
+		return
+	}
+	l.st.Closed(cause, time.Duration(l.clock()-l.born[c.slot]))
+}
 
 // callFunc runs a posted or timer function, or OnDrain, for c.
 func (l *loop) callFunc(c *conn, f func(reactor.Conn)) (err error) {
@@ -620,13 +720,21 @@ func (l *loop) checkDrain(c *conn, pending int64) {
 // whatever the interest.
 func (l *loop) sweeping() bool { return l.nheld > 0 && l.mech == mechSelect }
 
+// hold counts a connection whose input the loop no longer watches — paused by PauseRead, or at
+// the end of stream a HalfCloser was given — for select's sweep; release counts it out.
+func (l *loop) hold() {
+	if l.nheld++; l.nheld == 1 && l.mech == mechSelect {
+		l.heldSweep = time.Now().Add(sweepEvery) // see sweepHeld
+	}
+}
+
 // sweepHeld aborts the paused connections whose socket holds an error (a reset, say), so that
 // errors still close a paused connection under select; then it sets the next sweep. Its cost,
 // a getsockopt per paused connection four times a second, is select's alone, and select
 // watches at most 1024 descriptors.
 func (l *loop) sweepHeld() {
 	for _, c := range l.conns {
-		if c == nil || !c.held || c.state != stateOpen {
+		if c == nil || !c.held && !c.eof || c.state != stateOpen {
 			continue
 		}
 		if v, err := unix.GetsockoptInt(int(c.fd), unix.SOL_SOCKET, unix.SO_ERROR); err == nil && v != 0 {

@@ -40,7 +40,10 @@ func (p *pollPoller) mod(fd int, tag int32, events uint32) error {
 	if i < 0 {
 		return os.NewSyscallError("poll", unix.ENOENT)
 	}
-	p.fds[i].Events, p.tags[i] = toPoll(events), tag
+	p.fds[i].Fd, p.fds[i].Events, p.tags[i] = int32(fd), toPoll(events), tag
+	if events == evMuted {
+		p.fds[i].Fd = ^int32(fd) // poll(2) skips a negative descriptor, hang-ups included
+	}
 	return nil
 }
 
@@ -51,7 +54,11 @@ func (p *pollPoller) del(fd int) {
 	}
 	last := len(p.fds) - 1
 	p.fds[i], p.tags[i] = p.fds[last], p.tags[last]
-	p.pos[p.fds[i].Fd] = int32(i)
+	moved := p.fds[i].Fd
+	if moved < 0 {
+		moved = ^moved // muted
+	}
+	p.pos[moved] = int32(i)
 	p.fds, p.tags = p.fds[:last], p.tags[:last]
 	p.pos[fd] = -1
 }

@@ -27,6 +27,12 @@ type poller interface {
 	close()
 }
 
+// evMuted is an interest in nothing at all, not even the errors and hang-ups that epoll and
+// poll report whatever the interest (loop.mute): epoll takes it as one-shot, reporting a
+// pending hang-up once more and then nothing until the next mod; poll leaves the descriptor
+// out of its wait; select never reports what is in neither of its sets.
+const evMuted = unix.EPOLLONESHOT
+
 // mechanism names a readiness mechanism.
 type mechanism uint8
 

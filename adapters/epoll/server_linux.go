@@ -24,7 +24,7 @@ const (
 type server struct {
 	cfg  reactor.Config
 	mech mechanism
-	h    reactor.Handler
+	h    *handler
 	done chan struct{} // closed when every loop has exited
 
 	mu      sync.Mutex
@@ -34,6 +34,10 @@ type server struct {
 	err     error // the failure that stopped a loop, if any
 
 	running atomic.Int32 // loops not yet exited
+
+	// lookups counts the goroutines that look up the host names of dials; a dial that ends
+	// cancels its own, and the last loop to exit waits for them.
+	lookups sync.WaitGroup
 
 	// Warnings that can repeat once per accept or per connection, shared by the loops: each
 	// says itself at most once a second, with how many times it was held back.
@@ -89,7 +93,7 @@ func (s *server) Start(h reactor.Handler) (net.Addr, error) {
 	case s.started:
 		return nil, reactor.ErrAlreadyStarted
 	}
-	s.h = h
+	s.h = newHandler(h)
 	fds, bound, err := listenAll(s.cfg.Addr, s.cfg.Loops, s.cfg.ReusePort)
 	if err != nil {
 		return nil, err
@@ -107,7 +111,7 @@ func (s *server) Start(h reactor.Handler) (net.Addr, error) {
 		return nil, fmt.Errorf("epoll: start: %w", err)
 	}
 	for i := range loops {
-		if loops[i], err = newLoop(s); err != nil {
+		if loops[i], err = newLoop(s, i); err != nil {
 			return fail(err)
 		}
 	}
@@ -189,6 +193,7 @@ func (s *server) loopDone(err error) {
 		}
 	}
 	if s.running.Add(-1) == 0 {
+		s.lookups.Wait() // cancelled when their dials failed at Shutdown; no goroutine outlives it
 		close(s.done)
 	}
 }

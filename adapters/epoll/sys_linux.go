@@ -4,6 +4,7 @@ package epoll
 
 import (
 	"net"
+	"net/netip"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -29,6 +30,17 @@ func accept4(lfd int, rsa *unix.RawSockaddrAny) (int, error) {
 func getsockname(fd int, rsa *unix.RawSockaddrAny) error {
 	size := uint32(unix.SizeofSockaddrAny)
 	_, _, e := unix.RawSyscall(unix.SYS_GETSOCKNAME, uintptr(fd), uintptr(unsafe.Pointer(rsa)),
+		uintptr(unsafe.Pointer(&size)))
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// getpeername leaves the address of fd's peer in rsa.
+func getpeername(fd int, rsa *unix.RawSockaddrAny) error {
+	size := uint32(unix.SizeofSockaddrAny)
+	_, _, e := unix.RawSyscall(unix.SYS_GETPEERNAME, uintptr(fd), uintptr(unsafe.Pointer(rsa)),
 		uintptr(unsafe.Pointer(&size)))
 	if e != 0 {
 		return e
@@ -68,6 +80,17 @@ func (a *sockAddr) set(rsa *unix.RawSockaddrAny) {
 		a.ip = sa.Addr
 		a.port = networkPort(&sa.Port)
 		a.v6 = true
+	}
+}
+
+// setIP sets a to ip and port (ip's zone is not kept).
+func (a *sockAddr) setIP(ip netip.Addr, port int) {
+	a.ip, a.port, a.v6 = [16]byte{}, uint16(port), ip.Is6()
+	if a.v6 {
+		a.ip = ip.As16()
+	} else {
+		v4 := ip.As4()
+		copy(a.ip[:4], v4[:])
 	}
 }
 

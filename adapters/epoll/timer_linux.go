@@ -37,7 +37,7 @@ func noStop() bool { return false }
 // functions included). It allocates the stop function (24 bytes), which must name this timer
 // and no later use of its recycled node; the node itself comes from the loop's free list.
 func (c *conn) AfterFunc(d time.Duration, f func(reactor.Conn)) (stop func() bool) {
-	if c.state != stateOpen || c.req.Load() != 0 {
+	if c.state != stateOpen || c.req.Load()&reqEnding != 0 {
 		return noStop
 	}
 	t := c.l.schedule(c, d, f)

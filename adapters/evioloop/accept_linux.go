@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -21,6 +22,13 @@ type accepted struct {
 	fd    int
 	sa    syscall.Sockaddr // the peer's, from which evio makes RemoteAddr
 	local net.Addr
+	bell  *doorbell // the doorbell it is delivered to
+
+	// For a connection Conn.Dial made: the connection its handler sees, the address dialled,
+	// and, when the dial failed (fd -1), why.
+	out  *conn
+	addr string
+	err  error
 }
 
 // doorbell is evio's end of a private connection the adapter made to one loop at Start. Ringing
@@ -29,8 +37,13 @@ type accepted struct {
 // Every loop has one; the handler never sees them.
 type doorbell struct {
 	ec    evio.Conn
-	loop  unsafe.Pointer // evio's loop, for enroll
-	taken []*accepted    // the queue being enrolled, kept for reuse; the loop's only
+	loop  unsafe.Pointer     // evio's loop, for enroll
+	taken []*accepted        // the queue being enrolled, kept for reuse; the loop's only
+	rbuf  []byte             // the loop's buffer for the reads the adapter makes (conn.readSelf)
+	st    *reactor.StatShard // Config.Stats' shard for the loop (nil: not counting)
+	sweep []*conn            // the loop's connections whose output evio may have written (stats_linux.go)
+
+	sweepWanted atomic.Bool // sweep is not empty, and no ring asks for a sweep yet
 
 	mu     sync.Mutex
 	queue  []*accepted // accepted, waiting for the loop
@@ -65,6 +78,15 @@ func (d *doorbell) ringLocked() {
 	}
 }
 
+// readBuf returns the loop's buffer for the reads the adapter makes itself, made on first use.
+// Only on the doorbell's loop.
+func (d *doorbell) readBuf(size int) []byte {
+	if d.rbuf == nil {
+		d.rbuf = make([]byte, size)
+	}
+	return d.rbuf
+}
+
 // take returns what was queued, for the loop to enroll.
 func (d *doorbell) take() []*accepted {
 	d.mu.Lock()
@@ -75,8 +97,9 @@ func (d *doorbell) take() []*accepted {
 	return q
 }
 
-// shut marks the doorbell closed by evio and closes what it still queued. From its loop, or
-// from evio's closing pass after the loops stopped.
+// shut marks the doorbell closed by evio and closes what it still queued, reporting the dials
+// among it to their handlers. From its loop, or from evio's closing pass after the loops
+// stopped.
 func (d *doorbell) shut() {
 	d.mu.Lock()
 	d.closed = true
@@ -84,7 +107,7 @@ func (d *doorbell) shut() {
 	d.queue = nil
 	d.mu.Unlock()
 	for _, a := range q {
-		syscall.Close(a.fd)
+		a.refuse(reactor.ErrServerClosed)
 	}
 }
 
@@ -124,6 +147,7 @@ func (b *backend) accept(rc syscall.RawConn, bells []*doorbell) {
 			select {
 			case <-b.stopAccept: // closed on purpose
 			default:
+				b.cfg.Stats.Shard(0).AcceptError()
 				b.cfg.Logger.Error("evio: the listener failed; no longer accepting", "err", err)
 			}
 			return
@@ -134,12 +158,16 @@ func (b *backend) accept(rc syscall.RawConn, bells []*doorbell) {
 		case aerr != nil:
 			// Out of descriptors (EMFILE, ENFILE) and the like: the connection stays queued in
 			// the kernel until a retry, paced rather than spinning on a listener that stays ready.
+			b.cfg.Stats.Shard(0).AcceptError()
 			pace.Failed(os.NewSyscallError("accept4", aerr), b.stopAccept)
 			continue
 		}
 		pace.Succeeded()
 		a, err := b.prepare(nfd, sa)
-		if err == nil && !bells[next].deliver(a) {
+		if err == nil {
+			a.bell = bells[next]
+		}
+		if err == nil && !a.bell.deliver(a) {
 			err = errors.New("its loop has stopped")
 		}
 		if err != nil {
@@ -179,23 +207,29 @@ func (b *backend) prepare(fd int, sa syscall.Sockaddr) (*accepted, error) {
 }
 
 // admit is the Data call a doorbell's ring asks for, on its loop: the queued connections are
-// enrolled with evio, or refused unseen once Shutdown began; once the loops are to stop, this
-// one is stopped.
+// enrolled with evio, or refused unseen once Shutdown began (a dialled one's handler is told,
+// as it is of a dial that failed); once the loops are to stop, this one is stopped.
 func (b *backend) admit(d *doorbell) ([]byte, evio.Action) {
 	q := d.take()
+	if len(d.sweep) > 0 {
+		d.sweepNow()
+	}
 	b.mu.Lock()
 	stage := b.stage
 	b.mu.Unlock()
 	for i, a := range q {
 		q[i] = nil
-		if stage != running {
-			syscall.Close(a.fd)
-			continue
-		}
-		if err := layout.enroll(d.loop, a); err != nil {
-			syscall.Close(a.fd)
-			if n, ok := b.acceptLog.Allow(); ok {
-				b.cfg.Logger.Warn("evio: connection refused: cannot hand it to a loop", "err", err, "suppressed", n)
+		switch {
+		case a.err != nil:
+			a.refuse(nil)
+		case stage != running:
+			a.refuse(reactor.ErrServerClosed)
+		default:
+			if err := layout.enroll(d.loop, a); err != nil {
+				a.refuse(err)
+				if n, ok := b.acceptLog.Allow(); ok {
+					b.cfg.Logger.Warn("evio: connection refused: cannot hand it to a loop", "err", err, "suppressed", n)
+				}
 			}
 		}
 	}

@@ -14,14 +14,32 @@ import (
 func loopConn(h reactor.Handler) *conn {
 	b := &backend{cfg: reactor.Config{}.WithDefaults(), h: h}
 	// fd -1: an abort's socket calls must touch no descriptor of the test process.
-	return &conn{b: b, fd: -1, remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
+	return &conn{b: b, h: h, fd: -1, remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
 }
 
-// TestReadPathAllocs pins the hot path: a read, the handler's reply, the hand-off to evio.
+// countingConn is loopConn counting into st, on a loop of its own; loopConn for a nil st.
+func countingConn(h reactor.Handler, st *reactor.Stats) *conn {
+	c := loopConn(h)
+	if st == nil {
+		return c
+	}
+	c.b.cfg.Stats = st
+	c.bell = &doorbell{st: st.Shard(0)}
+	c.st = c.bell.st
+	return c
+}
+
+// TestReadPathAllocs pins the hot path: a read, the handler's reply, the hand-off to evio;
+// and the same with Config.Stats counting (what serve --metrics-addr turns on).
 func TestReadPathAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are meaningless under -race")
 	}
+	t.Run("plain", func(t *testing.T) { readPathAllocs(t, nil) })
+	t.Run("counting", func(t *testing.T) { readPathAllocs(t, new(reactor.Stats)) })
+}
+
+func readPathAllocs(t *testing.T, st *reactor.Stats) {
 	lines := handler{data: func(c reactor.Conn, in []byte) (int, reactor.Action) {
 		// Answers whole lines and keeps a partial one, so the tail is exercised too.
 		n := bytes.LastIndexByte(in, '\n') + 1
@@ -36,7 +54,7 @@ func TestReadPathAllocs(t *testing.T) {
 		{"echo 1KiB", echo.Handler{}, bytes.Repeat([]byte("x"), 1024)},
 		{"lines with a tail", lines, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HT")},
 	} {
-		c := loopConn(tc.h)
+		c := countingConn(tc.h, st)
 		for i := 0; i < 10; i++ { // grow the buffers once
 			c.read(tc.in)
 		}
@@ -48,6 +66,13 @@ func TestReadPathAllocs(t *testing.T) {
 		})
 		if allocs != 0 {
 			t.Errorf("%s: %.1f allocations per read; want 0", tc.name, allocs)
+		}
+		if st != nil {
+			// 10 reads, AllocsPerRun's warm-up and its 1000.
+			if s := st.Snapshot(); s.Received != uint64(1011*len(tc.in)) || s.Sent == 0 {
+				t.Errorf("%s: counted %d bytes received, %d sent; want %d, some", tc.name, s.Received, s.Sent, 1011*len(tc.in))
+			}
+			st = new(reactor.Stats) // afresh for the next case
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/reactorlab/reactor/internal/lifecycle"
 	"github.com/reactorlab/reactor/internal/ratelog"
 	"github.com/reactorlab/reactor/reactor"
+	"github.com/reactorlab/reactor/reactor/backendkit"
 )
 
 // stopEvery is how often Shutdown rings the doorbells again while evio has not returned (see
@@ -41,6 +42,7 @@ func New(cfg reactor.Config) (reactor.Backend, error) {
 		cfg:        cfg.WithDefaults(),
 		newBell:    make(chan any, 1),
 		stopAccept: make(chan struct{}),
+		dialing:    make(map[*conn]context.CancelCauseFunc),
 	}, nil
 }
 
@@ -55,6 +57,7 @@ type backend struct {
 	cfg     reactor.Config
 	h       reactor.Handler
 	onDrain func(reactor.Conn) // the handler's OnDrain, if it is a reactor.Drainer
+	hc      reactor.HalfCloser // the handler, if it is a reactor.HalfCloser
 	life    lifecycle.State    // finished once evio.Serve has returned, or by a Start that failed before it ran
 	conns   lifecycle.Conns[*conn]
 
@@ -81,11 +84,20 @@ type backend struct {
 	// error for every connection still open: with it set, that nil means ErrServerClosed.
 	stopped atomic.Bool
 
+	// Dials in flight (Conn.Dial), each with its goroutine and the cancel Shutdown calls;
+	// dialing is guarded by mu.
+	dialing map[*conn]context.CancelCauseFunc
+	dialWG  sync.WaitGroup
+
 	// Connections whose asynchronous output waits for evio to finish writing what it holds;
 	// PreWrite wakes them (see preWrite).
 	deferMu  sync.Mutex
 	deferred []*conn
 	ndefer   atomic.Int32
+
+	// The doorbells PreWrite rings for a sweep, once Start has made them all, when counting
+	// (see ringSweeps).
+	sweepBells atomic.Pointer[[]*doorbell]
 }
 
 func (b *backend) Info() reactor.Info { return Info() }
@@ -99,6 +111,7 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 	if d, ok := h.(reactor.Drainer); ok {
 		b.onDrain = d.OnDrain
 	}
+	b.hc, _ = h.(reactor.HalfCloser)
 
 	ln, addr, err := listen(b.cfg)
 	if err != nil {
@@ -144,6 +157,7 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 		err := evio.Serve(events, "unix://"+b.bellPath)
 		b.mu.Lock()
 		b.served = true
+		b.stopDialsLocked()
 		peers := b.peers
 		var end error
 		switch {
@@ -161,6 +175,7 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 		// with the doorbells.
 		b.closeListener()
 		b.acceptWG.Wait()
+		b.dialWG.Wait() // what they made is refused: the doorbells are closed
 		for _, p := range peers {
 			p.Close()
 		}
@@ -233,8 +248,15 @@ func (b *backend) ringFirst() error {
 		}
 		seen[d.loop] = true
 		b.mu.Lock()
+		d.st = b.cfg.Stats.Shard(len(b.bells))
 		b.bells = append(b.bells, d)
 		b.mu.Unlock()
+	}
+	if b.cfg.Stats != nil {
+		b.mu.Lock()
+		bells := b.bells
+		b.mu.Unlock()
+		b.sweepBells.Store(&bells)
 	}
 	return nil
 }
@@ -269,11 +291,15 @@ func (b *backend) Shutdown(ctx context.Context) error {
 	b.closeListener()
 	b.mu.Lock()
 	b.stage = draining
+	b.stopDialsLocked()
 	b.mu.Unlock()
 	for _, c := range b.conns.Close() {
 		c.requestClose(reactor.ErrServerClosed, true)
 	}
 	b.acceptWG.Wait()
+	// The dials in flight give up; their handlers hear of it on their loops (see admit), and
+	// a connection made all the same is refused there.
+	b.dialWG.Wait()
 
 	select {
 	case <-b.conns.Drained():
@@ -288,6 +314,14 @@ func (b *backend) Shutdown(ctx context.Context) error {
 	b.stopped.Store(true)
 	b.stopLoops()
 	return err
+}
+
+// stopDialsLocked cancels the dials in flight, with ErrServerClosed for their cause. With mu
+// held, which Dial holds to start one.
+func (b *backend) stopDialsLocked() {
+	for _, cancel := range b.dialing {
+		cancel(reactor.ErrServerClosed)
+	}
 }
 
 // stopLoops makes evio.Serve return. evio stops only when a callback returns evio.Shutdown;
@@ -387,6 +421,11 @@ func (b *backend) opened(ec evio.Conn) ([]byte, evio.Options, evio.Action) {
 	case *accepted:
 		a = x
 	case *conn:
+		if x.hc != nil {
+			// A HalfCloser's connection, which the adapter reads itself.
+			out, act := x.readSelf()
+			return out, opts, act
+		}
 		// Not a new connection: a paused one whose opened flag steer cleared, so that an
 		// event collected before the pause took effect would not read. holdAction keeps
 		// evio from setting reading back on.
@@ -395,7 +434,8 @@ func (b *backend) opened(ec evio.Conn) ([]byte, evio.Options, evio.Action) {
 	default:
 		return nil, opts, b.openBell(ec)
 	}
-	ec.SetContext(nil) // until the handler may see it: Closed ignores it
+	// The context stays a until the handler may see the connection: Closed ignores it then,
+	// but for telling a dial's handler (see closed).
 	c := newConn(b, ec, a)
 	b.mu.Lock()
 	stage := b.stage
@@ -411,6 +451,7 @@ func (b *backend) opened(ec evio.Conn) ([]byte, evio.Options, evio.Action) {
 		return nil, opts, evio.Shutdown
 	}
 	ec.SetContext(c)
+	c.countOpen(a.out != nil)
 	c.open()
 	out, act := c.settle(0, false) // a new connection: evio holds no output yet
 	if act == evio.None && c.readOff {
@@ -471,8 +512,14 @@ func (b *backend) closed(ec evio.Conn, err error) evio.Action {
 		b.conns.Remove(x)
 	case *doorbell:
 		x.shut()
+	case *accepted:
+		// Refused at Opened, or never opened before evio stopped: the handler never saw it,
+		// but a dial's handler waits to hear how its dial ended.
+		if x.out != nil {
+			x.out.dialFailed(backendkit.DialError(x.addr, reactor.ErrServerClosed))
+		}
 	}
-	// Anything else was refused, or never opened: the handler never saw it.
+	// Anything else was refused unseen.
 	return evio.None
 }
 
@@ -491,8 +538,10 @@ func (b *backend) deferConn(c *conn) {
 // and says nothing of which connection. It is the only sign evio gives that output is moving,
 // so it wakes every connection that waits for evio to empty its output buffer: a connection
 // whose buffer empties does so in a write that follows its own PreWrite, and the wake is
-// handled after that write. Connections still busy defer themselves again.
+// handled after that write. Connections still busy defer themselves again. When counting,
+// it also rings the loops that have output to sweep for Stats (see ringSweeps).
 func (b *backend) preWrite() {
+	b.ringSweeps()
 	if b.ndefer.Load() == 0 {
 		return
 	}

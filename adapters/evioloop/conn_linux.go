@@ -21,6 +21,7 @@ const (
 	flagAbort             // drop the output and close now: Abort, a limit, a panic
 	flagStall             // the close-stall timer fired: check the flush made progress
 	flagPost              // conn.posts holds functions
+	flagWShut             // CloseWrite: flush, then shut the write side down; no more writes
 )
 
 // closeStall is how long a closing connection's flush may go without progress before it is
@@ -40,6 +41,11 @@ const maxRetained = 64 << 10
 // context.
 type conn struct {
 	b             *backend
+	h             reactor.Handler
+	onDrain       func(reactor.Conn) // h's OnDrain, if h is a reactor.Drainer
+	hc            reactor.HalfCloser // h, if it is one: the adapter reads the socket itself
+	bell          *doorbell          // the doorbell of the connection's loop, for Dial
+	st            *reactor.StatShard // Config.Stats' shard of the connection's loop; nil: not counting
 	ec            evio.Conn
 	fd            int
 	local, remote net.Addr
@@ -51,7 +57,10 @@ type conn struct {
 	out       []byte    // output of the current callback, handed to evio when it returns
 	closeSent bool      // evio was told to close; every later callback must say so again
 	lingering time.Time // the write side is shut down; evio is told to close at this time
-	aborted   bool      // the socket was shut down
+	aborted   bool      // the socket was readied for a reset
+	wshut     bool      // the write side is shut down, as CloseWrite asked
+	eof       bool      // readSelf read the peer's end of stream
+	eofUnseen bool      // ... which waits, the connection paused, to be told to hc
 	gone      bool      // OnClose has run
 	stall     *time.Timer
 	stallHeld int // what evio held at the last stall check
@@ -65,6 +74,9 @@ type conn struct {
 	due       []*timer             // runDue's scratch
 	runDueFn  func(reactor.Conn)   // c.runDue, made once: what a timer's firing posts
 	postSpare []func(reactor.Conn) // the posts slice being run, kept for reuse
+	born      time.Time            // when it opened, when counting
+	given     int                  // output handed to evio not yet seen written, when counting (stats_linux.go)
+	swept     bool                 // listed in its doorbell's sweep
 
 	// For Buffered, from any goroutine: the callback's output plus what evio held when the
 	// loop last looked, and whether evio held any.
@@ -85,20 +97,27 @@ type conn struct {
 
 // newConn makes the connection the handler sees for a, which evio has just opened.
 func newConn(b *backend, ec evio.Conn, a *accepted) *conn {
-	return &conn{b: b, ec: ec, fd: a.fd, epfd: layout.epollOf(ec), local: a.local, remote: ec.RemoteAddr()}
+	c := a.out // made by Dial
+	if c == nil {
+		c = &conn{b: b, h: b.h, onDrain: b.onDrain, hc: b.hc, bell: a.bell, st: a.bell.st, local: a.local, remote: ec.RemoteAddr()}
+	}
+	c.ec, c.fd, c.epfd = ec, a.fd, layout.epollOf(ec)
+	return c
 }
 
 // open runs OnOpen.
 func (c *conn) open() {
-	if err := backendkit.CallOpen(c.b.cfg.Logger, c.b.h, c); err != nil {
+	if err := backendkit.CallOpen(c.b.cfg.Logger, c.h, c); err != nil {
 		c.Abort(err)
 	}
 }
 
 // read handles bytes evio read. evio reads only when it holds no output for the connection.
 func (c *conn) read(in []byte) ([]byte, evio.Action) {
+	c.st.Received(len(in))
 	c.resetOut()
 	c.pending.Store(0)
+	c.wrote(0)
 	if c.paused && !c.closing() {
 		// Read in spite of the pause (see steer): kept, unseen, for ResumeRead. Reading is
 		// taken off again as the callback returns.
@@ -115,8 +134,15 @@ func (c *conn) read(in []byte) ([]byte, evio.Action) {
 
 // input presents tail and in to OnData; held is what evio holds, woke as for settle.
 func (c *conn) input(in []byte, held int, woke bool) ([]byte, evio.Action) {
+	c.present(in)
+	return c.settle(held, woke)
+}
+
+// present calls OnData with tail and in, and keeps what it does not consume.
+func (c *conn) present(in []byte) {
 	if c.closing() {
-		return c.settle(held, woke) // the input is dropped
+		c.unseen = false // the input is dropped
+		return
 	}
 	c.unseen = false
 	if c.flags.Load()&flagAsync != 0 {
@@ -128,7 +154,7 @@ func (c *conn) input(in []byte, held int, woke bool) ([]byte, evio.Action) {
 		c.tail = append(c.tail, in...)
 		buf = c.tail
 	}
-	n, a, perr := backendkit.CallData(c.b.cfg.Logger, c.b.h, c, buf)
+	n, a, perr := backendkit.CallData(c.b.cfg.Logger, c.h, c, buf)
 	switch {
 	case perr != nil:
 		c.Abort(perr)
@@ -140,7 +166,6 @@ func (c *conn) input(in []byte, held int, woke bool) ([]byte, evio.Action) {
 			c.requestClose(nil, false)
 		}
 	}
-	return c.settle(held, woke)
 }
 
 // keepTail keeps buf[n:] for the next call. buf is either evio's read buffer, which is reused
@@ -165,8 +190,15 @@ func (c *conn) woken() ([]byte, evio.Action) {
 	c.resetOut()
 	held := pendingOut(c.ec)
 	c.pending.Store(int64(held))
-	if c.unseen && !c.paused {
-		return c.input(nil, held, true) // what evio read while paused, now that it is resumed
+	c.wrote(held)
+	if !c.paused && (c.unseen || c.eofUnseen) {
+		// What was read while paused, now that reading is resumed.
+		if c.unseen {
+			c.present(nil)
+		}
+		if c.eofUnseen && !c.paused {
+			c.endOfStream()
+		}
 	}
 	return c.settle(held, true)
 }
@@ -182,6 +214,7 @@ func (c *conn) settle(held int, woke bool) ([]byte, evio.Action) {
 		c.checkDrain(held)
 	}
 	out, act := c.decide(held)
+	c.handOver(out)
 	c.account(held, out)
 	if c.above && held+len(out) > 0 {
 		c.b.deferConn(c) // to see evio's output fall below LowWater
@@ -213,19 +246,15 @@ func (c *conn) decide(held int) ([]byte, evio.Action) {
 	}
 	if f&flagAbort != 0 && !c.aborted {
 		c.closeSent, c.aborted = true, true
-		// evio writes what it holds before it acts on Close, which never ends if the peer
-		// does not read. Shutting the socket down fails that write and evio closes; the zero
-		// linger turns the close into a reset, dropping what the kernel still holds.
-		syscall.SetsockoptLinger(c.fd, syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1})
-		syscall.Shutdown(c.fd, syscall.SHUT_RDWR)
+		c.reset()
 		return nil, evio.Close
 	}
 	if c.closeSent {
 		return nil, evio.Close
 	}
 	if !c.lingering.IsZero() {
-		if time.Now().Before(c.lingering) {
-			return nil, evio.None // evio goes on reading; read drops the input
+		if !c.eof && time.Now().Before(c.lingering) {
+			return nil, evio.None // evio (or readSelf) goes on reading; the input is dropped
 		}
 		c.closeSent = true
 		return nil, evio.Close
@@ -236,8 +265,9 @@ func (c *conn) decide(held int) ([]byte, evio.Action) {
 			c.requeue()
 			f = c.flags.Load()
 		}
-		if f&(flagAsync|flagClose) != 0 {
-			// More to hand over, or a close that must wait until evio has written it all.
+		if f&(flagAsync|flagClose) != 0 || f&flagWShut != 0 && !c.wshut {
+			// More to hand over, or a close or CloseWrite that must wait until evio has
+			// written it all.
 			c.b.deferConn(c)
 		}
 		if f&flagClose != 0 {
@@ -255,9 +285,37 @@ func (c *conn) decide(held int) ([]byte, evio.Action) {
 			c.watchClose(len(c.out))
 			return c.out, evio.None
 		}
+		if c.eof {
+			// The peer has sent everything and it has all been read: no reset to fear.
+			c.closeSent = true
+			return nil, evio.Close
+		}
 		return c.linger()
 	}
+	if f&flagWShut != 0 && !c.wshut {
+		if len(c.out) > 0 {
+			c.b.deferConn(c) // to shut the write side down once evio has written it
+			return c.out, evio.None
+		}
+		return c.shutWrite()
+	}
 	return c.out, evio.None
+}
+
+// reset readies the socket for an abort, which evio.Close then carries out: the zero linger
+// turns evio's close into a reset (RST), which also drops what the kernel has not sent. evio
+// writes what it holds before it acts on Close, for ever if the peer does not read, so that
+// output is dropped too. And since a socket whose peer neither reads nor sends may give evio
+// no event to act on, its read side is shut down, which makes it readable at once without
+// sending anything. (Shutting the write side down instead would send FIN first: a peer that
+// reads it sees a clean end of stream, not the reset.)
+func (c *conn) reset() {
+	syscall.SetsockoptLinger(c.fd, syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1, Linger: 0})
+	if c.ec != nil {
+		layout.dropOut(c.ec)
+		c.dropGiven()
+	}
+	syscall.Shutdown(c.fd, syscall.SHUT_RD)
 }
 
 // linger ends a graceful close once evio holds no output: it sends FIN and lets evio go on
@@ -331,8 +389,13 @@ func (c *conn) finish(err error) {
 	c.closed = true
 	f := c.flags.Load()
 	cause := c.cause
+	c.st.Buffer(-len(c.async)) // dropped
 	c.async, c.posts = nil, nil
 	c.mu.Unlock()
+	if c.given > 0 {
+		c.wrote(pendingOut(c.ec)) // what evio wrote before it closed
+		c.dropGiven()             // and what it held then
+	}
 	c.pending.Store(0)
 	c.inEvio.Store(false)
 	c.stopTimers()
@@ -352,7 +415,12 @@ func (c *conn) finish(err error) {
 	if c.stall != nil {
 		c.stall.Stop()
 	}
-	backendkit.CallClose(c.b.cfg.Logger, c.b.h, c, cause)
+	if c.st != nil {
+		c.st.Closed(cause, time.Since(c.born))
+	}
+	if backendkit.CallClose(c.b.cfg.Logger, c.h, c, cause) {
+		c.st.HandlerPanic()
+	}
 }
 
 // requestClose asks for a flush-then-close; wake is false when the caller is the loop itself,
@@ -388,7 +456,7 @@ func (c *conn) wakeLocked() {
 // first.
 func (c *conn) Write(p []byte) (int, error) {
 	f := c.flags.Load()
-	if c.gone || c.closeSent || f&(flagClose|flagAbort) != 0 {
+	if c.gone || c.closeSent || f&(flagClose|flagAbort|flagWShut) != 0 {
 		return 0, reactor.ErrConnClosed
 	}
 	if f&flagAsync != 0 {
@@ -402,6 +470,7 @@ func (c *conn) Write(p []byte) (int, error) {
 	}
 	c.out = append(c.out, p...)
 	c.pending.Add(int64(len(p)))
+	c.st.Buffer(len(p))
 	return len(p), nil
 }
 
@@ -411,7 +480,7 @@ func (c *conn) Write(p []byte) (int, error) {
 func (c *conn) AsyncWrite(p []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed || c.flags.Load()&(flagClose|flagAbort) != 0 {
+	if c.closed || c.flags.Load()&(flagClose|flagAbort|flagWShut) != 0 {
 		return reactor.ErrConnClosed
 	}
 	if len(c.async)+len(p) > c.b.cfg.MaxOutbound {
@@ -419,6 +488,7 @@ func (c *conn) AsyncWrite(p []byte) error {
 		return reactor.ErrOutboundFull
 	}
 	c.async = append(c.async, p...)
+	c.st.Buffer(len(p))
 	c.flags.Or(flagAsync)
 	c.wakeLocked()
 	return nil

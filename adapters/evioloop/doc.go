@@ -63,9 +63,13 @@
 //     FIN closes the connection or 500 ms pass and evio is told to close. A flush that makes
 //     no progress for 2 s (closeStall: the peer does not read) is given up and the connection
 //     aborted, with the cause the close was asked with; evio alone would keep trying for ever.
-//   - Abort, and the limits: evio would write what it holds before acting on Close, forever if
-//     the peer never reads, so the adapter shuts the socket down (zero linger) on the loop;
-//     evio's pending write then fails and evio closes and reports it.
+//   - Abort, and the limits: the connection is reset, as the contract asks. On the loop the
+//     adapter sets a zero linger, so that evio's close sends RST (the peer's read fails with
+//     ECONNRESET); drops the output evio holds, which evio would otherwise write before it
+//     acts on Close, for ever if the peer never reads; and shuts the socket's read side down,
+//     which sends nothing but makes it readable, so that evio gets an event to act on even
+//     from a peer that neither reads nor sends. (Shutting the write side down would send FIN
+//     ahead of the reset, and the peer would read a clean end of stream.)
 //   - Backpressure: evio does not read a connection while it holds output for it, so a peer
 //     that does not read its replies stops being read. The adapter's own buffers are bounded
 //     by Config.MaxOutbound each (the callback's output and the AsyncWrite queue); evio holds
@@ -114,6 +118,69 @@
 //     close the connection. A read evio makes regardless is kept for ResumeRead, which sets
 //     reading back on and presents it first.
 //
+// # Contract v2: outbound connections and half-closes
+//
+//   - Dial: evio has no client side, so the connecting is done off the loop. Dial checks the
+//     address and returns; a goroutine connects with the standard library (bounded by
+//     Config.DialTimeout and the context), takes a duplicate of the socket's descriptor
+//     (close-on-exec, non-blocking, TCP_NODELAY as for accepted sockets) and closes the
+//     net.TCPConn, then queues the socket for the asking connection's loop and rings that
+//     loop's doorbell, as the acceptor does. The loop enrolls it with evio, which opens it
+//     there: the new connection's callbacks and the asking one's run on the same goroutine,
+//     never at the same time. Its addresses are the TCP ones, as the dial saw them.
+//   - A dial that fails (refused, timed out, cancelled) is reported on that loop too: the
+//     doorbell's Data call calls the handler's OnClose with the DialError, and OnOpen never
+//     runs. Only when the loop has stopped does the dialling goroutine call OnClose itself,
+//     with a cause wrapping ErrServerClosed.
+//   - Shutdown cancels the dials in flight (their cause wraps ErrServerClosed) and waits for
+//     their goroutines; a socket that connected all the same is refused by the loop, and its
+//     handler told likewise. Dialled connections are the server's like accepted ones: drained,
+//     then closed with ErrServerClosed.
+//   - CloseWrite refuses writes from the call on (Write and AsyncWrite answer ErrConnClosed)
+//     and, as the callback ends, hands evio what is queued, as a close's flush does; once evio
+//     holds nothing, the adapter shuts the write side down (shutdown(SHUT_WR)): the peer reads
+//     end of stream, and the connection goes on reading. Without HalfCloser, the peer's end of
+//     stream then closes it, with io.EOF, as always.
+//   - HalfCloser: evio closes a connection the moment a read returns 0, before any callback,
+//     so a handler could never write after the peer's end of stream. For a handler that is a
+//     reactor.HalfCloser the adapter therefore reads the socket itself: whenever evio holds no
+//     output for the connection, its opened flag is cleared (as for PauseRead), so that evio
+//     takes the socket's next event for its first and calls Opened, where the adapter reads,
+//     into a buffer of the loop's, in evio's place. Input goes to OnData as usual. A read of 0
+//     calls OnReadEOF (guarded against panics like every callback), drops what is
+//     unconsumed, and stops watching the socket for input (its epoll events become 0), since a
+//     socket read to its end is readable for good. The connection stays open for writing; a
+//     later CloseWrite or Close closes it at once, nil the cause, without the lingering close's
+//     wait for the peer's FIN, which was read. While evio holds output the flag stays set,
+//     evio writes and does not read, and its PreWrite wake, which the loop handles before the
+//     events of its next wait, clears the flag again once all is written. A paused connection
+//     hears of the end of stream when it resumes, after the input read before it; one whose
+//     write side is already shut down hears of it at once and closes, as its socket would
+//     report a hang-up at every wait. An error after the end of stream (the peer's reset) is
+//     found by SO_ERROR and aborts the connection with it. What it costs, to such connections
+//     only: an epoll_ctl when a reply is handed to evio from Opened (evio asks for
+//     writability after a read, not after Opened), and a wake at each of evio's writes.
+//
+// # Stats
+//
+// With Config.Stats each loop counts into its own shard. Accepts and dials are counted as
+// the loop opens the connection, before OnOpen; closes as OnClose is called, with its cause;
+// accept errors on the accept goroutine, in shard 0. Received is what evio hands Data, plus
+// what the adapter reads itself for a HalfCloser. Buffered rises by what Write and
+// AsyncWrite accept and falls by what is sent or dropped (an abort empties the callback's
+// output, the AsyncWrite queue and evio's buffer; a close drops what is left).
+//
+// Sent is what evio wrote, and evio does not say how much it wrote, nor for which
+// connection: its PreWrite callback says only that some loop is about to write. The adapter
+// learns it from evio's output buffer (the private field Buffered reads too) wherever it
+// looks anyway, at a read, a wake and the close; and, so that a connection that goes quiet is
+// counted too, PreWrite rings the doorbell of every loop that has handed evio output since
+// (once until that loop has looked), and the doorbell's call, after the write, looks at those
+// connections. Sent and Buffered therefore lag by what a loop wrote since it last looked, no
+// longer than that loop's next turn, and are exact once traffic stops. The cost, when
+// counting: an atomic add per counted event, and at most one doorbell ring per loop per
+// sweep while output moves; nothing is allocated on the read path.
+//
 // # What evio cannot do, and what the adapter does about it
 //
 //   - Edge-triggered readiness and a read size other than the default (evio reads into a fixed
@@ -121,11 +188,13 @@
 //     reactor.ErrNotSupported; Info lists them. Config.ReusePort sets SO_REUSEPORT on the
 //     adapter's listener: other processes can share the port (reactor serve --procs).
 //   - evio's unexported state, used on a loop's own goroutine only, from its callbacks: the
-//     adapter reads how much output evio holds for a connection (evio's Conn does not tell),
+//     adapter reads how much output evio holds for a connection (evio's Conn does not tell)
+//     and empties it for Abort,
 //     writes a loop's connection table, epoll set and count to enroll a connection, and, for
-//     PauseRead, a connection's events in the epoll set and its opened flag, as described above. go.mod pins evio v1.0.8 (the project is archived); Start checks the
-//     layout of evio's structs once, by reflect, and fails if it differs, and the package's
-//     tests check it too.
+//     PauseRead and for a HalfCloser's connection, a connection's events in the epoll set and
+//     its opened flag, as described above. go.mod pins evio v1.0.8 (the project is archived);
+//     Start checks the layout of evio's structs once, by reflect, and fails if it differs, and
+//     the package's tests check it too.
 //   - Each server holds, besides its connections, the listener, evio's private listener, and
 //     two descriptors per loop for the doorbells.
 //   - evio's Serve waits on a sync.Cond for the first loop to stop, and starts its loops just

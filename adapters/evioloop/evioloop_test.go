@@ -25,6 +25,11 @@ func TestInfo(t *testing.T) {
 			t.Errorf("Unsupported = %v; want it to list %s", in.Unsupported, opt)
 		}
 	}
+	for _, point := range []string{"Dial", "CloseWrite"} {
+		if slices.Contains(in.Unsupported, point) {
+			t.Errorf("Unsupported = %v; want %s gone, as it is implemented", in.Unsupported, point)
+		}
+	}
 }
 
 // TestUnsupportedOptions: every option listed as unsupported makes New fail with

@@ -57,7 +57,7 @@ func (c *conn) requeue() {
 // checkDrain calls OnDrain when the pending output, having been above LowWater, is no longer.
 // held is what evio holds. Only on the loop, between callbacks.
 func (c *conn) checkDrain(held int) {
-	if c.b.onDrain == nil {
+	if c.onDrain == nil {
 		return
 	}
 	c.mu.Lock()
@@ -68,7 +68,7 @@ func (c *conn) checkDrain(held int) {
 		c.above = true
 	case c.above:
 		c.above = false
-		c.call(c.b.onDrain)
+		c.call(c.onDrain)
 	}
 }
 
@@ -91,9 +91,11 @@ func (c *conn) steer(held int, out []byte, woke bool) {
 	case held > 0 || len(out) > 0:
 		c.reopen()
 		c.readOff = false // evio sets reading back on after the write, or now (ModReadWrite)
-		if paused {
-			c.b.deferConn(c)
+		if paused || c.hc != nil {
+			c.b.deferConn(c) // to steer again once evio has written it all
 		}
+	case c.hc != nil:
+		c.steerSelf(paused)
 	case paused && !c.readOff:
 		if c.epoll(0) != nil {
 			return
@@ -108,8 +110,10 @@ func (c *conn) steer(held int, out []byte, woke bool) {
 		c.readOff = false
 		c.epoll(syscall.EPOLLIN)
 	}
-	if !paused && c.unseen {
-		c.wake() // what evio read while paused, for OnData now (see woken)
+	if !c.paused && (c.unseen || c.eofUnseen) {
+		// What was read while paused, for the handler now, or dropped if the connection is
+		// closing (see woken, which looks at the same flags).
+		c.wake()
 	}
 }
 

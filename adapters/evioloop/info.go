@@ -16,7 +16,7 @@ func Info() reactor.Info {
 		Model:       "epoll, level-triggered, N loops fed round-robin by the adapter's acceptor; callbacks return the bytes to send (tidwall/evio)",
 		Progression: "epoll reactor (library)",
 		Available:   runtime.GOOS == "linux",
-		Unsupported: []string{"EdgeTriggered", "ReadBufferSize", "CloseWrite", "Dial"},
+		Unsupported: []string{"EdgeTriggered", "ReadBufferSize"},
 	}
 	if !in.Available {
 		in.Reason = "the evio adapter is built for Linux only (it reaches into evio's epoll connections)"

@@ -15,7 +15,8 @@ import (
 // evio's Conn tells neither its descriptor nor how much output it still holds, and evio has no
 // way to take a connection accepted elsewhere; the adapter needs all three. It reads the
 // pending output of a connection (to know when more may be handed over: evio replaces, not
-// appends, the output of a wake) from evio's unexported connection struct. And to serve a
+// appends, the output of a wake) from evio's unexported connection struct, and drops it for an
+// abort. And to serve a
 // connection the adapter accepted, it does on a loop what evio's loopAccept does with one evio
 // accepted: a new connection struct {fd, sa, loop} goes into the loop's table, into its epoll
 // set for reading and writing, and into its count; evio then opens it on its first writable
@@ -32,6 +33,7 @@ type evioLayout struct {
 	out     int          // index of conn.out
 
 	connFD, connSA, connLoop, connOpened uintptr // conn.fd, conn.sa, conn.loop, conn.opened
+	connOut                              uintptr // conn.out
 	loopPoll, loopFDConns, loopCount     uintptr // loop.poll, loop.fdconns, loop.count
 	pollFD                               uintptr // internal.Poll.fd, the epoll descriptor
 }
@@ -88,6 +90,7 @@ func inspect(t reflect.Type) (evioLayout, error) {
 	}
 	l.out = out.Index[0]
 	l.connFD, l.connSA, l.connLoop, l.connOpened = fd.Offset, sa.Offset, lp.Offset, opened.Offset
+	l.connOut = out.Offset
 	l.loopPoll, l.loopFDConns, l.loopCount = poll.Offset, fdconns.Offset, count.Offset
 	l.pollFD = pfd.Offset
 	return l, nil
@@ -114,6 +117,13 @@ func (l *evioLayout) epollOf(ec evio.Conn) int {
 // its first and calls Opened instead of reading (see conn.steer). Only on ec's loop goroutine.
 func (l *evioLayout) setOpened(ec evio.Conn, opened bool) {
 	*(*bool)(unsafe.Add(reflect.ValueOf(ec).UnsafePointer(), l.connOpened)) = opened
+}
+
+// dropOut discards the output evio holds for ec, for an abort: evio would otherwise write it
+// all before it acts on Close, for ever if the peer does not read. Only on ec's loop
+// goroutine.
+func (l *evioLayout) dropOut(ec evio.Conn) {
+	*(*[]byte)(unsafe.Add(reflect.ValueOf(ec).UnsafePointer(), l.connOut)) = nil
 }
 
 // enroll makes the socket a serve on loop as if evio had accepted it there (see loopAccept in

@@ -185,7 +185,8 @@ func TestInternals(t *testing.T) {
 }
 
 // TestPauseInternals: epollOf finds the loop's epoll descriptor and setOpened writes the
-// opened flag, on a copy of evio's shapes; PauseRead relies on both.
+// opened flag, on a copy of evio's shapes; PauseRead relies on both. dropOut empties the
+// output, as Abort needs.
 func TestPauseInternals(t *testing.T) {
 	l, err := inspect(reflect.TypeOf(&fakeConn{}))
 	if err != nil {
@@ -202,5 +203,10 @@ func TestPauseInternals(t *testing.T) {
 	l.setOpened(c, true)
 	if !c.opened {
 		t.Error("setOpened(true) left opened clear")
+	}
+	c.out = []byte("held")
+	l.dropOut(c)
+	if c.out != nil {
+		t.Errorf("dropOut left out = %q", c.out)
 	}
 }

@@ -113,16 +113,35 @@ func (t *timer) fire() {
 }
 
 // runDue runs, on the loop, the functions of the timers that have fired or whose time has
-// come, in the order of their deadlines.
+// come, in the order of their deadlines. A timer that has fired makes every timer due before
+// it due now, though the clock read at the start may say otherwise: a timer's goroutine may
+// fire it while runDue looks, ahead of an earlier one whose goroutine has yet to run.
 func (c *conn) runDue(reactor.Conn) {
 	c.duePosted.Store(false)
 	now := time.Now()
 	due := c.due[:0]
 	for t := range c.timers {
-		if s := t.state.Load(); s == timerFired || s == timerArmed && !t.when.After(now) {
+		switch t.state.Load() {
+		case timerFired:
+			if t.when.After(now) {
+				now = t.when
+			}
+			due = append(due, t)
+		case timerArmed:
 			due = append(due, t)
 		}
 	}
+	// Timers not due by now are left for a later run, which their firing posts (one that fires
+	// meanwhile too: its state is not looked at again).
+	n := 0
+	for _, t := range due {
+		if !t.when.After(now) {
+			due[n] = t
+			n++
+		}
+	}
+	clear(due[n:])
+	due = due[:n]
 	slices.SortFunc(due, func(a, b *timer) int { return a.when.Compare(b.when) })
 	for i, t := range due {
 		due[i] = nil

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"github.com/reactorlab/reactor/internal/ratelog"
 	"github.com/reactorlab/reactor/internal/reuseport"
 	"github.com/reactorlab/reactor/reactor"
+	"github.com/reactorlab/reactor/reactor/backendkit"
 )
 
 const available = true
@@ -45,16 +47,17 @@ func New(cfg reactor.Config) (reactor.Backend, error) {
 		ready:      make(chan struct{}),
 		runDone:    make(chan struct{}),
 		stopAccept: make(chan struct{}),
+		epoch:      time.Now(),
 	}, nil
 }
 
 // backend is one gnet engine serving one handler.
 type backend struct {
-	cfg     reactor.Config
-	h       reactor.Handler
-	drainer reactor.Drainer // h, where it is one
-	life    lifecycle.State
-	conns   lifecycle.Conns[*conn] // opened, until OnClose
+	cfg   reactor.Config
+	hs    *handlers // serve accepted connections; dialed ones bring their own
+	life  lifecycle.State
+	conns lifecycle.Conns[*conn] // opened, until OnClose
+	dials lifecycle.Conns[*dial] // Conn.Dials in flight, until OnOpen or OnClose is delivered
 
 	stopping atomic.Bool   // Shutdown began: new connections are turned away
 	ready    chan struct{} // closed by the first tick: the loops run
@@ -70,6 +73,12 @@ type backend struct {
 	acceptWG   sync.WaitGroup
 	acceptLog  ratelog.Limiter // accept and enrollment failures, once a second at most
 
+	// Config.Stats (stats_linux.go): a shard per loop, by gnet.EventLoop, in the order the
+	// loops made their first connection; lifetimes are measured from epoch.
+	shards  sync.Map
+	nshards atomic.Int32
+	epoch   time.Time
+
 	mu  sync.Mutex
 	eng gnet.Engine
 }
@@ -81,8 +90,7 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 		return nil, err
 	}
 	defer b.life.Started()
-	b.h = h
-	b.drainer, _ = h.(reactor.Drainer)
+	b.hs = newHandlers(h)
 
 	fail := func(err error) (net.Addr, error) {
 		err = fmt.Errorf("gnet: %w", err)
@@ -111,6 +119,7 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 	// Exits when the engine has stopped: after Shutdown, or on its own when it fails.
 	go func() {
 		err := gnet.Run(&events{b: b}, "unix://"+filepath.Join(b.sockDir, "idle.sock"), opts...)
+		b.strand()
 		os.RemoveAll(b.sockDir)
 		b.ln.Close() // ends the accept goroutine: there is no loop left to take connections
 		b.runErr = err
@@ -172,6 +181,7 @@ func (b *backend) accept() {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
+			b.cfg.Stats.Shard(0).AcceptError()
 			// Out of descriptors (EMFILE, ENFILE) and the like: the connection stays queued in
 			// the kernel until a retry, paced rather than spinning on a listener that stays ready.
 			pace.Failed(err, b.stopAccept)
@@ -214,6 +224,7 @@ func (b *backend) reap(inflight []enrolling) []enrolling {
 func (b *backend) settle(e enrolling, r gnet.RegisteredResult) {
 	e.nc.Close()
 	if r.Err != nil && !b.stopping.Load() {
+		b.cfg.Stats.Shard(0).AcceptError()
 		if n, ok := b.acceptLog.Allow(); ok {
 			b.cfg.Logger.Warn("gnet: connection refused: cannot hand it to a loop", "err", r.Err, "suppressed", n)
 		}
@@ -233,6 +244,10 @@ func (b *backend) Shutdown(ctx context.Context) error {
 	for _, c := range b.conns.Close() {
 		c.closeWith(reactor.ErrServerClosed, true)
 	}
+	// Dials in flight fail with ErrServerClosed (a connection made meanwhile is turned away by
+	// OnOpen); each is answered on its loop, which runs until the engine stops below.
+	b.dials.Close()
+	b.dials.Abort()
 
 	// Let every connection flush and close on its own loop first, so that written bytes leave
 	// before the engine's stop closes whatever is left.
@@ -242,6 +257,17 @@ func (b *backend) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 		b.conns.Abort()
+		// Aborted connections close on their loops at once. The engine's stop would close
+		// those gnet knows anyway, but not those detached from gnet at the peer's end of
+		// stream (halfclose_linux.go), whose loop tasks must run before the loops end.
+		select {
+		case <-b.conns.Drained():
+		case <-b.runDone:
+		}
+	}
+	select {
+	case <-b.dials.Drained():
+	case <-b.runDone:
 	}
 	b.stopEngine()
 	runErr := b.runErr
@@ -250,6 +276,26 @@ func (b *backend) Shutdown(ctx context.Context) error {
 	}
 	b.life.Finish(runErr)
 	return err
+}
+
+// strand settles, once gnet's loops have all exited, what was left waiting for a loop: a
+// Dial whose failure was queued on a loop that stopped before running it, a connection
+// detached from gnet (Shutdown waits for both, so only when the engine stopped on its own).
+// Nothing runs on the loops any more, so the handlers are told here.
+func (b *backend) strand() {
+	for _, d := range b.dials.Close() {
+		if d.settled.Load() {
+			d.failed(backendkit.DialError(d.addr, reactor.ErrServerClosed))
+		}
+	}
+	// gnet closed the connections it knew as its loops ended; those detached from it are
+	// closed here.
+	for _, c := range b.conns.Close() {
+		if c.detached && c.state.Load() != stateClosed {
+			c.closeWith(reactor.ErrServerClosed, false)
+			c.closeDetached()
+		}
+	}
 }
 
 // stopEngine stops gnet and returns once gnet.Run has returned. Engine.Stop itself notices the
@@ -299,16 +345,37 @@ func (ev *events) OnTick() (time.Duration, gnet.Action) {
 
 func (ev *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	b := ev.b
+	// A connection made by Conn.Dial arrives with its dial; an accepted one with nothing.
+	d, dialed := gc.Context().(*dial)
+	if dialed && !d.settled.CompareAndSwap(false, true) {
+		return nil, gnet.Close // its dialer has reported it failed already
+	}
 	if b.stopping.Load() {
 		// Shutdown began: an enrollment that raced it is turned away unseen.
+		if dialed {
+			d.failed(backendkit.DialError(d.addr, reactor.ErrServerClosed))
+		}
 		return nil, gnet.Close
 	}
-	c := newConn(b, gc)
+	var c *conn
+	if dialed {
+		c = d.c
+	} else {
+		c = newConn(b, gc.EventLoop(), b.hs)
+	}
+	c.attach(gc)
 	gc.SetContext(c)
 	if !b.conns.Add(c) {
 		gc.SetContext(nil)
+		if dialed {
+			d.failed(backendkit.DialError(d.addr, reactor.ErrServerClosed))
+		}
 		return nil, gnet.Close
 	}
+	if dialed {
+		b.dials.Remove(d) // Shutdown counts the connection among the others from now on
+	}
+	c.countOpen(dialed)
 	c.opened = true
 	if err := c.callOpen(); err != nil {
 		c.Abort(err)
@@ -336,6 +403,9 @@ func (ev *events) OnClose(gc gnet.Conn, err error) gnet.Action {
 	c, ok := gc.Context().(*conn)
 	if !ok || !c.opened {
 		return gnet.None
+	}
+	if errors.Is(err, io.EOF) && c.detach() {
+		return gnet.None // the connection lives on without gnet (halfclose_linux.go)
 	}
 	c.onClose(err)
 	ev.b.conns.Remove(c)

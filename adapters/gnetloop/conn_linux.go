@@ -46,13 +46,20 @@ const (
 // the connection's event loop; the others are shared under mu or atomic.
 type conn struct {
 	b      *backend
+	hs     *handlers // what serves the connection
 	gc     gnet.Conn
 	loop   gnet.EventLoop
 	task   gnet.Runnable // run, made once so that scheduling it allocates no method value
 	local  net.Addr
 	remote net.Addr
 
-	opened  bool                 // loop: OnOpen was delivered, so OnClose is owed
+	// Config.Stats (stats_linux.go): the shard of the connection's loop, nil when not
+	// counting, set before the handler sees the connection; and, only when counting, when it
+	// opened (since backend.epoch) and how much input gnet held when the adapter last looked.
+	st     *reactor.StatShard
+	born   time.Duration // loop
+	inSeen int           // loop
+
 	ctx     any                  // loop: the handler's SetContext value
 	out     backendkit.Outbound  // loop: bytes Written during the current callback
 	sending backendkit.Outbound  // loop: AsyncWrite bytes taken over by run
@@ -61,12 +68,18 @@ type conn struct {
 	// runTimers is runDue, made once so that the timers' Posts allocate no method value.
 	runTimers func(reactor.Conn)
 
+	opened    bool // loop: OnOpen was delivered, so OnClose is owed
 	paused    bool // loop: PauseRead is in effect
 	holding   bool // loop: the socket is out of gnet's read interest (hold)
 	held      bool // loop: input arrived while paused, unseen by the handler
 	redeliver bool // loop: ResumeRead owes the handler the held input
+	above     bool // loop: pending output went above LowWater; OnDrain is owed
 
-	above     bool          // loop: pending output went above LowWater; OnDrain is owed
+	// CloseWrite and the peer's end of stream (halfclose_linux.go).
+	shutDone bool   // loop: FIN was sent (shutdown SHUT_WR)
+	detached bool   // loop: gnet closed its side at the peer's end of stream; end.fd is the adapter's
+	end      *ended // loop: made when first needed (CloseWrite waiting for gnet, or detached)
+
 	watchWait time.Duration // loop: the drain timer's current period
 	watchLast int           // loop: pending output when the drain timer was last armed
 	watching  atomic.Bool   // the drain timer is armed
@@ -78,11 +91,14 @@ type conn struct {
 	// queued says pend holds bytes, so that Write can tell without the lock. Set and cleared
 	// under mu.
 	queued atomic.Bool
+	// wshut says CloseWrite was called: writes fail, FIN follows the output. Set under mu.
+	wshut atomic.Bool
 
 	mu          sync.Mutex
 	pend        backendkit.Outbound  // AsyncWrite bytes waiting for run
 	posts       []func(reactor.Conn) // functions Posted, waiting for run
 	watch       *time.Timer          // rechecks pending output above LowWater (drainCheck)
+	retry       *time.Timer          // rechecks output gnet says nothing of (armRetry)
 	scheduled   bool                 // a run task is queued on the loop
 	closeReq    atomic.Bool          // a graceful close was asked for; the loop applies it. Set under mu
 	cause       error                // what OnClose is told, once a close was asked for
@@ -92,16 +108,38 @@ type conn struct {
 	drainUntil  time.Time // set once FIN was sent: the close follows the peer's, or this time
 }
 
-func newConn(b *backend, gc gnet.Conn) *conn {
-	c := &conn{b: b, gc: gc, loop: gc.EventLoop(), local: netaddr.Clone(gc.LocalAddr()), remote: netaddr.Clone(gc.RemoteAddr())}
+// handlers is a Handler with the optional interfaces it implements, looked up once: the
+// backend's, shared by every accepted connection, or one dial's.
+type handlers struct {
+	h  reactor.Handler
+	hc reactor.HalfCloser // h, where it is one
+	dr reactor.Drainer    // h, where it is one
+}
+
+func newHandlers(h reactor.Handler) *handlers {
+	hs := &handlers{h: h}
+	hs.hc, _ = h.(reactor.HalfCloser)
+	hs.dr, _ = h.(reactor.Drainer)
+	return hs
+}
+
+// newConn makes a connection served by hs on loop; attach gives it its gnet connection.
+func newConn(b *backend, loop gnet.EventLoop, hs *handlers) *conn {
+	c := &conn{b: b, hs: hs, loop: loop, st: b.shard(loop)}
 	c.task = gnet.RunnableFunc(c.run)
 	return c
+}
+
+// attach binds c to gc, as gnet opens it on c's loop, before the handler sees c.
+func (c *conn) attach(gc gnet.Conn) {
+	c.gc = gc
+	c.local, c.remote = netaddr.Clone(gc.LocalAddr()), netaddr.Clone(gc.RemoteAddr())
 }
 
 // Write implements reactor.Conn. Only from the connection's own callbacks (its loop).
 // AsyncWrite bytes queued before it and not yet sent by run go out first.
 func (c *conn) Write(p []byte) (int, error) {
-	if c.state.Load() != stateOpen {
+	if c.state.Load() != stateOpen || c.wshut.Load() {
 		return 0, reactor.ErrConnClosed
 	}
 	if c.queued.Load() {
@@ -113,6 +151,7 @@ func (c *conn) Write(p []byte) (int, error) {
 	}
 	c.out.Write(p)
 	c.queuedBytes.Add(int64(len(p)))
+	c.st.Buffer(len(p))
 	return len(p), nil
 }
 
@@ -133,7 +172,7 @@ func (c *conn) takeQueued() {
 func (c *conn) AsyncWrite(p []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state.Load() != stateOpen {
+	if c.state.Load() != stateOpen || c.wshut.Load() {
 		return reactor.ErrConnClosed
 	}
 	if c.pend.Len()+int(c.gnetPending.Load())+len(p) > c.b.cfg.MaxOutbound {
@@ -142,6 +181,7 @@ func (c *conn) AsyncWrite(p []byte) error {
 	}
 	c.pend.Write(p)
 	c.queuedBytes.Add(int64(len(p)))
+	c.st.Buffer(len(p))
 	c.queued.Store(true)
 	c.schedule()
 	return nil
@@ -229,8 +269,10 @@ func (c *conn) Context() any { return c.ctx }
 func (c *conn) SetContext(v any) { c.ctx = v }
 
 // schedule queues run on the connection's loop unless it is queued already. c.mu held: while
-// the state is not closed, gnet has not closed this connection, so its loop and poller are
-// alive and Execute is safe.
+// the state is not closed, the connection's loop runs, so Execute is safe: gnet closes the
+// connections it knows before its loops end, and Shutdown waits for those detached from it
+// (halfclose_linux.go) before it stops the engine. An engine that stops on its own refuses
+// Execute once stopped; strand then closes the detached connections.
 func (c *conn) schedule() {
 	if c.scheduled || c.state.Load() == stateClosed {
 		return
@@ -257,7 +299,7 @@ func (c *conn) run(context.Context) error {
 	c.posts, c.running = c.running, c.posts
 	c.queued.Store(false)
 	c.mu.Unlock()
-	c.gnetPending.Store(int64(c.gc.OutboundBuffered()))
+	c.sampleOut(0)
 	c.flush(&c.sending)
 	c.runPosted()
 	if c.redeliver {
@@ -267,9 +309,18 @@ func (c *conn) run(context.Context) error {
 		}
 	}
 	if c.finish() == gnet.Close {
-		_ = c.loop.Close(c.gc)
+		c.closeNow()
 	}
 	return nil
+}
+
+// closeNow closes the connection at once, for a task that found it done. Loop only.
+func (c *conn) closeNow() {
+	if c.detached {
+		c.closeDetached()
+		return
+	}
+	_ = c.loop.Close(c.gc)
 }
 
 // runPosted calls the functions run took over, in order, as long as the connection stays
@@ -294,13 +345,15 @@ func (c *conn) callFunc(f func(reactor.Conn)) {
 // onTraffic lends the buffered input to the handler and keeps what it did not consume.
 func (c *conn) onTraffic() gnet.Action {
 	gc := c.gc
+	c.countIn()
 	c.applyClose()
 	if c.state.Load() != stateOpen {
 		// Closing: no handler call may follow, so the input no longer matters.
 		_, _ = gc.Discard(-1)
+		c.keptIn()
 		return c.finish()
 	}
-	c.gnetPending.Store(int64(gc.OutboundBuffered()))
+	c.sampleOut(0)
 	if c.paused {
 		// gnet read behind the pause (see hold); the bytes stay in its inbound buffer.
 		c.held = true
@@ -316,6 +369,10 @@ func (c *conn) onTraffic() gnet.Action {
 // deliver lends the buffered input to the handler, keeps what it did not consume and applies
 // its verdict. Loop only, on an open connection.
 func (c *conn) deliver() {
+	if c.detached {
+		c.deliverEOF() // what arrived before the end of stream, then the end
+		return
+	}
 	gc := c.gc
 	in, err := gc.Peek(-1)
 	if err != nil || len(in) == 0 {
@@ -331,6 +388,7 @@ func (c *conn) deliver() {
 		// Discard(0) would drop everything gnet holds, so only a positive count is passed.
 		if consumed > 0 {
 			_, _ = gc.Discard(consumed)
+			c.keptIn()
 		}
 		if gc.InboundBuffered() > c.b.cfg.MaxInbound {
 			c.Abort(reactor.ErrInboundFull)
@@ -350,7 +408,9 @@ func (c *conn) afterCallback(a reactor.Action) gnet.Action {
 
 // finish runs on the loop after every callback and task: settle, OnDrain when the pending
 // output has fallen to LowWater (and settle again for what OnDrain wrote), and, while paused,
-// the socket kept out of gnet's reads, as the writes may have brought it back in.
+// the socket kept out of gnet's reads, as the writes may have brought it back in. While
+// counting, output gnet holds is looked at again on the drain timer, as gnet says nothing when
+// it sends it (stats_linux.go).
 func (c *conn) finish() gnet.Action {
 	a := c.settle()
 	if a == gnet.None && c.drained() {
@@ -358,7 +418,12 @@ func (c *conn) finish() gnet.Action {
 		a = c.settle()
 		c.drained() // only records whether OnDrain's own output went above LowWater
 	}
-	if a == gnet.None && c.paused && c.state.Load() == stateOpen {
+	if a == gnet.None && c.st != nil && c.state.Load() == stateOpen && !c.detached {
+		if held := c.gnetPending.Load(); held > 0 {
+			c.watchDrain(int(held))
+		}
+	}
+	if a == gnet.None && c.paused && c.state.Load() == stateOpen && !c.detached {
 		c.hold()
 		if c.state.Load() == stateAborting {
 			return c.settle()
@@ -379,32 +444,37 @@ func (c *conn) settle() gnet.Action {
 	case stateAborting:
 		c.drop(&c.out)
 		c.drop(&c.sending)
-		_ = c.gc.SetLinger(0) // the close resets the connection instead of draining it
+		c.reset()
 		return gnet.Close
 	}
 	c.flush(&c.out)
-	if c.state.Load() == stateClosing {
-		// AsyncWrites made before the Close may still wait for their loop task (input that
-		// arrived first brought us here); the close sends them now, or the FIN below would
-		// overtake them (contract point 5). They go after the callback's output: one that
-		// happened before a Write of it was moved ahead of that Write already (takeQueued).
+	if c.state.Load() == stateClosing || c.wshut.Load() && !c.shutDone {
+		// AsyncWrites made before the Close or CloseWrite may still wait for their loop task
+		// (input that arrived first brought us here); they are sent now, or the FIN below
+		// would overtake them (contract point 5). They go after the callback's output: one
+		// that happened before a Write of it was moved ahead of that Write already
+		// (takeQueued). After CloseWrite no AsyncWrite joins them.
 		c.mu.Lock()
 		c.pend, c.sending = c.sending, c.pend
 		c.queued.Store(false)
 		c.mu.Unlock()
 		c.flush(&c.sending)
 	}
-	if c.state.Load() == stateClosed {
+	switch c.state.Load() {
+	case stateClosed:
 		return gnet.None
-	}
-	pending := c.gc.OutboundBuffered()
-	c.gnetPending.Store(int64(pending))
-	if pending > c.b.cfg.MaxOutbound {
-		c.Abort(reactor.ErrOutboundFull)
-		_ = c.gc.SetLinger(0)
+	case stateAborting:
+		c.reset() // a detached connection's write failed
 		return gnet.Close
 	}
-	if c.state.Load() == stateClosing {
+	pending := c.sampleOut(0)
+	if pending > c.b.cfg.MaxOutbound {
+		c.Abort(reactor.ErrOutboundFull)
+		c.reset()
+		return gnet.Close
+	}
+	switch {
+	case c.state.Load() == stateClosing:
 		if pending > 0 {
 			if !c.armLinger() {
 				return gnet.Close
@@ -412,8 +482,28 @@ func (c *conn) settle() gnet.Action {
 		} else if !c.drain() {
 			return gnet.Close
 		}
+	case c.wshut.Load() && !c.shutDone:
+		if pending > 0 {
+			c.armRetry(pending)
+		} else if !c.shutWrite() {
+			return gnet.Close
+		}
+	case c.detached && pending > 0:
+		c.armRetry(pending)
 	}
 	return gnet.None
+}
+
+// reset readies an aborting connection for gnet's close: SO_LINGER 0, so that the close sends
+// a reset (RST) instead of FIN, and gnet's outbound buffer emptied, as gnet's close would
+// otherwise still write what it holds before closing. Loop only.
+func (c *conn) reset() {
+	if c.detached {
+		_ = unix.SetsockoptLinger(c.end.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1})
+	} else {
+		_ = c.gc.SetLinger(0)
+	}
+	c.discardOut()
 }
 
 // drain runs once everything written has reached the socket: it sends FIN (shutdown of the
@@ -423,6 +513,9 @@ func (c *conn) settle() gnet.Action {
 // to a slowloris peer that keeps trickling, say). It reports false when the connection should
 // be closed now.
 func (c *conn) drain() bool {
+	if c.detached {
+		return false // the peer's end of stream came already: nothing to wait for
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()
@@ -444,6 +537,10 @@ func (c *conn) drain() bool {
 // flush hands q to gnet in as few Writev calls as IOV_MAX allows. gnet writes what the socket
 // takes and buffers the rest, so q is always emptied.
 func (c *conn) flush(q *backendkit.Outbound) {
+	if c.detached {
+		c.flushDetached(q)
+		return
+	}
 	for q.Len() > 0 && c.state.Load() != stateClosed {
 		bufs := q.Buffers(maxWritev)
 		n := 0
@@ -463,6 +560,7 @@ func (c *conn) flush(q *backendkit.Outbound) {
 		}
 		q.Discard(n)
 		c.queuedBytes.Add(-int64(n))
+		c.sampleOut(n)
 	}
 	c.drop(q)
 }
@@ -470,6 +568,7 @@ func (c *conn) flush(q *backendkit.Outbound) {
 // drop empties q, which holds output that will not be sent, and uncounts it.
 func (c *conn) drop(q *backendkit.Outbound) {
 	c.queuedBytes.Add(-int64(q.Len()))
+	c.st.Buffer(-q.Len())
 	q.Reset()
 }
 
@@ -515,9 +614,13 @@ func (c *conn) onClose(err error) {
 	if c.watch != nil {
 		c.watch.Stop()
 	}
+	if c.retry != nil {
+		c.retry.Stop()
+	}
 	c.mu.Unlock()
 	c.drop(&c.out)
 	c.drop(&c.sending)
+	c.closeOut()
 	c.stopTimers()
 	if st == stateOpen && !asked {
 		switch {
@@ -531,13 +634,20 @@ func (c *conn) onClose(err error) {
 			cause = err
 		}
 	}
+	c.countClose(cause)
 	c.callClose(cause)
 }
 
-func (c *conn) callOpen() error { return backendkit.CallOpen(c.b.cfg.Logger, c.b.h, c) }
+func (c *conn) callOpen() error { return backendkit.CallOpen(c.b.cfg.Logger, c.hs.h, c) }
 
 func (c *conn) callData(in []byte) (int, reactor.Action, error) {
-	return backendkit.CallData(c.b.cfg.Logger, c.b.h, c, in)
+	return backendkit.CallData(c.b.cfg.Logger, c.hs.h, c, in)
 }
 
-func (c *conn) callClose(cause error) { backendkit.CallClose(c.b.cfg.Logger, c.b.h, c, cause) }
+// callClose calls OnClose; a panic in it, which has no connection left to cost, is counted
+// on its own.
+func (c *conn) callClose(cause error) {
+	if backendkit.CallClose(c.b.cfg.Logger, c.hs.h, c, cause) {
+		c.st.HandlerPanic()
+	}
+}

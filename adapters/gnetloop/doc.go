@@ -11,7 +11,9 @@
 //     a connection's handler calls never overlap (contract 1). A gnet OnClose only fires for a
 //     connection whose OnOpen ran, and gnet closes every connection when its engine stops, so
 //     OnClose runs exactly once; the adapter turns gnet's causes into the contract's (io.EOF for
-//     a peer close, ErrServerClosed on Shutdown, the recorded cause after Abort).
+//     a peer close, ErrServerClosed on Shutdown, the recorded cause after Abort). A connection
+//     the adapter took over from gnet at the peer's end of stream (see CloseWrite and
+//     HalfCloser) gets its OnClose from the adapter, on the same loop.
 //   - Inbound bytes (2). OnData is lent Conn.Peek(-1): gnet's loop-wide read buffer when all the
 //     bytes arrived in this read (no copy), or gnet's own copy of its inbound ring joined with the
 //     new bytes. The adapter Discards what the handler consumed; gnet keeps the rest in the
@@ -34,8 +36,9 @@
 //     another goroutine (Shutdown's among them) never cuts a callback's reply in half. It
 //     flushes; because gnet's own close gives up on bytes its outbound buffer still holds when
 //     the socket is full, the adapter waits (rechecking on a short, growing timer, at most
-//     closeLinger) until gnet's buffer is empty before closing. Abort drops queued output and
-//     sets SO_LINGER to 0 so the close resets the connection.
+//     closeLinger) until gnet's buffer is empty before closing. Abort drops queued output, and
+//     what gnet's outbound buffer holds, and sets SO_LINGER to 0, so that gnet's close resets
+//     the connection (RST) at once.
 //   - Backpressure (6). Queued bytes plus gnet's OutboundBuffered, sampled on the loop, are held
 //     against Config.MaxOutbound; past it the connection is aborted with ErrOutboundFull. A
 //     handler that wants to slow a peer down instead uses PauseRead (below).
@@ -84,6 +87,60 @@
 //     it has fallen to it from above. gnet empties its buffer on EPOLLOUT without a callback,
 //     so while the output stays above LowWater a timer looks again: after 1 ms while it
 //     shrinks, backing off to 50 ms while the peer reads nothing.
+//   - Dial (13). gnet's own client dial (EventLoop.Register with an address) calls net.Dial on
+//     gnet's goroutine pool with neither a timeout nor a context, so the adapter dials on a
+//     goroutine of its own with backendkit.DialTCP, bounded by Config.DialTimeout and ctx, and
+//     hands the socket to the asking connection's loop with that loop's EventLoop.Enroll, as
+//     accepted connections are handed: gnet opens it on that loop, so the two connections'
+//     callbacks never overlap. Its addresses are the socket's; TCP_NODELAY is set, as Go sets
+//     it on every TCP connection. A dial that fails reaches the handler's OnClose through a
+//     task on the same loop (EventLoop.Execute), with backendkit's DialError; OnOpen is never
+//     called. Shutdown cancels the dials in flight (their cause ErrServerClosed; a connection
+//     made meanwhile is turned away by OnOpen) and waits for every answer before it stops the
+//     engine; dialed connections that opened are closed and drained like accepted ones.
+//   - CloseWrite and HalfCloser. CloseWrite sends, after the callback, what was written before
+//     it (AsyncWrites queued before it included), then shutdown(SHUT_WR) on the socket once
+//     gnet's outbound buffer is empty; gnet says nothing when it empties, so until then a timer
+//     looks again (1 ms while it shrinks, backing off to 50 ms). Writes after it fail with
+//     ErrConnClosed; input goes on. gnet itself has no half-close: it reads the peer's end of
+//     stream (a read of zero bytes, or EPOLLRDHUP) and closes the connection on the spot, its
+//     OnClose the first the adapter hears of it, and its close then writes only what the socket
+//     takes at once of the output it holds. Where the contract wants the connection to live on
+//     — a HalfCloser's, output still to send (which the contract flushes before the close),
+//     input a paused handler has not seen — the adapter takes it over in that OnClose: it
+//     duplicates the descriptor, moves gnet's outbound buffer into its own (reached as
+//     PauseRead reaches the epoll descriptor) and lets gnet close its descriptor. The
+//     connection stays on its loop (its writes, posts and timers are loop tasks as before) and
+//     the adapter writes to the socket itself with writev; the socket is in no epoll set any
+//     more, so output the socket does not take waits for the same retry timer, and a peer's
+//     reset is learnt at the next write. The handler then gets OnReadEOF (guarded like every
+//     callback; a paused one gets it, after the input that waited, once it resumes) and may
+//     go on writing until it closes, returns Close or calls CloseWrite (then the connection
+//     closes, OnClose with a nil cause); a handler that is no HalfCloser has its output sent,
+//     then OnClose with io.EOF. Shutdown closes detached connections like any other; if the
+//     engine stops on its own, they are closed once its loops have exited.
+//
+// # Stats
+//
+// Config.Stats is kept with a shard per gnet loop (gnet does not number its loops; each takes
+// the next shard when it first makes a connection), with the meaning reactor.Stats gives every
+// counter. gnet reads and writes by itself and tells the adapter of neither, so the bytes are
+// counted by difference, on the loop, and nothing is counted twice:
+//   - Received: at every OnTraffic (gnet calls it after every read, paused or not), what gnet's
+//     inbound buffer holds less what the adapter left in it.
+//   - Sent: the bytes handed to gnet, less the growth of its outbound buffer, each time the
+//     adapter looks at that buffer (every callback and task, every hand-over); a connection
+//     taken over at the peer's end of stream counts its own writev the same way.
+//   - Buffered: the adapter's queue plus gnet's outbound buffer as last looked at, the sum of
+//     Conn.Buffered over the open connections. gnet sends on EPOLLOUT without a callback, so
+//     while counting, a connection whose output gnet holds is looked at again on the drain
+//     timer: Sent and Buffered lag the kernel by at most that timer's period (1 ms while the
+//     output shrinks, up to 50 ms while the peer reads nothing), and are exact once it ran.
+//   - At a close, what gnet still holds is written as gnet's own close would (what the socket
+//     takes at once; the adapter makes that write in OnClose so that it is counted) and the
+//     rest is dropped: off Buffered, not Sent. An Abort drops gnet's output at once.
+//   - AcceptErrors counts the adapter's failed accepts and the accepted connections no loop
+//     could take (a failed enrollment), not those turned away by Shutdown.
 //
 // # Accepting, and the descriptor limit
 //

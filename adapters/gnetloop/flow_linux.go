@@ -21,9 +21,10 @@ import (
 // itself (a loop task per full read) until the socket is empty, whatever the epoll entry says,
 // so a peer that keeps sending would be read without end into gnet's inbound buffer. The
 // connection is then aborted with an error wrapping ErrNotSupported, rather than paused in name
-// only.
+// only. After the peer's end of stream (a connection detached from gnet, halfclose_linux.go)
+// there is nothing left to read, and a pause only holds back OnReadEOF, in either mode.
 func (c *conn) PauseRead() {
-	if c.b.cfg.EdgeTriggered {
+	if c.b.cfg.EdgeTriggered && !c.detached {
 		c.Abort(fmt.Errorf("gnet: PauseRead in edge-triggered mode: %w", reactor.ErrNotSupported))
 		return
 	}
@@ -45,7 +46,7 @@ func (c *conn) ResumeRead() {
 			return
 		}
 	}
-	if c.held {
+	if c.held || c.detached && c.end.eofOwed {
 		c.held = false
 		c.redeliver = true
 		c.mu.Lock()
@@ -110,7 +111,7 @@ func (c *conn) Buffered() int {
 // above it: OnDrain is due. While it stays above, a timer looks again, as gnet says nothing
 // when its outbound buffer empties. Loop only.
 func (c *conn) drained() bool {
-	if c.b.drainer == nil || c.state.Load() != stateOpen {
+	if c.hs.dr == nil || c.state.Load() != stateOpen {
 		return false
 	}
 	pending := c.Buffered()
@@ -160,7 +161,7 @@ func (c *conn) drainCheck() {
 // callDrain calls the handler's OnDrain, a panic costing the connection.
 func (c *conn) callDrain() {
 	defer c.recoverAbort()
-	c.b.drainer.OnDrain(c)
+	c.hs.dr.OnDrain(c)
 }
 
 // recoverAbort, deferred around a handler call, aborts the connection on a panic.

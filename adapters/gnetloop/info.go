@@ -17,7 +17,7 @@ func Info() reactor.Info {
 		Model:       "multi-reactor: the adapter accepts and enrolls each connection with one of N epoll event loops (level-triggered, edge-triggered on request) that own them; gnet v2",
 		Progression: "epoll reactor, one loop per core",
 		Available:   available,
-		Unsupported: []string{"PauseRead with EdgeTriggered", "CloseWrite", "Dial"},
+		Unsupported: []string{"PauseRead with EdgeTriggered"},
 	}
 	if !available {
 		info.Reason = "the gnet adapter is built for Linux only, not " + runtime.GOOS

@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/panjf2000/gnet/v2"
+	"github.com/panjf2000/gnet/v2/pkg/buffer/elastic"
 	"github.com/panjf2000/gnet/v2/pkg/netpoll"
 )
 
@@ -24,10 +25,19 @@ import (
 //
 // The epoll set is gnet's default Linux poller (built without the poll_opt tag), whose events
 // carry the descriptor: an entry rewritten with the same descriptor is one gnet still reads.
+//
+// The same goes for the output gnet holds for a connection, conn.outboundBuffer, which gnet
+// writes out, as far as the socket takes it, when it closes the connection: the adapter empties
+// it first with the buffer's own methods when that would be wrong — an Abort, which must send
+// nothing more, and the peer's end of stream, where the adapter goes on sending it itself (see
+// halfclose_linux.go) — and, to count what it sends (Config.Stats), makes gnet's last write
+// itself in OnClose (stats_linux.go). The buffer is only touched on the connection's loop, as
+// gnet does.
 
-// gnetLayout holds the byte offsets of conn.loop, eventloop.poller and Poller.fd.
+// gnetLayout holds the byte offsets of conn.loop, eventloop.poller, Poller.fd and
+// conn.outboundBuffer.
 type gnetLayout struct {
-	connLoop, loopPoller, pollerFD uintptr
+	connLoop, loopPoller, pollerFD, connOutbound uintptr
 }
 
 // layout is gnet's, found from the first connection.
@@ -69,7 +79,11 @@ func inspect(t reflect.Type) (gnetLayout, error) {
 	if !ok || fd.Type.Kind() != reflect.Int {
 		return bad("netpoll.Poller wants fd int")
 	}
-	return gnetLayout{connLoop: loop.Offset, loopPoller: poller.Offset, pollerFD: fd.Offset}, nil
+	out, ok := field(t.Elem(), "outboundBuffer")
+	if !ok || out.Type != reflect.TypeFor[elastic.Buffer]() {
+		return bad("want outboundBuffer elastic.Buffer")
+	}
+	return gnetLayout{connLoop: loop.Offset, loopPoller: poller.Offset, pollerFD: fd.Offset, connOutbound: out.Offset}, nil
 }
 
 // epollFD returns the epoll descriptor of the loop that owns gc. Only once findLayout
@@ -79,4 +93,10 @@ func epollFD(gc gnet.Conn) int {
 	loop := *(*unsafe.Pointer)(unsafe.Add(c, layout.connLoop))
 	poller := *(*unsafe.Pointer)(unsafe.Add(loop, layout.loopPoller))
 	return *(*int)(unsafe.Add(poller, layout.pollerFD))
+}
+
+// outbound returns the buffer of output gnet holds for gc. Only once findLayout succeeded for
+// gc's type, and only on gc's loop.
+func outbound(gc gnet.Conn) *elastic.Buffer {
+	return (*elastic.Buffer)(unsafe.Add(reflect.ValueOf(gc).UnsafePointer(), layout.connOutbound))
 }

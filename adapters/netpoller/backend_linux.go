@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cloudwego/netpoll"
@@ -52,9 +53,15 @@ type backend struct {
 	conns   lifecycle.Conns[*conn] // prepared, until their close callback
 
 	stopping  atomic.Bool
-	wg        sync.WaitGroup // flusher goroutines
+	statSeq   atomic.Uint32  // spreads connections over the shards of cfg.Stats
+	wg        sync.WaitGroup // flusher, sender, runner and dial goroutines
 	serveDone chan struct{}  // closed when evl.Serve returned; serveErr is then set
 	serveErr  error
+
+	dialMu       sync.Mutex
+	dials        map[*dialing]struct{} // in flight
+	dialsStopped bool                  // Shutdown (or a failure) cancelled them
+	layoutErr    sync.Once             // reports, once, a netpoll the adapter cannot read (internals_linux.go)
 }
 
 func (b *backend) Info() reactor.Info { return Info() }
@@ -101,6 +108,7 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 			if err == nil {
 				err = errors.New("event loop stopped")
 			}
+			b.stopDials()
 			for _, c := range b.conns.Close() {
 				c.Abort(err)
 			}
@@ -166,6 +174,7 @@ func (b *backend) Shutdown(ctx context.Context) error {
 		return err
 	}
 	b.stopping.Store(true)
+	b.stopDials()
 	// Close every connection gracefully first (flush, then close), so that written bytes
 	// leave before netpoll's own shutdown, which closes idle connections without a word.
 	for _, c := range b.conns.Close() {
@@ -202,7 +211,13 @@ type connKey struct{}
 // onPrepare runs on the poller goroutine as a connection is accepted, before netpoll watches
 // it: it creates the adapter's conn, or turns the connection away during Shutdown.
 func (b *backend) onPrepare(nc netpoll.Connection) context.Context {
-	c, err := newConn(b, nc)
+	c, err := newConn(b, nc, b.h, b.onDrain)
+	if err == nil && c.hc != nil {
+		// Before netpoll registers the connection: its poller cannot see a hang-up yet.
+		if err = c.interceptHup(); err != nil {
+			b.layoutErr.Do(func() { b.cfg.Logger.Error("netpoll: connections of a HalfCloser are refused", "err", err) })
+		}
+	}
 	if err != nil || b.stopping.Load() {
 		nc.Close()
 		return context.Background()
@@ -211,6 +226,7 @@ func (b *backend) onPrepare(nc netpoll.Connection) context.Context {
 		nc.Close()
 		return context.Background()
 	}
+	c.st.Accepted()
 	// Runs once netpoll considers the connection closed and no OnRequest is running; netpoll
 	// closes the descriptor in a callback of its own that runs after this one.
 	nc.AddCloseCallback(c.onClosed)
@@ -254,5 +270,20 @@ func (b *backend) listen() (netpoll.Listener, error) {
 		ln.Close()
 		return nil, err
 	}
-	return nl, nil
+	return countingListener{nl, b.cfg.Stats.Shard(0)}, nil
+}
+
+// countingListener counts the failed accepts of netpoll's accept loop for Stats, other than
+// those of a closed listener or a peer that left first.
+type countingListener struct {
+	netpoll.Listener
+	st *reactor.StatShard
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, syscall.ECONNABORTED) {
+		l.st.AcceptError()
+	}
+	return c, err
 }

@@ -5,7 +5,6 @@ package netpoller
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"sync"
@@ -47,17 +46,25 @@ const (
 // the goroutine running the connection's callbacks (netpoll runs one at a time per
 // connection); the rest are shared under mu.
 type conn struct {
-	b      *backend
-	nc     netpoll.Connection
-	fd     int
-	local  net.Addr
-	remote net.Addr
+	b       *backend
+	h       reactor.Handler
+	hc      reactor.HalfCloser // h, when it is one
+	onDrain func(reactor.Conn) // h's OnDrain, when it is a reactor.Drainer
+	nc      netpoll.Connection
+	fd      int
+	local   net.Addr
+	remote  net.Addr
+	dialed  bool                     // made by Dial: the dial goroutine delivers OnOpen
+	origHup func(netpoll.Poll) error // netpoll's OnHup, when the adapter intercepts it (HalfCloser)
+	st      *reactor.StatShard       // nil without Config.Stats
+	born    time.Time                // when made, for the lifetime Stats counts
 
-	opened bool   // handler: OnOpen was delivered, so OnClose is owed
-	ctx    any    // handler: the SetContext value
-	carry  []byte // handler: input the handler left unconsumed, presented again
-	paused bool   // handler: PauseRead is in force
-	held   bool   // handler: carry holds input a pause kept from the handler, owed on resume
+	opened  bool   // handler: OnOpen was delivered, so OnClose is owed
+	ctx     any    // handler: the SetContext value
+	carry   []byte // handler: input the handler left unconsumed, presented again
+	paused  bool   // handler: PauseRead is in force
+	held    bool   // handler: carry holds input a pause kept from the handler, owed on resume
+	readEOF bool   // handler: OnReadEOF was delivered
 
 	pending atomic.Int64 // out.Len(), for Buffered from any goroutine
 
@@ -80,14 +87,24 @@ type conn struct {
 	wvec       net.Buffers         // the flusher's writev list, reused
 	drainTimer *time.Timer         // closes a connection that sent FIN if the peer does not
 	drained    sync.Cond           // on mu; signalled as the flusher makes progress or the state changes
+	wshut      bool                // CloseWrite was called: no more writes, FIN once out is sent
+	wdone      bool                // the sending half is shut down (FIN sent)
+	eof        bool                // the adapter took the peer's end of stream from netpoll (halfclose_linux.go)
+	eofOwed    bool                // ... and has yet to deliver it, after the input before it
+	eofReset   bool                // ... which was not an orderly end of stream
+	late       []byte              // input read from the kernel at the end of stream, not yet delivered
 }
 
-func newConn(b *backend, nc netpoll.Connection) (*conn, error) {
+// newConn makes the adapter's connection for nc, served by h, whose OnDrain is onDrain (nil
+// when h is no reactor.Drainer).
+func newConn(b *backend, nc netpoll.Connection, h reactor.Handler, onDrain func(reactor.Conn)) (*conn, error) {
 	sc, ok := nc.(interface{ Fd() int })
 	if !ok {
 		return nil, errors.New("netpoll connection without a descriptor")
 	}
-	c := &conn{b: b, nc: nc, fd: sc.Fd(), local: netaddr.Clone(nc.LocalAddr()), remote: netaddr.Clone(nc.RemoteAddr())}
+	c := &conn{b: b, h: h, onDrain: onDrain, nc: nc, fd: sc.Fd(), local: netaddr.Clone(nc.LocalAddr()), remote: netaddr.Clone(nc.RemoteAddr()),
+		st: b.cfg.Stats.Shard(int(b.statSeq.Add(1))), born: time.Now()}
+	c.hc, _ = h.(reactor.HalfCloser)
 	c.drained.L = &c.mu
 	return c, nil
 }
@@ -149,7 +166,7 @@ func (c *conn) sendQueuedOutput() {
 // queueLocked appends p to the outbound queue, or aborts the connection when p takes it past
 // MaxOutbound. c.mu held.
 func (c *conn) queueLocked(p []byte) error {
-	if c.state != stateOpen {
+	if c.state != stateOpen || c.wshut {
 		return reactor.ErrConnClosed
 	}
 	if c.out.Len()+len(p) > c.b.cfg.MaxOutbound {
@@ -251,6 +268,12 @@ func (c *conn) finish() {
 		}
 		return
 	}
+	if c.eof {
+		// The peer has sent all it will and netpoll reads no more: nothing to wait for.
+		c.mu.Unlock()
+		c.reset()
+		return
+	}
 	if err := syscall.Shutdown(c.fd, syscall.SHUT_WR); err != nil {
 		c.mu.Unlock()
 		c.reset()
@@ -290,6 +313,7 @@ func (c *conn) flushLocked() bool {
 		n, err := c.writev(bufs)
 		if n > 0 {
 			c.out.Discard(n)
+			c.st.Sent(n)
 		}
 		if err == syscall.EINTR {
 			continue
@@ -308,6 +332,9 @@ func (c *conn) flushLocked() bool {
 		c.b.wg.Add(1)
 		go c.flusher()
 		return false
+	}
+	if c.shutWriteLocked() {
+		return true
 	}
 	return c.state == stateClosing
 }
@@ -347,6 +374,7 @@ func (c *conn) flusher() {
 		n, err := wb.WriteTo(w)
 		c.mu.Lock()
 		c.out.Discard(int(n))
+		c.st.Sent(int(n))
 		c.outChanged()
 		c.drained.Broadcast()
 		if err != nil {
@@ -357,6 +385,7 @@ func (c *conn) flusher() {
 	clear(c.wvec) // the chunks go back to the pool; hold no references to them
 	c.flushing = false
 	c.drained.Broadcast()
+	c.shutWriteLocked()
 	reset := false
 	if c.state == stateAborting || c.state == stateClosed {
 		c.out.Reset()
@@ -400,6 +429,7 @@ func (c *conn) open() {
 func (c *conn) onRequest() {
 	r := c.nc.Reader()
 	n := r.Len()
+	c.st.Received(n)
 	if n == 0 || !c.take() {
 		_ = r.Skip(n)
 		_ = r.Release()
@@ -602,6 +632,26 @@ func (c *conn) settle() {
 			c.mu.Lock()
 			continue
 		}
+		if c.eofOwed && !c.paused {
+			if len(c.late) > 0 {
+				late := c.late
+				c.late = nil
+				c.mu.Unlock()
+				c.deliver(late, 0)
+				c.mu.Lock()
+				continue
+			}
+			// Input netpoll read before the end of stream is delivered first, by the netpoll
+			// task that is waiting for the owner (take) or on its way.
+			if c.nc.Reader().Len() == 0 {
+				c.eofOwed = false
+				reset := c.eofReset
+				c.mu.Unlock()
+				c.endOfInput(reset)
+				c.mu.Lock()
+				continue
+			}
+		}
 		break
 	}
 	c.busy = false
@@ -620,10 +670,17 @@ func (c *conn) settle() {
 // onClosed is netpoll's close callback: it runs once, never during onRequest, and before
 // netpoll closes the descriptor.
 func (c *conn) onClosed(netpoll.Connection) error {
-	if !c.opened {
+	// A dialed connection's OnOpen is the dial goroutine's, which owns the connection until it
+	// has delivered it; the wait for the owner below waits for that.
+	if !c.dialed && !c.opened {
 		c.serveOrphan()
 	}
 	c.mu.Lock()
+	if c.eof {
+		// The adapter may have registered the descriptor again (watchErrors) where netpoll's
+		// close would not detach it; detaching twice does nothing.
+		forgetRegistration(c.nc)
+	}
 	st, cause, asked := c.state, c.cause, c.closeReq
 	c.state = stateClosed
 	c.dropPostsLocked()
@@ -649,7 +706,7 @@ func (c *conn) onClosed(netpoll.Connection) error {
 	}
 	c.carry = nil
 	if st == stateOpen && !asked {
-		cause = io.EOF // netpoll closes an open connection only when the peer hung up
+		cause = hangupCause(c.fd, c.wdone) // netpoll closes an open connection only when the peer hung up
 		if c.b.stopping.Load() {
 			cause = reactor.ErrServerClosed
 		}
@@ -673,13 +730,22 @@ func (c *conn) serveOrphan() {
 	}
 }
 
-func (c *conn) callOpen() error { return backendkit.CallOpen(c.b.cfg.Logger, c.b.h, c) }
+func (c *conn) callOpen() error { return backendkit.CallOpen(c.b.cfg.Logger, c.h, c) }
 
 func (c *conn) callData(in []byte) (int, reactor.Action, error) {
-	return backendkit.CallData(c.b.cfg.Logger, c.b.h, c, in)
+	return backendkit.CallData(c.b.cfg.Logger, c.h, c, in)
 }
 
-func (c *conn) callClose(cause error) { backendkit.CallClose(c.b.cfg.Logger, c.b.h, c, cause) }
+// callClose delivers OnClose, counting the close when the connection was open (a dial that
+// failed is counted by dialFailed, not as a close).
+func (c *conn) callClose(cause error) {
+	if c.opened {
+		c.st.Closed(cause, time.Since(c.born))
+	}
+	if backendkit.CallClose(c.b.cfg.Logger, c.h, c, cause) {
+		c.st.HandlerPanic()
+	}
+}
 
 // writev writes bufs with one writev(2) on the non-blocking descriptor. c.mu held.
 func (c *conn) writev(bufs [][]byte) (int, error) {

@@ -30,7 +30,22 @@
 //     chat broadcast load. The adapter uses netpoll for accepting, reading and scheduling.
 //   - Close and Abort (5). Close flushes (through the flusher if need be) and then closes the
 //     netpoll connection; a Close from another goroutine waits for the running callback to end,
-//     so it never cuts a reply in half. Abort drops the queue and sets SO_LINGER 0 first.
+//     so it never cuts a reply in half. Abort drops the queue and sets SO_LINGER 0 first, so
+//     that the close resets the connection (the peer reads ECONNRESET).
+//   - CloseWrite and HalfCloser. CloseWrite refuses later writes and shuts down the sending
+//     half (shutdown with SHUT_WR) once the queue is empty: at the end of the turn, or when the
+//     flusher has sent the rest. netpoll takes a peer's end of stream for the end of the
+//     connection: the poller read that meets it detaches the connection and calls its
+//     FDOperator's OnHup, which closes it. For a HalfCloser the adapter puts an OnHup of its own
+//     in the operator (an exported field; the operator is found as for PauseRead): on an
+//     orderly end of stream — told from a reset by the socket's state, CLOSE-WAIT — it keeps
+//     the connection, delivers OnReadEOF on the owner after the input that came before, and
+//     registers the descriptor with the poller again for errors alone, so that a later reset
+//     still closes the connection (OnClose with the error). Writing goes on as before: the
+//     adapter writes to the descriptor itself. A reset, and the hang-up that a closing
+//     connection waits for, go to netpoll's own OnHup. Once CloseWrite has sent its FIN, a
+//     reset and the peer's FIN end the socket alike (the poller's read took the error), so both
+//     are delivered as the end of stream.
 //   - Backpressure (6). Queued bytes above Config.MaxOutbound abort the connection with
 //     ErrOutboundFull. A connection's own replies pace its reader: while the flusher holds more
 //     than half the limit, the connection's goroutine waits before the next input window. netpoll
@@ -58,6 +73,19 @@
 //     timer goroutines run in no particular order, so a later timer's post may come first. A
 //     per-timer state word (armed, posted, done) lets stop report whether it kept f from running
 //     even after the timer fired. The close stops and drops every timer before OnClose.
+//   - Outbound connections (13). Dial connects on a goroutine of the adapter's with Go's
+//     dialer, bounded by Config.DialTimeout and ctx, and hands a duplicate of the descriptor to
+//     netpoll (NewFDConnection), which then reads and schedules it like an accepted connection.
+//     The goroutine owns the new connection until OnOpen has returned; netpoll registers the
+//     descriptor at once, so the goroutine holds its poller off the connection (the operator's
+//     own busy flag, as netpoll's Reader.Release does) while it hooks in, and serves a hang-up
+//     the poller saw before as the HalfCloser hook would. netpoll's own client is not used: its
+//     DialConnection takes no context, and its connect reports a refusal, or a peer's FIN that
+//     arrives before the poller noticed the connect, as "connection has been closed by peer",
+//     losing the cause. netpoll has no loop per connection: a dialed connection's callbacks
+//     never overlap each other, but may run in parallel with those of the connection that
+//     dialed. Dialed connections are the server's: Shutdown cancels the dials in flight (OnClose
+//     with ErrDialFailed and ErrServerClosed) and closes dialed connections as accepted ones.
 //   - Write order (12). Write, AsyncWrite and writes inside posted functions append to the one
 //     outbound queue at the moment they are made, so the socket sees them in that order.
 //   - Flow control (11). Buffered is an atomic copy of the queue's length, updated under the

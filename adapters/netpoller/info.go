@@ -20,7 +20,7 @@ func Info() reactor.Info {
 		Model:       "process-wide epoll pollers (level-triggered reads into nocopy buffers) hand each connection's input to a pooled goroutine; cloudwego/netpoll",
 		Progression: "epoll + goroutine pool",
 		Available:   available,
-		Unsupported: append(append([]string(nil), unsupported...), "CloseWrite", "Dial"),
+		Unsupported: append([]string(nil), unsupported...),
 	}
 	if !available {
 		info.Reason = "the netpoll adapter is built for Linux only, not " + runtime.GOOS

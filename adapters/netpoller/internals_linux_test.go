@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -15,8 +16,8 @@ import (
 	"github.com/reactorlab/reactor/reactor/reactortest"
 )
 
-// TestNetpollLayout pins what PauseRead reads from netpoll v0.7.2's unexported structs, and
-// what it writes to the kernel: on a served connection the layout is found, the descriptor it
+// TestNetpollLayout pins what PauseRead, the HalfCloser hook and Dial read from netpoll v0.7.2's
+// unexported structs, and what PauseRead writes to the kernel: on a served connection the layout is found, the descriptor it
 // leads to is an epoll instance that watches the connection, and pausing changes only the
 // events of that registration — the data, which netpoll's poller maps back to the connection,
 // stays what netpoll set — while resuming restores netpoll's own events.
@@ -47,7 +48,8 @@ func TestNetpollLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	epfd := l.epollFD(l.pollOf(l.operatorOf(c.nc)))
+	op := l.operatorOf(c.nc)
+	epfd := l.epollFD(l.pollOf(op))
 	if link, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", epfd)); err != nil || link != "anon_inode:[eventpoll]" {
 		t.Fatalf("the poller's descriptor %d is %q (%v); want an epoll instance", epfd, link, err)
 	}
@@ -57,9 +59,16 @@ func TestNetpollLayout(t *testing.T) {
 	if want := uint32(syscall.EPOLLIN | syscall.EPOLLRDHUP | paused); events != want {
 		t.Errorf("netpoll registered events %#x; want %#x", events, want)
 	}
-	if want := epollData(l.operatorOf(c.nc), c.fd); data != want {
+	if want := epollData(op, c.fd); data != want {
 		t.Errorf("netpoll registered data %#x; epollData gives %#x", data, want)
 	}
+
+	// A registered connection's operator is in use and idle (1), and was never detached; the
+	// race detector's poller finds it in its map (internals_race_linux_test.go).
+	if st, det := atomic.LoadInt32(l.stateOf(op)), atomic.LoadInt32(l.detachedOf(op)); st != 1 || det != 0 {
+		t.Errorf("operator state %d, detached %d; want 1 and 0", st, det)
+	}
+	checkOperatorMap(t, &l, l.pollOf(op), op, c.fd)
 
 	post := func(f func(reactor.Conn)) {
 		done := make(chan struct{})

@@ -19,7 +19,9 @@ import (
 	"github.com/reactorlab/reactor/reactor/reactortest"
 )
 
-func TestConformance(t *testing.T) { reactortest.Run(t, New) }
+// netpoll has no loop a dialed connection could share with the one that dialed it: each
+// connection's callbacks run on pooled goroutines, one at a time, so a pair's may overlap.
+func TestConformance(t *testing.T) { reactortest.Run(t, New, reactortest.GoroutinePerConn()) }
 
 func TestInfo(t *testing.T) {
 	info := Info()

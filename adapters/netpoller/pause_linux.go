@@ -29,11 +29,12 @@ func (c *conn) ResumeRead() {
 
 // setWatch turns netpoll's reading of the socket on or off; a failure aborts the connection.
 // The descriptor and its registration are the connection's until onClosed, which takes c.mu:
-// netpoll closes (and may reuse) them only afterwards.
+// netpoll closes (and may reuse) them only afterwards. After the peer's end of stream there is
+// nothing left to read, and the registration watches for errors alone (halfclose_linux.go).
 func (c *conn) setWatch(on bool) {
 	c.mu.Lock()
 	var err error
-	if c.state != stateClosed {
+	if c.state != stateClosed && !c.eof {
 		err = watchInput(c.nc, c.fd, on)
 	}
 	c.mu.Unlock()

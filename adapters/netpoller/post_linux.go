@@ -67,14 +67,14 @@ func (c *conn) Buffered() int { return int(c.pending.Load()) }
 // the flusher that sees this, and the flusher is not the owner).
 func (c *conn) outChanged() {
 	n := c.out.Len()
-	c.pending.Store(int64(n))
+	c.st.Buffer(n - int(c.pending.Swap(int64(n))))
 	switch {
 	case n > c.b.cfg.LowWater:
 		c.high = true
 	case c.high:
 		c.high = false
-		if c.b.onDrain != nil && c.state == stateOpen && !c.closeReq {
-			c.postLocked(c.b.onDrain)
+		if c.onDrain != nil && c.state == stateOpen && !c.closeReq {
+			c.postLocked(c.onDrain)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package stdnet
 import (
 	"context"
 	"net"
+	"time"
 
 	"github.com/reactorlab/reactor/reactor"
 	"github.com/reactorlab/reactor/reactor/backendkit"
@@ -69,11 +70,16 @@ func (c *conn) connect(ctx context.Context, addr string) {
 	c.mu.Unlock()
 	cancel(nil)
 	if err != nil {
-		backendkit.CallClose(c.b.cfg.Logger, c.h, c, err)
+		c.st.DialFailed()
+		if backendkit.CallClose(c.b.cfg.Logger, c.h, c, err) {
+			c.st.HandlerPanic()
+		}
 		c.b.conns.Remove(c)
 		c.b.wg.Done()
 		return
 	}
+	c.st.Dialed()
+	c.opened = time.Now()
 	c.serve()
 }
 

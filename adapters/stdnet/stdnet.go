@@ -65,6 +65,7 @@ type backend struct {
 	conns lifecycle.Conns[*conn] // accepted or being dialed, until their reader exits
 
 	acceptLog ratelog.Limiter // accept failures, said at most once a second
+	statSeq   atomic.Uint32   // spreads connections over the shards of cfg.Stats
 }
 
 func (b *backend) Info() reactor.Info { return Info() }
@@ -98,6 +99,7 @@ func (b *backend) accept() {
 			var ne net.Error
 			if errors.As(err, &ne) && !errors.Is(err, net.ErrClosed) {
 				// Out of descriptors and the like: wait and try again rather than spin or die.
+				b.cfg.Stats.Shard(0).AcceptError()
 				pace.Failed(err, nil)
 				continue
 			}
@@ -111,6 +113,7 @@ func (b *backend) accept() {
 			nc.Close()
 			continue
 		}
+		c.st.Accepted()
 		b.wg.Add(1)
 		go c.serve()
 	}
@@ -183,6 +186,9 @@ type conn struct {
 
 	pending atomic.Int64 // out.Len(), for Buffered without the lock
 
+	st     *reactor.StatShard // nil without Config.Stats
+	opened time.Time          // when accepted or connected, for the lifetime Stats counts
+
 	mu       sync.Mutex
 	drained  sync.Cond // signalled as the queue shrinks; the reader waits on it for backpressure
 	wake     sync.Cond // signalled for a post or a close; a paused reader waits on it where it cannot wait on the socket (pause_other.go)
@@ -212,7 +218,7 @@ type conn struct {
 
 // newConn returns a connection served by h, with no socket yet: attach gives it one.
 func newConn(b *backend, h reactor.Handler) *conn {
-	c := &conn{b: b, h: h}
+	c := &conn{b: b, h: h, st: b.cfg.Stats.Shard(int(b.statSeq.Add(1))), opened: time.Now()}
 	c.drainer, _ = h.(reactor.Drainer)
 	c.halfCloser, _ = h.(reactor.HalfCloser)
 	c.drained.L = &c.mu
@@ -258,6 +264,7 @@ func (c *conn) serve() {
 		}
 		free := cap(buf) - len(buf)
 		n, err := c.nc.Read(buf[len(buf):cap(buf)])
+		c.st.Received(n)
 		err = c.readDone(err)
 		if n > 0 && c.acceptingInput() {
 			data := buf[:len(buf)+n]
@@ -290,7 +297,10 @@ func (c *conn) serve() {
 	}
 	c.finish(rerr)
 	c.stopTimers()
-	backendkit.CallClose(c.b.cfg.Logger, h, c, c.cause)
+	c.st.Closed(c.cause, time.Since(c.opened))
+	if backendkit.CallClose(c.b.cfg.Logger, h, c, c.cause) {
+		c.st.HandlerPanic()
+	}
 }
 
 // onReadEOF tells the HalfCloser that the peer's input has ended. From then on the reader reads
@@ -427,7 +437,8 @@ func (c *conn) flush() {
 		n, err := c.wvec.WriteTo(c.nc)
 		c.mu.Lock()
 		c.out.Discard(int(n))
-		c.pending.Store(int64(c.out.Len()))
+		c.st.Sent(int(n))
+		c.setPendingLocked()
 		if c.above && c.out.Len() <= c.b.cfg.LowWater {
 			c.above = false
 			c.postLocked(c.drainer.OnDrain)
@@ -558,7 +569,7 @@ func (c *conn) enqueueLocked(p []byte) error {
 		return reactor.ErrOutboundFull
 	}
 	c.out.Write(p)
-	c.pending.Store(int64(c.out.Len()))
+	c.setPendingLocked()
 	if c.drainer != nil && c.out.Len() > c.b.cfg.LowWater {
 		c.above = true
 	}
@@ -568,7 +579,13 @@ func (c *conn) enqueueLocked(p []byte) error {
 // dropOutputLocked discards the pending output of a connection that is gone.
 func (c *conn) dropOutputLocked() {
 	c.out.Reset()
-	c.pending.Store(0)
+	c.setPendingLocked()
+}
+
+// setPendingLocked publishes out's length for Buffered, and its change to Stats.
+func (c *conn) setPendingLocked() {
+	n := int64(c.out.Len())
+	c.st.Buffer(int(n - c.pending.Swap(n)))
 }
 
 // Write implements reactor.Conn. Only from the connection's own callbacks: the reader flushes

@@ -31,6 +31,8 @@ type settings struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	LogLevel        string        `yaml:"log_level"`
 	LogFormat       string        `yaml:"log_format"`
+	MetricsAddr     string        `yaml:"metrics_addr"`
+	Pprof           bool          `yaml:"pprof"`
 	HTTP            httpSettings  `yaml:"http"`
 	Chat            chatSettings  `yaml:"chat"`
 }
@@ -42,6 +44,8 @@ type httpSettings struct {
 	IdleTimeout    time.Duration `yaml:"idle_timeout"`
 	HeaderTimeout  time.Duration `yaml:"header_timeout"`
 	BodyTimeout    time.Duration `yaml:"body_timeout"`
+	AccessLog      bool          `yaml:"access_log"`
+	AccessLogRate  int           `yaml:"access_log_per_second"`
 }
 
 type chatSettings struct {
@@ -130,6 +134,7 @@ func (s *settings) validate() error {
 		{"http.max_header_bytes", int(s.HTTP.MaxHeaderBytes)},
 		{"http.max_body (--http-max-body)", int(s.HTTP.MaxBody)},
 		{"chat.max_line (--chat-max-line)", int(s.Chat.MaxLine)},
+		{"http.access_log_per_second", s.HTTP.AccessLogRate},
 		{"chat.max_name", s.Chat.MaxName},
 	} {
 		if c.v < 0 {
@@ -138,6 +143,12 @@ func (s *settings) validate() error {
 	}
 	if s.Procs < 1 {
 		return fmt.Errorf("procs (--procs) is %d; want 1 or more", s.Procs)
+	}
+	if s.MetricsAddr != "" && s.Procs > 1 {
+		return fmt.Errorf("metrics_addr (--metrics-addr) with procs (--procs) %d: each worker process counts on its own and would need a metrics port of its own, which serve does not arrange; run one process, or one reactor serve --join per port", s.Procs)
+	}
+	if s.Pprof && s.MetricsAddr == "" {
+		return fmt.Errorf("pprof (--pprof) is served on the metrics listener; set metrics_addr (--metrics-addr) too")
 	}
 	return nil
 }

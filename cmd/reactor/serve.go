@@ -15,7 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/reactorlab/reactor/adapters"
+	"github.com/reactorlab/reactor/internal/metrics"
 	"github.com/reactorlab/reactor/internal/reuseport"
 	"github.com/reactorlab/reactor/protocols/chat"
 	"github.com/reactorlab/reactor/protocols/echo"
@@ -23,23 +25,29 @@ import (
 	"github.com/reactorlab/reactor/reactor"
 )
 
-// protocols maps a --proto name to a handler built from the settings, and a function that
-// releases what the handler holds (http1's Date ticker).
-var protocols = map[string]func(s settings) (reactor.Handler, func()){
-	"http": func(s settings) (reactor.Handler, func()) {
-		h := http1.New(http1.Config{
-			MaxRequestLine: int(s.HTTP.MaxRequestLine),
-			MaxHeaderBytes: int(s.HTTP.MaxHeaderBytes),
-			MaxBody:        int(s.HTTP.MaxBody),
-			IdleTimeout:    s.HTTP.IdleTimeout,
-			HeaderTimeout:  s.HTTP.HeaderTimeout,
-			BodyTimeout:    s.HTTP.BodyTimeout,
-		})
+// protocols maps a --proto name to a handler built from the settings (logging to log), and a
+// function that releases what the handler holds (http1's Date ticker).
+var protocols = map[string]func(s settings, log *slog.Logger) (reactor.Handler, func()){
+	"http": func(s settings, log *slog.Logger) (reactor.Handler, func()) {
+		cfg := http1.Config{
+			MaxRequestLine:     int(s.HTTP.MaxRequestLine),
+			MaxHeaderBytes:     int(s.HTTP.MaxHeaderBytes),
+			MaxBody:            int(s.HTTP.MaxBody),
+			IdleTimeout:        s.HTTP.IdleTimeout,
+			HeaderTimeout:      s.HTTP.HeaderTimeout,
+			BodyTimeout:        s.HTTP.BodyTimeout,
+			Timing:             s.MetricsAddr != "", // the latency histogram is only for metrics
+			AccessLogPerSecond: s.HTTP.AccessLogRate,
+		}
+		if s.HTTP.AccessLog {
+			cfg.AccessLog = log
+		}
+		h := http1.New(cfg)
 		return h, h.Close
 	},
-	"echo": func(settings) (reactor.Handler, func()) { return echo.Handler{}, func() {} },
-	"chat": func(s settings) (reactor.Handler, func()) {
-		return chat.New(chat.Config{MaxLine: int(s.Chat.MaxLine), MaxName: s.Chat.MaxName}), func() {}
+	"echo": func(settings, *slog.Logger) (reactor.Handler, func()) { return echo.Handler{}, func() {} },
+	"chat": func(s settings, log *slog.Logger) (reactor.Handler, func()) {
+		return chat.New(chat.Config{MaxLine: int(s.Chat.MaxLine), MaxName: s.Chat.MaxName, Logger: log}), func() {}
 	},
 }
 
@@ -72,11 +80,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&s.ShutdownTimeout, "shutdown-timeout", s.ShutdownTimeout, "on SIGINT/SIGTERM, how long connections may drain before they are cut")
 	fs.StringVar(&s.LogLevel, "log-level", s.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&s.LogFormat, "log-format", s.LogFormat, "text (key=value lines) or json (one object a line), for serve's own lines and the backend's")
+	fs.StringVar(&s.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics (/metrics), /healthz and /readyz on this `host:port`, a listener of its own (default: none)")
+	fs.BoolVar(&s.Pprof, "pprof", false, "also serve /debug/pprof/ on the metrics listener (needs --metrics-addr)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this `file` (go tool pprof reads it)")
 	fs.Var(&s.HTTP.MaxBody, "http-max-body", "http: largest request body in `bytes`; larger get 413 (0: 1MiB)")
 	fs.DurationVar(&s.HTTP.IdleTimeout, "http-idle-timeout", 0, "http: close a keep-alive connection idle this long (0: 60s, negative: never)")
 	fs.DurationVar(&s.HTTP.HeaderTimeout, "http-header-timeout", 0, "http: a request's head must arrive within this of its first byte, else 408 (0: 10s, negative: never)")
 	fs.DurationVar(&s.HTTP.BodyTimeout, "http-body-timeout", 0, "http: a request's body must arrive within this of its head, else 408 (0: 30s, negative: never)")
+	fs.BoolVar(&s.HTTP.AccessLog, "access-log", false, "http: log a line per request (remote, method, path, status, time), at most --access-log-rate a second")
+	fs.IntVar(&s.HTTP.AccessLogRate, "access-log-rate", 0, "http: most access log lines a second; lines past it are counted, not written (0: 100)")
 	fs.Var(&s.Chat.MaxLine, "chat-max-line", "chat: longest line in `bytes`; longer ones are refused (0: 1024)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: reactor serve [flags]
@@ -85,7 +97,10 @@ Serves one protocol on one backend until SIGINT or SIGTERM, then shuts down grac
 (a second signal exits at once). Sizes take 65536, 64KiB or 1MiB. With --procs N (Linux), N
 worker processes share the port (SO_REUSEPORT), each running the backend. --procs and
 --reuseport refuse a port another process already holds; --join shares it on purpose.
-Lines are logged as text or, with --log-format json, JSON.
+Lines are logged as text or, with --log-format json, JSON. With --metrics-addr, a second
+listener serves Prometheus metrics at /metrics (reactor_* series labelled backend and proto;
+docs/operations.md), /healthz (200 while the process runs) and /readyz (200 while serving, 503
+while starting or draining after SIGTERM).
 
   http  GET /plaintext, GET /json, POST /echo, keep-alive and pipelining (docs/protocols.md)
   echo  every byte back, unchanged
@@ -196,20 +211,43 @@ Flags:
 		MaxOutbound:    int(s.MaxOutbound),
 		Logger:         logger,
 	}
+	h, release := newHandler(s, logger)
+	defer release()
+	var ms *metrics.Server
+	if s.MetricsAddr != "" {
+		cfg.Stats = new(reactor.Stats)
+		cs := []prometheus.Collector{metrics.NewStatsCollector(cfg.Stats, s.Backend, s.Proto)}
+		switch h := h.(type) {
+		case *chat.Room:
+			cs = append(cs, metrics.NewChatCollector(h, s.Backend))
+		case *http1.Handler:
+			cs = append(cs, metrics.NewHTTPCollector(h, s.Backend, true))
+		}
+		ms, err = metrics.Start(metrics.Options{Addr: s.MetricsAddr, Collectors: cs, Pprof: s.Pprof, Logger: logger})
+		if err != nil {
+			logger.Error("cannot serve metrics", "err", err)
+			return 1
+		}
+		defer ms.Close(context.Background())
+	}
 	b, err := reg.New(s.Backend, cfg)
 	if err != nil {
 		logger.Error("cannot serve", "backend", s.Backend, "err", err)
 		return 1
 	}
-	h, release := newHandler(s)
-	defer release()
 	addr, err := b.Start(h)
 	if err != nil {
 		logger.Error("cannot serve", "backend", s.Backend, "err", err)
 		return 1
 	}
+	draining := func() {}
+	if ms != nil {
+		ms.SetReady(true)
+		draining = func() { ms.SetReady(false) }
+		logger.Info("metrics", "addr", ms.Addr().String(), "pprof", s.Pprof)
+	}
 	logger.Info("serving", "proto", s.Proto, "addr", addr.String(), "backend", s.Backend, "model", info.Model)
-	code := waitForStop(ctx, b, h, s.ShutdownTimeout, logger)
+	code := waitForStop(ctx, b, h, s.ShutdownTimeout, draining, logger)
 	if counter, ok := h.(interface {
 		Served() (conns, requests uint64)
 	}); ok {
@@ -258,6 +296,14 @@ func applyFlag(name string, src settings, dst *settings) {
 		dst.HTTP.HeaderTimeout = src.HTTP.HeaderTimeout
 	case "http-body-timeout":
 		dst.HTTP.BodyTimeout = src.HTTP.BodyTimeout
+	case "metrics-addr":
+		dst.MetricsAddr = src.MetricsAddr
+	case "pprof":
+		dst.Pprof = src.Pprof
+	case "access-log":
+		dst.HTTP.AccessLog = src.HTTP.AccessLog
+	case "access-log-rate":
+		dst.HTTP.AccessLogRate = src.HTTP.AccessLogRate
 	case "chat-max-line":
 		dst.Chat.MaxLine = src.Chat.MaxLine
 	}
@@ -279,9 +325,10 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 	return nil, fmt.Errorf("invalid log format %q (want text or json)", format)
 }
 
-// waitForStop serves until a signal (or ctx) says stop, then shuts down within grace. A second
+// waitForStop serves until a signal (or ctx) says stop, then calls draining (readiness goes
+// down first, so that a load balancer stops sending) and shuts down within grace. A second
 // signal during the shutdown exits at once.
-func waitForStop(ctx context.Context, b reactor.Backend, h reactor.Handler, grace time.Duration, logger *slog.Logger) int {
+func waitForStop(ctx context.Context, b reactor.Backend, h reactor.Handler, grace time.Duration, draining func(), logger *slog.Logger) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
@@ -296,6 +343,7 @@ func waitForStop(ctx context.Context, b reactor.Backend, h reactor.Handler, grac
 		logger.Info("shutting down (again to force)", "signal", sig.String(), "grace", grace.String())
 	case <-ctx.Done():
 	}
+	draining()
 	// A protocol with something to say before it goes (chat's notice) says it now; Shutdown
 	// delivers what was written before it closes.
 	if a, ok := h.(interface{ AnnounceShutdown() }); ok {

@@ -131,7 +131,7 @@ func TestServeRefusesBadInput(t *testing.T) {
 		{"unknown backend in file", []string{"--config", "FILE:backend: nope\n"}, []string{`unknown backend "nope"`, "valid:"}},
 		{"unknown protocol", []string{"--proto", "gopher"}, []string{`unknown protocol "gopher"`, "chat, echo, http"}},
 		{"unknown config key", []string{"--config", "FILE:backend: std\nprot: http\n"}, []string{`line 2: unknown key "prot" (valid: addr, backend,`}},
-		{"unknown nested config key", []string{"--config", "FILE:http:\n  max_bdy: 1\n"}, []string{`line 2: unknown key "http.max_bdy" (valid: body_timeout,`}},
+		{"unknown nested config key", []string{"--config", "FILE:http:\n  max_bdy: 1\n"}, []string{`line 2: unknown key "http.max_bdy" (valid: access_log, access_log_per_second, body_timeout,`}},
 		{"negative loops", []string{"--loops", "-1"}, []string{"loops (--loops) is negative"}},
 		{"negative loops in file", []string{"--config", "FILE:loops: -2\n"}, []string{"loops (--loops) is negative"}},
 		{"negative max_name", []string{"--config", "FILE:chat:\n  max_name: -1\n"}, []string{"chat.max_name is negative"}},

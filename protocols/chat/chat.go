@@ -2,11 +2,14 @@ package chat
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/reactorlab/reactor/reactor"
 )
@@ -24,12 +27,18 @@ type Config struct {
 	MaxLine int
 	// MaxName is the longest name accepted. Default DefaultMaxName.
 	MaxName int
+	// Logger gets a debug line for every member that joins, renames or leaves. Default: none.
+	Logger *slog.Logger
 }
 
 // Room is one chat room: every connection of the backend it is served on is a member. It is safe
 // for the concurrent callbacks of many connections.
 type Room struct {
 	maxLine, maxName int
+	log              *slog.Logger // nil: no join and leave lines
+
+	// Counts for Stats.
+	delivered, dropped atomic.Uint64
 
 	mu      sync.RWMutex
 	names   map[string]*member // named members only, by nameKey: the audience of broadcasts
@@ -54,7 +63,30 @@ func New(cfg Config) *Room {
 	if cfg.MaxName <= 0 {
 		cfg.MaxName = DefaultMaxName
 	}
-	return &Room{maxLine: cfg.MaxLine, maxName: cfg.MaxName, names: map[string]*member{}}
+	return &Room{maxLine: cfg.MaxLine, maxName: cfg.MaxName, log: cfg.Logger, names: map[string]*member{}}
+}
+
+// Stats is what a Room has counted.
+type Stats struct {
+	Members   int    // named members in the room now
+	Delivered uint64 // lines queued to a member: each line counts once per recipient
+	Dropped   uint64 // members the backend dropped for not reading (reactor.ErrOutboundFull)
+}
+
+// Stats reports the room's counts. Safe from any goroutine.
+func (r *Room) Stats() Stats {
+	r.mu.RLock()
+	n := len(r.names)
+	r.mu.RUnlock()
+	return Stats{Members: n, Delivered: r.delivered.Load(), Dropped: r.dropped.Load()}
+}
+
+// debug logs a membership change when the Room has a logger that wants debug lines.
+func (r *Room) debug(msg string, m *member, args ...any) {
+	if r.log == nil || !r.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	r.log.Debug(msg, append([]any{"name", m.name, "remote", m.conn.RemoteAddr().String()}, args...)...)
 }
 
 const welcome = "* welcome to reactor chat; name yourself with: NAME: <name>   (/help for commands)\n"
@@ -123,6 +155,7 @@ func (r *Room) OnClose(c reactor.Conn, err error) {
 	how := " left"
 	if errors.Is(err, reactor.ErrOutboundFull) {
 		how = " was dropped (not reading)"
+		r.dropped.Add(1)
 	}
 	r.leave(m, how)
 }
@@ -135,6 +168,9 @@ func (r *Room) leave(m *member, how string) {
 		delete(r.names, m.key)
 	}
 	r.mu.Unlock()
+	if in {
+		r.debug("chat: left", m, "how", strings.TrimSpace(how))
+	}
 	if in && how != "" {
 		r.broadcast(m, "* ", m.name, []byte(how))
 	}
@@ -240,6 +276,7 @@ func (r *Room) setName(m *member, name string) {
 	m.name, m.key = name, key
 	closing := r.closing
 	r.mu.Unlock()
+	r.debug("chat: named", m, "was", old)
 	if old == "" {
 		m.conn.Write([]byte("CLIENT: " + m.conn.RemoteAddr().String() + "\n"))
 		if closing {
@@ -306,10 +343,14 @@ func (r *Room) broadcast(from *member, a, b string, text []byte) {
 		}
 	}
 	r.mu.RUnlock()
+	delivered := 0
 	for i, t := range targets {
 		// A failed write means the backend is dropping that member; its OnClose announces it.
-		t.AsyncWrite(msg)
+		if t.AsyncWrite(msg) == nil {
+			delivered++
+		}
 		targets[i] = nil
 	}
+	r.delivered.Add(uint64(delivered))
 	from.targets = targets[:0]
 }

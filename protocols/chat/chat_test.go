@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -312,5 +313,35 @@ func TestQuitLeavesAtOnce(t *testing.T) {
 	a.Close(nil)
 	if got := string(b.C.TakeOutput()); got != "" {
 		t.Errorf("after the close of a member who had quit, the others got %q; want nothing", got)
+	}
+}
+
+func TestStatsAndDebugLines(t *testing.T) {
+	var logged strings.Builder
+	r := New(Config{Logger: slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	a := join(t, r, "alice", "127.0.0.1:1001")
+	slow := join(t, r, "slow", "127.0.0.1:1002")
+	join(t, r, "fast", "127.0.0.1:1003")
+	slow.C.MaxOutbound = 200
+	line := []byte(strings.Repeat("x", 50) + "\n")
+	for range 10 {
+		a.Feed(line)
+	}
+	// The backend drops the slow member: its OnClose says why.
+	slow.Close(reactor.ErrOutboundFull)
+	got := r.Stats()
+	if got.Members != 2 || got.Dropped != 1 {
+		t.Errorf("stats %+v; want 2 members, 1 dropped", got)
+	}
+	// Joins: slow's reached alice (1); fast's reached alice and slow (2). alice's lines: 10 to
+	// fast, 3 to slow (3 × 58 bytes fit in its 200) before its writes failed. The drop notice:
+	// alice and fast (2).
+	if want := uint64(1 + 2 + 10 + 3 + 2); got.Delivered != want {
+		t.Errorf("delivered %d; want %d", got.Delivered, want)
+	}
+	for _, want := range []string{"chat: named", "name=alice", "chat: left", "name=slow", `how="was dropped (not reading)"`} {
+		if !strings.Contains(logged.String(), want) {
+			t.Errorf("debug log lacks %q:\n%s", want, logged.String())
+		}
 	}
 }

@@ -201,6 +201,7 @@ func (w *writer) respond(rt *route, r *request, buf []byte, keep bool) {
 // keep is false, and the reply says Connection: close, for every refusal but a 404 or 405 to
 // a well-framed request: after bad input, where the next request begins cannot be trusted.
 func (w *writer) refuse(e *refusal, head bool, rt *route, minor int, keep bool) {
+	w.h.counts.refusal(e.status)
 	w.grab()
 	text := statusText(e.status)
 	w.b = append(w.b, "HTTP/1.1 "...)

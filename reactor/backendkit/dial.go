@@ -40,12 +40,17 @@ func CheckDialAddr(addr string) error {
 
 // DialTCP connects to addr with the standard library, for backends that make outbound
 // connections off their loops (a goroutine per dial): it gives up after timeout or when ctx
-// ends, and its error is already a DialError. It blocks; call it from a goroutine of the
-// backend's own.
+// ends, and its error is already a DialError: when ctx ended the dial, it carries
+// context.Cause(ctx) (a Shutdown's ErrServerClosed, say), and a timeout always carries
+// context.DeadlineExceeded. It blocks; call it from a goroutine of the backend's own.
 func DialTCP(ctx context.Context, timeout time.Duration, addr string) (*net.TCPConn, error) {
 	d := net.Dialer{Timeout: timeout}
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			// ctx ended the dial: say why it ended (a Shutdown's ErrServerClosed, say).
+			return nil, DialError(addr, cause)
+		}
 		return nil, DialError(addr, namedDeadline(err))
 	}
 	return c.(*net.TCPConn), nil

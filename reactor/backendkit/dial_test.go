@@ -75,3 +75,11 @@ func TestDialTimeoutIsDeadlineExceeded(t *testing.T) {
 		t.Errorf("namedDeadline(ECONNREFUSED) = %v, a deadline; want it as it was", err)
 	}
 }
+
+func TestDialTCPGivesCtxCause(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(reactor.ErrServerClosed)
+	if _, err := DialTCP(ctx, time.Second, "127.0.0.1:9"); !errors.Is(err, reactor.ErrDialFailed) || !errors.Is(err, reactor.ErrServerClosed) {
+		t.Errorf("DialTCP with a context cancelled by Shutdown: %v; want ErrDialFailed and ErrServerClosed", err)
+	}
+}

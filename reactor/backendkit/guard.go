@@ -48,12 +48,14 @@ func CallReadEOF(log *slog.Logger, h reactor.HalfCloser, c reactor.Conn) (a reac
 }
 
 // CallClose calls h.OnClose(c, cause) for a backend. The connection is gone already, so a
-// panic is only logged.
-func CallClose(log *slog.Logger, h reactor.Handler, c reactor.Conn, cause error) {
+// panic is only logged, and reported for the backend to count (reactor.StatShard.HandlerPanic).
+func CallClose(log *slog.Logger, h reactor.Handler, c reactor.Conn, cause error) (panicked bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			HandlerPanic(log, c.RemoteAddr().String(), v)
+			panicked = true
 		}
 	}()
 	h.OnClose(c, cause)
+	return false
 }

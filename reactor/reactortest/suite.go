@@ -46,6 +46,7 @@ func Run(t *testing.T, newBackend reactor.Constructor, opts ...Option) {
 		{"OutboundLimit", s.testOutboundLimit},
 		{"InboundLimit", s.testInboundLimit},
 		{"HandlerPanic", s.testHandlerPanic},
+		{"Stats", s.testStats},
 		{"HTTP", s.testHTTP},
 		{"BadHTTP", s.testBadHTTP},
 		{"HTTPTenThousandPipelined", s.testHTTPTenThousandPipelined},
