@@ -343,13 +343,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return status
 }
 
-// proxyMissing names the contract points the proxy needs that the backend lacks (with the
-// options the bench passes: none of --edge or --reuseport), joined with "and"; "" when none.
+// proxyMissing names the contract points the proxy needs (proxyNeeds, what serve checks) that
+// the backend lacks with the options the bench passes (neither --edge nor --reuseport), joined
+// with "and"; "" when none.
 func proxyMissing(info reactor.Info) string {
 	var missing []string
 	for _, u := range info.Unsupported {
 		point, _, conditional := strings.Cut(u, " with ")
-		if !conditional && (point == "Dial" || point == "CloseWrite" || point == "PauseRead") {
+		if !conditional && proxyNeeds[point] {
 			missing = append(missing, "Conn."+point)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/reactorlab/reactor/reactor"
 	"gopkg.in/yaml.v3"
 )
 
@@ -28,6 +29,7 @@ type settings struct {
 	ReadBuffer      byteSize      `yaml:"read_buffer"`
 	MaxInbound      byteSize      `yaml:"max_inbound"`
 	MaxOutbound     byteSize      `yaml:"max_outbound"`
+	DialTimeout     time.Duration `yaml:"dial_timeout"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	LogLevel        string        `yaml:"log_level"`
 	LogFormat       string        `yaml:"log_format"`
@@ -35,6 +37,7 @@ type settings struct {
 	Pprof           bool          `yaml:"pprof"`
 	HTTP            httpSettings  `yaml:"http"`
 	Chat            chatSettings  `yaml:"chat"`
+	Proxy           proxySettings `yaml:"proxy"`
 }
 
 type httpSettings struct {
@@ -51,6 +54,12 @@ type httpSettings struct {
 type chatSettings struct {
 	MaxLine byteSize `yaml:"max_line"`
 	MaxName int      `yaml:"max_name"`
+}
+
+type proxySettings struct {
+	// Upstream is the comma-separated host:port list that --upstream takes.
+	Upstream  string   `yaml:"upstream"`
+	HighWater byteSize `yaml:"high_water"`
 }
 
 // defaultSettings are used for anything neither the file nor a flag sets.
@@ -119,6 +128,20 @@ func checkKeys(n *yaml.Node, t reflect.Type, prefix string) error {
 	return nil
 }
 
+// backendConfig is the backend's part of the settings, without a logger.
+func (s *settings) backendConfig() reactor.Config {
+	return reactor.Config{
+		Addr:           s.Addr,
+		Loops:          s.Loops,
+		EdgeTriggered:  s.EdgeTriggered,
+		ReusePort:      s.ReusePort,
+		ReadBufferSize: int(s.ReadBuffer),
+		MaxInbound:     int(s.MaxInbound),
+		MaxOutbound:    int(s.MaxOutbound),
+		DialTimeout:    s.DialTimeout,
+	}
+}
+
 // validate refuses settings no server can honour, naming the config key and flag.
 func (s *settings) validate() error {
 	for _, c := range []struct {
@@ -129,6 +152,7 @@ func (s *settings) validate() error {
 		{"read_buffer (--read-buffer)", int(s.ReadBuffer)},
 		{"max_inbound (--max-inbound)", int(s.MaxInbound)},
 		{"max_outbound (--max-outbound)", int(s.MaxOutbound)},
+		{"dial_timeout (--dial-timeout)", int(s.DialTimeout)},
 		{"shutdown_timeout (--shutdown-timeout)", int(s.ShutdownTimeout)},
 		{"http.max_request_line", int(s.HTTP.MaxRequestLine)},
 		{"http.max_header_bytes", int(s.HTTP.MaxHeaderBytes)},
@@ -136,6 +160,7 @@ func (s *settings) validate() error {
 		{"chat.max_line (--chat-max-line)", int(s.Chat.MaxLine)},
 		{"http.access_log_per_second", s.HTTP.AccessLogRate},
 		{"chat.max_name", s.Chat.MaxName},
+		{"proxy.high_water (--proxy-high-water)", int(s.Proxy.HighWater)},
 	} {
 		if c.v < 0 {
 			return fmt.Errorf("%s is negative; want 0 (the default) or more", c.name)

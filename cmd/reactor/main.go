@@ -1,8 +1,9 @@
-// Command reactor serves one protocol (http, echo, chat) on one of several event-loop backends
+// Command reactor serves one protocol (http, echo, chat, proxy) on one of several event-loop backends
 // and measures the backends side by side.
 //
 //	reactor serve --backend epoll --proto http --addr 127.0.0.1:8080
 //	reactor serve --config reactor.yaml
+//	reactor serve --proto proxy --upstream 127.0.0.1:7000 --addr 127.0.0.1:7001
 //	reactor backends
 //	reactor bench --proto http
 //	reactor client chat --name alice --addr 127.0.0.1:8080
@@ -19,7 +20,7 @@ import (
 const usage = `reactor — one protocol layer, many event loops.
 
 Usage:
-  reactor serve    [flags]   serve http, echo or chat on a backend (reactor serve --help)
+  reactor serve    [flags]   serve http, echo, chat or proxy on a backend (reactor serve --help)
   reactor backends [NAME]    list the backends, what each models, and whether it runs here
   reactor bench    [flags]   run backends side by side under load (reactor bench --help)
   reactor client chat [flags]  join a chat server interactively (reactor client chat --help)
@@ -29,6 +30,7 @@ Examples:
   reactor serve --backend std --proto http --addr 127.0.0.1:8080
   curl http://127.0.0.1:8080/plaintext
   reactor serve --proto chat --addr 127.0.0.1:9000   # then: nc 127.0.0.1 9000
+  reactor serve --proto proxy --upstream 127.0.0.1:7000 --addr 127.0.0.1:7001
   reactor serve --config reactor.yaml --backend gnet  # flags beat the file
 `
 

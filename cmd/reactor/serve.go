@@ -22,14 +22,16 @@ import (
 	"github.com/reactorlab/reactor/protocols/chat"
 	"github.com/reactorlab/reactor/protocols/echo"
 	"github.com/reactorlab/reactor/protocols/http1"
+	"github.com/reactorlab/reactor/protocols/proxy"
 	"github.com/reactorlab/reactor/reactor"
 )
 
-// protocols maps a --proto name to a handler built from the settings (logging to log), and a
-// function that releases what the handler holds (http1's Date ticker).
-var protocols = map[string]func(s settings, log *slog.Logger) (reactor.Handler, func()){
-	"http": func(s settings, log *slog.Logger) (reactor.Handler, func()) {
-		cfg := http1.Config{
+// protocols maps a --proto name to a handler built from the settings and the backend's
+// configuration (its Logger is serve's), and a function that releases what the handler holds
+// (http1's Date ticker). An error says what in the settings the protocol cannot work with.
+var protocols = map[string]func(s settings, cfg reactor.Config) (reactor.Handler, func(), error){
+	"http": func(s settings, cfg reactor.Config) (reactor.Handler, func(), error) {
+		hc := http1.Config{
 			MaxRequestLine:     int(s.HTTP.MaxRequestLine),
 			MaxHeaderBytes:     int(s.HTTP.MaxHeaderBytes),
 			MaxBody:            int(s.HTTP.MaxBody),
@@ -40,14 +42,27 @@ var protocols = map[string]func(s settings, log *slog.Logger) (reactor.Handler, 
 			AccessLogPerSecond: s.HTTP.AccessLogRate,
 		}
 		if s.HTTP.AccessLog {
-			cfg.AccessLog = log
+			hc.AccessLog = cfg.Logger
 		}
-		h := http1.New(cfg)
-		return h, h.Close
+		h := http1.New(hc)
+		return h, h.Close, nil
 	},
-	"echo": func(settings, *slog.Logger) (reactor.Handler, func()) { return echo.Handler{}, func() {} },
-	"chat": func(s settings, log *slog.Logger) (reactor.Handler, func()) {
-		return chat.New(chat.Config{MaxLine: int(s.Chat.MaxLine), MaxName: s.Chat.MaxName, Logger: log}), func() {}
+	"echo": func(settings, reactor.Config) (reactor.Handler, func(), error) {
+		return echo.Handler{}, func() {}, nil
+	},
+	"chat": func(s settings, cfg reactor.Config) (reactor.Handler, func(), error) {
+		return chat.New(chat.Config{MaxLine: int(s.Chat.MaxLine), MaxName: s.Chat.MaxName, Logger: cfg.Logger}), func() {}, nil
+	},
+	"proxy": func(s settings, cfg reactor.Config) (reactor.Handler, func(), error) {
+		ups, err := proxy.ParseUpstreams(s.Proxy.Upstream)
+		if err != nil {
+			return nil, nil, err
+		}
+		p, err := proxy.New(proxy.Config{Upstreams: ups, HighWater: int(s.Proxy.HighWater), Backend: cfg, Logger: cfg.Logger})
+		if err != nil {
+			return nil, nil, err
+		}
+		return p, func() {}, nil
 	},
 }
 
@@ -77,6 +92,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Var(&s.ReadBuffer, "read-buffer", "`bytes` read per system call (0: 64KiB)")
 	fs.Var(&s.MaxInbound, "max-inbound", "unconsumed input a connection may hold, in `bytes` (0: 1MiB; for http, room for its largest body)")
 	fs.Var(&s.MaxOutbound, "max-outbound", "pending output past which a connection is closed, in `bytes` (0: 1MiB; for http, room for its largest echo)")
+	fs.DurationVar(&s.DialTimeout, "dial-timeout", 0, "how long a connection to an upstream (proxy) may take to open (0: 5s)")
 	fs.DurationVar(&s.ShutdownTimeout, "shutdown-timeout", s.ShutdownTimeout, "on SIGINT/SIGTERM, how long connections may drain before they are cut")
 	fs.StringVar(&s.LogLevel, "log-level", s.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&s.LogFormat, "log-format", s.LogFormat, "text (key=value lines) or json (one object a line), for serve's own lines and the backend's")
@@ -90,6 +106,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.BoolVar(&s.HTTP.AccessLog, "access-log", false, "http: log a line per request (remote, method, path, status, time), at most --access-log-rate a second")
 	fs.IntVar(&s.HTTP.AccessLogRate, "access-log-rate", 0, "http: most access log lines a second; lines past it are counted, not written (0: 100)")
 	fs.Var(&s.Chat.MaxLine, "chat-max-line", "chat: longest line in `bytes`; longer ones are refused (0: 1024)")
+	fs.StringVar(&s.Proxy.Upstream, "upstream", "", "proxy: the server(s) to relay to, `host:port[,host:port…]`, taken in turn (round-robin); required with --proto proxy")
+	fs.Var(&s.Proxy.HighWater, "proxy-high-water", "proxy: pending output, in `bytes`, past which the other side's reading is paused (0: 4 × the backend's low-water mark, 256KiB)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: reactor serve [flags]
 
@@ -105,6 +123,8 @@ while starting or draining after SIGTERM).
   http  GET /plaintext, GET /json, POST /echo, keep-alive and pipelining (docs/protocols.md)
   echo  every byte back, unchanged
   chat  line chat for nc: send "NAME: <name>", then lines; /who, /help, /quit
+  proxy every connection relayed to an --upstream server, both ways, with backpressure,
+        half-close and resets passed on:  --proto proxy --upstream 127.0.0.1:7000[,host:port…]
 
 Flags:
 `)
@@ -143,6 +163,12 @@ Flags:
 		return 2
 	}
 	if err := s.validate(); err != nil {
+		fmt.Fprintf(stderr, "reactor serve: %v\n", err)
+		return 2
+	}
+	upstreamFlag := false
+	fs.Visit(func(f *flag.Flag) { upstreamFlag = upstreamFlag || f.Name == "upstream" })
+	if err := checkProxy(s, info, upstreamFlag); err != nil {
 		fmt.Fprintf(stderr, "reactor serve: %v\n", err)
 		return 2
 	}
@@ -201,17 +227,13 @@ Flags:
 		}
 		defer stop()
 	}
-	cfg := reactor.Config{
-		Addr:           s.Addr,
-		Loops:          s.Loops,
-		EdgeTriggered:  s.EdgeTriggered,
-		ReusePort:      s.ReusePort,
-		ReadBufferSize: int(s.ReadBuffer),
-		MaxInbound:     int(s.MaxInbound),
-		MaxOutbound:    int(s.MaxOutbound),
-		Logger:         logger,
+	cfg := s.backendConfig()
+	cfg.Logger = logger
+	h, release, err := newHandler(s, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "reactor serve: %v\n", err)
+		return 2
 	}
-	h, release := newHandler(s, logger)
 	defer release()
 	var ms *metrics.Server
 	if s.MetricsAddr != "" {
@@ -282,6 +304,8 @@ func applyFlag(name string, src settings, dst *settings) {
 		dst.MaxInbound = src.MaxInbound
 	case "max-outbound":
 		dst.MaxOutbound = src.MaxOutbound
+	case "dial-timeout":
+		dst.DialTimeout = src.DialTimeout
 	case "shutdown-timeout":
 		dst.ShutdownTimeout = src.ShutdownTimeout
 	case "log-level":
@@ -306,7 +330,46 @@ func applyFlag(name string, src settings, dst *settings) {
 		dst.HTTP.AccessLogRate = src.HTTP.AccessLogRate
 	case "chat-max-line":
 		dst.Chat.MaxLine = src.Chat.MaxLine
+	case "upstream":
+		dst.Proxy.Upstream = src.Proxy.Upstream
+	case "proxy-high-water":
+		dst.Proxy.HighWater = src.Proxy.HighWater
 	}
+}
+
+// proxyNeeds are the contract points the proxy cannot work without.
+var proxyNeeds = map[string]bool{"Dial": true, "CloseWrite": true, "PauseRead": true}
+
+// checkProxy refuses a proxy without an upstream, or with a malformed one, or on a backend that
+// cannot dial, half-close or pause with these settings (every connection would fail), and an
+// --upstream flag given to another protocol, which would otherwise be ignored. (A config file's
+// proxy section is ignored under another protocol, like its http and chat sections.)
+func checkProxy(s settings, info reactor.Info, flagGiven bool) error {
+	if s.Proto != "proxy" {
+		if flagGiven {
+			return fmt.Errorf("--upstream is for --proto proxy; the protocol is %s", s.Proto)
+		}
+		return nil
+	}
+	if strings.TrimSpace(s.Proxy.Upstream) == "" {
+		return errors.New("--proto proxy needs --upstream host:port[,host:port…] (config key proxy.upstream): the server(s) to relay to")
+	}
+	ups, err := proxy.ParseUpstreams(s.Proxy.Upstream)
+	if err != nil {
+		return fmt.Errorf("--upstream (proxy.upstream): %w", err)
+	}
+	// The high-water mark must suit the backend's limits; New says how it does not.
+	if _, err := proxy.New(proxy.Config{Upstreams: ups, HighWater: int(s.Proxy.HighWater), Backend: s.backendConfig()}); err != nil {
+		return fmt.Errorf("proxy.high_water (--proxy-high-water): %w", err)
+	}
+	options := map[string]bool{"EdgeTriggered": s.EdgeTriggered, "ReusePort": s.ReusePort}
+	for _, u := range info.Unsupported {
+		point, under, conditional := strings.Cut(u, " with ")
+		if proxyNeeds[point] && (!conditional || options[under]) {
+			return fmt.Errorf("backend %s cannot serve proxy: it does not support %s yet (see reactor backends %s); choose another --backend", info.Name, u, info.Name)
+		}
+	}
+	return nil
 }
 
 // newLogger is the one logger of serve: its own lines, the prefork relay and the backend's.

@@ -142,6 +142,13 @@ func TestServeRefusesBadInput(t *testing.T) {
 		{"missing config file", []string{"--config", filepath.Join(t.TempDir(), "none.yaml")}, []string{"no such file"}},
 		{"bad size", []string{"--max-outbound", "lots"}, []string{"invalid size"}},
 		{"unsupported option", []string{"--backend", "std", "--edge", "--addr", "127.0.0.1:0"}, []string{"not supported"}},
+		{"proxy without upstream", []string{"--proto", "proxy"}, []string{"--proto proxy needs --upstream host:port"}},
+		{"proxy with empty upstream in file", []string{"--config", "FILE:proto: proxy\nproxy:\n  upstream: \"\"\n"}, []string{"needs --upstream", "proxy.upstream"}},
+		{"malformed upstream", []string{"--proto", "proxy", "--upstream", "127.0.0.1"}, []string{`--upstream (proxy.upstream): proxy: upstream "127.0.0.1": want host:port`}},
+		{"malformed upstream in list", []string{"--proto", "proxy", "--upstream", "127.0.0.1:7000,h:0"}, []string{`upstream "h:0": port "0" is not a number from 1 to 65535`}},
+		{"upstream for another protocol", []string{"--proto", "echo", "--upstream", "127.0.0.1:7000"}, []string{"--upstream is for --proto proxy; the protocol is echo"}},
+		{"high water under the low-water mark", []string{"--proto", "proxy", "--upstream", "127.0.0.1:7000", "--proxy-high-water", "1KiB"}, []string{"proxy.high_water (--proxy-high-water): proxy: high-water mark 1024 must lie between"}},
+		{"negative dial timeout", []string{"--dial-timeout", "-1s"}, []string{"dial_timeout (--dial-timeout) is negative"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"serve"}, tc.args...)
@@ -307,5 +314,61 @@ func TestServeLogFormatJSON(t *testing.T) {
 	var out lockedBuffer
 	if code := run(context.Background(), []string{"serve", "--log-format", "xml"}, nil, io.Discard, &out); code != 2 || !strings.Contains(out.String(), `invalid log format "xml" (want text or json)`) {
 		t.Errorf("--log-format xml: exit %d, %s; want 2 and the valid formats", code, out.String())
+	}
+}
+
+// TestCheckProxyRefusesBackendsThatCannot: a backend that lists a contract point the proxy
+// needs, unconditionally or under an option that is set, is refused before serving.
+func TestCheckProxyRefusesBackendsThatCannot(t *testing.T) {
+	s := defaultSettings("x")
+	s.Proto, s.Proxy.Upstream = "proxy", "127.0.0.1:7000"
+	for _, tc := range []struct {
+		unsupported []string
+		edge        bool
+		want        string // in the error, "" for none
+	}{
+		{nil, false, ""},
+		{[]string{"EdgeTriggered"}, false, ""},
+		{[]string{"EdgeTriggered", "CloseWrite", "Dial"}, false, "backend x cannot serve proxy: it does not support CloseWrite yet"},
+		{[]string{"Dial"}, false, "does not support Dial"},
+		{[]string{"PauseRead with EdgeTriggered"}, false, ""},
+		{[]string{"PauseRead with EdgeTriggered"}, true, "does not support PauseRead with EdgeTriggered"},
+	} {
+		s.EdgeTriggered = tc.edge
+		err := checkProxy(s, reactor.Info{Name: "x", Unsupported: tc.unsupported}, false)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("unsupported %q, edge %v: %v; want %q", tc.unsupported, tc.edge, err, tc.want)
+		}
+	}
+}
+
+// TestServeProxy: on every backend that can dial, `serve --proto proxy` relays to an echo
+// server, and relays the client's half-close: the reply, then the end of stream.
+func TestServeProxy(t *testing.T) {
+	_, echoAddr, _ := startServe(t, "--backend", "std", "--proto", "echo", "--addr", "127.0.0.1:0")
+	for _, info := range adapters.Registry().Infos() {
+		t.Run(info.Name, func(t *testing.T) {
+			if !info.Available {
+				t.Skipf("%s is not available here", info.Name)
+			}
+			for _, u := range info.Unsupported {
+				if proxyNeeds[u] {
+					t.Skipf("%s does not support %s yet", info.Name, u)
+				}
+			}
+			_, addr, _ := startServe(t, "--backend", info.Name, "--proto", "proxy", "--upstream", echoAddr, "--addr", "127.0.0.1:0")
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(c, "ping\n")
+			c.(*net.TCPConn).CloseWrite()
+			got, err := io.ReadAll(c)
+			if string(got) != "ping\n" || err != nil {
+				t.Fatalf("through the proxy: %q, %v; want %q and a clean end of stream", got, err, "ping\n")
+			}
+		})
 	}
 }

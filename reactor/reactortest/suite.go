@@ -55,6 +55,7 @@ func Run(t *testing.T, newBackend reactor.Constructor, opts ...Option) {
 		{"HalfCloser", s.testHalfCloser},
 		{"AbortResets", s.testAbortResets},
 		{"Dial", s.testDial},
+		{"Proxy", s.testProxy},
 		{"ConnectChurn", s.testConnectChurn},
 		{"SlowPeers", s.testSlowPeers},
 		{"SharedPort", s.testSharedPort},
