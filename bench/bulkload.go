@@ -43,8 +43,9 @@ type bulkLoad struct {
 	conns int
 	errs  *tally
 
-	pat      []byte // pat[i] = pat[i%bulkPeriod]: any chunk from any place in the period is a slice
-	got      []counter
+	pat      []byte    // pat[i] = pat[i%bulkPeriod]: any chunk from any place in the period is a slice
+	got      []counter // bytes read back and checked, by worker
+	sent     []counter // bytes written, by worker
 	open     connSet
 	stop     chan struct{} // closed by end
 	stopping atomic.Bool
@@ -68,6 +69,7 @@ func newBulkLoad(addr string, conns int, errs *tally) *bulkLoad {
 
 func (l *bulkLoad) begin(ctx context.Context, deadline time.Time) error {
 	l.got = make([]counter, l.conns)
+	l.sent = make([]counter, l.conns)
 	for i := range l.got {
 		l.wg.Add(1)
 		go func(i int) {
@@ -85,6 +87,16 @@ func (l *bulkLoad) snapshot() (int64, int64) {
 		n += l.got[i].n.Load()
 	}
 	return n / mebibyte, n
+}
+
+// traffic is what the streams carried: every byte written, and every byte read back.
+func (l *bulkLoad) traffic() Traffic {
+	var t Traffic
+	for i := range l.got {
+		t.BytesIn += l.sent[i].n.Load()
+		t.BytesOut += l.got[i].n.Load()
+	}
+	return t
 }
 
 func (l *bulkLoad) measure(bool)        {}
@@ -145,6 +157,7 @@ func (l *bulkLoad) stream(c net.Conn, idx int) {
 				return
 			}
 			sent.Add(bulkChunk)
+			l.sent[idx].n.Add(bulkChunk)
 			off += bulkChunk
 		}
 	}()

@@ -42,10 +42,31 @@ type chatLoad struct {
 	target    []counter // the delivery count a blocked sender waits for
 	wake      []chan struct{}
 
+	// For the audit, by member: bytes written and read, and lines received once named — what
+	// the room broadcast to it (announcements and other members' lines), not the server's
+	// own answers to it (its welcome, CLIENT). Read while the receivers still run, hence
+	// atomic.
+	wrote []counter
+	in    []countingReader
+	lines []counter
+
 	stopping  atomic.Bool
 	measuring atomic.Bool
 	wgSend    sync.WaitGroup
 	wgRecv    sync.WaitGroup
+	drained   sync.Once
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n counter
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.n.Add(int64(n))
+	return n, err
 }
 
 func newChatLoad(addr string, members, senders, window int, errs *tally) *chatLoad {
@@ -76,6 +97,9 @@ func (l *chatLoad) begin(ctx context.Context, deadline time.Time) error {
 	l.delivered = make([]counter, l.senders)
 	l.target = make([]counter, l.senders)
 	l.wake = make([]chan struct{}, l.senders)
+	l.wrote = make([]counter, l.members)
+	l.in = make([]countingReader, l.members)
+	l.lines = make([]counter, l.members)
 	for s := range l.wake {
 		l.wake[s] = make(chan struct{}, 1)
 	}
@@ -119,10 +143,13 @@ func (l *chatLoad) join(ctx context.Context, i int) error {
 	}
 	l.conns[i] = c
 	_ = c.SetDeadline(time.Now().Add(joinTimeout))
-	if _, err := fmt.Fprintf(c, "NAME: m%d\n", i); err != nil {
+	n, err := fmt.Fprintf(c, "NAME: m%d\n", i)
+	l.wrote[i].n.Add(int64(n))
+	if err != nil {
 		return fmt.Errorf("chat member m%d: %w", i, err)
 	}
-	r := bufio.NewReaderSize(c, 64<<10)
+	l.in[i].r = c
+	r := bufio.NewReaderSize(&l.in[i], 64<<10)
 	l.readers[i] = r
 	for {
 		line, err := r.ReadSlice('\n')
@@ -165,7 +192,9 @@ func (l *chatLoad) send(s int) {
 		buf = append(buf, ' ')
 		buf = strconv.AppendInt(buf, int64(time.Since(l.epoch)), 10)
 		buf = append(buf, '\n')
-		if _, err := c.Write(buf); err != nil {
+		n, err := c.Write(buf)
+		l.wrote[s].n.Add(int64(n))
+		if err != nil {
 			if !l.stopping.Load() {
 				l.errs.add(errDropped, 1, fmt.Sprintf("sender m%d: %v", s, err))
 			}
@@ -188,6 +217,7 @@ func (l *chatLoad) receive(r int) {
 			}
 			return
 		}
+		l.lines[r].n.Add(1)
 		if bytes.HasPrefix(line, []byte("* ")) {
 			continue
 		}
@@ -276,16 +306,34 @@ func (l *chatLoad) latency() *Histogram {
 	return h
 }
 
-// end stops the senders, waits (within the grace period) until every line sent has reached
-// every other member, closes the room and counts the lines that never arrived.
-func (l *chatLoad) end() {
-	l.stopping.Store(true)
-	l.wgSend.Wait()
-	others := int64(l.members - 1)
-	wait := time.Now().Add(graceAfterRun)
-	for time.Now().Before(wait) && !l.allDelivered(others) {
-		time.Sleep(5 * time.Millisecond)
+func (l *chatLoad) traffic() Traffic {
+	var t Traffic
+	for i := range l.wrote {
+		t.BytesIn += l.wrote[i].n.Load()
+		t.BytesOut += l.in[i].n.n.Load()
+		t.Lines += l.lines[i].n.Load()
 	}
+	return t
+}
+
+// drain stops the senders and waits (within the grace period) until every line sent has
+// reached every other member. The members stay in the room: were they to leave, the server
+// would announce it to members no longer reading.
+func (l *chatLoad) drain() {
+	l.drained.Do(func() {
+		l.stopping.Store(true)
+		l.wgSend.Wait()
+		others := int64(l.members - 1)
+		wait := time.Now().Add(graceAfterRun)
+		for time.Now().Before(wait) && !l.allDelivered(others) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+}
+
+// end drains, closes the room and counts the lines that never arrived.
+func (l *chatLoad) end() {
+	l.drain()
 	for _, c := range l.conns {
 		if c != nil {
 			c.Close()

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -32,8 +34,14 @@ func TestMain(m *testing.M) {
 // careless server might), then echoes — or with --proto proxy relays each connection to
 // --upstream — until SIGTERM; "crash" writes a complaint and exits 3; "http" refuses to start
 // unless told --proto http, then answers every request (counted by its empty line) with
-// okResponse. Flags other than serve's four (and --upstream) make it exit 2.
+// okResponse. Flags other than serve's four (and --upstream) make it exit 2, as an older
+// build's serve refuses --metrics-addr; but "counting" takes it too, and echoes while it
+// counts the bytes each way in metrics served there, as reactor serve does, and
+// "counting-off" counts one byte too many out on every connection.
 func helperChild(mode string, args []string) int {
+	if strings.HasPrefix(mode, "counting") {
+		return countingChild(mode == "counting-off", args)
+	}
 	if len(args) == 0 || args[0] != "serve" {
 		fmt.Fprintln(os.Stderr, "helper: want serve …")
 		return 2
@@ -112,6 +120,114 @@ func relay(c net.Conn, upstream string) {
 		u.(*net.TCPConn).CloseWrite()
 	}()
 	_, _ = io.Copy(c, u)
+}
+
+// countingChild is the "counting" helper: an echo server that keeps its counters as reactor
+// serve does and serves them on --metrics-addr, logging where first.
+func countingChild(off bool, args []string) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.String("backend", "", "")
+	fs.String("proto", "", "")
+	addr := fs.String("addr", "", "")
+	fs.Int("loops", 0, "")
+	metricsAddr := fs.String("metrics-addr", "", "")
+	if len(args) == 0 || fs.Parse(args[1:]) != nil {
+		return 2
+	}
+	var in, out atomic.Int64
+	mln, err := net.Listen("tcp", *metricsAddr)
+	if err != nil {
+		return 1
+	}
+	go http.Serve(mln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "reactor_received_bytes_total{backend=\"c\",proto=\"echo\"} %d\n", in.Load())
+		fmt.Fprintf(w, "reactor_sent_bytes_total{backend=\"c\",proto=\"echo\"} %d\n", out.Load())
+	}))
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "level=INFO msg=metrics addr=%s\n", mln.Addr())
+	fmt.Fprintf(os.Stderr, "level=INFO msg=serving addr=%s\n", ln.Addr())
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 64<<10)
+				if off {
+					out.Add(1)
+				}
+				for {
+					n, err := c.Read(buf)
+					in.Add(int64(n))
+					if err != nil {
+						return
+					}
+					m, err := c.Write(buf[:n])
+					out.Add(int64(m))
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM)
+	<-sig
+	return 0
+}
+
+// TestChildAudited runs the bench against servers that keep counters as reactor serve does:
+// one whose counters are right is audited ok, with what the load did; one that counts a byte
+// too many is caught, its result invalid with an audit-mismatch error; an older server that
+// takes no --metrics-addr is started without it and said not to be audited.
+func TestChildAudited(t *testing.T) {
+	defer func(d time.Duration) { settleTimeout = d }(settleTimeout)
+	settleTimeout = 300 * time.Millisecond
+	for _, c := range []struct {
+		mode, status, why string
+	}{
+		{"counting", AuditOK, ""},
+		{"counting-off", AuditMismatch, "bytes out: server counted"},
+		{"late", AuditNone, "its serve has no --metrics-addr: an older build"},
+	} {
+		t.Setenv(helperEnv, c.mode)
+		o := Defaults("echo", true)
+		o.Pin = false
+		o.Rounds = 2
+		o.Self = os.Args[0]
+		o.Contenders = []Contender{{Name: c.mode, Kind: KindBackend}}
+		rep, err := Run(context.Background(), o, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rep.Scenarios[0].Results[0]
+		a := r.Audit
+		if a.Status != c.status || !strings.Contains(a.First+a.Why, c.why) {
+			t.Errorf("%s: audit %+v; want %s, %q", c.mode, a, c.status, c.why)
+		}
+		if c.status == AuditMismatch {
+			if r.Valid || r.ErrorKinds["audit-mismatch"] != 2 || a.Mismatched != 2 {
+				t.Errorf("%s: valid %v, errors %v; want invalid with an audit-mismatch error in each round", c.mode, r.Valid, r.ErrorKinds)
+			}
+			continue
+		}
+		if !r.Valid || r.Errors != 0 {
+			t.Errorf("%s: valid %v, errors %v %v; want valid", c.mode, r.Valid, r.ErrorKinds, r.ErrorSamples)
+		}
+		if c.status == AuditOK {
+			// Every byte the load wrote was echoed and read: as many in as out, at least
+			// the messages the window counted.
+			if a.Audited != 2 || a.Total.BytesIn != a.Total.BytesOut || a.Total.BytesIn < r.Rounds[0].Bytes {
+				t.Errorf("%s: audit %+v after %d bytes in the first window; want 2 rounds, in = out ≥ the window's", c.mode, a, r.Rounds[0].Bytes)
+			}
+		}
+	}
 }
 
 func TestChildAnnouncedEarlyIsNotCountedAgainst(t *testing.T) {

@@ -24,6 +24,14 @@
 // A wrong or missing answer is counted as an error of its kind and never as throughput; a
 // contender with errors is reported invalid, is not ranked and is never the reference.
 //
+// Every backend is started with --metrics-addr and audited: after each scenario, once the
+// load generator has stopped and read every answer it was owed, the server's own counters
+// (reactor_received_bytes_total, reactor_sent_bytes_total, reactor_http_requests_total,
+// reactor_chat_lines_delivered_total, read from /metrics) must have grown by exactly what
+// the generator counted it wrote, read, and received as answers or lines. A difference is an
+// error like a wrong answer. Native baselines, external targets and older builds whose serve
+// has no --metrics-addr keep no such counters and are reported as not audited.
+//
 // For every contender the report holds throughput (median and min–max over rounds), server
 // CPU µs per operation (utime+stime from /proc/<pid>/stat around the measured window), peak
 // RSS, memory per idle connection, latency percentiles, errors, and the median of per-round

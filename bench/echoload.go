@@ -35,7 +35,13 @@ type echoLoad struct {
 type echoWorker struct {
 	ops  counter
 	hist Histogram
+	// wire is what the worker's connections carried, for the audit; read only once the
+	// worker has exited.
+	wire echoWire
 }
+
+// echoWire is what one echo worker's connections carried.
+type echoWire struct{ written, read int64 }
 
 func newEchoLoad(addr string, conns, size, rate int, errs *tally) *echoLoad {
 	if size < 1 {
@@ -63,6 +69,15 @@ func (l *echoLoad) snapshot() (int64, int64) {
 		n += l.workers[i].ops.n.Load()
 	}
 	return n, n * int64(l.size)
+}
+
+func (l *echoLoad) traffic() Traffic {
+	var t Traffic
+	for i := range l.workers {
+		t.BytesIn += l.workers[i].wire.written
+		t.BytesOut += l.workers[i].wire.read
+	}
+	return t
 }
 
 func (l *echoLoad) measure(on bool) { l.measuring.Store(on) }
@@ -123,8 +138,12 @@ func (l *echoLoad) work(ctx context.Context, idx int, start, deadline time.Time)
 			}
 			seq++
 			stamp(msg, seq)
-			if _, err = c.Write(msg); err == nil {
-				_, err = io.ReadFull(c, got)
+			var n int
+			n, err = c.Write(msg)
+			w.wire.written += int64(n)
+			if err == nil {
+				n, err = io.ReadFull(c, got)
+				w.wire.read += int64(n)
 			}
 			if err != nil {
 				l.ioError(err)

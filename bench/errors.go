@@ -20,6 +20,7 @@ const (
 	errMissed                   // chat: a line missing or out of order
 	errDropped                  // chat: a member's connection ended during the run
 	errIO                       // another read or write error
+	errAudit                    // the server's own counters differ from the load generator's
 	numErrKinds
 )
 
@@ -34,6 +35,7 @@ var errKindNames = [numErrKinds]string{
 	errMissed:    "missed-line",
 	errDropped:   "dropped",
 	errIO:        "io",
+	errAudit:     "audit-mismatch",
 }
 
 func (k errKind) String() string { return errKindNames[k] }

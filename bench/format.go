@@ -33,11 +33,13 @@ func trim3(v float64) string {
 	}
 }
 
-// bytesHuman writes a byte count in B, KiB or MiB.
+// bytesHuman writes a byte count in B, KiB, MiB or GiB.
 func bytesHuman(v float64) string {
 	switch {
 	case math.IsNaN(v):
 		return "n/a"
+	case math.Abs(v) >= 1<<30:
+		return trim3(v/(1<<30)) + " GiB"
 	case math.Abs(v) >= 1<<20:
 		return trim3(v/(1<<20)) + " MiB"
 	case math.Abs(v) >= 1<<10:

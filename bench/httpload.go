@@ -41,6 +41,8 @@ type httpLoad struct {
 type httpWorker struct {
 	ops  counter
 	hist Histogram
+	// What the worker's connections carried, for the audit; read only once it has exited.
+	written, read, answers int64
 }
 
 func newHTTPLoad(addr string, conns, depth, rate int, errs *tally) *httpLoad {
@@ -83,6 +85,15 @@ func (l *httpLoad) end() {
 	l.stopping.Store(true)
 	l.open.expire(time.Now().Add(graceAfterRun))
 	l.wg.Wait()
+}
+
+func (l *httpLoad) traffic() Traffic {
+	var t Traffic
+	for i := range l.workers {
+		w := &l.workers[i]
+		t = t.plus(Traffic{BytesIn: w.written, BytesOut: w.read, Requests: w.answers})
+	}
+	return t
 }
 
 func (l *httpLoad) latency() *Histogram {
@@ -137,7 +148,7 @@ func (l *httpLoad) work(ctx context.Context, w *httpWorker, idx int, start, dead
 // closed runs the closed loop on one connection until the run stops or the connection fails.
 func (l *httpLoad) closed(c net.Conn, w *httpWorker, req, buf []byte) {
 	for !l.stopping.Load() {
-		ok, fine := l.exchange(c, req, buf, l.depth)
+		ok, fine := l.exchange(c, w, req, buf, l.depth)
 		w.ops.n.Add(int64(ok))
 		if !fine {
 			return
@@ -150,11 +161,12 @@ func (l *httpLoad) closed(c net.Conn, w *httpWorker, req, buf []byte) {
 // followed by silence would leave the client holding a connection the server was asked to
 // drop.
 func (l *httpLoad) once(c net.Conn, w *httpWorker, req, buf []byte) {
-	ok, fine := l.exchange(c, req, buf, 1)
+	ok, fine := l.exchange(c, w, req, buf, 1)
 	if !fine {
 		return
 	}
 	n, err := c.Read(buf)
+	w.read += int64(n)
 	switch {
 	case n > 0:
 		l.errs.add(errMalformed, 1, "bytes after the answer to Connection: close: "+quote(buf[:n]))
@@ -179,7 +191,7 @@ func (l *httpLoad) paced(c net.Conn, w *httpWorker, req, buf []byte, next time.T
 			time.Sleep(d)
 			from = time.Now()
 		}
-		ok, fine := l.exchange(c, req, buf, 1)
+		ok, fine := l.exchange(c, w, req, buf, 1)
 		if ok > 0 {
 			w.ops.n.Add(1)
 			if l.measuring.Load() {
@@ -197,9 +209,11 @@ func (l *httpLoad) paced(c net.Conn, w *httpWorker, req, buf []byte, next time.T
 // exchange writes req (n requests) and reads n answers, validating each. It returns how many
 // answers were right, and false when the connection must be dropped (an error that leaves the
 // stream out of step, or a dead connection). Wrong answers and missing ones are counted in
-// l.errs.
-func (l *httpLoad) exchange(c net.Conn, req, buf []byte, n int) (ok int, fine bool) {
-	if _, err := c.Write(req); err != nil {
+// l.errs; the bytes each way and the answers read, right or wrong, in w.
+func (l *httpLoad) exchange(c net.Conn, w *httpWorker, req, buf []byte, n int) (ok int, fine bool) {
+	wrote, err := c.Write(req)
+	w.written += int64(wrote)
+	if err != nil {
 		l.ioError(err, n)
 		return 0, false
 	}
@@ -215,6 +229,7 @@ func (l *httpLoad) exchange(c net.Conn, req, buf []byte, n int) (ok int, fine bo
 		}
 		m, err := c.Read(buf[have:])
 		have += m
+		w.read += int64(m)
 		for pending > 0 {
 			size, kind := checkResponse(buf[off:have])
 			if size == 0 {
@@ -224,6 +239,7 @@ func (l *httpLoad) exchange(c net.Conn, req, buf []byte, n int) (ok int, fine bo
 				l.errs.add(errMalformed, int64(pending), "unparsable response: "+quote(buf[off:have]))
 				return ok, false
 			}
+			w.answers++
 			if kind >= 0 {
 				l.errs.add(kind, 1, "wrong response: "+quote(buf[off:off+size]))
 			} else {

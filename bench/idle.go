@@ -36,8 +36,9 @@ const (
 
 // idleSweep measures the server's memory with no connection, then opens connections up to each
 // count of sweep in turn (cumulatively), each doing one round trip (trip), and measures again.
-// The connections are closed before it returns. Without a server process of ours (pid ≤ 0) it
-// still opens the connections but memory is NaN.
+// What their round trips carried is added to led. The connections are closed before it
+// returns. Without a server process of ours (pid ≤ 0) it still opens the connections but
+// memory is NaN.
 //
 // It stops at the first count the server cannot hold: one whose descriptors (fdsPer for each
 // connection: 1, or 2 for a proxy, which holds the upstream's too) with fdReserve exceed
@@ -49,7 +50,7 @@ const (
 // Once the counts are measured it checks that the server still holds every connection: one it
 // closed meanwhile (an idle timeout shorter than the sweep) was not in the readings it should
 // have been in, and the sweep fails.
-func idleSweep(ctx context.Context, addr string, pid, maxConns int, sweep []int, fdsPer int, trip roundTrip, errs *tally) (points []IdlePoint, unheld string, err error) {
+func idleSweep(ctx context.Context, addr string, pid, maxConns int, sweep []int, fdsPer int, trip roundTrip, errs *tally, led *ledger) (points []IdlePoint, unheld string, err error) {
 	base := settledRSS(ctx, pid)
 	var conns []net.Conn
 	defer func() {
@@ -67,7 +68,7 @@ func idleSweep(ctx context.Context, addr string, pid, maxConns int, sweep []int,
 			break
 		}
 		var more []net.Conn
-		more, err = openIdle(ctx, addr, n-len(conns), trip)
+		more, err = openIdle(ctx, addr, n-len(conns), trip, led)
 		conns = append(conns, more...)
 		var wrong *wrongAnswer
 		switch {
@@ -151,8 +152,8 @@ func settledRSS(ctx context.Context, pid int) int64 {
 
 // roundTrip is the one exchange an idle connection makes before it rests, in the protocol the
 // server speaks; it returns an error when the answer is missing, and a *wrongAnswer when it is
-// wrong.
-type roundTrip func(c net.Conn) error
+// wrong, and how many http answers it read (right or wrong), for the audit.
+type roundTrip func(c net.Conn) (answers int64, err error)
 
 // wrongAnswer is a round trip the server answered wrongly: an error of the server, where a
 // refused, dropped or unanswered connection only says that it holds no more.
@@ -164,7 +165,7 @@ type wrongAnswer struct {
 func (e *wrongAnswer) Error() string { return e.msg }
 
 // echoTrip sends idlePing and expects it back.
-func echoTrip(c net.Conn) error {
+func echoTrip(c net.Conn) (int64, error) {
 	got := make([]byte, len(idlePing))
 	_, err := c.Write(idlePing)
 	if err == nil {
@@ -173,41 +174,71 @@ func echoTrip(c net.Conn) error {
 	if err == nil && !bytes.Equal(got, idlePing) {
 		err = &wrongAnswer{errMismatch, fmt.Sprintf("idle round trip: got %q, want %q", got, idlePing)}
 	}
-	return err
+	return 0, err
 }
 
 // httpTrip makes one keep-alive GET /plaintext and validates the answer, so an idle HTTP
 // connection rests the way a browser's does: between requests, not before the first.
-func httpTrip(c net.Conn) error {
+func httpTrip(c net.Conn) (int64, error) {
 	if _, err := io.WriteString(c, plaintextRequest); err != nil {
-		return err
+		return 0, err
 	}
 	buf := make([]byte, 0, 512)
 	for {
 		if len(buf) == cap(buf) {
-			return &wrongAnswer{errMalformed, fmt.Sprintf("idle round trip: response larger than %d bytes", cap(buf))}
+			return 0, &wrongAnswer{errMalformed, fmt.Sprintf("idle round trip: response larger than %d bytes", cap(buf))}
 		}
 		m, err := c.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+m]
 		n, kind := checkResponse(buf)
 		switch {
+		case kind >= 0 && n > 0:
+			return 1, &wrongAnswer{kind, fmt.Sprintf("idle round trip: %s answer %s", kind, quote(buf))}
 		case kind >= 0:
-			return &wrongAnswer{kind, fmt.Sprintf("idle round trip: %s answer %s", kind, quote(buf))}
+			return 0, &wrongAnswer{kind, fmt.Sprintf("idle round trip: %s answer %s", kind, quote(buf))}
 		case n > 0 && n != len(buf):
-			return &wrongAnswer{errMalformed, fmt.Sprintf("idle round trip: %d bytes after the answer", len(buf)-n)}
+			return 1, &wrongAnswer{errMalformed, fmt.Sprintf("idle round trip: %d bytes after the answer", len(buf)-n)}
 		case n > 0:
-			return nil
+			return 1, nil
 		case err != nil:
-			return err
+			return 0, err
 		}
 	}
+}
+
+// ledger is the bench's account of the traffic of idle connections with a server, for the
+// audit.
+type ledger struct {
+	Traffic
+	// lost, once set, says why the account is not exact: a connection failed midway, so
+	// whether the server read what was written to it is unknown.
+	lost string
+}
+
+// tripConn counts what a round trip carries.
+type tripConn struct {
+	net.Conn
+	written, read int64
+}
+
+func (c *tripConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.written += int64(n)
+	return n, err
+}
+
+func (c *tripConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.read += int64(n)
+	return n, err
 }
 
 // openIdle opens n connections, each after one round trip, idleDialers at a time. It stops at
 // the first one that fails: a server past what it can hold refuses or drops every further
 // connection, and dialling them all would only load the machine. It returns the connections it
-// opened with that first failure, or with ctx's error once ctx ends.
-func openIdle(ctx context.Context, addr string, n int, trip roundTrip) ([]net.Conn, error) {
+// opened with that first failure, or with ctx's error once ctx ends. What the round trips
+// carried is added to led.
+func openIdle(ctx context.Context, addr string, n int, trip roundTrip, led *ledger) ([]net.Conn, error) {
 	var (
 		mu    sync.Mutex
 		conns = make([]net.Conn, 0, n)
@@ -230,7 +261,7 @@ func openIdle(ctx context.Context, addr string, n int, trip roundTrip) ([]net.Co
 		go func() {
 			defer wg.Done()
 			for claim() {
-				c, err := idleOne(ctx, addr, trip)
+				c, err := idleOne(ctx, addr, trip, led, &mu)
 				mu.Lock()
 				if err == nil {
 					conns = append(conns, c)
@@ -248,13 +279,25 @@ func openIdle(ctx context.Context, addr string, n int, trip roundTrip) ([]net.Co
 	return conns, first
 }
 
-func idleOne(ctx context.Context, addr string, trip roundTrip) (net.Conn, error) {
+// idleOne opens one idle connection and makes its round trip, accounting for it in led under
+// mu. A connection refused carried nothing; one that failed after it wrote leaves the account
+// inexact.
+func idleOne(ctx context.Context, addr string, trip roundTrip, led *ledger, mu *sync.Mutex) (net.Conn, error) {
 	c, err := dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if err = trip(c); err != nil {
+	tc := &tripConn{Conn: c}
+	answers, err := trip(tc)
+	mu.Lock()
+	led.Traffic = led.Traffic.plus(Traffic{BytesIn: tc.written, BytesOut: tc.read, Requests: answers})
+	var wrong *wrongAnswer
+	if err != nil && !errors.As(err, &wrong) && tc.written > 0 && led.lost == "" {
+		led.lost = "an idle connection failed midway through its round trip: " + err.Error()
+	}
+	mu.Unlock()
+	if err != nil {
 		c.Close()
 		return nil, err
 	}

@@ -27,6 +27,19 @@ type generator interface {
 	end()
 	// latency returns the merged latency histogram, or nil when the generator records none.
 	latency() *Histogram
+	// traffic returns what the generator has done to the server, for the audit: every byte
+	// written and read, every http answer read, every chat line received. It is complete
+	// once the generator has drained (after end, or a drainer's drain).
+	traffic() Traffic
+}
+
+// drainer is a generator whose quiet point comes before it closes its connections: drain
+// stops the work and waits for what is owed, and end then closes. The audit goes between the
+// two, where closing would make the server say more than the generator reads (chat's leave
+// announcements to members that have gone).
+type drainer interface {
+	generator
+	drain()
 }
 
 // window is one measured run of a generator against a server.
@@ -52,7 +65,10 @@ var graceAfterRun = 2 * time.Second
 
 // runWindow warms the server up with g for warmup, then measures for dur: operations and
 // bytes come from g's counters, CPU time from the server's /proc entry (pid ≤ 0: unknown).
-func runWindow(ctx context.Context, g generator, pid int, warmup, dur time.Duration) (window, error) {
+// When the run was not cut short, quiet (if not nil) is called at g's quiet point, where g
+// has stopped and read every answer it was owed: after end, or for a drainer after drain and
+// before end.
+func runWindow(ctx context.Context, g generator, pid int, warmup, dur time.Duration, quiet func()) (window, error) {
 	deadline := time.Now().Add(warmup + dur + backstop)
 	if err := g.begin(ctx, deadline); err != nil {
 		g.end()
@@ -71,7 +87,18 @@ func runWindow(ctx context.Context, g generator, pid int, warmup, dur time.Durat
 	cpu1, self1 := readCPU(pid), readCPU(os.Getpid())
 	t1 := time.Now()
 	g.measure(false)
-	g.end()
+	d, drains := g.(drainer)
+	if drains {
+		d.drain()
+	} else {
+		g.end()
+	}
+	if ok && quiet != nil {
+		quiet()
+	}
+	if drains {
+		g.end()
+	}
 	if !ok {
 		return window{}, ctx.Err()
 	}

@@ -17,7 +17,7 @@ func runLoad(t *testing.T, g generator) (window, *tally) {
 	t.Helper()
 	defer func(g time.Duration) { graceAfterRun = g }(graceAfterRun)
 	graceAfterRun = 300 * time.Millisecond
-	w, err := runWindow(context.Background(), g, 0, 50*time.Millisecond, 300*time.Millisecond)
+	w, err := runWindow(context.Background(), g, 0, 50*time.Millisecond, 300*time.Millisecond, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestHTTPLoadRateLatency(t *testing.T) {
 	g := newHTTPLoad(addr, 4, 16, 400, new(tally))
 	// No warm-up: the whole schedule lies in the window, so the count can be checked against
 	// the rate (a generator that starts late catches up, but never exceeds the schedule).
-	w, err := runWindow(context.Background(), g, 0, 0, 500*time.Millisecond)
+	w, err := runWindow(context.Background(), g, 0, 0, 500*time.Millisecond, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func TestIdleSweep(t *testing.T) {
 	addr := echoServer(t, func([]byte) {})
 	errs := new(tally)
 	// This process stands in for the server: its memory grows by the connections' both ends.
-	pts, unheld, err := idleSweep(context.Background(), addr, os.Getpid(), 0, []int{20, 60}, 1, echoTrip, errs)
+	pts, unheld, err := idleSweep(context.Background(), addr, os.Getpid(), 0, []int{20, 60}, 1, echoTrip, errs, new(ledger))
 	if err != nil || unheld != "" || errs.total() != 0 {
 		t.Fatalf("idleSweep: %v, not held %q, %d errors", err, unheld, errs.total())
 	}
@@ -285,14 +285,14 @@ func TestIdleSweep(t *testing.T) {
 func TestIdleSweepHTTP(t *testing.T) {
 	ok := httpServer(t, func(int) string { return okResponse })
 	errs := new(tally)
-	pts, unheld, err := idleSweep(context.Background(), ok, 0, 0, []int{5, 20}, 1, httpTrip, errs)
+	pts, unheld, err := idleSweep(context.Background(), ok, 0, 0, []int{5, 20}, 1, httpTrip, errs, new(ledger))
 	if err != nil || unheld != "" || errs.total() != 0 || len(pts) != 2 || pts[1].Conns != 20 {
 		t.Errorf("keep-alive server: %v, not held %q, %d errors, points %+v; want 5 and 20 held", err, unheld, errs.total(), pts)
 	}
 
 	wrong := httpServer(t, func(int) string { return strings.Replace(okResponse, "Hello", "Jello", 1) })
 	errs = new(tally)
-	if _, _, err := idleSweep(context.Background(), wrong, 0, 0, []int{5}, 1, httpTrip, errs); err != nil || errs.total() == 0 {
+	if _, _, err := idleSweep(context.Background(), wrong, 0, 0, []int{5}, 1, httpTrip, errs, new(ledger)); err != nil || errs.total() == 0 {
 		t.Errorf("wrong server: %v, %d errors; want the wrong answer counted", err, errs.total())
 	}
 
@@ -310,7 +310,7 @@ func TestIdleSweepHTTP(t *testing.T) {
 		_, _ = io.WriteString(c, okResponse)
 	})
 	errs = new(tally)
-	_, _, err = idleSweep(context.Background(), hangUp, 0, 0, []int{5, 10}, 1, httpTrip, errs)
+	_, _, err = idleSweep(context.Background(), hangUp, 0, 0, []int{5, 10}, 1, httpTrip, errs, new(ledger))
 	if err == nil || !strings.Contains(err.Error(), "closed") || errs.total() != 0 {
 		t.Errorf("server closing idle connections: %v, %d errors; want the sweep failed for it", err, errs.total())
 	}
@@ -351,8 +351,9 @@ func TestHTTPExchangeAllocs(t *testing.T) {
 	l := newHTTPLoad(addr, 1, depth, 0, new(tally))
 	req := []byte(strings.Repeat(plaintextRequest, depth))
 	buf := make([]byte, 64<<10)
+	w := new(httpWorker)
 	allocs := testing.AllocsPerRun(200, func() {
-		if ok, fine := l.exchange(c, req, buf, depth); ok != depth || !fine {
+		if ok, fine := l.exchange(c, w, req, buf, depth); ok != depth || !fine {
 			t.Fatalf("exchange: %d ok, fine %v", ok, fine)
 		}
 	})

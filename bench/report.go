@@ -70,7 +70,7 @@ func scenarioTable(rep *Report, sc Scenario) table {
 		for _, n := range counts {
 			t.header = append(t.header, fmt.Sprintf("@%d", n))
 		}
-		t.header = append(t.header, "peak RSS", "errors")
+		t.header = append(t.header, "peak RSS", "errors", "audit")
 		for _, r := range sc.Results {
 			row := []string{r.Contender.Name, validOr(r, spreadHuman(r.MemPerConn, bytesHuman)), ratioHuman(float64(r.CPURatio)), rankHuman(r)}
 			for _, n := range counts {
@@ -86,18 +86,18 @@ func scenarioTable(rep *Report, sc Scenario) table {
 				}
 				row = append(row, cell)
 			}
-			row = append(row, bytesHuman(float64(r.PeakRSS.Max)), errorsHuman(r))
+			row = append(row, bytesHuman(float64(r.PeakRSS.Max)), errorsHuman(r), auditHuman(r))
 			t.rows = append(t.rows, row)
 		}
 	case sc.Name == ScenarioRate:
-		t.header = []string{"server", "achieved " + sc.Unit, "p50", "p99", "p99.9", "CPU µs/" + op + " (min–max)", "errors"}
+		t.header = []string{"server", "achieved " + sc.Unit, "p50", "p99", "p99.9", "CPU µs/" + op + " (min–max)", "errors", "audit"}
 		for _, r := range sc.Results {
 			p50, p99, p999 := "n/a", "n/a", "n/a"
 			if r.Latency != nil {
 				p50, p99, p999 = usHuman(float64(r.Latency.P50)), usHuman(float64(r.Latency.P99)), usHuman(float64(r.Latency.P999))
 			}
 			t.rows = append(t.rows, []string{r.Contender.Name, validOr(r, spreadHuman(r.Throughput, siHuman)),
-				p50, p99, p999, cpuHuman(r), errorsHuman(r)})
+				p50, p99, p999, cpuHuman(r), errorsHuman(r), auditHuman(r)})
 		}
 	default:
 		t.header = []string{"server", sc.Unit + " (min–max)", "×ref"}
@@ -108,7 +108,7 @@ func scenarioTable(rep *Report, sc Scenario) table {
 		if sc.Name == "chat" {
 			t.header = append(t.header, "p50", "p99", "p99.9")
 		}
-		t.header = append(t.header, "CPUs busy srv/load", "peak RSS", "errors")
+		t.header = append(t.header, "CPUs busy srv/load", "peak RSS", "errors", "audit")
 		for _, r := range sc.Results {
 			row := []string{r.Contender.Name, validOr(r, spreadHuman(r.Throughput, siHuman)), ratioHuman(float64(r.ThroughputRatio))}
 			if sc.Name == "echo" {
@@ -122,7 +122,7 @@ func scenarioTable(rep *Report, sc Scenario) table {
 				}
 				row = append(row, p50, p99, p999)
 			}
-			row = append(row, busyHuman(r), bytesHuman(float64(r.PeakRSS.Max)), errorsHuman(r))
+			row = append(row, busyHuman(r), bytesHuman(float64(r.PeakRSS.Max)), errorsHuman(r), auditHuman(r))
 			t.rows = append(t.rows, row)
 		}
 	}
@@ -250,6 +250,40 @@ func errorsHuman(r Result) string {
 	return fmt.Sprintf("%d (%s)", r.Errors, strings.Join(parts, ", "))
 }
 
+// auditHuman says how the server's own counters compared with the bench's account of what it
+// did to the server.
+func auditHuman(r Result) string {
+	a := r.Audit
+	rounds := ""
+	if a.Windows > 1 {
+		rounds = fmt.Sprintf(" in %d of %d rounds", a.Mismatched, a.Windows)
+	}
+	switch a.Status {
+	case "":
+		return "–"
+	case AuditOK:
+		return "ok (" + trafficHuman(a.Total) + ")"
+	case AuditMismatch:
+		return "MISMATCH" + rounds + ": " + a.First
+	case AuditPartial:
+		return fmt.Sprintf("ok in %d of %d rounds (%s), not audited in the others: %s", a.Audited, a.Windows, trafficHuman(a.Total), a.Why)
+	}
+	return "not audited (" + a.Why + ")"
+}
+
+// trafficHuman writes what an audit found: the answers, then the bytes the server took in and
+// sent out.
+func trafficHuman(t Traffic) string {
+	var parts []string
+	if t.Requests > 0 {
+		parts = append(parts, siHuman(float64(t.Requests))+" requests")
+	}
+	if t.Lines > 0 {
+		parts = append(parts, siHuman(float64(t.Lines))+" lines")
+	}
+	return strings.Join(append(parts, bytesHuman(float64(t.BytesIn))+" in", bytesHuman(float64(t.BytesOut))+" out"), ", ")
+}
+
 func shorten(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -356,6 +390,18 @@ func (rep *Report) WriteFile(path string, write func(*Report, io.Writer) error) 
 	return f.Close()
 }
 
+// audited reports whether some server of rep was audited.
+func audited(rep *Report) bool {
+	for _, sc := range rep.Scenarios {
+		for _, r := range sc.Results {
+			if r.Audit.Audited > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // notes explains how to read the report: where things ran, how CPU was read, which orders are
 // within noise and what failed.
 func notes(rep *Report) []string {
@@ -382,6 +428,9 @@ func notes(rep *Report) []string {
 	}
 	if len(rep.Settings.Background) > 0 {
 		ns = append(ns, fmt.Sprintf("Background: in each round one server process gets idle connections cumulatively up to %s, each after one round trip of the served protocol (http: one keep-alive GET /plaintext; the children run with --http-idle-timeout -1s so none is closed), and every scenario is measured at every count with the idle connections open. \"not held\" marks a count beyond what a server holds by design: its curve stops there.", joinInts(rep.Settings.Background)))
+	}
+	if audited(rep) {
+		ns = append(ns, "Audit: the bench starts each reactor serve with --metrics-addr and, after each scenario, once the load generator has stopped and read every answer it was owed, reads the server's counters (/metrics: reactor_received_bytes_total, reactor_sent_bytes_total, and reactor_http_requests_total over every status or reactor_chat_lines_delivered_total). How far they grew must equal, exactly, the generator's own count of the bytes it wrote and read and of the http answers or chat lines it received, warm-up included (and the round trips of idle connections opened for the scenario). \"ok\" totals what was audited over the rounds; a difference is an audit-mismatch error, so the server's result is invalid.")
 	}
 	ns = append(ns, "Rank orders valid servers by CPU per operation (idle: memory per connection); `=` marks a server whose min–max range overlaps a neighbour's, so their order is within noise.")
 	for _, sc := range rep.Scenarios {

@@ -191,6 +191,10 @@ type Result struct {
 	Errors       int64             `json:"errors"`
 	ErrorKinds   map[string]int64  `json:"error_kinds,omitempty"`
 	ErrorSamples map[string]string `json:"error_samples,omitempty"`
+
+	// Audit sums the rounds' checks of the server's own counters against the bench's
+	// account; a mismatch is also an error (audit-mismatch).
+	Audit AuditSummary `json:"audit"`
 }
 
 // Sample is one round of one contender in one scenario.
@@ -224,6 +228,8 @@ type Sample struct {
 	// contender's design limit; for idle, why the sweep stopped before its last count (Idle
 	// then holds the counts before).
 	Unheld string `json:"unheld,omitempty"`
+	// Audit is this round's check of the server's counters; nil when the round did not run.
+	Audit *Audit `json:"audit,omitempty"`
 
 	hist    *Histogram
 	kinds   map[string]int64

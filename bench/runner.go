@@ -80,7 +80,23 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 	for _, c := range o.Contenders {
 		rep.Settings.Order = append(rep.Settings.Order, c.Name)
 	}
-	spec := childSpec{self: o.Self, proto: o.serverProto(), loops: loops, pin: pin}
+	spec := childSpec{self: o.Self, proto: o.serverProto(), loops: loops, pin: pin, noMetrics: map[string]string{}}
+	// Each reactor binary is asked once whether its serve keeps counters the audit can read:
+	// another build (--with) may be older than --metrics-addr.
+	asked := map[string]bool{}
+	for _, c := range o.Contenders {
+		bin := o.Self
+		if c.Build != "" {
+			bin = c.Binary
+		}
+		if c.Kind != KindBackend || c.NoMetrics || asked[bin] {
+			continue
+		}
+		asked[bin] = true
+		if why := probeMetrics(ctx, bin, pin.childEnv()); why != "" {
+			spec.noMetrics[bin] = why
+		}
+	}
 	if len(o.Background) > 0 {
 		rep.Settings.Background = o.Background
 		if o.Proto == "http" {
@@ -259,7 +275,9 @@ func runSession(ctx context.Context, o *Options, c Contender, spec childSpec, ro
 				out[i] = stop
 				continue
 			}
-			more, err := openIdle(ctx, srv.addr, cl.bg-len(idle), trip)
+			var led ledger
+			more, err := openIdle(ctx, srv.addr, cl.bg-len(idle), trip, &led)
+			srv.audit.absorb(led)
 			idle = append(idle, more...)
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -296,21 +314,42 @@ func measureScenario(ctx context.Context, o *Options, c Contender, name string, 
 	errs := new(tally)
 	var w window
 	var err error
+	var audit *Audit
 	switch {
 	case name == "idle":
 		fds := 1
 		if o.Proto == "proxy" {
 			fds = 2 // the client's connection and the one to the upstream
 		}
-		smp.Idle, smp.Unheld, err = idleSweep(ctx, srv.addr, srv.pid, c.MaxConns, o.IdleSweep, fds, o.trip(), errs)
+		var led ledger
+		smp.Idle, smp.Unheld, err = idleSweep(ctx, srv.addr, srv.pid, c.MaxConns, o.IdleSweep, fds, o.trip(), errs, &led)
+		srv.audit.absorb(led)
+		if ctx.Err() == nil {
+			audit = srv.audit.check(ctx, func() Traffic { return Traffic{} })
+		}
 	case o.Loader == LoaderWrk && (name == ScenarioPipelined || name == ScenarioKeepAlive):
 		depth := o.Depth
 		if name == ScenarioKeepAlive {
 			depth = 1
 		}
 		w, err = runWrk(ctx, srv.addr, srv.pid, o.Conns, depth, o.Warmup, o.Duration, errs)
+		srv.audit.stop(whyAfterWrk)
+		audit = &Audit{Status: AuditNone, Why: whyWrk}
 	default:
-		w, err = runWindow(ctx, newGenerator(o, name, srv.addr, errs), srv.pid, o.Warmup, o.Duration)
+		g := newGenerator(o, name, srv.addr, errs)
+		w, err = runWindow(ctx, g, srv.pid, o.Warmup, o.Duration, func() { audit = srv.audit.check(ctx, g.traffic) })
+		if _, ok := g.(drainer); ok {
+			// The room emptied after the audit; what the server said to the members on
+			// their way out was never read.
+			srv.audit.stop(whyAfterChat)
+		}
+	}
+	if audit == nil {
+		audit = srv.audit.stop("the load was cut short, so what reached the server is unknown")
+	}
+	smp.Audit = audit
+	if audit.Status == AuditMismatch {
+		errs.add(errAudit, 1, "the server's counters differ from the load generator's: "+strings.Join(audit.Mismatches, "; "))
 	}
 	smp.Errors = errs.total()
 	smp.kinds, smp.samples = errs.byKind()
@@ -496,6 +535,7 @@ func summarise(o *Options, name string, cs []Contender, samples [][]Sample) Scen
 		r.MBps = rangeOf(spreadOf(mbps))
 		r.MemPerConn = rangeOf(spreadOf(mem[ci]))
 		r.Latency = latencyOf(hist)
+		r.Audit = summariseAudits(samples[ci])
 		r.P99Rounds = rangeOf(spreadOf(p99))
 		if name == "idle" {
 			r.Sweep = sweepOf(o.IdleSweep, samples[ci], byCount)

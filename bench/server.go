@@ -40,6 +40,34 @@ type Contender struct {
 	// Conn.Dial for the proxy, a tool that is not installed): it is reported as skipped,
 	// with the reason, and not run.
 	Skip string `json:"-"`
+	// NoMetrics marks a backend served without --metrics-addr (reactor bench --metrics off
+	// or both): it keeps no counters, so it is not audited. Its Name then ends in
+	// NoMetricsSuffix.
+	NoMetrics bool `json:"no_metrics,omitempty"`
+}
+
+// NoMetricsSuffix ends the name of a backend served without metrics ("epoll-nometrics").
+const NoMetricsSuffix = "-nometrics"
+
+// WithoutMetrics returns backend c served without metrics, beside c served with them: with
+// --metrics both, the two measured in the same rounds tell what counting costs.
+func WithoutMetrics(c Contender) Contender {
+	c.Name += NoMetricsSuffix
+	c.NoMetrics = true
+	return c
+}
+
+// serverName is the name c's server is started with: a backend or native baseline name,
+// without the label of another build or the mark of metrics off.
+func (c Contender) serverName() string {
+	name := c.Name
+	if c.Build != "" {
+		name = strings.TrimPrefix(name, c.Build+BuildSep)
+	}
+	if c.NoMetrics {
+		name = strings.TrimSuffix(name, NoMetricsSuffix)
+	}
+	return name
 }
 
 // BuildSep joins a build's label and a backend in a contender's name ("before:epoll"). Not
@@ -140,6 +168,10 @@ type server struct {
 	// cleanup removes what was written for the child (haproxy's configuration), after it
 	// has exited; nil when nothing was.
 	cleanup func()
+
+	// audit checks the server's own counters against the bench's account; it says why not
+	// where the server keeps none.
+	audit *auditor
 }
 
 const (
@@ -157,6 +189,9 @@ type childSpec struct {
 	serveArgs []string
 	// upstream is the address the round's proxies relay to (proto proxy).
 	upstream string
+	// noMetrics maps a reactor binary whose serve does not take --metrics-addr to why not;
+	// every other binary's backends are started with it and audited.
+	noMetrics map[string]string
 }
 
 // startServer starts c's server and returns once it accepts connections. An external target
@@ -168,13 +203,13 @@ func startServer(ctx context.Context, c Contender, spec childSpec) (*server, err
 			return nil, fmt.Errorf("target %s: %w", c.Name, err)
 		}
 		conn.Close()
-		return &server{addr: c.Addr}, nil
+		return &server{addr: c.Addr, audit: unaudited(whyTarget)}, nil
 	}
 	addr, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	cmd, cleanup, err := serverCommand(c, spec, addr)
+	cmd, cleanup, notAudited, err := serverCommand(c, spec, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -188,38 +223,56 @@ func startServer(ctx context.Context, c Contender, spec childSpec) (*server, err
 	}
 	s.cleanup = cleanup
 	s.cpus = cpuAllowedList(s.pid)
+	s.audit = unaudited(notAudited)
+	if notAudited == "" {
+		s.audit = s.startAudit(ctx, spec.proto)
+	}
 	return s, nil
 }
 
-// serverCommand is the command that runs c's server on addr, and a function that removes
-// what it needed written (nil when nothing was).
-func serverCommand(c Contender, spec childSpec, addr string) (*exec.Cmd, func(), error) {
+// serverCommand is the command that runs c's server on addr, a function that removes what it
+// needed written (nil when nothing was), and why the server's counters are not audited ("" when
+// they are: the command then has --metrics-addr).
+func serverCommand(c Contender, spec childSpec, addr string) (cmd *exec.Cmd, cleanup func(), notAudited string, err error) {
 	loops := strconv.Itoa(spec.loops)
 	if c.Kind == KindTool {
-		return haproxyCommand(addr, spec.upstream, spec.loops)
+		cmd, cleanup, err = haproxyCommand(addr, spec.upstream, spec.loops)
+		return cmd, cleanup, whyTool, err
 	}
 	// Another build (--with) gets the same command line as this one: a serve flag added here
 	// must be one older builds accept too, or they cannot be compared with this one.
-	bin, name := spec.self, c.Name
+	bin, name := spec.self, c.serverName()
 	if c.Build != "" {
-		bin, name = c.Binary, strings.TrimPrefix(c.Name, c.Build+BuildSep)
+		bin = c.Binary
 	}
 	var args []string
 	switch c.Kind {
 	case KindNative:
 		lib := strings.TrimPrefix(name, nativePrefix)
 		if !nativeServes(lib, spec.proto) {
-			return nil, nil, fmt.Errorf("%s: this native baseline does not serve %s (gnet, netpoll and evio serve http and echo; iocopy serves proxy)", c.Name, spec.proto)
+			return nil, nil, "", fmt.Errorf("%s: this native baseline does not serve %s (gnet, netpoll and evio serve http and echo; iocopy serves proxy)", c.Name, spec.proto)
 		}
 		args = []string{"native", "--lib", lib, "--proto", spec.proto, "--addr", addr, "--loops", loops}
+		notAudited = whyNative
 	default:
 		args = []string{"serve", "--backend", name, "--proto", spec.proto, "--addr", addr, "--loops", loops}
 		args = append(args, spec.serveArgs...)
+		switch why, old := spec.noMetrics[bin]; {
+		case c.NoMetrics:
+			notAudited = whyNoMetrics
+		case old:
+			notAudited = why
+		case spec.proto == "proxy":
+			notAudited = whyProxy
+		default:
+			// Port 0: the server says where it listens, and no port is reserved for it.
+			args = append(args, "--metrics-addr", "127.0.0.1:0")
+		}
 	}
 	if spec.proto == "proxy" {
 		args = append(args, "--upstream", spec.upstream)
 	}
-	return exec.Command(bin, args...), nil, nil
+	return exec.Command(bin, args...), nil, notAudited, nil
 }
 
 // launch starts cmd with start (which pins it or not), has it reaped when it exits and
@@ -244,6 +297,24 @@ func launch(ctx context.Context, cmd *exec.Cmd, addr string, start func(*exec.Cm
 		return nil, err
 	}
 	return s, nil
+}
+
+// startAudit finds where the server's metrics listen — serve logs it before the serving
+// record, which may come a moment after the port accepts — and reads its counters.
+func (s *server) startAudit(ctx context.Context, proto string) *auditor {
+	t := time.NewTimer(readyTimeout)
+	defer t.Stop()
+	select {
+	case <-s.log.ready:
+	case <-s.exited:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	addr := s.log.metricsAddr()
+	if addr == "" {
+		return unaudited("the server logged no metrics address")
+	}
+	return newAuditor(ctx, addr, proto)
 }
 
 // waitReady waits until the child's port accepts a connection. The "serving" record
@@ -329,6 +400,8 @@ type stderrWatch struct {
 	buf   []byte
 	seen  bool
 	ready chan struct{}
+	// metrics is the address of the child's metrics listener, once it has logged it.
+	metrics string
 }
 
 const stderrKeep = 4 << 10
@@ -342,6 +415,13 @@ func (w *stderrWatch) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.buf = append(w.buf, p...)
+	// The metrics record comes before the serving record, early enough that the buffer has
+	// not been cut yet.
+	if !w.seen && w.metrics == "" {
+		if m := metricsLine.FindSubmatch(w.buf); m != nil {
+			w.metrics = string(m[1])
+		}
+	}
 	if !w.seen && bytes.Contains(w.buf, servingLine) {
 		w.seen = true
 		close(w.ready)
@@ -350,6 +430,13 @@ func (w *stderrWatch) Write(p []byte) (int, error) {
 		w.buf = append(w.buf[:0], w.buf[len(w.buf)-stderrKeep:]...)
 	}
 	return len(p), nil
+}
+
+// metricsAddr returns the address the child logged for its metrics, or "".
+func (w *stderrWatch) metricsAddr() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.metrics
 }
 
 // tail returns the end of what the child wrote, on one line.

@@ -21,6 +21,7 @@ import (
 	"github.com/reactorlab/reactor/internal/lifecycle"
 	"github.com/reactorlab/reactor/internal/ratelog"
 	"github.com/reactorlab/reactor/internal/reuseport"
+	"github.com/reactorlab/reactor/internal/sockstate"
 	"github.com/reactorlab/reactor/reactor"
 	"github.com/reactorlab/reactor/reactor/backendkit"
 )
@@ -406,6 +407,10 @@ func (ev *events) OnClose(gc gnet.Conn, err error) gnet.Action {
 	}
 	if errors.Is(err, io.EOF) && c.detach() {
 		return gnet.None // the connection lives on without gnet (halfclose_linux.go)
+	}
+	if errors.Is(err, io.EOF) {
+		// gnet calls a reset it read an end of stream too; the socket still tells them apart.
+		err = sockstate.HangupCause(gc.Fd(), c.shutDone)
 	}
 	c.onClose(err)
 	ev.b.conns.Remove(c)

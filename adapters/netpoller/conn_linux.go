@@ -16,6 +16,7 @@ import (
 	"github.com/cloudwego/netpoll"
 
 	"github.com/reactorlab/reactor/internal/netaddr"
+	"github.com/reactorlab/reactor/internal/sockstate"
 	"github.com/reactorlab/reactor/reactor"
 	"github.com/reactorlab/reactor/reactor/backendkit"
 )
@@ -475,6 +476,11 @@ func (c *conn) deliver(buf []byte, taken int) {
 	switch {
 	case off < 0:
 		c.carry = c.carry[:0]
+	case len(in)-off > c.b.cfg.MaxInbound && c.paused:
+		// netpoll's poller read this far ahead of the pause (its reads grow to 8 MiB): the
+		// pause cannot keep the memory flat (Info.Unsupported, "PauseRead while input streams").
+		c.carry = c.carry[:0]
+		c.Abort(fmt.Errorf("netpoll: %d bytes read ahead of PauseRead, past MaxInbound: %w (%w)", len(in), reactor.ErrNotSupported, reactor.ErrInboundFull))
 	case len(in)-off > c.b.cfg.MaxInbound:
 		c.carry = c.carry[:0]
 		c.Abort(reactor.ErrInboundFull)
@@ -706,7 +712,7 @@ func (c *conn) onClosed(netpoll.Connection) error {
 	}
 	c.carry = nil
 	if st == stateOpen && !asked {
-		cause = hangupCause(c.fd, c.wdone) // netpoll closes an open connection only when the peer hung up
+		cause = sockstate.HangupCause(c.fd, c.wdone) // netpoll closes an open connection only when the peer hung up
 		if c.b.stopping.Load() {
 			cause = reactor.ErrServerClosed
 		}

@@ -101,6 +101,11 @@
 //     (level-triggered, so waiting input wakes the poller) and the held input is presented at
 //     the end of the current turn, before what follows. While paused a peer's FIN goes
 //     unnoticed (EPOLLRDHUP is off with EPOLLIN); a reset still closes the connection.
+//     What netpoll read before the pause took effect is not bounded by the pause: its reads
+//     double up to 8 MiB while a peer streams, so a PauseRead made while input streams in
+//     may find megabytes read ahead. Past MaxInbound the connection is aborted with an error
+//     wrapping ErrNotSupported and ErrInboundFull, and Info.Unsupported lists "PauseRead
+//     while input streams" (the proxy, which pauses a streaming side, refuses netpoll).
 //
 // # Configuration and what netpoll cannot do
 //

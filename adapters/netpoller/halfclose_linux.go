@@ -10,16 +10,9 @@ import (
 	"github.com/cloudwego/netpoll"
 	"golang.org/x/sys/unix"
 
+	"github.com/reactorlab/reactor/internal/sockstate"
 	"github.com/reactorlab/reactor/reactor"
 	"github.com/reactorlab/reactor/reactor/backendkit"
-)
-
-// TCP states (tcpi_state, include/net/tcp_states.h) that orderlyEOF tells apart.
-const (
-	tcpTimeWait  = 6
-	tcpClose     = 7
-	tcpCloseWait = 8
-	tcpClosing   = 11
 )
 
 // CloseWrite implements reactor.Conn. Only from the connection's own callbacks. Writes are
@@ -79,7 +72,7 @@ func (c *conn) interceptHup() error {
 func (c *conn) onHup(p netpoll.Poll) error {
 	c.mu.Lock()
 	if c.eof {
-		errno := soError(c.fd)
+		errno := sockstate.SoError(c.fd)
 		if errno == 0 && c.wdone {
 			// Both halves are shut: CloseWrite followed the end of stream, and the close
 			// follows OnReadEOF. Nothing is left to watch.
@@ -96,7 +89,7 @@ func (c *conn) onHup(p netpoll.Poll) error {
 		}
 		return nil
 	}
-	if c.state != stateOpen || !orderlyEOF(c.fd, c.wdone) {
+	if c.state != stateOpen || !sockstate.OrderlyEOF(c.fd, c.wdone) {
 		c.mu.Unlock()
 		return c.origHup(p)
 	}
@@ -124,7 +117,7 @@ func (c *conn) onHup(p netpoll.Poll) error {
 // with, once c.mu is released. c.mu held.
 func (c *conn) takeEOFLocked() error {
 	c.eof, c.eofOwed = true, true
-	c.eofReset = !orderlyEOF(c.fd, c.wdone)
+	c.eofReset = !sockstate.OrderlyEOF(c.fd, c.wdone)
 	late, err := readRest(c.fd, c.b.cfg.MaxInbound)
 	c.late = late
 	c.st.Received(len(late))
@@ -163,50 +156,6 @@ func (c *conn) endOfInput(reset bool) {
 	case a == reactor.Close || wshut:
 		c.closeWith(nil)
 	}
-}
-
-// orderlyEOF tells whether the socket fd, at a hang-up, ended with the peer's FIN rather than a
-// reset. The poller's read that met a reset has consumed its error, so the socket's state
-// says: a FIN leaves it in CLOSE-WAIT while this side still sends; after this side's own FIN
-// (wdone) the peer's FIN ends the socket (TIME-WAIT lives on without it, and the socket reads
-// CLOSE), as a reset does, and the two cannot be told apart: both count as an end of stream.
-func orderlyEOF(fd int, wdone bool) bool {
-	if soError(fd) != 0 {
-		return false
-	}
-	info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
-	if err != nil {
-		return false
-	}
-	switch info.State {
-	case tcpCloseWait:
-		return true
-	case tcpClose, tcpClosing, tcpTimeWait:
-		return wdone
-	}
-	return false
-}
-
-// hangupCause is the cause OnClose gets when netpoll saw the peer hang up: io.EOF for an
-// orderly end of stream, else the socket's error — ECONNRESET for a reset whose error
-// netpoll's read has already taken, leaving the socket closed with none pending.
-func hangupCause(fd int, wdone bool) error {
-	if e := soError(fd); e != 0 {
-		return os.NewSyscallError("read", e)
-	}
-	if orderlyEOF(fd, wdone) {
-		return io.EOF
-	}
-	return os.NewSyscallError("read", syscall.ECONNRESET)
-}
-
-// soError takes the socket's pending error (SO_ERROR), 0 when none.
-func soError(fd int) syscall.Errno {
-	e, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
-	if errno, ok := err.(syscall.Errno); ok {
-		return errno
-	}
-	return syscall.Errno(e)
 }
 
 // readRest reads what the kernel holds of fd's input, up to max bytes (beyond, the input is

@@ -20,7 +20,9 @@ func Info() reactor.Info {
 		Model:       "process-wide epoll pollers (level-triggered reads into nocopy buffers) hand each connection's input to a pooled goroutine; cloudwego/netpoll",
 		Progression: "epoll + goroutine pool",
 		Available:   available,
-		Unsupported: append([]string(nil), unsupported...),
+		// netpoll's poller reads ahead (its reads grow to 8 MiB) of a PauseRead made while
+		// input streams in, which a pause cannot take back.
+		Unsupported: append(append([]string(nil), unsupported...), "PauseRead while input streams"),
 	}
 	if !available {
 		info.Reason = "the netpoll adapter is built for Linux only, not " + runtime.GOOS

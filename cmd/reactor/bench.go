@@ -18,7 +18,6 @@ import (
 
 	"github.com/reactorlab/reactor/adapters"
 	"github.com/reactorlab/reactor/bench"
-	"github.com/reactorlab/reactor/reactor"
 )
 
 // stringList is a repeatable flag.
@@ -80,9 +79,22 @@ measured in the same rounds, right after this build's: new against old in one ru
 flags this bench passes (--backend or --lib, --proto, --addr, --loops; for http with
 --background-idle also --http-idle-timeout; --idle-proto http passes --proto http and
 nothing more, so any build's server keeps its default idle timeout; for proxy --upstream).
+--metrics-addr is passed only if its serve --help offers it; an older build runs without, not
+audited. Proxies are not audited: their counters include the upstream's side.
 
-Exit status: 0 when every server ran without an error, 1 when one failed or answered wrongly
-(the report still says how), 2 for a usage error.
+Audit: each backend is started with --metrics-addr 127.0.0.1:0, and after each scenario,
+once the load generator has stopped and read every answer it was owed, the bench reads the
+server's own counters (/metrics) and checks that the bytes it received and sent, the http
+requests it answered (any status) and the chat lines it delivered grew by exactly what the
+load generator counted, warm-up included. The audit column says ok with the totals,
+MISMATCH with both figures (an error, like a wrong answer: the result is invalid), or not
+audited and why: native baselines, --target servers, older builds, scenarios driven by
+--loader wrk and the rest of their round, the rest of a round once an idle connection failed
+midway through its round trip. Counting has a cost: --metrics off starts backends without counters (none audited),
+--metrics both measures each backend with and, right after it, without (NAME-nometrics).
+
+Exit status: 0 when every server ran without an error, 1 when one failed, answered wrongly
+or failed its audit (the report still says how), 2 for a usage error.
 
 Flags:
 `
@@ -118,6 +130,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	loops := fs.Int("loops", d.Loops, "server loops when not pinned")
 	ref := fs.String("ref", "", "reference server for ratios (default: the fastest valid one)")
 	loader := fs.String("loader", bench.LoaderGo, "http load generator: go (built in) or wrk (pipelined and keepalive only, needs wrk; rate and close always use the built-in one)")
+	metrics := fs.String("metrics", "on", "reactor serve's counters: on (each backend is started with --metrics-addr and audited), off (none kept, none audited), or both (each backend twice in every round, the second as NAME"+bench.NoMetricsSuffix+" without metrics)")
 	out := fs.String("out", "", "`dir`ectory for PROTO.json, PROTO.md and PROTO.svg (default: a new reactor-bench-PROTO-TIME-* directory under the system's temporary directory)")
 	jsonPath := fs.String("json", "", "write the JSON report to this `file` instead of DIR/PROTO.json")
 	mdPath := fs.String("md", "", "write the Markdown tables to this `file` instead of DIR/PROTO.md")
@@ -199,6 +212,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	o.Command = "reactor bench " + strings.Join(recordedArgs(args), " ")
 
+	switch *metrics {
+	case "on", "off", "both":
+	default:
+		fmt.Fprintf(stderr, "reactor bench: --metrics %q: want on, off or both\n", *metrics)
+		return 2
+	}
+
 	reg := adapters.Registry()
 	o.UpstreamBackend = *upstreamBackend
 	if o.UpstreamBackend == "" {
@@ -243,8 +263,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			if o.Proto == "proxy" {
 				// A proxy that cannot dial, half-close or pause is refused by serve: said,
 				// not run.
-				if missing := proxyMissing(info); missing != "" {
-					c.Skip = fmt.Sprintf("%s does not support %s, which the proxy needs (reactor backends %s)", n, missing, n)
+				if lacks := proxyLacks(info, false, false); lacks != "" {
+					c.Skip = fmt.Sprintf("%s does not support %s, which the proxy needs (reactor backends %s)", n, lacks, n)
 				}
 			}
 		case bench.KindNative:
@@ -253,14 +273,24 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				c.Model = "goroutine pair per connection copying each way with io.Copy (splice(2) on Linux), CloseWrite at EOF, on the standard library: the proxy a Go user writes first"
 			}
 		}
-		o.Contenders = append(o.Contenders, c)
 		if c.Kind == bench.KindTool {
-			continue // another build has the same haproxy
+			o.Contenders = append(o.Contenders, c) // another build has the same haproxy
+			continue
 		}
 		// Each other build's server runs right after this build's, so the two share the
 		// machine's weather as closely as a round allows. Model and limit are this build's.
-		for _, b := range builds {
-			o.Contenders = append(o.Contenders, b.Of(c))
+		// So does a backend without metrics after the same backend with them.
+		for _, c := range append([]bench.Contender{c}, buildsOf(builds, c)...) {
+			switch {
+			case c.Kind != bench.KindBackend:
+				o.Contenders = append(o.Contenders, c)
+			case *metrics == "off":
+				o.Contenders = append(o.Contenders, bench.WithoutMetrics(c))
+			case *metrics == "both":
+				o.Contenders = append(o.Contenders, c, bench.WithoutMetrics(c))
+			default:
+				o.Contenders = append(o.Contenders, c)
+			}
 		}
 	}
 	for _, t := range targets {
@@ -343,18 +373,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return status
 }
 
-// proxyMissing names the contract points the proxy needs (proxyNeeds, what serve checks) that
-// the backend lacks with the options the bench passes (neither --edge nor --reuseport), joined
-// with "and"; "" when none.
-func proxyMissing(info reactor.Info) string {
-	var missing []string
-	for _, u := range info.Unsupported {
-		point, _, conditional := strings.Cut(u, " with ")
-		if !conditional && proxyNeeds[point] {
-			missing = append(missing, "Conn."+point)
-		}
+// buildsOf returns c as served by each other build.
+func buildsOf(builds []bench.Build, c bench.Contender) []bench.Contender {
+	out := make([]bench.Contender, len(builds))
+	for i, b := range builds {
+		out[i] = b.Of(c)
 	}
-	return strings.Join(missing, " and ")
+	return out
 }
 
 // recordedArgs is args as the report records them: the directory of a --with binary is

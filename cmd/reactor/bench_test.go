@@ -18,7 +18,6 @@ import (
 
 	"github.com/reactorlab/reactor/adapters"
 	"github.com/reactorlab/reactor/bench"
-	"github.com/reactorlab/reactor/reactor"
 )
 
 // TestBenchEndToEnd builds the reactor binary once and runs `reactor bench --quick` through it
@@ -67,6 +66,10 @@ func TestBenchEndToEnd(t *testing.T) {
 				}
 				if float64(r.PeakRSS.Median) <= 0 {
 					t.Errorf("%s: no peak RSS", sc.Name)
+				}
+				// std counts what it serves, and the bench checks it against its own account.
+				if a := r.Audit; a.Status != bench.AuditOK || a.Audited != 1 || a.Total.BytesIn <= 0 || a.Total.BytesOut <= 0 {
+					t.Errorf("%s: audit %+v; want ok, with bytes each way", sc.Name, a)
 				}
 				if rep.Settings.Pinned {
 					if cpus := r.Rounds[0].ServerCPUs; cpus == "" || strings.ContainsAny(cpus, "-,") {
@@ -134,7 +137,7 @@ func TestBenchEndToEnd(t *testing.T) {
 		}
 		// A backend that cannot dial, half-close or pause would be skipped, and say so.
 		info, _ := adapters.Registry().Info("epoll")
-		epollDials := proxyMissing(info) == ""
+		epollDials := proxyLacks(info, false, false) == ""
 		if !epollDials && !strings.Contains(skipped["epoll"], "which the proxy needs") {
 			t.Errorf("epoll cannot serve the proxy yet is not skipped for it: %v", skipped)
 		}
@@ -174,6 +177,38 @@ func TestBenchEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("quick-audit", func(t *testing.T) {
+		// Every server this binary starts is audited; one without metrics, beside it, is not.
+		out := t.TempDir()
+		stdout, stderr, code := runBin(t, bin, "bench", "--quick", "--proto", "http", "--backends", "std,epoll", "--metrics", "both", "--out", out)
+		if code != 0 {
+			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+		rep := readReport(t, filepath.Join(out, "http.json"))
+		if got, want := strings.Join(rep.Settings.Order, ","), "std,std-nometrics,epoll,epoll-nometrics"; got != want {
+			t.Errorf("order %s; want %s", got, want)
+		}
+		for _, sc := range rep.Scenarios {
+			for _, r := range sc.Results {
+				a := r.Audit
+				switch {
+				case !r.Valid:
+					t.Errorf("%s %s: invalid: errors %v %v, failed %q", sc.Name, r.Contender.Name, r.ErrorKinds, r.ErrorSamples, r.Failed)
+				case r.Contender.NoMetrics && (a.Status != bench.AuditNone || a.Why != "metrics off"):
+					t.Errorf("%s %s: audit %+v; want not audited, metrics off", sc.Name, r.Contender.Name, a)
+				case !r.Contender.NoMetrics && (a.Status != bench.AuditOK || a.Total.Requests < r.Rounds[0].Ops ||
+					a.Total.BytesIn != a.Total.Requests*int64(len("GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))):
+					t.Errorf("%s %s: audit %+v after %d requests in the window; want ok, every request's bytes in", sc.Name, r.Contender.Name, a, r.Rounds[0].Ops)
+				}
+			}
+		}
+		for _, want := range []string{"| audit |", "| ok (", "not audited (metrics off)"} {
+			if md := readFile(t, filepath.Join(out, "http.md")); !bytes.Contains(md, []byte(want)) {
+				t.Errorf("Markdown lacks %q:\n%s", want, md)
+			}
+		}
+	})
+
 	t.Run("wrong-server", func(t *testing.T) {
 		addr := wrongHTTPServer(t)
 		out := t.TempDir()
@@ -193,6 +228,9 @@ func TestBenchEndToEnd(t *testing.T) {
 		}
 		if strings.Count(stdout, "INVALID (errors)") != len(rep.Scenarios) {
 			t.Errorf("the table does not mark every scenario INVALID:\n%s", stdout)
+		}
+		if strings.Count(stdout, "not audited (no counters: a server the bench did not start)") != len(rep.Scenarios) {
+			t.Errorf("the table does not say the target is not audited:\n%s", stdout)
 		}
 		if !bytes.Contains(readFile(t, filepath.Join(out, "http.svg")), []byte("INVALID")) {
 			t.Error("the chart does not mark the liar INVALID")
@@ -251,6 +289,13 @@ func TestBenchEndToEnd(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("bad-metrics", func(t *testing.T) {
+		_, stderr, code := runBin(t, bin, "bench", "--quick", "--backends", "std", "--metrics", "sometimes", "--out", t.TempDir())
+		if code != 2 || !strings.Contains(stderr, "want on, off or both") {
+			t.Errorf("exit %d, stderr %q; want 2 and the choices", code, stderr)
+		}
+	})
 
 	t.Run("unknown-backend", func(t *testing.T) {
 		_, stderr, code := runBin(t, bin, "bench", "--quick", "--backends", "nosuch", "--out", t.TempDir())
@@ -592,6 +637,43 @@ func TestBenchWith(t *testing.T) {
 		if !strings.Contains(stdout, "same:epoll") {
 			t.Errorf("the table does not name same:epoll:\n%s", stdout)
 		}
+		for _, r := range rep.Scenarios[0].Results {
+			want := bench.AuditOK
+			if r.Contender.Kind == bench.KindNative {
+				want = bench.AuditNone
+			}
+			if r.Audit.Status != want {
+				t.Errorf("%s: audit %+v; want %s", r.Contender.Name, r.Audit, want)
+			}
+		}
+	})
+
+	t.Run("older-build", func(t *testing.T) {
+		// A build from before --metrics-addr: its help does not offer it and its serve refuses
+		// it. It must still be measured, and said not to be audited.
+		old := filepath.Join(t.TempDir(), "reactor")
+		script := `#!/bin/sh
+for a in "$@"; do
+	case "$a" in
+	--metrics-addr|-metrics-addr|--metrics-addr=*) echo "flag provided but not defined: -metrics-addr" >&2; exit 2;;
+	--help|-help|-h) "` + bin + `" "$@" 2>&1 | grep -v -e -metrics-addr -e pprof >&2; exit 0;;
+	esac
+done
+exec "` + bin + `" "$@"
+`
+		if err := os.WriteFile(old, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		out := t.TempDir()
+		stdout, stderr, code := runBin(t, bin, "bench", "--quick", "--proto", "echo", "--backends", "epoll", "--with", "old="+old, "--out", out)
+		if code != 0 {
+			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+		res := readReport(t, filepath.Join(out, "echo.json")).Scenarios[0].Results
+		if len(res) != 2 || res[0].Audit.Status != bench.AuditOK || !res[1].Valid || res[1].Audit.Status != bench.AuditNone ||
+			!strings.Contains(res[1].Audit.Why, "no --metrics-addr") {
+			t.Errorf("results %+v; want epoll audited, old:epoll valid and not audited, and why", res)
+		}
 	})
 
 	t.Run("other-binary-started", func(t *testing.T) {
@@ -629,23 +711,5 @@ func TestBenchWith(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, tc.want)
 			}
 		})
-	}
-}
-
-// TestProxyMissing: the bench skips, for the proxy, a backend without what serve's proxy
-// needs, and only then: an option the bench does not pass (--edge) does not count.
-func TestProxyMissing(t *testing.T) {
-	for _, c := range []struct {
-		unsupported []string
-		want        string
-	}{
-		{nil, ""},
-		{[]string{"EdgeTriggered", "PauseRead with EdgeTriggered"}, ""},
-		{[]string{"EdgeTriggered", "CloseWrite", "Dial"}, "Conn.CloseWrite and Conn.Dial"},
-		{[]string{"PauseRead"}, "Conn.PauseRead"},
-	} {
-		if got := proxyMissing(reactor.Info{Unsupported: c.unsupported}); got != c.want {
-			t.Errorf("proxyMissing(%q) = %q; want %q", c.unsupported, got, c.want)
-		}
 	}
 }

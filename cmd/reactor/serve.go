@@ -362,14 +362,26 @@ func checkProxy(s settings, info reactor.Info, flagGiven bool) error {
 	if _, err := proxy.New(proxy.Config{Upstreams: ups, HighWater: int(s.Proxy.HighWater), Backend: s.backendConfig()}); err != nil {
 		return fmt.Errorf("proxy.high_water (--proxy-high-water): %w", err)
 	}
-	options := map[string]bool{"EdgeTriggered": s.EdgeTriggered, "ReusePort": s.ReusePort}
-	for _, u := range info.Unsupported {
-		point, under, conditional := strings.Cut(u, " with ")
-		if proxyNeeds[point] && (!conditional || options[under]) {
-			return fmt.Errorf("backend %s cannot serve proxy: it does not support %s yet (see reactor backends %s); choose another --backend", info.Name, u, info.Name)
-		}
+	if u := proxyLacks(info, s.EdgeTriggered, s.ReusePort); u != "" {
+		return fmt.Errorf("backend %s cannot serve proxy: it does not support %s (see reactor backends %s); choose another --backend", info.Name, u, info.Name)
 	}
 	return nil
+}
+
+// proxyLacks returns the first Info.Unsupported entry of a backend that the proxy cannot work
+// without under the given options, or "" when it lacks none. "Dial", "PauseRead with
+// EdgeTriggered", "PauseRead while input streams": the point is the first word; only a "with"
+// names an option that may be off.
+func proxyLacks(info reactor.Info, edge, reusePort bool) string {
+	options := map[string]bool{"EdgeTriggered": edge, "ReusePort": reusePort}
+	for _, u := range info.Unsupported {
+		point, under, conditional := strings.Cut(u, " with ")
+		point, _, _ = strings.Cut(point, " ")
+		if proxyNeeds[point] && (!conditional || options[under]) {
+			return u
+		}
+	}
+	return ""
 }
 
 // newLogger is the one logger of serve: its own lines, the prefork relay and the backend's.

@@ -329,10 +329,11 @@ func TestCheckProxyRefusesBackendsThatCannot(t *testing.T) {
 	}{
 		{nil, false, ""},
 		{[]string{"EdgeTriggered"}, false, ""},
-		{[]string{"EdgeTriggered", "CloseWrite", "Dial"}, false, "backend x cannot serve proxy: it does not support CloseWrite yet"},
+		{[]string{"EdgeTriggered", "CloseWrite", "Dial"}, false, "backend x cannot serve proxy: it does not support CloseWrite"},
 		{[]string{"Dial"}, false, "does not support Dial"},
 		{[]string{"PauseRead with EdgeTriggered"}, false, ""},
 		{[]string{"PauseRead with EdgeTriggered"}, true, "does not support PauseRead with EdgeTriggered"},
+		{[]string{"PauseRead while input streams"}, false, "does not support PauseRead while input streams"},
 	} {
 		s.EdgeTriggered = tc.edge
 		err := checkProxy(s, reactor.Info{Name: "x", Unsupported: tc.unsupported}, false)
@@ -351,10 +352,14 @@ func TestServeProxy(t *testing.T) {
 			if !info.Available {
 				t.Skipf("%s is not available here", info.Name)
 			}
-			for _, u := range info.Unsupported {
-				if proxyNeeds[u] {
-					t.Skipf("%s does not support %s yet", info.Name, u)
+			if u := proxyLacks(info, false, false); u != "" {
+				// Refused, saying why, rather than served badly.
+				var stderr strings.Builder
+				code := run(context.Background(), []string{"serve", "--backend", info.Name, "--proto", "proxy", "--upstream", echoAddr, "--addr", "127.0.0.1:0"}, nil, io.Discard, &stderr)
+				if code != 2 || !strings.Contains(stderr.String(), "cannot serve proxy") || !strings.Contains(stderr.String(), u) {
+					t.Errorf("serve --proto proxy on %s (which lacks %s): exit %d, %q; want 2 and the reason", info.Name, u, code, stderr.String())
 				}
+				return
 			}
 			_, addr, _ := startServe(t, "--backend", info.Name, "--proto", "proxy", "--upstream", echoAddr, "--addr", "127.0.0.1:0")
 			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
