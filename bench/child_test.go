@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -29,9 +31,10 @@ func TestMain(m *testing.M) {
 }
 
 // helperChild is a stand-in server: "late" announces itself 300 ms before it listens (as a
-// careless server might), then echoes until SIGTERM; "crash" writes a complaint and exits 3;
-// "http" refuses to start unless told --proto http, then answers every request (counted by its
-// empty line) with okResponse. Flags other than serve's four make it exit 2, as an older
+// careless server might), then echoes — or with --proto proxy relays each connection to
+// --upstream — until SIGTERM; "crash" writes a complaint and exits 3; "http" refuses to start
+// unless told --proto http, then answers every request (counted by its empty line) with
+// okResponse. Flags other than serve's four (and --upstream) make it exit 2, as an older
 // build's serve refuses --metrics-addr; but "counting" takes it too, and echoes while it
 // counts the bytes each way in metrics served there, as reactor serve does, and
 // "counting-off" counts one byte too many out on every connection.
@@ -47,6 +50,7 @@ func helperChild(mode string, args []string) int {
 	backend := fs.String("backend", "", "")
 	proto := fs.String("proto", "", "")
 	addr := fs.String("addr", "", "")
+	upstream := fs.String("upstream", "", "")
 	fs.Int("loops", 0, "")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
@@ -74,7 +78,11 @@ func helperChild(mode string, args []string) int {
 			}
 			go func() {
 				defer c.Close()
-				if mode != "http" {
+				switch {
+				case *proto == "proxy":
+					relay(c, *upstream)
+					return
+				case mode != "http":
 					_, _ = io.Copy(c, c)
 					return
 				}
@@ -98,6 +106,20 @@ func helperChild(mode string, args []string) int {
 	<-sig
 	ln.Close()
 	return 0
+}
+
+// relay proxies c to upstream both ways, passing on the client's end of stream.
+func relay(c net.Conn, upstream string) {
+	u, err := net.Dial("tcp", upstream)
+	if err != nil {
+		return
+	}
+	defer u.Close()
+	go func() {
+		_, _ = io.Copy(u, c)
+		u.(*net.TCPConn).CloseWrite()
+	}()
+	_, _ = io.Copy(c, u)
 }
 
 // countingChild is the "counting" helper: an echo server that keeps its counters as reactor
@@ -246,6 +268,83 @@ func TestChildThatCannotServeIsReported(t *testing.T) {
 	r := rep.Scenarios[0].Results[0]
 	if r.Valid || !strings.Contains(r.Failed, "boom") || len(r.Rounds) != 2 {
 		t.Errorf("valid %v, failed %q, %d rounds; want invalid, the child's complaint, 2 rounds", r.Valid, r.Failed, len(r.Rounds))
+	}
+}
+
+// TestRunProxy measures a stand-in proxy (this test binary as a child, relaying to a stand-in
+// upstream echo server, another child) in every proxy scenario, beside a haproxy that cannot
+// be found: it is reported as skipped, with the reason, in the progress, the tables and the
+// JSON, and the run is otherwise whole.
+func TestRunProxy(t *testing.T) {
+	t.Setenv(helperEnv, "late")
+	t.Setenv("PATH", t.TempDir()) // no haproxy here
+	o := Defaults("proxy", true)
+	o.Pin = false
+	o.Self = os.Args[0]
+	o.Contenders = []Contender{{Name: "relay", Kind: KindBackend}, ParseContender("haproxy")}
+	var progress bytes.Buffer
+	rep, err := Run(context.Background(), o, &progress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Skipped) != 1 || rep.Skipped[0].Name != "haproxy" || !strings.Contains(rep.Skipped[0].Why, "not installed") {
+		t.Errorf("skipped %+v; want haproxy, not installed", rep.Skipped)
+	}
+	if !strings.Contains(progress.String(), "haproxy skipped: haproxy is not installed") {
+		t.Errorf("the progress does not say haproxy was skipped:\n%s", progress.String())
+	}
+	var names []string
+	for _, sc := range rep.Scenarios {
+		names = append(names, sc.Name)
+		if len(sc.Results) != 1 {
+			t.Fatalf("%s: %d results; want the relay's alone", sc.Name, len(sc.Results))
+		}
+		r := sc.Results[0]
+		if !r.Valid || r.Errors != 0 {
+			t.Errorf("%s: valid %v, errors %v %v, failed %q", sc.Name, r.Valid, r.ErrorKinds, r.ErrorSamples, r.Failed)
+			continue
+		}
+		switch sc.Name {
+		case ScenarioIdle:
+			if len(r.Sweep) != len(o.IdleSweep) || float64(r.MemPerConn.Median) <= 0 {
+				t.Errorf("idle: %d points, %v bytes/pair", len(r.Sweep), r.MemPerConn.Median)
+			}
+		case ScenarioRate:
+			if r.Latency == nil || r.Latency.Count == 0 {
+				t.Error("rate: no latency")
+			}
+		default:
+			if float64(r.Throughput.Median) <= 0 || float64(r.CPUPerOp.Median) <= 0 {
+				t.Errorf("%s: %v %s, %v CPU µs/%s; want both measured", sc.Name, r.Throughput.Median, sc.Unit, r.CPUPerOp.Median, sc.Op)
+			}
+		}
+	}
+	if want := []string{"rr", "rate", "bulk", "idle"}; !slices.Equal(names, want) {
+		t.Errorf("scenarios %v; want %v", names, want)
+	}
+	var text, js bytes.Buffer
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"haproxy was not measured: haproxy is not installed", "not run: haproxy is not installed", "MiB/s", "CPU µs/MiB", "bytes/pair"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("the report lacks %q:\n%s", want, text.String())
+		}
+	}
+	if !strings.Contains(js.String(), `"skipped"`) || !strings.Contains(js.String(), `"upstream"`) {
+		t.Errorf("the JSON lacks the skipped contender or the upstream:\n%s", js.String())
+	}
+	if left := helperChildren(); len(left) > 0 {
+		t.Errorf("children left running: %v", left)
+	}
+
+	// With nothing left to measure, the run says why instead of reporting nothing.
+	o.Contenders = o.Contenders[1:]
+	if _, err := Run(context.Background(), o, nil); err == nil || !strings.Contains(err.Error(), "haproxy is not installed") {
+		t.Errorf("only a missing haproxy: err %v; want nothing to measure, and why", err)
 	}
 }
 

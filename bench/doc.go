@@ -13,7 +13,13 @@
 //   - echo: N connections, S-byte messages, every byte compared;
 //   - chat: a room of N members, M of them sending numbered lines; every member checks it got
 //     every other sender's lines exactly once and in order;
-//   - idle: N connections after one round trip each, for memory per connection.
+//   - idle: N connections after one round trip each, for memory per connection;
+//   - proxy: TCP proxies (each backend's `serve --proto proxy`, the io.Copy baseline
+//     native-iocopy, haproxy from the OS packages) relaying to an echo server the benchmark
+//     starts once a round in a process of its own: request/response round trips closed loop
+//     and at a fixed rate, bulk streams through and back (half-closed at the end), and memory
+//     per idle proxied pair. A contender that cannot run here (haproxy not installed, a
+//     backend without Conn.Dial) is reported as skipped, with the reason.
 //
 // A wrong or missing answer is counted as an error of its kind and never as throughput; a
 // contender with errors is reported invalid, is not ranked and is never the reference.

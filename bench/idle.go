@@ -40,8 +40,9 @@ const (
 // returns. Without a server process of ours (pid ≤ 0) it still opens the connections but
 // memory is NaN.
 //
-// It stops at the first count the server cannot hold: one that with fdReserve descriptors
-// exceeds maxConns (0: no known limit), or one at which a connection is refused, dropped or not
+// It stops at the first count the server cannot hold: one whose descriptors (fdsPer for each
+// connection: 1, or 2 for a proxy, which holds the upstream's too) with fdReserve exceed
+// maxConns (0: no known limit), or one at which a connection is refused, dropped or not
 // answered. unheld then says why; that count and every later one are not measured, and that is
 // a finding about the server, not an error. A wrong answer is an error, counted in errs; it
 // stops the sweep too.
@@ -49,7 +50,7 @@ const (
 // Once the counts are measured it checks that the server still holds every connection: one it
 // closed meanwhile (an idle timeout shorter than the sweep) was not in the readings it should
 // have been in, and the sweep fails.
-func idleSweep(ctx context.Context, addr string, pid, maxConns int, sweep []int, trip roundTrip, errs *tally, led *ledger) (points []IdlePoint, unheld string, err error) {
+func idleSweep(ctx context.Context, addr string, pid, maxConns int, sweep []int, fdsPer int, trip roundTrip, errs *tally, led *ledger) (points []IdlePoint, unheld string, err error) {
 	base := settledRSS(ctx, pid)
 	var conns []net.Conn
 	defer func() {
@@ -58,8 +59,12 @@ func idleSweep(ctx context.Context, addr string, pid, maxConns int, sweep []int,
 		}
 	}()
 	for _, n := range sweep {
-		if maxConns > 0 && n+fdReserve > maxConns {
-			unheld = fmt.Sprintf("from %d up: %d connections and %d descriptors of its own exceed the %d it can hold by design", n, n, fdReserve, maxConns)
+		if maxConns > 0 && n*fdsPer+fdReserve > maxConns {
+			what := fmt.Sprintf("%d connections", n)
+			if fdsPer > 1 {
+				what = fmt.Sprintf("%d pairs (%d connections)", n, n*fdsPer)
+			}
+			unheld = fmt.Sprintf("from %d up: %s and %d descriptors of its own exceed the %d it can hold by design", n, what, fdReserve, maxConns)
 			break
 		}
 		var more []net.Conn

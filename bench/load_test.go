@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -30,6 +31,8 @@ func errsOf(g generator) *tally {
 	case *echoLoad:
 		return g.errs
 	case *chatLoad:
+		return g.errs
+	case *bulkLoad:
 		return g.errs
 	}
 	return nil
@@ -162,14 +165,89 @@ func TestHTTPLoadClose(t *testing.T) {
 
 func TestEchoLoad(t *testing.T) {
 	addr := echoServer(t, func([]byte) {})
-	w, errs := runLoad(t, newEchoLoad(addr, 4, 1000, new(tally)))
+	w, errs := runLoad(t, newEchoLoad(addr, 4, 1000, 0, new(tally)))
 	if w.Ops == 0 || errs.total() != 0 || w.Bytes != w.Ops*1000 {
 		t.Errorf("good echo: %d msgs, %d bytes, %d errors", w.Ops, w.Bytes, errs.total())
 	}
 	bad := echoServer(t, func(b []byte) { b[len(b)/2] ^= 1 })
-	w, errs = runLoad(t, newEchoLoad(bad, 4, 1000, new(tally)))
+	w, errs = runLoad(t, newEchoLoad(bad, 4, 1000, 0, new(tally)))
 	if counts, _ := errs.byKind(); counts["wrong-bytes"] == 0 || w.Ops != 0 {
 		t.Errorf("flipping echo: %d msgs counted, errors %v; want none counted, wrong-bytes errors", w.Ops, counts)
+	}
+}
+
+// TestEchoLoadRate: at a fixed rate the echo generator sends about that many messages and
+// records each one's latency.
+func TestEchoLoadRate(t *testing.T) {
+	addr := echoServer(t, func([]byte) {})
+	w, errs := runLoad(t, newEchoLoad(addr, 4, 100, 200, new(tally)))
+	if errs.total() != 0 || w.Latency == nil {
+		t.Fatalf("%d errors, latency %v", errs.total(), w.Latency)
+	}
+	// 200/s over a 0.3 s window, give or take the window's edges.
+	if w.Ops < 40 || w.Ops > 80 || w.Latency.Count() < 40 {
+		t.Errorf("%d messages, %d latencies in 0.3 s at 200/s; want about 60", w.Ops, w.Latency.Count())
+	}
+}
+
+// TestBulkLoad streams through servers that echo correctly, flip a bit, keep the stream open
+// after the client's half-close, or end it early: only the first counts bytes, and each of the
+// others is counted as the error it is.
+func TestBulkLoad(t *testing.T) {
+	// Any stretch of the stream, from any place in the period, must be one slice of the
+	// pattern: a writer and a reader that cut the stream differently compare the same bytes.
+	pat := newBulkLoad("", 1, nil).pat
+	for i := bulkPeriod; i < len(pat); i++ {
+		if pat[i] != pat[i%bulkPeriod] {
+			t.Fatalf("pattern byte %d = %#x; want byte %d's %#x", i, pat[i], i%bulkPeriod, pat[i%bulkPeriod])
+		}
+	}
+
+	good := echoServer(t, func([]byte) {})
+	w, errs := runLoad(t, newBulkLoad(good, 2, new(tally)))
+	// Operations are whole MiB counted at each end of the window, so they may differ from the
+	// bytes' MiB by the one each end rounds away.
+	if counts, samples := errs.byKind(); len(counts) != 0 || w.Bytes < bulkChunk || w.Ops < w.Bytes/mebibyte-1 || w.Ops > w.Bytes/mebibyte+1 {
+		t.Fatalf("good echo: %d bytes, %d MiB, errors %v %v", w.Bytes, w.Ops, counts, samples)
+	}
+
+	var n atomic.Int64
+	flips := echoServer(t, func(b []byte) {
+		if n.Add(int64(len(b))) > 3*bulkChunk {
+			b[0] ^= 1
+		}
+	})
+	_, errs = runLoad(t, newBulkLoad(flips, 2, new(tally)))
+	if counts, _ := errs.byKind(); counts["wrong-bytes"] == 0 {
+		t.Errorf("flipping echo: errors %v; want wrong-bytes", counts)
+	}
+
+	hold := make(chan struct{})
+	holds := testServer(t, func(c net.Conn) {
+		io.Copy(c, c)
+		<-hold // never passes the end of stream on
+	})
+	t.Cleanup(func() { close(hold) }) // before testServer's cleanup, which waits for it
+	_, errs = runLoad(t, newBulkLoad(holds, 2, new(tally)))
+	if counts, _ := errs.byKind(); counts["no-response"] == 0 {
+		t.Errorf("server that keeps the stream open after the half-close: errors %v; want no-response", counts)
+	}
+
+	var m atomic.Int64
+	ends := testServer(t, func(c net.Conn) {
+		// Echoes one chunk's worth, then ends the stream while the client still sends.
+		buf := make([]byte, bulkChunk)
+		for m.Add(1) < 100 {
+			k, err := c.Read(buf)
+			c.Write(buf[:k])
+			if err != nil {
+				return
+			}
+		}
+	})
+	_, errs = runLoad(t, newBulkLoad(ends, 1, new(tally)))
+	if counts, _ := errs.byKind(); counts["closed"] == 0 {
+		t.Errorf("server that ends the stream early: errors %v; want closed", counts)
 	}
 }
 
@@ -193,7 +271,7 @@ func TestIdleSweep(t *testing.T) {
 	addr := echoServer(t, func([]byte) {})
 	errs := new(tally)
 	// This process stands in for the server: its memory grows by the connections' both ends.
-	pts, unheld, err := idleSweep(context.Background(), addr, os.Getpid(), 0, []int{20, 60}, echoTrip, errs, new(ledger))
+	pts, unheld, err := idleSweep(context.Background(), addr, os.Getpid(), 0, []int{20, 60}, 1, echoTrip, errs, new(ledger))
 	if err != nil || unheld != "" || errs.total() != 0 {
 		t.Fatalf("idleSweep: %v, not held %q, %d errors", err, unheld, errs.total())
 	}
@@ -207,14 +285,14 @@ func TestIdleSweep(t *testing.T) {
 func TestIdleSweepHTTP(t *testing.T) {
 	ok := httpServer(t, func(int) string { return okResponse })
 	errs := new(tally)
-	pts, unheld, err := idleSweep(context.Background(), ok, 0, 0, []int{5, 20}, httpTrip, errs, new(ledger))
+	pts, unheld, err := idleSweep(context.Background(), ok, 0, 0, []int{5, 20}, 1, httpTrip, errs, new(ledger))
 	if err != nil || unheld != "" || errs.total() != 0 || len(pts) != 2 || pts[1].Conns != 20 {
 		t.Errorf("keep-alive server: %v, not held %q, %d errors, points %+v; want 5 and 20 held", err, unheld, errs.total(), pts)
 	}
 
 	wrong := httpServer(t, func(int) string { return strings.Replace(okResponse, "Hello", "Jello", 1) })
 	errs = new(tally)
-	if _, _, err := idleSweep(context.Background(), wrong, 0, 0, []int{5}, httpTrip, errs, new(ledger)); err != nil || errs.total() == 0 {
+	if _, _, err := idleSweep(context.Background(), wrong, 0, 0, []int{5}, 1, httpTrip, errs, new(ledger)); err != nil || errs.total() == 0 {
 		t.Errorf("wrong server: %v, %d errors; want the wrong answer counted", err, errs.total())
 	}
 
@@ -232,7 +310,7 @@ func TestIdleSweepHTTP(t *testing.T) {
 		_, _ = io.WriteString(c, okResponse)
 	})
 	errs = new(tally)
-	_, _, err = idleSweep(context.Background(), hangUp, 0, 0, []int{5, 10}, httpTrip, errs, new(ledger))
+	_, _, err = idleSweep(context.Background(), hangUp, 0, 0, []int{5, 10}, 1, httpTrip, errs, new(ledger))
 	if err == nil || !strings.Contains(err.Error(), "closed") || errs.total() != 0 {
 		t.Errorf("server closing idle connections: %v, %d errors; want the sweep failed for it", err, errs.total())
 	}

@@ -3,12 +3,15 @@ package bench
 import (
 	"fmt"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 )
 
 // Protocols the benchmark knows. "idle" holds connections open (echo, or http with
-// Options.IdleProto) and measures memory.
-var Protos = []string{"http", "echo", "chat", "idle"}
+// Options.IdleProto) and measures memory; "proxy" measures TCP proxies relaying to an echo
+// server the benchmark starts.
+var Protos = []string{"http", "echo", "chat", "idle", "proxy"}
 
 // IdleProtos are what an idle connection of --proto idle speaks: it makes one round trip of it
 // and then rests.
@@ -25,6 +28,31 @@ const (
 	ScenarioClose = "close"
 )
 
+// Proxy scenarios (and ScenarioRate, shared with http): each relays to the round's upstream
+// echo server.
+const (
+	// ScenarioRR is request/response round trips of MsgSize bytes over Conns connections,
+	// closed loop: server CPU per message.
+	ScenarioRR = "rr"
+	// ScenarioBulk is BulkConns connections each streaming bytes through the proxy and reading
+	// them back at once: MiB/s and server CPU per MiB.
+	ScenarioBulk = "bulk"
+	// ScenarioIdle is memory per idle proxied pair at each count of IdleSweep, measured on a
+	// server process of its own.
+	ScenarioIdle = "idle"
+)
+
+// ProxyScenarios lists the proxy scenarios, the default set, in the order they are reported.
+var ProxyScenarios = []string{ScenarioRR, ScenarioRate, ScenarioBulk, ScenarioIdle}
+
+// proxySweep is the default idle sweep of a proxy: each pair costs it two descriptors, so the
+// largest count is lower than idle's.
+var proxySweep = []int{100, 1000, 3000, 6000}
+
+// maxProxyIdle is the most idle pairs a proxy is asked to hold: two descriptors each, under the
+// 20,000 or so one process may have.
+const maxProxyIdle = 9000
+
 // Loaders for HTTP.
 const (
 	LoaderGo  = "go"
@@ -34,7 +62,7 @@ const (
 // Options is one benchmark run. Zero fields take the defaults of Defaults; Quick shrinks them
 // to a run of seconds.
 type Options struct {
-	// Proto is http, echo, chat or idle.
+	// Proto is http, echo, chat, idle or proxy.
 	Proto string
 	// Contenders are the servers to measure, in the order each round runs them.
 	Contenders []Contender
@@ -51,16 +79,22 @@ type Options struct {
 	Conns int
 	// Depth is the pipelining depth of the http pipelined scenario.
 	Depth int
-	// Scenarios selects the http scenarios (pipelined, keepalive, rate, close).
+	// Scenarios selects the http scenarios (pipelined, keepalive, rate, close) or the proxy
+	// ones (rr, rate, bulk, idle).
 	Scenarios []string
 	// Rate is the offered load of the http rate scenario, requests per second.
 	Rate int
-	// MsgSize is the echo message size in bytes.
+	// MsgSize is the echo message size in bytes, and the proxy's round-trip message size.
 	MsgSize int
+	// BulkConns is the number of streaming connections of the proxy bulk scenario.
+	BulkConns int
+	// UpstreamBackend is the backend of the proxy scenarios' upstream echo server, started as
+	// `Self serve --backend UpstreamBackend --proto echo` once per round; empty means std.
+	UpstreamBackend string
 	// Members and Senders size the chat room; a sender waits while more than
 	// Window×(Members−1) deliveries of its lines are outstanding.
 	Members, Senders, Window int
-	// IdleSweep is the list of idle connection counts.
+	// IdleSweep is the list of idle connection counts (proxy: idle proxied pairs).
 	IdleSweep []int
 	// IdleProto is what the idle connections of proto idle speak: echo (one echo round trip
 	// each; the zero value) or http (one keep-alive GET /plaintext each, the server's idle
@@ -105,9 +139,16 @@ func Defaults(proto string, quick bool) Options {
 		Loops:     runtime.NumCPU(),
 		Loader:    LoaderGo,
 	}
-	if proto == "http" {
+	switch proto {
+	case "http":
 		// Three scenarios per round share the two minutes.
 		o.Duration = time.Second
+	case "proxy":
+		o.Duration = time.Second
+		o.Scenarios = slices.Clone(ProxyScenarios)
+		o.MsgSize = 1024
+		o.BulkConns = 4
+		o.IdleSweep = slices.Clone(proxySweep)
 	}
 	if quick {
 		o.Quick = true
@@ -122,6 +163,10 @@ func Defaults(proto string, quick bool) Options {
 		o.Senders = 2
 		o.Window = 4
 		o.IdleSweep = []int{10, 50}
+		if proto == "proxy" {
+			o.MsgSize = 1024 // the size the scenario is about; cheap enough
+			o.BulkConns = 2
+		}
 	}
 	return o
 }
@@ -129,9 +174,9 @@ func Defaults(proto string, quick bool) Options {
 // check reports what is wrong with o.
 func (o *Options) check() error {
 	switch o.Proto {
-	case "http", "echo", "chat", "idle":
+	case "http", "echo", "chat", "idle", "proxy":
 	default:
-		return fmt.Errorf("bench: unknown proto %q (want http, echo, chat or idle)", o.Proto)
+		return fmt.Errorf("bench: unknown proto %q (want http, echo, chat, idle or proxy)", o.Proto)
 	}
 	if len(o.Contenders) == 0 {
 		return fmt.Errorf("bench: nothing to measure: no backend available and no target given")
@@ -142,8 +187,11 @@ func (o *Options) check() error {
 			return fmt.Errorf("bench: %q named twice", c.Name)
 		}
 		seen[c.Name] = true
-		if c.Kind != KindTarget && c.Build == "" && o.Self == "" {
+		if (c.Kind == KindBackend || c.Kind == KindNative) && c.Build == "" && o.Self == "" {
 			return fmt.Errorf("bench: no binary to start %s with", c.Name)
+		}
+		if c.Kind == KindTool && o.Proto != "proxy" {
+			return fmt.Errorf("bench: %s is a proxy; it is measured with --proto proxy only", c.Name)
 		}
 	}
 	if o.Ref != "" && !seen[o.Ref] {
@@ -189,13 +237,36 @@ func (o *Options) check() error {
 	default:
 		return fmt.Errorf("bench: unknown idle proto %q (want echo or http)", o.IdleProto)
 	}
-	if o.Proto == "idle" {
+	if o.Proto == "proxy" {
+		if o.Self == "" {
+			return fmt.Errorf("bench: no binary to start the upstream echo server with")
+		}
+		if len(o.Scenarios) == 0 {
+			return fmt.Errorf("bench: no proxy scenario selected")
+		}
+		for _, s := range o.Scenarios {
+			if !slices.Contains(ProxyScenarios, s) {
+				return fmt.Errorf("bench: unknown proxy scenario %q (want %s)", s, strings.Join(ProxyScenarios, ", "))
+			}
+		}
+		if slices.Contains(o.Scenarios, ScenarioRate) && o.Rate < 1 {
+			return fmt.Errorf("bench: rate must be ≥ 1 message/s")
+		}
+		if slices.Contains(o.Scenarios, ScenarioBulk) && (o.BulkConns < 1 || o.BulkConns > 64) {
+			return fmt.Errorf("bench: bulk connections %d out of range 1..64", o.BulkConns)
+		}
+	}
+	if o.Proto == "idle" || o.Proto == "proxy" && slices.Contains(o.Scenarios, ScenarioIdle) {
+		most := 15000
+		if o.Proto == "proxy" {
+			most = maxProxyIdle
+		}
 		if len(o.IdleSweep) == 0 {
 			return fmt.Errorf("bench: empty idle sweep")
 		}
 		for i, n := range o.IdleSweep {
-			if n < 1 || n > 15000 {
-				return fmt.Errorf("bench: idle count %d out of range 1..15000 (descriptors are capped near 20,000 per process)", n)
+			if n < 1 || n > most {
+				return fmt.Errorf("bench: idle count %d out of range 1..%d (descriptors are capped near 20,000 per process; a proxy holds two per pair)", n, most)
 			}
 			if i > 0 && n <= o.IdleSweep[i-1] {
 				return fmt.Errorf("bench: idle counts must ascend (they are opened cumulatively): %d after %d", n, o.IdleSweep[i-1])
@@ -230,7 +301,7 @@ func (o *Options) check() error {
 // scenarios lists what one round measures for o.Proto, in order.
 func (o *Options) scenarios() []string {
 	switch o.Proto {
-	case "http":
+	case "http", "proxy":
 		return o.Scenarios
 	default:
 		return []string{o.Proto}
@@ -257,6 +328,28 @@ func (o *Options) cells() []cell {
 		}
 	}
 	return cs
+}
+
+// sessions groups the cells of one round by server process, in the order they run: each
+// group gets a fresh server. A proxy's idle sweep comes first and has a process of its own, so
+// that its memory is measured from a process that has served nothing yet, and the closing of
+// thousands of pairs does not fall into the next scenario's window.
+func (o *Options) sessions() [][]int {
+	var idle, rest []int
+	for i, cl := range o.cells() {
+		if o.Proto == "proxy" && cl.name == ScenarioIdle {
+			idle = append(idle, i)
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	var ss [][]int
+	for _, s := range [][]int{idle, rest} {
+		if len(s) > 0 {
+			ss = append(ss, s)
+		}
+	}
+	return ss
 }
 
 // idleProto is what the idle connections of proto idle speak.

@@ -198,3 +198,13 @@ func deathSignal() *syscall.SysProcAttr {
 
 // pinSupported reports whether CPU pinning works on this OS.
 const pinSupported = true
+
+// fdLimit is this process's limit on open descriptors (RLIMIT_NOFILE), which its children
+// inherit; 0 when unknown.
+func fdLimit() int {
+	var r syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
+		return 0
+	}
+	return int(min(r.Cur, 1<<30))
+}

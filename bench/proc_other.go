@@ -23,6 +23,7 @@ func schedTime(pid int) (float64, error)          { return 0, errNoProc }
 func memory(pid int) (rss, peak int64, err error) { return 0, 0, errNoProc }
 func cpuAllowedList(pid int) string               { return "" }
 func deathSignal() *syscall.SysProcAttr           { return nil }
+func fdLimit() int                                { return 0 }
 
 type cpuMask [16]uint64
 

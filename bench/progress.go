@@ -45,6 +45,11 @@ func (p *progress) step(round, rounds int, name, summary string) {
 	fmt.Fprintf(p.w, "%s[%d/%d %s] round %d/%d %s: %s\n", clear, p.n, p.total, p.elapsed(), round, rounds, name, summary)
 }
 
+// note writes a line that is not a measurement, such as a contender skipped.
+func (p *progress) note(line string) {
+	fmt.Fprintf(p.w, "bench: %s\n", line)
+}
+
 func (p *progress) done() {
 	fmt.Fprintf(p.w, "bench: %d measurements in %s\n", p.n, p.elapsed())
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -51,9 +52,11 @@ func (rep *Report) quickTag() string {
 
 func scenarioTable(rep *Report, sc Scenario) table {
 	t := table{caption: fmt.Sprintf("%s %s — %s", rep.Proto, sc.Name, sc.Describe)}
-	if rep.Proto == "idle" {
+	switch rep.Proto {
+	case "idle":
 		t.caption = fmt.Sprintf("idle — %s", sc.Describe)
-	} else if rep.Proto != "http" {
+	case "http", "proxy":
+	default:
 		t.caption = fmt.Sprintf("%s — %s", sc.Name, sc.Describe)
 	}
 	if sc.Ref != "" {
@@ -62,7 +65,7 @@ func scenarioTable(rep *Report, sc Scenario) table {
 	op := sc.Op
 	switch {
 	case sc.Name == "idle":
-		t.header = []string{"server", "bytes/conn (min–max)", "×ref", "rank"}
+		t.header = []string{"server", "bytes/" + op + " (min–max)", "×ref", "rank"}
 		counts := rep.Settings.IdleSweep
 		for _, n := range counts {
 			t.header = append(t.header, fmt.Sprintf("@%d", n))
@@ -122,6 +125,15 @@ func scenarioTable(rep *Report, sc Scenario) table {
 			row = append(row, busyHuman(r), bytesHuman(float64(r.PeakRSS.Max)), errorsHuman(r), auditHuman(r))
 			t.rows = append(t.rows, row)
 		}
+	}
+	// A contender asked for and not measured keeps its row, so a table copied on its own
+	// still says it was left out, and why.
+	for _, sk := range rep.Skipped {
+		row := []string{sk.Name, "skipped"}
+		for len(row) < len(t.header)-1 {
+			row = append(row, "–")
+		}
+		t.rows = append(t.rows, append(row, "not run: "+sk.Why))
 	}
 	return t
 }
@@ -394,6 +406,16 @@ func audited(rep *Report) bool {
 // within noise and what failed.
 func notes(rep *Report) []string {
 	ns := []string{rep.Pinning + "."}
+	for _, sk := range rep.Skipped {
+		ns = append(ns, fmt.Sprintf("%s was not measured: %s.", sk.Name, strings.TrimSuffix(sk.Why, ".")))
+	}
+	if rep.Proto == "proxy" {
+		ns = append(ns, "Proxies relay to an upstream echo server the bench starts: "+rep.Settings.Upstream+". Server CPU and memory are the proxy process's alone.")
+	}
+	hasIdle := slices.ContainsFunc(rep.Scenarios, func(sc Scenario) bool { return sc.Name == "idle" })
+	if rep.Proto == "proxy" && hasIdle {
+		ns = append(ns, "Memory per pair = (proxy VmRSS with N idle proxied pairs open − VmRSS with none) / N, measured on a proxy process of its own that has served nothing else, each pair after one echo round trip through it; each VmRSS is the least of 3 reads 100 ms apart after a 300 ms pause. A pair is two connections of the proxy's: from the client and to the upstream.")
+	}
 	if rep.Proto == "idle" {
 		ns = append(ns,
 			"Memory per connection = (server VmRSS with N connections open − VmRSS with none) / N; each VmRSS is the least of 3 reads 100 ms apart after a 300 ms pause, so a collection in flight does not count. The connections are held by the bench process, the server is its own child process; after the last count each is checked still open, and a server that closed one (an idle timeout shorter than the sweep) fails the round.",
@@ -483,10 +505,10 @@ func notes(rep *Report) []string {
 			}
 		}
 	}
-	if rep.Proto == "http" {
+	if rep.Proto == "http" || rep.Proto == "proxy" {
 		for _, sc := range rep.Scenarios {
 			if sc.Name == ScenarioRate {
-				ns = append(ns, "Rate latency runs from each request's scheduled send time, so a server that falls behind is charged for the queue it causes (no coordinated omission).")
+				ns = append(ns, fmt.Sprintf("Rate latency runs from each %s's scheduled send time, so a server that falls behind is charged for the queue it causes (no coordinated omission).", map[string]string{"http": "request", "proxy": "message"}[rep.Proto]))
 				break
 			}
 		}

@@ -65,7 +65,10 @@ type Report struct {
 	// Primary is the scenario the summary and the ranking are about.
 	Primary   string     `json:"primary"`
 	Scenarios []Scenario `json:"scenarios"`
-	Notes     []string   `json:"notes,omitempty"`
+	// Skipped lists the contenders that were asked for and could not be measured here (a
+	// tool that is not installed, a backend without what the protocol needs), with why.
+	Skipped []Skipped `json:"skipped,omitempty"`
+	Notes   []string  `json:"notes,omitempty"`
 }
 
 // Machine describes where the run happened.
@@ -84,6 +87,13 @@ type Machine struct {
 	ClockTicks int `json:"clock_ticks_per_s"`
 }
 
+// Skipped is a contender that was asked for and not measured, and why.
+type Skipped struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	Why  string `json:"why"`
+}
+
 // Settings are the load parameters of the run.
 type Settings struct {
 	Rounds    int     `json:"rounds"`
@@ -93,10 +103,13 @@ type Settings struct {
 	Depth     int     `json:"depth,omitempty"`
 	Rate      int     `json:"rate,omitempty"`
 	MsgSize   int     `json:"msg_size,omitempty"`
+	BulkConns int     `json:"bulk_conns,omitempty"`
 	Members   int     `json:"members,omitempty"`
 	Senders   int     `json:"senders,omitempty"`
 	Window    int     `json:"window,omitempty"`
 	IdleSweep []int   `json:"idle_sweep,omitempty"`
+	// Upstream describes the echo server the proxies relayed to (proxy).
+	Upstream string `json:"upstream,omitempty"`
 	// IdleProto is what the idle connections spoke: echo or http (proto idle only).
 	IdleProto string `json:"idle_proto,omitempty"`
 	// Background is the idle connection counts held open while measuring, when swept.

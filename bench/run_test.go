@@ -165,6 +165,16 @@ func TestRunRejectsBadOptions(t *testing.T) {
 		"dup":                     func(o *Options) { o.Contenders = append(o.Contenders, o.Contenders[0]) },
 		"idle proto":              func(o *Options) { o.Proto, o.IdleProto = "idle", "ftp" },
 		"idle proto without idle": func(o *Options) { o.IdleProto = "http" },
+		"tool":                    func(o *Options) { o.Contenders = []Contender{ParseContender("haproxy")} },
+		"proxy scenario": func(o *Options) {
+			o.Proto, o.Self, o.Scenarios = "proxy", "reactor", []string{"pipelined"}
+		},
+		"proxy sweep": func(o *Options) {
+			o.Proto, o.Self, o.Scenarios, o.IdleSweep = "proxy", "reactor", []string{ScenarioIdle}, []int{100, 10000}
+		},
+		"proxy bulk": func(o *Options) {
+			o.Proto, o.Self, o.Scenarios, o.BulkConns = "proxy", "reactor", []string{ScenarioBulk}, 0
+		},
 	} {
 		o := base
 		mod(&o)

@@ -23,6 +23,15 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 	if err := o.check(); err != nil {
 		return nil, err
 	}
+	run, skipped := prepare(o.Contenders)
+	if len(run) == 0 {
+		var why []string
+		for _, sk := range skipped {
+			why = append(why, sk.Name+": "+sk.Why)
+		}
+		return nil, fmt.Errorf("bench: nothing to measure: every contender was skipped (%s)", strings.Join(why, "; "))
+	}
+	o.Contenders = run
 	if o.Loader == LoaderWrk {
 		if err := wrkAvailable(); err != nil {
 			return nil, err
@@ -44,6 +53,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 			Quick: o.Quick, Pinned: pin.on, Loops: loops, Loader: o.Loader,
 		},
 		Pinning: pin.desc,
+		Skipped: skipped,
 	}
 	switch o.Proto {
 	case "http":
@@ -54,6 +64,18 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 		rep.Settings.Members, rep.Settings.Senders, rep.Settings.Window = o.Members, o.Senders, o.Window
 	case "idle":
 		rep.Settings.IdleSweep, rep.Settings.IdleProto = o.IdleSweep, o.idleProto()
+	case "proxy":
+		rep.Settings.Conns, rep.Settings.MsgSize = o.Conns, o.MsgSize
+		if slices.Contains(o.Scenarios, ScenarioRate) {
+			rep.Settings.Rate = o.Rate
+		}
+		if slices.Contains(o.Scenarios, ScenarioBulk) {
+			rep.Settings.BulkConns = o.BulkConns
+		}
+		if slices.Contains(o.Scenarios, ScenarioIdle) {
+			rep.Settings.IdleSweep = o.IdleSweep
+		}
+		rep.Settings.Upstream = upstreamDesc(o, pin, loops)
 	}
 	for _, c := range o.Contenders {
 		rep.Settings.Order = append(rep.Settings.Order, c.Name)
@@ -90,10 +112,34 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 	}
 	failed := make([]string, len(o.Contenders))
 	p := newProgress(progress, o.Rounds*len(o.Contenders))
+	for _, sk := range skipped {
+		p.note(fmt.Sprintf("%s skipped: %s", sk.Name, sk.Why))
+	}
 	began := time.Now()
 	var runErr error
+	var up *server // the round's upstream echo server (proxy)
+	defer func() {
+		if up != nil {
+			up.stop()
+		}
+	}()
 rounds:
 	for round := 1; round <= o.Rounds; round++ {
+		if o.Proto == "proxy" {
+			if up != nil {
+				up.stop()
+			}
+			var err error
+			if up, err = startUpstream(ctx, spec, o.UpstreamBackend); err != nil {
+				up = nil
+				runErr = err
+				if ctx.Err() != nil {
+					runErr = ctx.Err()
+				}
+				break rounds
+			}
+			spec.upstream = up.addr
+		}
 		for ci, c := range o.Contenders {
 			if ctx.Err() != nil {
 				runErr = ctx.Err()
@@ -109,6 +155,12 @@ rounds:
 			}
 			p.begin(round, o.Rounds, c.Name)
 			got, err := runCell(ctx, &o, c, spec, round)
+			if up != nil && !up.alive() {
+				// What failed in this cell, and would in every later one, is not the proxy's:
+				// the round is not recorded for it, and the run stops.
+				runErr = fmt.Errorf("bench: the upstream echo server exited during round %d, measuring %s: %s", round, c.Name, up.log.tail())
+				break rounds
+			}
 			if err != nil {
 				if ctx.Err() != nil {
 					runErr = ctx.Err()
@@ -124,7 +176,7 @@ rounds:
 			for k := range cells {
 				samples[k][ci] = append(samples[k][ci], got[k])
 			}
-			p.step(round, o.Rounds, c.Name, cellSummary(cells, got))
+			p.step(round, o.Rounds, c.Name, cellSummary(&o, cells, got))
 		}
 	}
 	p.done()
@@ -143,6 +195,25 @@ rounds:
 	return rep, runErr
 }
 
+// prepare splits the contenders into those to run and those skipped, with the reason (a tool
+// that is not installed, or one the caller marked), and describes the tools that run.
+func prepare(cs []Contender) (run []Contender, skipped []Skipped) {
+	for _, c := range cs {
+		if c.Kind == KindTool && c.Skip == "" {
+			c.Skip = haproxyMissing()
+			if c.Model == "" && c.Skip == "" {
+				c.Model = haproxyModel()
+			}
+		}
+		if c.Skip != "" {
+			skipped = append(skipped, Skipped{Name: c.Name, Kind: c.Kind, Why: c.Skip})
+			continue
+		}
+		run = append(run, c)
+	}
+	return run, skipped
+}
+
 var nan = Num(math.NaN())
 
 // coarseTicks is the least server CPU time per window, in clock ticks, for which one tick of
@@ -158,13 +229,26 @@ func failedSample(round int, why string) Sample {
 // listener, poller, wake-up), when deciding whether a count fits under a contender's MaxConns.
 const fdReserve = 16
 
-// runCell runs one contender for one round: start its server, measure every cell (every
-// scenario at every background count, opening the idle connections as it goes), stop it.
-// An error means the server could not be started; problems during the load are in the samples.
+// runCell runs one contender for one round: for each session of cells (see
+// Options.sessions) start its server, measure every cell of it (every scenario at every
+// background count, opening the idle connections as it goes), stop it. An error means a server
+// could not be started; problems during the load are in the samples.
 func runCell(ctx context.Context, o *Options, c Contender, spec childSpec, round int) ([]Sample, error) {
+	out := make([]Sample, len(o.cells()))
+	for _, session := range o.sessions() {
+		if err := runSession(ctx, o, c, spec, round, session, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// runSession measures the cells whose indices are in session on one server process, writing
+// their samples into out.
+func runSession(ctx context.Context, o *Options, c Contender, spec childSpec, round int, session []int, out []Sample) error {
 	srv, err := startServer(ctx, c, spec)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer srv.stop()
 	trip := o.trip()
@@ -175,11 +259,11 @@ func runCell(ctx context.Context, o *Options, c Contender, spec childSpec, round
 		}
 	}()
 	cells := o.cells()
-	out := make([]Sample, len(cells))
 	// stop, once set, is why no later cell of the round is measured: the count is beyond the
 	// contender's design limit (unheld) or its idle connections were refused (failed).
 	var stop Sample
-	for i, cl := range cells {
+	for _, i := range session {
+		cl := cells[i]
 		if stop.Unheld != "" || stop.Failed != "" {
 			out[i] = stop
 			continue
@@ -196,7 +280,7 @@ func runCell(ctx context.Context, o *Options, c Contender, spec childSpec, round
 			srv.audit.absorb(led)
 			idle = append(idle, more...)
 			if ctx.Err() != nil {
-				return nil, ctx.Err()
+				return ctx.Err()
 			}
 			if err != nil {
 				stop = failedSample(round, fmt.Sprintf("could not hold %d idle connections: it held %d, then one was refused or answered wrongly (%v)", cl.bg, len(idle), err))
@@ -206,17 +290,17 @@ func runCell(ctx context.Context, o *Options, c Contender, spec childSpec, round
 		}
 		out[i] = measureScenario(ctx, o, c, cl.name, srv, round)
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 	}
 	if srv.pid > 0 {
 		if _, peak, err := memory(srv.pid); err == nil {
-			for i := range out {
+			for _, i := range session {
 				out[i].PeakRSS = peak
 			}
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // measureScenario runs one scenario against a running server.
@@ -233,8 +317,12 @@ func measureScenario(ctx context.Context, o *Options, c Contender, name string, 
 	var audit *Audit
 	switch {
 	case name == "idle":
+		fds := 1
+		if o.Proto == "proxy" {
+			fds = 2 // the client's connection and the one to the upstream
+		}
 		var led ledger
-		smp.Idle, smp.Unheld, err = idleSweep(ctx, srv.addr, srv.pid, c.MaxConns, o.IdleSweep, o.trip(), errs, &led)
+		smp.Idle, smp.Unheld, err = idleSweep(ctx, srv.addr, srv.pid, c.MaxConns, o.IdleSweep, fds, o.trip(), errs, &led)
 		srv.audit.absorb(led)
 		if ctx.Err() == nil {
 			audit = srv.audit.check(ctx, func() Traffic { return Traffic{} })
@@ -275,8 +363,13 @@ func measureScenario(ctx context.Context, o *Options, c Contender, name string, 
 		return smp
 	}
 	smp.Ops, smp.Bytes, smp.Seconds = w.Ops, w.Bytes, w.Seconds
+	ops := float64(w.Ops)
+	if o.Proto == "proxy" && name == ScenarioBulk {
+		// The operation is a MiB streamed through and back: exact from the bytes.
+		ops = float64(w.Bytes) / mebibyte
+	}
 	if w.Seconds > 0 {
-		smp.Throughput = Num(float64(w.Ops) / w.Seconds)
+		smp.Throughput = Num(ops / w.Seconds)
 	}
 	smp.CPUSeconds, smp.CPUExact = Num(w.CPU), w.CPUExact
 	if w.Seconds > 0 {
@@ -284,8 +377,8 @@ func measureScenario(ctx context.Context, o *Options, c Contender, name string, 
 		smp.LoadBusy = Num(w.LoadCPU / w.Seconds)
 	}
 	// Zero CPU time from ticks means "under one tick", not "free": leave it unmeasured.
-	if w.Ops > 0 && !math.IsNaN(w.CPU) && (w.CPUExact || w.CPU > 0) {
-		smp.CPUPerOp = Num(w.CPU / float64(w.Ops) * 1e6)
+	if ops > 0 && !math.IsNaN(w.CPU) && (w.CPUExact || w.CPU > 0) {
+		smp.CPUPerOp = Num(w.CPU / ops * 1e6)
 	}
 	if w.Latency != nil && w.Latency.Count() > 0 {
 		smp.hist = w.Latency
@@ -298,6 +391,16 @@ func measureScenario(ctx context.Context, o *Options, c Contender, name string, 
 
 // newGenerator builds the built-in load generator of a scenario.
 func newGenerator(o *Options, name, addr string, errs *tally) generator {
+	if o.Proto == "proxy" {
+		switch name {
+		case ScenarioRR:
+			return newEchoLoad(addr, o.Conns, o.MsgSize, 0, errs)
+		case ScenarioRate:
+			return newEchoLoad(addr, o.Conns, o.MsgSize, o.Rate, errs)
+		default: // bulk
+			return newBulkLoad(addr, o.BulkConns, errs)
+		}
+	}
 	switch name {
 	case ScenarioPipelined:
 		return newHTTPLoad(addr, o.Conns, o.Depth, 0, errs)
@@ -308,7 +411,7 @@ func newGenerator(o *Options, name, addr string, errs *tally) generator {
 	case ScenarioClose:
 		return newCloseLoad(addr, o.Conns, errs)
 	case "echo":
-		return newEchoLoad(addr, o.Conns, o.MsgSize, errs)
+		return newEchoLoad(addr, o.Conns, o.MsgSize, 0, errs)
 	default: // chat
 		return newChatLoad(addr, o.Members, o.Senders, o.Window, errs)
 	}
@@ -316,6 +419,18 @@ func newGenerator(o *Options, name, addr string, errs *tally) generator {
 
 // describe says what a scenario measures, its throughput unit and its operation's name.
 func describe(o *Options, name string) (desc, unit, op string) {
+	if o.Proto == "proxy" {
+		switch name {
+		case ScenarioRR:
+			return fmt.Sprintf("%d-byte request/response round trips through the proxy to the echo server, closed loop, %d connections, one message in flight each, every byte checked", o.MsgSize, o.Conns), "msg/s", "msg"
+		case ScenarioRate:
+			return fmt.Sprintf("%d-byte round trips through the proxy at a fixed offered rate of %d msg/s over %d connections; latency from each message's due time", o.MsgSize, o.Rate, o.Conns), "msg/s", "msg"
+		case ScenarioBulk:
+			return fmt.Sprintf("%d connections each streaming through the proxy and reading the stream back at once (at most %d KiB ahead), every byte checked, half-closed at the end; a MiB is one MiB sent and received back", o.BulkConns, bulkWindow>>10), "MiB/s", "MiB"
+		default: // idle
+			return fmt.Sprintf("idle proxied pairs (client to proxy, proxy to upstream) after one echo round trip each, counts %s", joinInts(o.IdleSweep)), "", "pair"
+		}
+	}
 	switch name {
 	case ScenarioPipelined:
 		return fmt.Sprintf("HTTP GET /plaintext, closed loop, %d connections, pipelined %d deep%s", o.Conns, o.Depth, loaderNote(o)), "req/s", "req"
@@ -538,7 +653,7 @@ func rank(name string, rs []Result) {
 }
 
 // cellSummary is the progress line's account of one round of one contender.
-func cellSummary(cells []cell, got []Sample) string {
+func cellSummary(o *Options, cells []cell, got []Sample) string {
 	var parts []string
 	for i, cl := range cells {
 		s, name := got[i], cl.name
@@ -553,7 +668,8 @@ func cellSummary(cells []cell, got []Sample) string {
 			b.WriteString("FAILED")
 		case name == "idle":
 			if n := len(s.Idle); n > 0 {
-				fmt.Fprintf(&b, "%s/conn at %d", bytesHuman(float64(s.Idle[n-1].PerConn)), s.Idle[n-1].Conns)
+				_, _, op := describe(o, name)
+				fmt.Fprintf(&b, "%s/%s at %d", bytesHuman(float64(s.Idle[n-1].PerConn)), op, s.Idle[n-1].Conns)
 			}
 			if s.Unheld != "" {
 				b.WriteString(" not held " + s.Unheld)

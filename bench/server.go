@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -18,9 +19,9 @@ import (
 // Contender is one server the benchmark measures.
 type Contender struct {
 	// Name is how the report calls it: a backend name ("epoll"), a native baseline
-	// ("native-gnet") or the name given to an external target.
+	// ("native-gnet"), a tool ("haproxy") or the name given to an external target.
 	Name string `json:"name"`
-	// Kind is "backend", "native" or "target".
+	// Kind is "backend", "native", "tool" or "target".
 	Kind string `json:"kind"`
 	// Addr is the address of an external target; empty for servers the benchmark starts.
 	Addr string `json:"addr,omitempty"`
@@ -35,6 +36,10 @@ type Contender struct {
 	// Binary is the other build's executable. It is not reported: the label says which build
 	// it was, and a path of one machine means nothing on another.
 	Binary string `json:"-"`
+	// Skip, when set, says why the contender cannot be measured here (a backend without
+	// Conn.Dial for the proxy, a tool that is not installed): it is reported as skipped,
+	// with the reason, and not run.
+	Skip string `json:"-"`
 	// NoMetrics marks a backend served without --metrics-addr (reactor bench --metrics off
 	// or both): it keeps no counters, so it is not audited. Its Name then ends in
 	// NoMetricsSuffix.
@@ -106,7 +111,10 @@ func (b Build) Of(c Contender) Contender {
 const (
 	KindBackend = "backend"
 	KindNative  = "native"
-	KindTarget  = "target"
+	// KindTool is a program from the OS packages that the benchmark configures and starts
+	// itself: haproxy, for the proxy.
+	KindTool   = "tool"
+	KindTarget = "target"
 )
 
 // nativePrefix marks a native baseline in --backends: "native-gnet" runs `reactor native
@@ -115,10 +123,22 @@ const nativePrefix = "native-"
 
 // ParseContender turns a --backends entry into a Contender.
 func ParseContender(name string) Contender {
-	if strings.HasPrefix(name, nativePrefix) {
+	switch {
+	case strings.HasPrefix(name, nativePrefix):
 		return Contender{Name: name, Kind: KindNative}
+	case name == toolHAProxy:
+		return Contender{Name: name, Kind: KindTool}
 	}
 	return Contender{Name: name, Kind: KindBackend}
+}
+
+// nativeServes reports whether the native baseline lib (gnet, netpoll, evio, iocopy) serves
+// proto: the event-loop libraries' baselines serve http and echo, iocopy is a proxy.
+func nativeServes(lib, proto string) bool {
+	if lib == "iocopy" {
+		return proto == "proxy"
+	}
+	return proto == "http" || proto == "echo"
 }
 
 // ParseTarget parses a --target value, name=host:port, for a server the benchmark does not
@@ -145,6 +165,9 @@ type server struct {
 	log    *stderrWatch
 	exited chan struct{} // closed once the child has been reaped
 	err    error         // the child's exit status, valid after exited is closed
+	// cleanup removes what was written for the child (haproxy's configuration), after it
+	// has exited; nil when nothing was.
+	cleanup func()
 
 	// audit checks the server's own counters against the bench's account; it says why not
 	// where the server keeps none.
@@ -164,6 +187,8 @@ type childSpec struct {
 	pin   *pinning
 	// serveArgs are more flags for `serve` (backends only; native baselines take none).
 	serveArgs []string
+	// upstream is the address the round's proxies relay to (proto proxy).
+	upstream string
 	// noMetrics maps a reactor binary whose serve does not take --metrics-addr to why not;
 	// every other binary's backends are started with it and audited.
 	noMetrics map[string]string
@@ -184,7 +209,36 @@ func startServer(ctx context.Context, c Contender, spec childSpec) (*server, err
 	if err != nil {
 		return nil, err
 	}
+	cmd, cleanup, notAudited, err := serverCommand(c, spec, addr)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Env = spec.pin.childEnv()
+	s, err := launch(ctx, cmd, addr, spec.pin.start)
+	if err != nil {
+		if cleanup != nil {
+			cleanup()
+		}
+		return nil, fmt.Errorf("%s: %w", c.Name, err)
+	}
+	s.cleanup = cleanup
+	s.cpus = cpuAllowedList(s.pid)
+	s.audit = unaudited(notAudited)
+	if notAudited == "" {
+		s.audit = s.startAudit(ctx, spec.proto)
+	}
+	return s, nil
+}
+
+// serverCommand is the command that runs c's server on addr, a function that removes what it
+// needed written (nil when nothing was), and why the server's counters are not audited ("" when
+// they are: the command then has --metrics-addr).
+func serverCommand(c Contender, spec childSpec, addr string) (cmd *exec.Cmd, cleanup func(), notAudited string, err error) {
 	loops := strconv.Itoa(spec.loops)
+	if c.Kind == KindTool {
+		cmd, cleanup, err = haproxyCommand(addr, spec.upstream, spec.loops)
+		return cmd, cleanup, whyTool, err
+	}
 	// Another build (--with) gets the same command line as this one: a serve flag added here
 	// must be one older builds accept too, or they cannot be compared with this one.
 	bin, name := spec.self, c.serverName()
@@ -192,13 +246,13 @@ func startServer(ctx context.Context, c Contender, spec childSpec) (*server, err
 		bin = c.Binary
 	}
 	var args []string
-	var notAudited string
 	switch c.Kind {
 	case KindNative:
-		if spec.proto != "http" && spec.proto != "echo" {
-			return nil, fmt.Errorf("%s: native baselines serve http and echo only, not %s", c.Name, spec.proto)
+		lib := strings.TrimPrefix(name, nativePrefix)
+		if !nativeServes(lib, spec.proto) {
+			return nil, nil, "", fmt.Errorf("%s: this native baseline does not serve %s (gnet, netpoll and evio serve http and echo; iocopy serves proxy)", c.Name, spec.proto)
 		}
-		args = []string{"native", "--lib", strings.TrimPrefix(name, nativePrefix), "--proto", spec.proto, "--addr", addr, "--loops", loops}
+		args = []string{"native", "--lib", lib, "--proto", spec.proto, "--addr", addr, "--loops", loops}
 		notAudited = whyNative
 	default:
 		args = []string{"serve", "--backend", name, "--proto", spec.proto, "--addr", addr, "--loops", loops}
@@ -208,18 +262,29 @@ func startServer(ctx context.Context, c Contender, spec childSpec) (*server, err
 			notAudited = whyNoMetrics
 		case old:
 			notAudited = why
+		case spec.proto == "proxy":
+			notAudited = whyProxy
 		default:
 			// Port 0: the server says where it listens, and no port is reserved for it.
 			args = append(args, "--metrics-addr", "127.0.0.1:0")
 		}
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = spec.pin.childEnv()
+	if spec.proto == "proxy" {
+		args = append(args, "--upstream", spec.upstream)
+	}
+	return exec.Command(bin, args...), nil, notAudited, nil
+}
+
+// launch starts cmd with start (which pins it or not), has it reaped when it exits and
+// returns once it accepts connections on addr. Its stderr is kept for error reports, and it
+// dies with the benchmark.
+func launch(ctx context.Context, cmd *exec.Cmd, addr string, start func(*exec.Cmd) error) (*server, error) {
 	w := newStderrWatch()
 	cmd.Stderr = w
 	cmd.SysProcAttr = deathSignal()
-	if err := spec.pin.start(cmd); err != nil {
-		return nil, fmt.Errorf("%s: start %s: %w", c.Name, strings.Join(args, " "), err)
+	if err := start(cmd); err != nil {
+		// The binary's name only: a directory of this machine means nothing in a report.
+		return nil, fmt.Errorf("start %s: %w", strings.Join(append([]string{filepath.Base(cmd.Path)}, cmd.Args[1:]...), " "), err)
 	}
 	s := &server{addr: addr, pid: cmd.Process.Pid, cmd: cmd, log: w, exited: make(chan struct{})}
 	// This goroutine reaps the child; it exits when the child does (stop ensures it does).
@@ -229,12 +294,7 @@ func startServer(ctx context.Context, c Contender, spec childSpec) (*server, err
 	}()
 	if err := s.waitReady(ctx); err != nil {
 		s.stop()
-		return nil, fmt.Errorf("%s: %w", c.Name, err)
-	}
-	s.cpus = cpuAllowedList(s.pid)
-	s.audit = unaudited(notAudited)
-	if notAudited == "" {
-		s.audit = s.startAudit(ctx, spec.proto)
+		return nil, err
 	}
 	return s, nil
 }
@@ -313,6 +373,10 @@ func (s *server) stop() {
 	case <-t.C:
 		_ = s.cmd.Process.Kill()
 		<-s.exited
+	}
+	if s.cleanup != nil {
+		s.cleanup()
+		s.cleanup = nil
 	}
 }
 

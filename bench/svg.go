@@ -61,6 +61,10 @@ func (rep *Report) WriteSVG(w io.Writer) error {
 	fmt.Fprintf(&body, `<text x="10" y="22" class="h">%s</text>`+"\n", esc(title))
 	fmt.Fprintf(&body, `<text x="10" y="40" class="a">%s</text>`+"\n", esc(sub))
 	y = 52
+	for _, sk := range rep.Skipped {
+		fmt.Fprintf(&body, `<text x="10" y="%d" class="a">not measured: %s — %s</text>`+"\n", y+4, esc(sk.Name), esc(shorten(sk.Why, 110)))
+		y += 16
+	}
 	if rep.Proto == "idle" && len(rep.Scenarios) > 0 {
 		y = drawSweep(&body, rep.Scenarios[0], rep.Settings.IdleSweep, color, y)
 	}
@@ -111,12 +115,16 @@ func panelsFor(proto string, sc Scenario) []panel {
 		}
 	}
 	name := sc.Name
-	if proto != "http" {
+	if proto != "http" && proto != "proxy" {
 		name = proto
 	}
 	switch sc.Name {
 	case "idle":
-		return []panel{{title: "idle: memory per connection at the largest count (less is better)", unit: bytesHuman,
+		per := map[string]string{"pair": "idle proxied pair"}[sc.Op]
+		if per == "" {
+			per = "connection"
+		}
+		return []panel{{title: "idle: memory per " + per + " at the largest count (less is better)", unit: bytesHuman,
 			pick: func(r Result) (Range, bool) { return r.MemPerConn, true }, bytes: true}}
 	case ScenarioRate:
 		return []panel{

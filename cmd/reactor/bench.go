@@ -26,7 +26,7 @@ type stringList []string
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
-const benchUsage = `Usage: reactor bench [--proto http|echo|chat|idle] [--backends a,b,…] [flags]
+const benchUsage = `Usage: reactor bench [--proto http|echo|chat|idle|proxy] [--backends a,b,…] [flags]
 
 Runs each backend as its own child process (this binary, serve mode) and loads it with a
 built-in Go load generator, in interleaved rounds (A B C, A B C, …). Prints a table per
@@ -48,6 +48,19 @@ reported with its errors, never as throughput.
          http serves http with its idle timeout at the default (60 s), and each connection
          makes one keep-alive GET /plaintext (answer validated) and rests with its idle timer
          armed. A server that closes an idle connection before the sweep ends fails it.
+  proxy  TCP proxies (serve --proto proxy) relaying to an echo server the bench starts once a
+         round, in a process of its own on the load CPUs, the same for every contender:
+         rr    --size-byte (1024) round trips over --conns connections: CPU µs per message
+         rate  the same at a fixed --rate, with p50/p99/p99.9 latency
+         bulk  --bulk-conns connections streaming through and back at once, half-closed at
+               the end: MiB/s and CPU µs per MiB
+         idle  memory per idle proxied pair at each count of --sweep (100 → 6,000), on a
+               proxy process of its own
+         --scenarios picks some; every byte is checked. By default the contenders are every
+         backend, native-iocopy (a goroutine-pair io.Copy proxy on the standard library) and
+         haproxy (from the OS packages: bash scripts/install-bench-tools.sh); one that cannot
+         run here — haproxy not installed, a backend that cannot dial — is skipped, and the
+         output says so and why
 
 --background-idle 0,100,1000 measures http or echo again with that many idle connections
 held open (each after one round trip of the protocol), cumulatively in one server per round:
@@ -55,8 +68,9 @@ cost per request as idle connections grow. A count beyond what a backend holds b
 (select: 1024 descriptors) is reported as not held and its curve stops.
 
 Backends: default all that run here (reactor backends). Native baselines are named
-native-gnet, native-netpoll, native-evio and run only when named. --target name=host:port
-adds a server the bench did not start (its CPU and memory are then unknown).
+native-gnet, native-netpoll, native-evio (http, echo) and native-iocopy (proxy), and run only
+when named (proxy: by default too). --target name=host:port adds a server the bench did not
+start (its CPU and memory are then unknown).
 
 --with NAME=PATH adds, for every backend and native baseline in --backends, the same server
 run from the reactor binary at PATH (another build), named NAME:backend (before:epoll) and
@@ -64,8 +78,9 @@ measured in the same rounds, right after this build's: new against old in one ru
 --with before=/path/to/old/reactor --ref before:epoll. PATH must accept the serve and native
 flags this bench passes (--backend or --lib, --proto, --addr, --loops; for http with
 --background-idle also --http-idle-timeout; --idle-proto http passes --proto http and
-nothing more, so any build's server keeps its default idle timeout). --metrics-addr is
-passed only if its serve --help offers it; an older build runs without, not audited.
+nothing more, so any build's server keeps its default idle timeout; for proxy --upstream).
+--metrics-addr is passed only if its serve --help offers it; an older build runs without, not
+audited. Proxies are not audited: their counters include the upstream's side.
 
 Audit: each backend is started with --metrics-addr 127.0.0.1:0, and after each scenario,
 once the load generator has stopped and read every answer it was owed, the bench reads the
@@ -100,13 +115,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	duration := fs.Duration("duration", 0, "measured window per scenario (default 1s for http, which measures three scenarios; 2s otherwise)")
 	conns := fs.Int("conns", d.Conns, "load connections (http, echo)")
 	depth := fs.Int("depth", d.Depth, "http pipelining depth")
-	scenarios := fs.String("scenarios", strings.Join(d.Scenarios, ","), "http scenarios: pipelined, keepalive, rate, close (a connection per request)")
+	scenarios := fs.String("scenarios", "", "http scenarios: pipelined, keepalive, rate, close (a connection per request; default the first three); proxy: rr, rate, bulk, idle (default all)")
 	rate := fs.Int("rate", d.Rate, "http offered rate of the rate scenario, requests/s")
-	size := fs.Int("size", d.MsgSize, "echo message size, bytes")
+	size := fs.Int("size", d.MsgSize, "echo message size, and proxy round-trip size (proxy default 1024), bytes")
+	bulkConns := fs.Int("bulk-conns", bench.Defaults("proxy", false).BulkConns, "proxy: streaming connections of the bulk scenario")
+	upstreamBackend := fs.String("upstream-backend", "", "proxy: the `backend` of the upstream echo server (default: serve's default, epoll on Linux)")
 	members := fs.Int("members", d.Members, "chat room size")
 	senders := fs.Int("senders", d.Senders, "chat members that send")
 	window := fs.Int("window", d.Window, "chat: lines a sender may be ahead of the room (it waits while window×(members−1) deliveries are outstanding)")
-	sweep := fs.String("sweep", joinInts(d.IdleSweep), "idle connection counts")
+	sweep := fs.String("sweep", joinInts(d.IdleSweep), "idle connection counts (proxy: idle pair counts, default "+joinInts(bench.Defaults("proxy", false).IdleSweep)+")")
 	idleProto := fs.String("idle-proto", "echo", "idle: what each idle connection speaks, one round trip before it rests: "+strings.Join(bench.IdleProtos, " or "))
 	background := fs.String("background-idle", "", "http, echo: idle connection `counts`, ascending, to hold open while measuring, e.g. 0,100,1000 (default none)")
 	pin := fs.Bool("pin", false, "server on one CPU with one loop, load on the others (default on with 4 CPUs or fewer; --pin=false turns it off)")
@@ -150,6 +167,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	apply("depth", func() { o.Depth = *depth })
 	apply("rate", func() { o.Rate = *rate })
 	apply("size", func() { o.MsgSize = *size })
+	apply("bulk-conns", func() { o.BulkConns = *bulkConns })
 	apply("members", func() { o.Members = *members })
 	apply("senders", func() { o.Senders = *senders })
 	apply("window", func() { o.Window = *window })
@@ -202,9 +220,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 
 	reg := adapters.Registry()
+	o.UpstreamBackend = *upstreamBackend
+	if o.UpstreamBackend == "" {
+		o.UpstreamBackend = defaultBackend(reg)
+	} else if info, ok := reg.Info(o.UpstreamBackend); !ok || !info.Available {
+		fmt.Fprintf(stderr, "reactor bench: --upstream-backend %q: not a backend that runs here (valid: %s)\n", o.UpstreamBackend, strings.Join(reg.Names(), ", "))
+		return 2
+	}
 	names := splitList(*backendList)
 	if len(names) == 0 && len(targets) == 0 {
 		names = []string{"all"}
+		if o.Proto == "proxy" {
+			// The two anchors of the proxy measurement belong to its default run.
+			names = append(names, "native-iocopy", "haproxy")
+		}
 	}
 	// "all" stands for every backend available here, and may be combined with more names
 	// (--backends all,native-gnet).
@@ -227,12 +256,26 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		case bench.KindBackend:
 			info, ok := reg.Info(n)
 			if !ok {
-				fmt.Fprintf(stderr, "reactor bench: unknown backend %q (valid: %s, or native-<lib>)\n", n, strings.Join(reg.Names(), ", "))
+				fmt.Fprintf(stderr, "reactor bench: unknown backend %q (valid: %s, native-<lib>, or haproxy for proxy)\n", n, strings.Join(reg.Names(), ", "))
 				return 2
 			}
 			c.Model, c.MaxConns = info.Model, info.MaxConns
+			if o.Proto == "proxy" {
+				// A proxy that cannot dial, half-close or pause is refused by serve: said,
+				// not run.
+				if lacks := proxyLacks(info, false, false); lacks != "" {
+					c.Skip = fmt.Sprintf("%s does not support %s, which the proxy needs (reactor backends %s)", n, lacks, n)
+				}
+			}
 		case bench.KindNative:
 			c.Model = "baseline written directly on " + strings.TrimPrefix(n, "native-") + "'s own API"
+			if n == "native-iocopy" {
+				c.Model = "goroutine pair per connection copying each way with io.Copy (splice(2) on Linux), CloseWrite at EOF, on the standard library: the proxy a Go user writes first"
+			}
+		}
+		if c.Kind == bench.KindTool {
+			o.Contenders = append(o.Contenders, c) // another build has the same haproxy
+			continue
 		}
 		// Each other build's server runs right after this build's, so the two share the
 		// machine's weather as closely as a round allows. Model and limit are this build's.

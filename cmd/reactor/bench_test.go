@@ -10,11 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/reactorlab/reactor/adapters"
 	"github.com/reactorlab/reactor/bench"
 )
 
@@ -109,6 +111,69 @@ func TestBenchEndToEnd(t *testing.T) {
 		}
 		if !strings.Contains(stdout, "CPU µs/conn") {
 			t.Errorf("the table does not give the cost per connection:\n%s", stdout)
+		}
+	})
+
+	t.Run("quick-proxy", func(t *testing.T) {
+		// haproxy is looked for on PATH, where here it cannot be: the run must say that it
+		// skipped it and why — in the progress, the table and the JSON — and still pass.
+		out := t.TempDir()
+		stdout, stderr, code := runBinIn(t, "", []string{"PATH=" + t.TempDir()}, bin,
+			"bench", "--quick", "--proto", "proxy", "--backends", "epoll,native-iocopy,haproxy", "--out", out)
+		if code != 0 {
+			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+		rep := readReport(t, filepath.Join(out, "proxy.json"))
+		const why = "haproxy is not installed (not on PATH); bash scripts/install-bench-tools.sh installs it"
+		skipped := map[string]string{}
+		for _, sk := range rep.Skipped {
+			skipped[sk.Name] = sk.Why
+		}
+		if !strings.HasPrefix(skipped["haproxy"], why) {
+			t.Errorf("skipped %v; want haproxy: %s", skipped, why)
+		}
+		if !strings.Contains(stderr, "haproxy skipped: "+why) || !strings.Contains(stdout, "haproxy was not measured: "+why) {
+			t.Errorf("the skip is not said where a reader looks\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
+		}
+		// A backend that cannot dial, half-close or pause would be skipped, and say so.
+		info, _ := adapters.Registry().Info("epoll")
+		epollDials := proxyLacks(info, false, false) == ""
+		if !epollDials && !strings.Contains(skipped["epoll"], "which the proxy needs") {
+			t.Errorf("epoll cannot serve the proxy yet is not skipped for it: %v", skipped)
+		}
+		var scenarios []string
+		for _, sc := range rep.Scenarios {
+			scenarios = append(scenarios, sc.Name)
+			for _, r := range sc.Results {
+				if r.Contender.Name == "epoll" && !epollDials || r.Contender.Name == "haproxy" {
+					t.Errorf("%s: %s measured though skipped", sc.Name, r.Contender.Name)
+				}
+				if !r.Valid || r.Errors != 0 {
+					t.Errorf("%s: %s valid %v, errors %v %v, failed %q", sc.Name, r.Contender.Name, r.Valid, r.ErrorKinds, r.ErrorSamples, r.Failed)
+				}
+			}
+		}
+		if want := bench.ProxyScenarios; !slices.Equal(scenarios, want) {
+			t.Errorf("scenarios %v; want %v", scenarios, want)
+		}
+		checkXML(t, readFile(t, filepath.Join(out, "proxy.svg")))
+	})
+
+	t.Run("quick-proxy-haproxy", func(t *testing.T) {
+		if _, err := exec.LookPath("haproxy"); err != nil {
+			t.Skip("haproxy is not installed (bash scripts/install-bench-tools.sh installs it)")
+		}
+		out := t.TempDir()
+		stdout, stderr, code := runBin(t, bin, "bench", "--quick", "--proto", "proxy", "--backends", "haproxy", "--out", out)
+		if code != 0 {
+			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+		rep := readReport(t, filepath.Join(out, "proxy.json"))
+		for _, sc := range rep.Scenarios {
+			r := sc.Results[0]
+			if !r.Valid || r.Errors != 0 || r.Contender.Kind != bench.KindTool || !strings.HasPrefix(r.Contender.Model, "HAProxy") {
+				t.Errorf("%s: haproxy valid %v, errors %v %v, failed %q, model %q", sc.Name, r.Valid, r.ErrorKinds, r.ErrorSamples, r.Failed, r.Contender.Model)
+			}
 		}
 	})
 

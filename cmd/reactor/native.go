@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -16,16 +17,39 @@ import (
 
 	"github.com/reactorlab/reactor/bench/native/evionative"
 	"github.com/reactorlab/reactor/bench/native/gnetnative"
+	"github.com/reactorlab/reactor/bench/native/iocopynative"
 	"github.com/reactorlab/reactor/bench/native/netpollnative"
 )
 
 // natives are the baseline servers written straight on each library's API (bench/native), run
-// by `reactor bench` as child processes to measure what an adapter costs. Hidden from the usage
-// text: it is a benchmarking aid, not a way to serve.
-var natives = map[string]func(ctx context.Context, proto, addr string, loops int) error{
-	"evio":    evionative.Serve,
-	"gnet":    gnetnative.Serve,
-	"netpoll": netpollnative.Serve,
+// by `reactor bench` as child processes to measure what an adapter costs, and the io.Copy
+// proxy the proxy backends are measured against. Hidden from the usage text: it is a
+// benchmarking aid, not a way to serve.
+var natives = map[string]native{
+	"evio":    {protos: []string{"http", "echo"}, serve: serveOnLib(evionative.Serve)},
+	"gnet":    {protos: []string{"http", "echo"}, serve: serveOnLib(gnetnative.Serve)},
+	"netpoll": {protos: []string{"http", "echo"}, serve: serveOnLib(netpollnative.Serve)},
+	"iocopy": {protos: []string{"proxy"}, serve: func(ctx context.Context, o nativeOptions) error {
+		return iocopynative.Serve(ctx, o.addr, o.upstreams)
+	}},
+}
+
+// native is one baseline: the protocols it serves and how.
+type native struct {
+	protos []string
+	serve  func(ctx context.Context, o nativeOptions) error
+}
+
+// nativeOptions are the flags of `reactor native`.
+type nativeOptions struct {
+	proto, addr string
+	loops       int
+	upstreams   []string
+}
+
+// serveOnLib adapts the Serve of a baseline on an event-loop library.
+func serveOnLib(serve func(ctx context.Context, proto, addr string, loops int) error) func(context.Context, nativeOptions) error {
+	return func(ctx context.Context, o nativeOptions) error { return serve(ctx, o.proto, o.addr, o.loops) }
 }
 
 func runNative(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -37,12 +61,13 @@ func runNative(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := flag.NewFlagSet("reactor native", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	lib := fs.String("lib", "", "library: "+strings.Join(libs, ", "))
-	proto := fs.String("proto", "http", "http or echo")
+	proto := fs.String("proto", "http", "http, echo or proxy (each library serves some: gnet, netpoll and evio http and echo, iocopy proxy)")
 	addr := fs.String("addr", "127.0.0.1:8080", "TCP `host:port` to listen on")
 	loops := fs.Int("loops", 0, "event loops (0: one per CPU)")
+	upstream := fs.String("upstream", "", "proxy: `host:port[,…]` to relay each connection to, taken in turn")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this `file`")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: reactor native --lib LIB [--proto http|echo] [--addr HOST:PORT] [--loops N]\n\nA baseline server written directly on LIB's own API, for `reactor bench` to compare an\nadapter with. Serves until SIGINT or SIGTERM.\n\n")
+		fmt.Fprintf(stderr, "Usage: reactor native --lib LIB [--proto http|echo|proxy] [--addr HOST:PORT] [--loops N] [--upstream HOST:PORT]\n\nA baseline server written directly on LIB's own API, for `reactor bench` to compare an\nadapter with; iocopy is the goroutine-pair io.Copy proxy on the standard library. Serves\nuntil SIGINT or SIGTERM.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -51,13 +76,18 @@ func runNative(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		return 2
 	}
-	serve, ok := natives[*lib]
+	nat, ok := natives[*lib]
 	if !ok {
 		fmt.Fprintf(stderr, "reactor native: unknown library %q (valid: %s)\n", *lib, strings.Join(libs, ", "))
 		return 2
 	}
-	if *proto != "http" && *proto != "echo" {
-		fmt.Fprintf(stderr, "reactor native: unknown protocol %q (valid: http, echo)\n", *proto)
+	if !slices.Contains(nat.protos, *proto) {
+		fmt.Fprintf(stderr, "reactor native: %s does not serve %q (it serves %s)\n", *lib, *proto, strings.Join(nat.protos, ", "))
+		return 2
+	}
+	o := nativeOptions{proto: *proto, addr: *addr, loops: *loops, upstreams: splitList(*upstream)}
+	if *proto == "proxy" && len(o.upstreams) == 0 {
+		fmt.Fprintln(stderr, "reactor native: --proto proxy needs --upstream host:port")
 		return 2
 	}
 	if *cpuProfile != "" {
@@ -71,7 +101,7 @@ func runNative(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	served := make(chan error, 1)
-	go func() { served <- serve(ctx, *proto, *addr, *loops) }()
+	go func() { served <- nat.serve(ctx, o) }()
 	// The baselines' Serve blocks without saying when it listens, so the line that tells a
 	// harness "ready" waits until the port takes a connection.
 	for ready := false; !ready; {
