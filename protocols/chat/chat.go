@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sort"
 	"strconv"
@@ -29,12 +30,47 @@ type Config struct {
 	MaxName int
 	// Logger gets a debug line for every member that joins, renames or leaves. Default: none.
 	Logger *slog.Logger
+	// Wire is how members' messages are framed: Lines (the default) or Classic.
+	Wire Wire
+}
+
+// Wire is how a Room frames what it receives and sends.
+type Wire int
+
+const (
+	// Lines is text, a message a line: what nc and reactor client chat speak.
+	Lines Wire = iota
+	// Classic is the wire of the classic Python select() chat server and client: every message
+	// a length-prefixed pickle of a tuple of strings, and the texts those programs show
+	// (docs/protocols.md).
+	Classic
+)
+
+// String is the name ParseWire reads.
+func (w Wire) String() string {
+	if w == Classic {
+		return "classic"
+	}
+	return "lines"
+}
+
+// ParseWire reads a Wire's name: "lines" or "classic"; "" is Lines.
+func ParseWire(s string) (Wire, error) {
+	switch s {
+	case "", "lines":
+		return Lines, nil
+	case "classic":
+		return Classic, nil
+	}
+	return Lines, fmt.Errorf("chat: unknown wire %q (want lines or classic)", s)
 }
 
 // Room is one chat room: every connection of the backend it is served on is a member. It is safe
 // for the concurrent callbacks of many connections.
 type Room struct {
 	maxLine, maxName int
+	wire             Wire
+	maxFrame         int          // Classic: longest frame body accepted
 	log              *slog.Logger // nil: no join and leave lines
 
 	// Counts for Stats.
@@ -53,6 +89,12 @@ type member struct {
 	discarding bool   // inside an overlong line: drop bytes up to the next newline
 	line       []byte // scratch for building outgoing lines
 	targets    []reactor.Conn
+
+	// Classic only.
+	host string // the member's IP address, as the classic programs name a client
+	tag  string // "\n#[name@host]>>", the prefix of the member's relayed messages
+	text []byte // scratch: the text of the frame being handled
+	body []byte // scratch: an outgoing message before it is pickled
 }
 
 // New returns an empty room.
@@ -63,7 +105,10 @@ func New(cfg Config) *Room {
 	if cfg.MaxName <= 0 {
 		cfg.MaxName = DefaultMaxName
 	}
-	return &Room{maxLine: cfg.MaxLine, maxName: cfg.MaxName, log: cfg.Logger, names: map[string]*member{}}
+	return &Room{
+		maxLine: cfg.MaxLine, maxName: cfg.MaxName, log: cfg.Logger, names: map[string]*member{},
+		wire: cfg.Wire, maxFrame: max(DefaultMaxClassicFrame, 6*cfg.MaxLine+64),
+	}
 }
 
 // Stats is what a Room has counted.
@@ -94,15 +139,21 @@ const welcome = "* welcome to reactor chat; name yourself with: NAME: <name>   (
 const help = "* commands: NAME: <name> (or /name <name>) to name or rename yourself, " +
 	"/who to list members, /quit to leave, /help for this; any other line goes to everyone else\n"
 
-// OnOpen greets the connection; it joins the room once it has a name.
+// OnOpen greets the connection; it joins the room once it has a name. The Classic wire has no
+// greeting: its clients speak first.
 func (r *Room) OnOpen(c reactor.Conn) {
 	c.SetContext(&member{conn: c})
-	c.Write([]byte(welcome))
+	if r.wire == Lines {
+		c.Write([]byte(welcome))
+	}
 }
 
-// OnData handles every complete line in in and keeps a partial last line for later.
+// OnData handles every complete message in in and keeps a partial last one for later.
 func (r *Room) OnData(c reactor.Conn, in []byte) (int, reactor.Action) {
 	m := c.Context().(*member)
+	if r.wire == Classic {
+		return r.classicData(m, in)
+	}
 	consumed := 0
 	for consumed < len(in) {
 		rest := in[consumed:]
@@ -149,34 +200,53 @@ func (r *Room) OnClose(c reactor.Conn, err error) {
 	if closing && errors.Is(err, reactor.ErrServerClosed) {
 		// Everyone has been told the server is going; a "left" line per member would only
 		// bury that notice.
-		r.leave(m, "")
+		r.leave(m, quietly)
 		return
 	}
-	how := " left"
+	how := left
 	if errors.Is(err, reactor.ErrOutboundFull) {
-		how = " was dropped (not reading)"
+		how = dropped
 		r.dropped.Add(1)
 	}
 	r.leave(m, how)
 }
 
-// leave takes m out of the room, once, and announces it with how unless how is empty.
-func (r *Room) leave(m *member, how string) {
+// How a member left, for the announcement.
+const (
+	quietly = iota // no announcement
+	left
+	dropped // for not reading
+)
+
+// leave takes m out of the room, once, and announces it as how says.
+func (r *Room) leave(m *member, how int) {
 	r.mu.Lock()
 	in := r.names[m.key] == m
 	if in {
 		delete(r.names, m.key)
 	}
 	r.mu.Unlock()
-	if in {
-		r.debug("chat: left", m, "how", strings.TrimSpace(how))
+	if !in {
+		return
 	}
-	if in && how != "" {
-		r.broadcast(m, "* ", m.name, []byte(how))
+	r.debug("chat: left", m, "how", [...]string{quietly: "server closed", left: "left", dropped: "was dropped (not reading)"}[how])
+	switch {
+	case how == quietly:
+	case r.wire == Classic && how == dropped:
+		r.broadcast(m, "\n(Now hung up: Client from ", m.name+"@"+m.host, []byte(", dropped for not reading)"))
+	case r.wire == Classic:
+		r.broadcast(m, "\n(Now hung up: Client from ", m.name+"@"+m.host, []byte(")"))
+	case how == dropped:
+		r.broadcast(m, "* ", m.name, []byte(" was dropped (not reading)"))
+	default:
+		r.broadcast(m, "* ", m.name, []byte(" left"))
 	}
 }
 
-const shutdownNotice = "* server shutting down\n"
+const (
+	shutdownNotice        = "* server shutting down"
+	classicShutdownNotice = "\n(Server shutting down)"
+)
 
 // AnnounceShutdown tells every member that the server is shutting down, and from then on the
 // room does not announce members that leave because the backend closed them with
@@ -195,13 +265,30 @@ func (r *Room) AnnounceShutdown() {
 		targets = append(targets, m.conn)
 	}
 	r.mu.Unlock()
+	msg := r.frame(nil, shutdownNotice)
+	if r.wire == Classic {
+		msg = r.frame(nil, classicShutdownNotice)
+	}
 	for _, t := range targets {
-		t.AsyncWrite([]byte(shutdownNotice))
+		t.AsyncWrite(msg)
 	}
 }
 
 func (r *Room) tooLong(m *member) {
-	m.conn.Write([]byte("! line too long (max " + strconv.Itoa(r.maxLine) + " bytes); discarded\n"))
+	r.say(m, "! line too long (max "+strconv.Itoa(r.maxLine)+" bytes); discarded")
+}
+
+// frame appends to dst the room's own words, text, framed for the wire.
+func (r *Room) frame(dst []byte, text string) []byte {
+	if r.wire == Classic {
+		return AppendClassic(dst, []byte(text))
+	}
+	return append(append(dst, text...), '\n')
+}
+
+// say writes the room's own words to m, framed for the wire.
+func (r *Room) say(m *member, text string) {
+	m.conn.Write(r.frame(nil, text))
 }
 
 // handleLine runs one line: a name, a command or text for the others.
@@ -214,7 +301,7 @@ func (r *Room) handleLine(m *member, line []byte) reactor.Action {
 	case line[0] == '/':
 		return r.command(m, string(line))
 	case m.name == "":
-		m.conn.Write([]byte("! name yourself first with: NAME: <name>\n"))
+		r.say(m, "! name yourself first with: NAME: <name>")
 	default:
 		r.broadcast(m, m.name, ": ", line)
 	}
@@ -238,7 +325,7 @@ func (r *Room) command(m *member, line string) reactor.Action {
 	case "/quit":
 		// Leave now rather than in OnClose: the others hear of it at once, and nothing said
 		// after this reaches the member behind its "* bye".
-		r.leave(m, " left")
+		r.leave(m, left)
 		m.conn.Write([]byte("* bye\n"))
 		return reactor.Close
 	case "/help":
@@ -253,7 +340,7 @@ func (r *Room) command(m *member, line string) reactor.Action {
 // setName names or renames the member, refusing invalid and taken names.
 func (r *Room) setName(m *member, name string) {
 	if problem := r.checkName(name); problem != "" {
-		m.conn.Write([]byte("! " + problem + "\n"))
+		r.say(m, "! "+problem)
 		return
 	}
 	if name == m.name {
@@ -264,9 +351,9 @@ func (r *Room) setName(m *member, name string) {
 	if holder, taken := r.names[key]; taken && holder != m {
 		r.mu.Unlock()
 		if holder.name == name {
-			m.conn.Write([]byte("! name " + name + " is taken\n"))
+			r.say(m, "! name "+name+" is taken")
 		} else {
-			m.conn.Write([]byte("! name " + name + " is taken (too like " + holder.name + ")\n"))
+			r.say(m, "! name "+name+" is taken (too like "+holder.name+")")
 		}
 		return
 	}
@@ -274,13 +361,22 @@ func (r *Room) setName(m *member, name string) {
 	delete(r.names, m.key)
 	r.names[key] = m
 	m.name, m.key = name, key
-	closing := r.closing
+	closing, members := r.closing, len(r.names)
 	r.mu.Unlock()
 	r.debug("chat: named", m, "was", old)
-	if old == "" {
-		m.conn.Write([]byte("CLIENT: " + m.conn.RemoteAddr().String() + "\n"))
+	if old == "" && r.wire == Classic {
+		r.say(m, "CLIENT: "+m.host)
 		if closing {
-			m.conn.Write([]byte(shutdownNotice))
+			r.say(m, classicShutdownNotice)
+		}
+		m.tag = "\n#[" + name + "@" + m.host + "]>>"
+		r.broadcast(m, "\n(Connected: New client ("+strconv.Itoa(members)+") from ", name+"@"+m.host, []byte(")"))
+		return
+	}
+	if old == "" {
+		r.say(m, "CLIENT: "+m.conn.RemoteAddr().String())
+		if closing {
+			r.say(m, shutdownNotice)
 		}
 		r.broadcast(m, "* ", name, []byte(" joined"))
 		return
@@ -327,13 +423,19 @@ func nameKey(name string) string {
 	return string(k)
 }
 
-// broadcast sends a+b, then text made safe for terminals (AppendSafe), then a newline, to every
-// named member but from; a and b are the room's own words and names, which need no cleaning.
-// The recipients are collected under the lock and written to after it is released, so a backend
-// that closes a slow recipient inside AsyncWrite cannot deadlock on the room.
+// broadcast sends a+b, then text made safe for terminals (AppendSafe), framed for the wire, to
+// every named member but from; a and b are the room's own words and names, which need no
+// cleaning. The recipients are collected under the lock and written to after it is released, so
+// a backend that closes a slow recipient inside AsyncWrite cannot deadlock on the room.
 func (r *Room) broadcast(from *member, a, b string, text []byte) {
-	msg := AppendSafe(append(append(from.line[:0], a...), b...), text)
-	msg = append(msg, '\n')
+	var msg []byte
+	if r.wire == Classic {
+		from.body = AppendSafe(append(append(from.body[:0], a...), b...), text)
+		msg = AppendClassic(from.line[:0], from.body)
+	} else {
+		msg = AppendSafe(append(append(from.line[:0], a...), b...), text)
+		msg = append(msg, '\n')
+	}
 	from.line = msg
 	r.mu.RLock()
 	targets := from.targets[:0]

@@ -265,8 +265,8 @@ func TestShutdownAnnounced(t *testing.T) {
 	r.AnnounceShutdown() // a second call adds nothing
 	// A member that names itself after the announcement is told too.
 	unnamed.Feed([]byte("NAME: dave\n"))
-	if got := string(unnamed.C.TakeOutput()); !strings.HasSuffix(got, shutdownNotice) {
-		t.Errorf("member joining during shutdown got %q; want it to end with %q", got, shutdownNotice)
+	if got := string(unnamed.C.TakeOutput()); !strings.HasSuffix(got, shutdownNotice+"\n") {
+		t.Errorf("member joining during shutdown got %q; want it to end with %q", got, shutdownNotice+"\n")
 	}
 	// The backend's Shutdown then closes everyone with ErrServerClosed.
 	for _, d := range []*conntest.Driver{a, b, c, unnamed} {
@@ -274,7 +274,7 @@ func TestShutdownAnnounced(t *testing.T) {
 	}
 	// Members hear the notice and dave's join, but no one leaving.
 	for i, d := range []*conntest.Driver{a, b, c} {
-		if got, want := string(d.C.TakeOutput()), shutdownNotice+"* dave joined\n"; got != want {
+		if got, want := string(d.C.TakeOutput()), shutdownNotice+"\n"+"* dave joined\n"; got != want {
 			t.Errorf("member %d got %q; want %q", i, got, want)
 		}
 	}
@@ -287,7 +287,7 @@ func TestLeaveStillAnnouncedWhileShuttingDown(t *testing.T) {
 	a.C.TakeOutput()
 	r.AnnounceShutdown()
 	b.Close(nil) // bob hung up on his own, before the server closed him
-	if got, want := string(a.C.TakeOutput()), shutdownNotice+"* bob left\n"; got != want {
+	if got, want := string(a.C.TakeOutput()), shutdownNotice+"\n"+"* bob left\n"; got != want {
 		t.Errorf("alice got %q; want %q", got, want)
 	}
 }
