@@ -208,6 +208,10 @@ func (c *conn) LocalAddr() net.Addr { return c.local.tcpAddr() }
 // RemoteAddr returns a new *net.TCPAddr for the peer's end. Safe from any goroutine.
 func (c *conn) RemoteAddr() net.Addr { return c.remote.tcpAddr() }
 
+// Loop reports the index, from 0, of the event loop that owns the connection, for handlers
+// that show which loop served them (echo's TagLoop). Safe from any goroutine.
+func (c *conn) Loop() int { return c.l.index }
+
 // Context returns SetContext's value. Only from the connection's own callbacks.
 func (c *conn) Context() any { return c.ctx }
 

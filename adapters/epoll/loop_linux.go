@@ -47,6 +47,8 @@ type loop struct {
 	h   *handler // the server's, which accepted connections get
 	log *slog.Logger
 
+	index int // among the server's loops, from 0: what Conn.Loop reports
+
 	edge                bool
 	readSize            int // one read; at most half the high-water mark (see newLoop)
 	maxInbound          int
@@ -139,7 +141,7 @@ func newLoop(s *server, index int) (*loop, error) {
 	// A read is at most half the high-water mark: reading pauses once pending output passes
 	// half, so a handler that answers a read with as many bytes (echo) never breaks the mark.
 	l := &loop{
-		s: s, h: s.h, log: cfg.Logger,
+		s: s, h: s.h, log: cfg.Logger, index: index,
 		edge:        cfg.EdgeTriggered,
 		readSize:    min(cfg.ReadBufferSize, max(cfg.MaxOutbound/2, 1)),
 		maxInbound:  cfg.MaxInbound,

@@ -1,0 +1,5 @@
+//go:build !race
+
+package discard
+
+const raceEnabled = false
