@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/reactorlab/reactor/protocols/chat"
+	"github.com/reactorlab/reactor/protocols/echo"
 	"github.com/reactorlab/reactor/reactor"
 	"gopkg.in/yaml.v3"
 )
@@ -37,6 +39,7 @@ type settings struct {
 	Pprof           bool          `yaml:"pprof"`
 	HTTP            httpSettings  `yaml:"http"`
 	Chat            chatSettings  `yaml:"chat"`
+	Echo            echoSettings  `yaml:"echo"`
 	Proxy           proxySettings `yaml:"proxy"`
 }
 
@@ -54,6 +57,13 @@ type httpSettings struct {
 type chatSettings struct {
 	MaxLine byteSize `yaml:"max_line"`
 	MaxName int      `yaml:"max_name"`
+	// Wire is "lines" (the default) or "classic" (chat.ParseWire).
+	Wire string `yaml:"wire"`
+}
+
+type echoSettings struct {
+	// Tag is "none" (the default), "pid", "thread" or "loop" (echo.ParseTag).
+	Tag string `yaml:"tag"`
 }
 
 type proxySettings struct {
@@ -165,6 +175,12 @@ func (s *settings) validate() error {
 		if c.v < 0 {
 			return fmt.Errorf("%s is negative; want 0 (the default) or more", c.name)
 		}
+	}
+	if _, err := chat.ParseWire(s.Chat.Wire); err != nil {
+		return fmt.Errorf("chat.wire (--chat-wire): %w", err)
+	}
+	if _, err := echo.ParseTag(s.Echo.Tag); err != nil {
+		return fmt.Errorf("echo.tag (--echo-tag): %w", err)
 	}
 	if s.Procs < 1 {
 		return fmt.Errorf("procs (--procs) is %d; want 1 or more", s.Procs)

@@ -20,6 +20,7 @@ import (
 	"github.com/reactorlab/reactor/internal/metrics"
 	"github.com/reactorlab/reactor/internal/reuseport"
 	"github.com/reactorlab/reactor/protocols/chat"
+	"github.com/reactorlab/reactor/protocols/discard"
 	"github.com/reactorlab/reactor/protocols/echo"
 	"github.com/reactorlab/reactor/protocols/http1"
 	"github.com/reactorlab/reactor/protocols/proxy"
@@ -47,11 +48,16 @@ var protocols = map[string]func(s settings, cfg reactor.Config) (reactor.Handler
 		h := http1.New(hc)
 		return h, h.Close, nil
 	},
-	"echo": func(settings, reactor.Config) (reactor.Handler, func(), error) {
-		return echo.Handler{}, func() {}, nil
+	"echo": func(s settings, _ reactor.Config) (reactor.Handler, func(), error) {
+		tag, err := echo.ParseTag(s.Echo.Tag)
+		return echo.Handler{Tag: tag}, func() {}, err
+	},
+	"discard": func(settings, reactor.Config) (reactor.Handler, func(), error) {
+		return new(discard.Handler), func() {}, nil
 	},
 	"chat": func(s settings, cfg reactor.Config) (reactor.Handler, func(), error) {
-		return chat.New(chat.Config{MaxLine: int(s.Chat.MaxLine), MaxName: s.Chat.MaxName, Logger: cfg.Logger}), func() {}, nil
+		wire, err := chat.ParseWire(s.Chat.Wire)
+		return chat.New(chat.Config{MaxLine: int(s.Chat.MaxLine), MaxName: s.Chat.MaxName, Logger: cfg.Logger, Wire: wire}), func() {}, err
 	},
 	"proxy": func(s settings, cfg reactor.Config) (reactor.Handler, func(), error) {
 		ups, err := proxy.ParseUpstreams(s.Proxy.Upstream)
@@ -106,6 +112,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.BoolVar(&s.HTTP.AccessLog, "access-log", false, "http: log a line per request (remote, method, path, status, time), at most --access-log-rate a second")
 	fs.IntVar(&s.HTTP.AccessLogRate, "access-log-rate", 0, "http: most access log lines a second; lines past it are counted, not written (0: 100)")
 	fs.Var(&s.Chat.MaxLine, "chat-max-line", "chat: longest line in `bytes`; longer ones are refused (0: 1024)")
+	fs.StringVar(&s.Chat.Wire, "chat-wire", "lines", "chat: `wire` format: lines (text, for nc and reactor client chat) or classic (the classic Python select() chat programs' framed pickles; docs/protocols.md)")
+	fs.StringVar(&s.Echo.Tag, "echo-tag", "none", "echo: prefix each reply with `tag`, who served it: none, pid (\"<pid>: \"), thread (\"<OS thread id>: \", Linux) or loop (\"<loop index>: \", epoll/poll/select)")
 	fs.StringVar(&s.Proxy.Upstream, "upstream", "", "proxy: the server(s) to relay to, `host:port[,host:port…]`, taken in turn (round-robin); required with --proto proxy")
 	fs.Var(&s.Proxy.HighWater, "proxy-high-water", "proxy: pending output, in `bytes`, past which the other side's reading is paused (0: 4 × the backend's low-water mark, 256KiB)")
 	fs.Usage = func() {
@@ -121,8 +129,14 @@ docs/operations.md), /healthz (200 while the process runs) and /readyz (200 whil
 while starting or draining after SIGTERM).
 
   http  GET /plaintext, GET /json, POST /echo, keep-alive and pipelining (docs/protocols.md)
-  echo  every byte back, unchanged
-  chat  line chat for nc: send "NAME: <name>", then lines; /who, /help, /quit
+  echo  every byte back, unchanged; --echo-tag pid|thread|loop prefixes each reply with
+        who served it ("<pid>: <bytes>"), as the classic forking/threading servers did
+  discard
+        every byte read and thrown away, nothing sent (RFC 863): for clients that only send
+  chat  line chat for nc: send "NAME: <name>", then lines; /who, /help, /quit.
+        --chat-wire classic speaks the classic Python select() chat client and server's wire
+        (framed pickles): their client joins, and reactor client chat --wire classic talks to
+        their server
   proxy every connection relayed to an --upstream server, both ways, with backpressure,
         half-close and resets passed on:  --proto proxy --upstream 127.0.0.1:7000[,host:port…]
 
@@ -276,6 +290,10 @@ Flags:
 		conns, reqs := counter.Served()
 		logger.Info("served", "requests", reqs, "connections", conns)
 	}
+	if d, ok := h.(*discard.Handler); ok {
+		st := d.Stats()
+		logger.Info("served", "discarded_bytes", st.Bytes, "connections", st.Conns)
+	}
 	return code
 }
 
@@ -330,6 +348,10 @@ func applyFlag(name string, src settings, dst *settings) {
 		dst.HTTP.AccessLogRate = src.HTTP.AccessLogRate
 	case "chat-max-line":
 		dst.Chat.MaxLine = src.Chat.MaxLine
+	case "chat-wire":
+		dst.Chat.Wire = src.Chat.Wire
+	case "echo-tag":
+		dst.Echo.Tag = src.Echo.Tag
 	case "upstream":
 		dst.Proxy.Upstream = src.Proxy.Upstream
 	case "proxy-high-water":
