@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# The project's test command (README; .ci/run calls exactly this). Needs only Go.
+# The project's test command (README; .ci/run calls exactly this). Needs Go; under CI
+# (CI=true) it also installs the tools some tests need (scripts/install-test-tools.sh: python3),
+# which elsewhere skip, saying why, when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${CI:-}" = true ] && ! command -v python3 >/dev/null 2>&1; then
+  echo "== installing test tools (CI)"
+  bash scripts/install-test-tools.sh
+fi
 
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))

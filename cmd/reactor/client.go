@@ -21,21 +21,25 @@ import (
 
 func runClient(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "chat" {
-		fmt.Fprintf(stderr, "Usage: reactor client chat --name NAME --addr HOST:PORT\n\nThe only client so far is chat: for http use curl, for echo use nc.\n")
+		fmt.Fprintf(stderr, "Usage: reactor client chat --name NAME --addr HOST:PORT [--wire lines|classic]\n\nThe only client so far is chat: for http use curl, for echo use nc.\n")
 		return 2
 	}
 	fs := flag.NewFlagSet("reactor client chat", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	name := fs.String("name", "", "the `name` to join as (letters, digits, _ - .)")
 	addr := fs.String("addr", "127.0.0.1:8080", "chat server `host:port`")
+	wireName := fs.String("wire", "lines", "the server's `wire`: lines (reactor serve --proto chat) or classic (the classic Python select() chat server, or reactor serve --chat-wire classic)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: reactor client chat --name NAME [--addr HOST:PORT]\n\n"+
+		fmt.Fprintf(stderr, "Usage: reactor client chat --name NAME [--addr HOST:PORT] [--wire lines|classic]\n\n"+
 			"Joins a reactor chat server: lines typed on standard input go to everyone else,\n"+
 			"what the room says is printed. /who lists members, /quit leaves (so does end of input).\n"+
 			"Control characters the server sends are shown, not obeyed (^[ for ESC).\n"+
 			"On a terminal it edits the line you type (arrows, Ctrl-A/E/U/W, history), and a line\n"+
 			"that arrives meanwhile is printed above it without disturbing it. Ctrl-C or Ctrl-D leaves.\n"+
-			"Exits 1 if the name is refused or the server goes away.\n\n")
+			"Exits 1 if the name is refused or the server goes away.\n"+
+			"With --wire classic it speaks the classic Python chat programs' framed pickles\n"+
+			"(docs/protocols.md): every line is a message to the others, with no commands at the\n"+
+			"server; /quit (or end of input) leaves.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args[1:]); err != nil {
@@ -48,6 +52,11 @@ func runClient(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fmt.Fprintln(stderr, "reactor client chat: --name is required")
 		return 2
 	}
+	wire, err := chat.ParseWire(*wireName)
+	if err != nil {
+		fmt.Fprintf(stderr, "reactor client chat: --wire: %v\n", strings.TrimPrefix(err.Error(), "chat: "))
+		return 2
+	}
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", *addr)
 	if err != nil {
@@ -55,7 +64,29 @@ func runClient(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return 1
 	}
 	defer conn.Close()
-	if _, err := fmt.Fprintf(conn, "NAME: %s\n", *name); err != nil {
+	// say sends one line the user typed, leave says goodbye, in the server's wire.
+	say := func(line string) error {
+		_, err := fmt.Fprintf(conn, "%s\n", line)
+		return err
+	}
+	leave := func() { fmt.Fprintf(conn, "/quit\n") }
+	readFrom := readRoom
+	if wire == chat.Classic {
+		var frame []byte
+		say = func(line string) error {
+			// As the classic client did: surrounding blanks dropped, empty lines not sent.
+			if line = strings.TrimSpace(line); line == "" {
+				return nil
+			}
+			frame = chat.AppendClassic(frame[:0], []byte(line))
+			_, err := conn.Write(frame)
+			return err
+		}
+		// The classic server has no /quit: the end of the stream is how a client leaves.
+		leave = func() { conn.(*net.TCPConn).CloseWrite() }
+		readFrom = readClassicRoom
+	}
+	if err := say("NAME: " + *name); err != nil {
 		fmt.Fprintf(stderr, "reactor client chat: %v\n", err)
 		return 1
 	}
@@ -65,7 +96,7 @@ func runClient(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	// The reader prints the room until the server closes or refuses the name; it exits with the
 	// connection, which runClient closes on its way out.
 	fromServer := make(chan error, 1)
-	go func() { fromServer <- readRoom(conn, *name, con) }()
+	go func() { fromServer <- readFrom(conn, *name, con) }()
 	// What the user types goes to the server until input ends (end of file, Ctrl-D, or Ctrl-C
 	// on a terminal); then leave politely. A goroutine blocked reading the terminal ends with
 	// the process.
@@ -77,13 +108,16 @@ func runClient(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			}
 			if strings.TrimSpace(line) == "/quit" {
 				quitting.Store(true)
+				if wire == chat.Classic {
+					break
+				}
 			}
-			if _, err := fmt.Fprintf(conn, "%s\n", line); err != nil {
+			if err := say(line); err != nil {
 				return
 			}
 		}
 		quitting.Store(true)
-		fmt.Fprintf(conn, "/quit\n")
+		leave()
 	}()
 	select {
 	case err := <-fromServer:
@@ -133,6 +167,60 @@ func readRoom(conn net.Conn, name string, con console) error {
 		}
 		if err != nil {
 			return err
+		}
+	}
+}
+
+// maxClassicFrame bounds what the client takes from a classic server, whose own programs set
+// no limit on a message: a megabyte is past any line typed at a terminal.
+const maxClassicFrame = 1 << 20
+
+// readClassicRoom is readRoom for the classic wire: the first message must be the server's
+// "CLIENT: <address>" (or, from reactor's server, "! <why the name was refused>"); every later
+// one is printed without the newline the classic server puts before it. A frame that is not a
+// pickle of strings is reported and skipped; a broken header ends the connection.
+func readClassicRoom(conn net.Conn, name string, con console) error {
+	r := bufio.NewReader(conn)
+	var header [chat.ClassicHeaderLen]byte
+	var body, text []byte
+	joined := false
+	for {
+		if _, err := io.ReadFull(r, header[:]); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				err = io.EOF
+			}
+			return err
+		}
+		n, err := chat.ClassicFrameLen(header[:], maxClassicFrame)
+		if err != nil {
+			return fmt.Errorf("the server does not speak the classic wire: %w", err)
+		}
+		if cap(body) < n {
+			body = make([]byte, n)
+		}
+		body = body[:n]
+		if _, err := io.ReadFull(r, body); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				err = io.EOF
+			}
+			return err
+		}
+		text, err = chat.DecodeClassic(text[:0], body)
+		switch {
+		case err != nil:
+			con.println(fmt.Appendf(nil, "! a message this client cannot read: %v", strings.TrimPrefix(err.Error(), "chat: ")))
+		case joined:
+			con.println(bytes.TrimLeft(text, "\n"))
+		case bytes.HasPrefix(text, []byte("! ")):
+			return fmt.Errorf("%w: %s", errNameRefused, chat.AppendSafe(nil, text[len("! "):]))
+		default:
+			// The classic client took what follows "CLIENT: " as its address.
+			if _, you, ok := bytes.Cut(text, []byte("CLIENT: ")); ok {
+				joined = true
+				con.println(fmt.Appendf(nil, "* joined as %s (you are %s)", name, you))
+				continue
+			}
+			con.println(bytes.TrimLeft(text, "\n"))
 		}
 	}
 }
