@@ -1,4 +1,4 @@
-// Command reactor serves one protocol (http, echo, chat, proxy) on one of several event-loop backends
+// Command reactor serves one protocol (http, echo, discard, chat, proxy) on one of several event-loop backends
 // and measures the backends side by side.
 //
 //	reactor serve --backend epoll --proto http --addr 127.0.0.1:8080
@@ -20,7 +20,7 @@ import (
 const usage = `reactor — one protocol layer, many event loops.
 
 Usage:
-  reactor serve    [flags]   serve http, echo, chat or proxy on a backend (reactor serve --help)
+  reactor serve    [flags]   serve http, echo, discard, chat or proxy on a backend (reactor serve --help)
   reactor backends [NAME]    list the backends, what each models, and whether it runs here
   reactor bench    [flags]   run backends side by side under load (reactor bench --help)
   reactor client chat [flags]  join a chat server interactively (reactor client chat --help)

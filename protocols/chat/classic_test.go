@@ -116,8 +116,8 @@ func TestClassicRefusals(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		// What nc or the line wire's client sends: no frame at all.
 		{"NAME: alice\n", "! not a classic frame header (want the length as 4 big-endian bytes, then 4 zero bytes); closing"},
-		{"\x00\x10\x00\x01\x00\x00\x00\x00", "! classic frame too large: 1048577 bytes, over the limit of 65536; closing"},
-		{"\x00\x00\x00\x00\x00\x00\x00\x00", "! classic frame too large: an empty frame holds no pickle; closing"},
+		{"\x00\x10\x00\x01\x00\x00\x00\x00", "! classic frame size out of bounds: 1048577 bytes, over the limit of 65536; closing"},
+		{"\x00\x00\x00\x00\x00\x00\x00\x00", "! classic frame size out of bounds: an empty frame holds no pickle; closing"},
 	} {
 		d := conntest.Open(r, "127.0.0.1:3")
 		if a := d.Feed([]byte(c.in)); a != reactor.Close || !d.C.Closed() {

@@ -4,6 +4,11 @@
 // others; overlong lines are refused with a message; /who, /help and /quit are commands. The
 // wire format is in docs/protocols.md.
 //
+// With Config.Wire set to Classic the same room speaks the wire of the classic Python select()
+// chat server and client instead: every message an 8-byte length header and a pickle of a tuple
+// of strings (AppendClassic, ClassicFrameLen, DecodeClassic), and those programs' texts. The
+// decoder parses that one shape and refuses every other pickle; it never unpickles.
+//
 // Member text reaches other people's terminals, so the room never relays it raw: control
 // characters and invalid UTF-8 are made visible (AppendSafe), names are plain ASCII and unique
 // regardless of case and of look-alike characters (0/O, 1/I/l).

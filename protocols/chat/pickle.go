@@ -25,7 +25,7 @@ const DefaultMaxClassicFrame = 64 << 10
 // ErrClassicHeader or ErrClassicFrameSize.
 var (
 	ErrClassicHeader    = errors.New("chat: not a classic frame header (want the length as 4 big-endian bytes, then 4 zero bytes)")
-	ErrClassicFrameSize = errors.New("chat: classic frame too large")
+	ErrClassicFrameSize = errors.New("chat: classic frame size out of bounds")
 	ErrPickle           = errors.New("chat: not a pickled tuple of strings")
 )
 
