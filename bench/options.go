@@ -11,7 +11,7 @@ import (
 // Protocols the benchmark knows. "idle" holds connections open (echo, or http with
 // Options.IdleProto) and measures memory; "proxy" measures TCP proxies relaying to an echo
 // server the benchmark starts.
-var Protos = []string{"http", "echo", "chat", "idle", "proxy"}
+var Protos = []string{"http", "echo", "discard", "chat", "idle", "proxy"}
 
 // IdleProtos are what an idle connection of --proto idle speaks: it makes one round trip of it
 // and then rests.
@@ -143,6 +143,9 @@ func Defaults(proto string, quick bool) Options {
 	case "http":
 		// Three scenarios per round share the two minutes.
 		o.Duration = time.Second
+	case "discard":
+		// A few streams saturate a server that only reads.
+		o.Conns = 4
 	case "proxy":
 		o.Duration = time.Second
 		o.Scenarios = slices.Clone(ProxyScenarios)
@@ -167,6 +170,9 @@ func Defaults(proto string, quick bool) Options {
 			o.MsgSize = 1024 // the size the scenario is about; cheap enough
 			o.BulkConns = 2
 		}
+		if proto == "discard" {
+			o.Conns = 2
+		}
 	}
 	return o
 }
@@ -174,9 +180,9 @@ func Defaults(proto string, quick bool) Options {
 // check reports what is wrong with o.
 func (o *Options) check() error {
 	switch o.Proto {
-	case "http", "echo", "chat", "idle", "proxy":
+	case "http", "echo", "discard", "chat", "idle", "proxy":
 	default:
-		return fmt.Errorf("bench: unknown proto %q (want http, echo, chat, idle or proxy)", o.Proto)
+		return fmt.Errorf("bench: unknown proto %q (want http, echo, discard, chat, idle or proxy)", o.Proto)
 	}
 	if len(o.Contenders) == 0 {
 		return fmt.Errorf("bench: nothing to measure: no backend available and no target given")

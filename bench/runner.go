@@ -60,6 +60,8 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 		rep.Settings.Conns, rep.Settings.Depth, rep.Settings.Rate = o.Conns, o.Depth, o.Rate
 	case "echo":
 		rep.Settings.Conns, rep.Settings.MsgSize = o.Conns, o.MsgSize
+	case "discard":
+		rep.Settings.Conns = o.Conns
 	case "chat":
 		rep.Settings.Members, rep.Settings.Senders, rep.Settings.Window = o.Members, o.Senders, o.Window
 	case "idle":
@@ -364,8 +366,9 @@ func measureScenario(ctx context.Context, o *Options, c Contender, name string, 
 	}
 	smp.Ops, smp.Bytes, smp.Seconds = w.Ops, w.Bytes, w.Seconds
 	ops := float64(w.Ops)
-	if o.Proto == "proxy" && name == ScenarioBulk {
-		// The operation is a MiB streamed through and back: exact from the bytes.
+	if o.Proto == "proxy" && name == ScenarioBulk || o.Proto == "discard" {
+		// The operation is a MiB streamed (through and back, or into the server): exact from
+		// the bytes.
 		ops = float64(w.Bytes) / mebibyte
 	}
 	if w.Seconds > 0 {
@@ -412,6 +415,8 @@ func newGenerator(o *Options, name, addr string, errs *tally) generator {
 		return newCloseLoad(addr, o.Conns, errs)
 	case "echo":
 		return newEchoLoad(addr, o.Conns, o.MsgSize, 0, errs)
+	case "discard":
+		return newDiscardLoad(addr, o.Conns, errs)
 	default: // chat
 		return newChatLoad(addr, o.Members, o.Senders, o.Window, errs)
 	}
@@ -444,6 +449,8 @@ func describe(o *Options, name string) (desc, unit, op string) {
 		return fmt.Sprintf("HTTP GET /plaintext with Connection: close, a new connection per request, %d clients each dialling one at a time and reading to the server's end of stream", o.Conns), "conn/s", "conn"
 	case "echo":
 		return fmt.Sprintf("echo, %d connections, %d-byte messages, one in flight per connection, every byte checked", o.Conns, o.MsgSize), "msg/s", "msg"
+	case "discard":
+		return fmt.Sprintf("discard (RFC 863), %d connections each writing %d KiB at a time as fast as the server reads, nothing read back until the end, when each half-closes and must get the end of the stream with no bytes; a MiB is one MiB sent", o.Conns, bulkChunk>>10), "MiB/s", "MiB"
 	case "chat":
 		return fmt.Sprintf("chat room of %d members, %d sending (each at most %d lines ahead of the room); every member checks every line", o.Members, o.Senders, o.Window), "lines/s", "line"
 	default:

@@ -26,7 +26,7 @@ type stringList []string
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
-const benchUsage = `Usage: reactor bench [--proto http|echo|chat|idle|proxy] [--backends a,b,…] [flags]
+const benchUsage = `Usage: reactor bench [--proto http|echo|discard|chat|idle|proxy] [--backends a,b,…] [flags]
 
 Runs each backend as its own child process (this binary, serve mode) and loads it with a
 built-in Go load generator, in interleaved rounds (A B C, A B C, …). Prints a table per
@@ -40,6 +40,10 @@ reported with its errors, never as throughput.
          dials a new connection per request (Connection: close) from --conns clients, reads
          to the server's end of stream, and reports server CPU µs per connection
   echo   --conns connections echoing --size-byte messages, every byte checked
+  discard
+         --conns (4) connections streaming into serve --proto discard as fast as it reads,
+         nothing read until each half-closes at the end and must get no bytes: MiB/s and
+         CPU µs per MiB (netpoll is skipped: it cannot slow a fast sender)
   chat   --members in a room, --senders of them sending; every line checked, latency
   idle   memory per idle connection at each count of --sweep; from the first count a backend
          cannot hold (select: 1024 descriptors), or at which it refuses connections, the
@@ -260,6 +264,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				return 2
 			}
 			c.Model, c.MaxConns = info.Model, info.MaxConns
+			if u := "PauseRead while input streams"; o.Proto == "discard" && slices.Contains(info.Unsupported, u) {
+				// Its pollers read without bound and abort a connection whose input the
+				// handler lags behind by max_inbound: streaming at full speed, every
+				// connection would be cut (docs/protocols.md, discard).
+				c.Skip = fmt.Sprintf("%s lists %q: it cannot slow a fast sender, so the stream would be cut (reactor backends %s)", n, u, n)
+			}
 			if o.Proto == "proxy" {
 				// A proxy that cannot dial, half-close or pause is refused by serve: said,
 				// not run.

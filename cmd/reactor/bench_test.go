@@ -33,7 +33,7 @@ func TestBenchEndToEnd(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 
-	for _, proto := range []string{"http", "echo", "chat", "idle"} {
+	for _, proto := range []string{"http", "echo", "discard", "chat", "idle"} {
 		t.Run("quick-"+proto, func(t *testing.T) {
 			out := t.TempDir()
 			stdout, stderr, code := runBin(t, bin, "bench", "--quick", "--proto", proto, "--backends", "std", "--out", out)
@@ -68,8 +68,9 @@ func TestBenchEndToEnd(t *testing.T) {
 					t.Errorf("%s: no peak RSS", sc.Name)
 				}
 				// std counts what it serves, and the bench checks it against its own account.
-				if a := r.Audit; a.Status != bench.AuditOK || a.Audited != 1 || a.Total.BytesIn <= 0 || a.Total.BytesOut <= 0 {
-					t.Errorf("%s: audit %+v; want ok, with bytes each way", sc.Name, a)
+				// Discard sends nothing back.
+				if a := r.Audit; a.Status != bench.AuditOK || a.Audited != 1 || a.Total.BytesIn <= 0 || (a.Total.BytesOut <= 0) != (proto == "discard") {
+					t.Errorf("%s: audit %+v; want ok, with bytes each way (discard: in only)", sc.Name, a)
 				}
 				if rep.Settings.Pinned {
 					if cpus := r.Rounds[0].ServerCPUs; cpus == "" || strings.ContainsAny(cpus, "-,") {
