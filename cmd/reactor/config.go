@@ -177,10 +177,10 @@ func (s *settings) validate() error {
 		}
 	}
 	if _, err := chat.ParseWire(s.Chat.Wire); err != nil {
-		return fmt.Errorf("chat.wire (--chat-wire): %w", err)
+		return fmt.Errorf("chat.wire (--chat-wire): %s", strings.TrimPrefix(err.Error(), "chat: "))
 	}
 	if _, err := echo.ParseTag(s.Echo.Tag); err != nil {
-		return fmt.Errorf("echo.tag (--echo-tag): %w", err)
+		return fmt.Errorf("echo.tag (--echo-tag): %s", strings.TrimPrefix(err.Error(), "echo: "))
 	}
 	if s.Procs < 1 {
 		return fmt.Errorf("procs (--procs) is %d; want 1 or more", s.Procs)

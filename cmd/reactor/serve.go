@@ -182,6 +182,17 @@ Flags:
 	}
 	upstreamFlag := false
 	fs.Visit(func(f *flag.Flag) { upstreamFlag = upstreamFlag || f.Name == "upstream" })
+	// A protocol's own flag given to another protocol would be ignored: say so instead.
+	var misplaced error
+	fs.Visit(func(f *flag.Flag) {
+		if p := protoOfFlag[f.Name]; p != "" && p != s.Proto && misplaced == nil {
+			misplaced = fmt.Errorf("--%s is for --proto %s; the protocol is %s", f.Name, p, s.Proto)
+		}
+	})
+	if misplaced != nil {
+		fmt.Fprintf(stderr, "reactor serve: %v\n", misplaced)
+		return 2
+	}
 	if err := checkProxy(s, info, upstreamFlag); err != nil {
 		fmt.Fprintf(stderr, "reactor serve: %v\n", err)
 		return 2
@@ -358,6 +369,10 @@ func applyFlag(name string, src settings, dst *settings) {
 		dst.Proxy.HighWater = src.Proxy.HighWater
 	}
 }
+
+// protoOfFlag names the protocol each protocol-specific flag added with the classic wire, the
+// discard protocol and the echo tags belongs to.
+var protoOfFlag = map[string]string{"chat-wire": "chat", "echo-tag": "echo"}
 
 // proxyNeeds are the contract points the proxy cannot work without.
 var proxyNeeds = map[string]bool{"Dial": true, "CloseWrite": true, "PauseRead": true}

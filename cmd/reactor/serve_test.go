@@ -129,7 +129,7 @@ func TestServeRefusesBadInput(t *testing.T) {
 	}{
 		{"unknown backend", []string{"--backend", "nope"}, []string{`unknown backend "nope"`, "std"}},
 		{"unknown backend in file", []string{"--config", "FILE:backend: nope\n"}, []string{`unknown backend "nope"`, "valid:"}},
-		{"unknown protocol", []string{"--proto", "gopher"}, []string{`unknown protocol "gopher"`, "chat, echo, http"}},
+		{"unknown protocol", []string{"--proto", "gopher"}, []string{`unknown protocol "gopher"`, "chat, discard, echo, http"}},
 		{"unknown config key", []string{"--config", "FILE:backend: std\nprot: http\n"}, []string{`line 2: unknown key "prot" (valid: addr, backend,`}},
 		{"unknown nested config key", []string{"--config", "FILE:http:\n  max_bdy: 1\n"}, []string{`line 2: unknown key "http.max_bdy" (valid: access_log, access_log_per_second, body_timeout,`}},
 		{"negative loops", []string{"--loops", "-1"}, []string{"loops (--loops) is negative"}},
@@ -148,6 +148,11 @@ func TestServeRefusesBadInput(t *testing.T) {
 		{"malformed upstream in list", []string{"--proto", "proxy", "--upstream", "127.0.0.1:7000,h:0"}, []string{`upstream "h:0": port "0" is not a number from 1 to 65535`}},
 		{"upstream for another protocol", []string{"--proto", "echo", "--upstream", "127.0.0.1:7000"}, []string{"--upstream is for --proto proxy; the protocol is echo"}},
 		{"high water under the low-water mark", []string{"--proto", "proxy", "--upstream", "127.0.0.1:7000", "--proxy-high-water", "1KiB"}, []string{"proxy.high_water (--proxy-high-water): proxy: high-water mark 1024 must lie between"}},
+		{"unknown chat wire", []string{"--proto", "chat", "--chat-wire", "pickle"}, []string{`chat.wire (--chat-wire): unknown wire "pickle" (want lines or classic)`}},
+		{"unknown chat wire in file", []string{"--config", "FILE:proto: chat\nchat:\n  wire: nc\n"}, []string{`chat.wire (--chat-wire): unknown wire "nc"`}},
+		{"chat wire for another protocol", []string{"--proto", "echo", "--chat-wire", "classic"}, []string{"--chat-wire is for --proto chat; the protocol is echo"}},
+		{"unknown echo tag", []string{"--proto", "echo", "--echo-tag", "tid"}, []string{`echo.tag (--echo-tag): unknown tag "tid" (want none, pid, thread or loop)`}},
+		{"echo tag for another protocol", []string{"--proto", "discard", "--echo-tag", "pid"}, []string{"--echo-tag is for --proto echo; the protocol is discard"}},
 		{"negative dial timeout", []string{"--dial-timeout", "-1s"}, []string{"dial_timeout (--dial-timeout) is negative"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
