@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"testing"
@@ -79,12 +80,14 @@ func TestServeEchoTags(t *testing.T) {
 		}
 	})
 	t.Run("thread", func(t *testing.T) {
+		linuxOnly(t)
 		_, addr, _ := startServe(t, "--backend", "epoll", "--proto", "echo", "--echo-tag", "thread", "--addr", "127.0.0.1:0")
 		if got := roundTrip(t, addr, "hello"); !regexp.MustCompile(`^[1-9][0-9]*: hello\n$`).MatchString(got) {
 			t.Errorf("reply %q; want a thread ID, then the line", got)
 		}
 	})
 	t.Run("loop", func(t *testing.T) {
+		linuxOnly(t)
 		_, addr, _ := startServe(t, "--backend", "epoll", "--loops", "2", "--proto", "echo", "--echo-tag", "loop", "--addr", "127.0.0.1:0")
 		seen := map[string]bool{}
 		for range 4 {
@@ -100,4 +103,12 @@ func TestServeEchoTags(t *testing.T) {
 			t.Errorf("reply %q; want %q", got, want)
 		}
 	})
+}
+
+// linuxOnly skips what needs Linux: epoll, gettid(2).
+func linuxOnly(t *testing.T) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skipf("needs Linux (epoll, gettid); this is %s", runtime.GOOS)
+	}
 }
