@@ -265,10 +265,11 @@ func (r *Room) AnnounceShutdown() {
 		targets = append(targets, m.conn)
 	}
 	r.mu.Unlock()
-	msg := r.frame(nil, shutdownNotice)
+	notice := shutdownNotice
 	if r.wire == Classic {
-		msg = r.frame(nil, classicShutdownNotice)
+		notice = classicShutdownNotice
 	}
+	msg := r.frame(nil, notice)
 	for _, t := range targets {
 		t.AsyncWrite(msg)
 	}
