@@ -20,6 +20,63 @@ func (s *suite) testChat(t *testing.T) {
 	t.Run("EveryLineOnceInOrder", s.testChatEveryLine)
 	t.Run("SilentMemberDoesNotStallRoom", s.testChatSilentMember)
 	t.Run("ShutdownNotice", s.testChatShutdownNotice)
+	t.Run("ClassicWire", s.testChatClassic)
+}
+
+// testChatClassic: the room on the classic wire (framed pickles; docs/protocols.md) joins two
+// members, relays a frame that arrives a few bytes at a time, announces a hang-up, and closes a
+// connection that sends no frame at all, telling it why.
+func (s *suite) testChatClassic(t *testing.T) {
+	srv := s.start(t, reactor.Config{}, chat.New(chat.Config{Wire: chat.Classic}))
+	read := func(c *net.TCPConn) string {
+		t.Helper()
+		c.SetReadDeadline(time.Now().Add(ioTimeout))
+		var h [chat.ClassicHeaderLen]byte
+		if _, err := io.ReadFull(c, h[:]); err != nil {
+			t.Fatalf("reading a frame header: %v", err)
+		}
+		n, err := chat.ClassicFrameLen(h[:], 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := make([]byte, n)
+		if _, err := io.ReadFull(c, body); err != nil {
+			t.Fatalf("reading a frame body: %v", err)
+		}
+		text, err := chat.DecodeClassic(nil, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(text)
+	}
+	expect := func(c *net.TCPConn, want string) {
+		t.Helper()
+		if got := read(c); got != want {
+			t.Fatalf("got %q; want %q", got, want)
+		}
+	}
+	a, b := srv.dial(t), srv.dial(t)
+	a.Write(chat.AppendClassic(nil, []byte("NAME: alice")))
+	expect(a, "CLIENT: 127.0.0.1")
+	b.Write(chat.AppendClassic(nil, []byte("NAME: bob")))
+	expect(b, "CLIENT: 127.0.0.1")
+	expect(a, "\n(Connected: New client (2) from bob@127.0.0.1)")
+	frame := chat.AppendClassic(nil, []byte("hello, alice"))
+	for i := 0; i < len(frame); i += 5 {
+		b.Write(frame[i:min(i+5, len(frame))])
+		time.Sleep(time.Millisecond) // let the pieces arrive as separate reads
+	}
+	expect(a, "\n#[bob@127.0.0.1]>>hello, alice")
+	b.Close()
+	expect(a, "\n(Now hung up: Client from bob@127.0.0.1)")
+
+	c := srv.dial(t)
+	io.WriteString(c, "NAME: carol\n")
+	expect(c, "! not a classic frame header (want the length as 4 big-endian bytes, then 4 zero bytes); closing")
+	c.SetReadDeadline(time.Now().Add(ioTimeout))
+	if n, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("after the refusal: read %d bytes, %v; want the end of the stream", n, err)
+	}
 }
 
 // chatter is one member's client side.
