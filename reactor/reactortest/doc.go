@@ -11,8 +11,9 @@
 // outbound connections made with Dial, bounded buffers, clean Shutdown with no goroutine or
 // descriptor left behind, panics contained) and the protocols end to end (echo, http1, chat on
 // both its wires, and the proxy, which needs Dial). Every wait is bounded, so a broken backend
-// fails instead of hanging. What a backend lists in Info.Unsupported is skipped with the reason; a backend
-// whose every connection has a goroutine of its own says so with the GoroutinePerConn option:
+// fails instead of hanging. What a backend lists in Info.Unsupported is skipped with the
+// reason; a backend whose every connection has a goroutine of its own says so with the
+// GoroutinePerConn option:
 //
 //	func TestConformance(t *testing.T) { reactortest.Run(t, stdnet.New, reactortest.GoroutinePerConn()) }
 //
