@@ -12,11 +12,12 @@ import (
 )
 
 // Ops is every opcode the reactor submits; Probe checks each.
-var Ops = []uint8{OpNop, OpRead, OpAccept, OpRecv, OpSend, OpSendmsg, OpConnect, OpAsyncCancel}
+var Ops = []uint8{OpNop, OpRead, OpAccept, OpRecv, OpSend, OpSendmsg, OpConnect, OpClose, OpAsyncCancel}
 
 var probe struct {
-	once sync.Once
-	err  error
+	once  sync.Once
+	err   error
+	limit bool
 }
 
 // Probe reports, once per process, why io_uring cannot serve here, or nil: a ring must set up
@@ -27,6 +28,13 @@ var probe struct {
 func Probe() error {
 	probe.once.Do(func() { probe.err = probeOnce() })
 	return probe.err
+}
+
+// RecvLimit reports whether a multishot receive here takes a byte limit (SQE.Optlen), after
+// which it ends (Linux 6.17 and later). Probe must have succeeded.
+func RecvLimit() bool {
+	Probe()
+	return probe.limit
 }
 
 func probeOnce() error {
@@ -50,23 +58,29 @@ func probeOnce() error {
 		return fmt.Errorf("io_uring: provided-buffer ring: %w", err)
 	}
 	defer b.Close()
-	return probeMultishot(r)
+	if err := probeMultishot(r, 0); err != nil {
+		return err
+	}
+	probe.limit = probeMultishot(r, 1) == nil
+	return nil
 }
 
-// probeMultishot receives one byte over a socket pair with a multishot receive and checks that
-// the completion says it stays armed, then cancels it and waits for both completions.
-func probeMultishot(r *Ring) error {
+// probeMultishot receives a byte over a socket pair with a multishot receive and checks that
+// the completion says it stays armed, then cancels it and waits for both completions. With a
+// limit, it checks that the receive ends once it has taken that many bytes.
+func probeMultishot(r *Ring, limit uint32) error {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return os.NewSyscallError("socketpair", err)
 	}
 	defer unix.Close(fds[0])
 	defer unix.Close(fds[1])
-	if _, err := unix.Write(fds[1], []byte{1}); err != nil {
+	if _, err := unix.Write(fds[1], []byte{1, 2}); err != nil {
 		return os.NewSyscallError("write", err)
 	}
 	e := r.Next()
 	e.Opcode, e.Fd, e.Flags, e.Ioprio, e.UserData = OpRecv, int32(fds[0]), SqeBufferSelect, RecvMultishot, 1
+	e.Optlen = limit
 	if err := r.Enter(true, int64(1e9)); err != nil {
 		return err
 	}
@@ -77,6 +91,14 @@ func probeMultishot(r *Ring) error {
 	r.Advance()
 	if c.Res < 0 {
 		return fmt.Errorf("io_uring: multishot receive: %w", unix.Errno(-c.Res))
+	}
+	if limit > 0 {
+		// The limit may be passed by the last receive, which takes what there is; then the
+		// request ends.
+		if c.Flags&CqeMore != 0 {
+			return errors.New("io_uring: a multishot receive's byte limit is not kept")
+		}
+		return nil
 	}
 	if c.Flags&CqeMore == 0 || c.Flags&CqeBuffer == 0 {
 		return errors.New("io_uring: the kernel has no multishot receive into provided buffers")

@@ -19,6 +19,7 @@ const (
 	OpAccept      uint8 = 13
 	OpAsyncCancel uint8 = 14
 	OpConnect     uint8 = 16
+	OpClose       uint8 = 19
 	OpRead        uint8 = 22
 	OpSend        uint8 = 26
 	OpRecv        uint8 = 27
@@ -38,6 +39,7 @@ const (
 // SQE.OpFlags of OpAsyncCancel.
 const (
 	CancelAll uint32 = 1 << 0 // every request matching, not only the first
+	CancelFd  uint32 = 1 << 1 // match the requests on SQE.Fd rather than by user data
 )
 
 // CQE flags.
@@ -54,10 +56,9 @@ const (
 )
 
 const (
-	setupCQSize      = 1 << 3
-	setupClamp       = 1 << 4
-	setupSubmitAll   = 1 << 7
-	setupCoopTaskrun = 1 << 8
+	setupCQSize    = 1 << 3
+	setupClamp     = 1 << 4
+	setupSubmitAll = 1 << 7
 
 	enterGetEvents = 1 << 0
 	enterExtArg    = 1 << 3
@@ -89,7 +90,7 @@ type SQE struct {
 	UserData    uint64
 	BufIndex    uint16
 	Personality uint16
-	FileIndex   uint32
+	Optlen      uint32 // also splice_fd_in, file_index; a multishot receive's byte limit
 	Addr3       uint64
 	_           uint64
 }
@@ -159,7 +160,7 @@ type Ring struct {
 // New sets up a ring with entries submission slots (a power of two; the kernel rounds up) and
 // a completion queue four times as large, so that multishot requests rarely overflow it.
 func New(entries uint32) (*Ring, error) {
-	p := params{flags: setupCQSize | setupClamp | setupSubmitAll | setupCoopTaskrun, cqEntries: 4 * entries}
+	p := params{flags: setupCQSize | setupClamp | setupSubmitAll, cqEntries: 4 * entries}
 	fd, _, e := unix.Syscall(unix.SYS_IO_URING_SETUP, uintptr(entries), uintptr(unsafe.Pointer(&p)), 0)
 	if e != 0 {
 		return nil, os.NewSyscallError("io_uring_setup", e)
