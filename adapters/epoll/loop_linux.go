@@ -86,14 +86,14 @@ type loop struct {
 	// the requests in flight (the loop exits only when none is), the gathering sends' state by
 	// slot, what a request queued this round reads when it is submitted, whether the listener
 	// has its multishot accept, and whether the loop has cancelled its own requests to exit.
-	ring        *iouring.Ring
-	bufs        *iouring.BufRing
-	inflight    int
-	sendOps     []*sendOp
-	pinned      []any
-	acc         *acceptor
-	recvLimit   bool
-	quiet       bool
+	ring      *iouring.Ring
+	bufs      *iouring.BufRing
+	inflight  int
+	sendOps   []*sendOp
+	pinned    []any
+	acc       *acceptor
+	recvLimit bool
+	quiet     bool
 
 	// Config.Stats' shard for this loop (nil: nothing is counted), and when each connection
 	// opened, by slot, on the loop's clock: kept here, and only when counting, rather than in
