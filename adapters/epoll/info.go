@@ -33,7 +33,7 @@ func URingInfo() reactor.Info {
 	reason := uringReason()
 	return reactor.Info{
 		Name:        "uring",
-		Model:       "the epoll backend's loops on io_uring: multishot accept, multishot receive into kernel-chosen provided buffers, one send or sendmsg in flight per connection, eventfd read for wake-ups",
+		Model:       "the epoll backend's loops on io_uring: accepts in flight, a multishot receive per connection into kernel-chosen provided buffers, one send or sendmsg in flight per connection, an eventfd read for wake-ups",
 		Progression: "io_uring: completion, not readiness; the kernel does the I/O and owns a buffer until it says it is done",
 		Available:   reason == "",
 		Reason:      reason,

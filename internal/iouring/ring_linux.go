@@ -30,11 +30,8 @@ const (
 	SqeBufferSelect uint8 = 1 << 5 // the kernel picks a buffer from SQE.BufIndex's group
 )
 
-// SQE.Ioprio bits of accept and recv.
-const (
-	AcceptMultishot uint16 = 1 << 0
-	RecvMultishot   uint16 = 1 << 1
-)
+// SQE.Ioprio bit of recv: stay armed, one completion per receive.
+const RecvMultishot uint16 = 1 << 1
 
 // SQE.OpFlags of OpAsyncCancel.
 const (
