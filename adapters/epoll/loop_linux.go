@@ -83,17 +83,19 @@ type loop struct {
 	dials               map[*conn]*dialing // dials in progress (dial_linux.go)
 
 	// The completion mechanism's state (uring_linux.go): the ring and its receive buffers,
-	// the requests in flight (the loop exits only when none is), the gathering sends' state by
-	// slot, what a request queued this round reads when it is submitted, whether the listener
-	// has its multishot accept, and whether the loop has cancelled its own requests to exit.
-	ring      *iouring.Ring
-	bufs      *iouring.BufRing
-	inflight  int
-	sendOps   []*sendOp
-	pinned    []any
-	acc       *acceptor
-	recvLimit bool
-	quiet     bool
+	// the requests in flight (the loop exits only when none is), the gathering sends' state,
+	// what a request queued this round reads when it is submitted, the listener's accepts,
+	// whether receives take a byte limit, and whether the loop has cancelled its own requests
+	// to exit.
+	ring       *iouring.Ring
+	bufs       *iouring.BufRing
+	inflight   int
+	sendOps    []*sendOp // by slot, while a gathering send is in flight
+	spareSends []*sendOp
+	pinned     []any
+	acc        *acceptor
+	recvLimit  bool
+	quiet      bool
 
 	// Config.Stats' shard for this loop (nil: nothing is counted), and when each connection
 	// opened, by slot, on the loop's clock: kept here, and only when counting, rather than in

@@ -385,17 +385,33 @@ func (l *loop) ringFlush(c *conn) {
 	c.blocked = true
 }
 
-// sendOp returns the gathering-send state of the connection in slot, made once per slot.
+// sendOp gives the connection in slot a gathering send's state until the send completes
+// (putSendOp), from the loop's spares: as many exist as such sends were ever in flight at once.
 func (l *loop) sendOp(slot int32) *sendOp {
 	for int(slot) >= len(l.sendOps) {
 		l.sendOps = append(l.sendOps, nil)
 	}
-	op := l.sendOps[slot]
-	if op == nil {
+	var op *sendOp
+	if k := len(l.spareSends); k > 0 {
+		op = l.spareSends[k-1]
+		l.spareSends = l.spareSends[:k-1]
+	} else {
 		op = &sendOp{iov: make([]unix.Iovec, 0, maxIovecs)}
-		l.sendOps[slot] = op
 	}
+	l.sendOps[slot] = op
 	return op
+}
+
+// putSendOp takes back the gathering send's state of the connection in slot, if it had one.
+func (l *loop) putSendOp(slot int32) {
+	if int(slot) >= len(l.sendOps) || l.sendOps[slot] == nil {
+		return
+	}
+	op := l.sendOps[slot]
+	l.sendOps[slot] = nil
+	clear(op.iov[:cap(op.iov)]) // no hold on chunks that went back to their pool
+	op.msg = unix.Msghdr{}
+	l.spareSends = append(l.spareSends, op)
 }
 
 // sent handles a send's completion: what the kernel took leaves the queue, and the rest, with
@@ -403,6 +419,7 @@ func (l *loop) sendOp(slot int32) *sendOp {
 func (l *loop) sent(c *conn, e *iouring.CQE) {
 	c.ring &^= ringSend
 	c.blocked = false
+	l.putSendOp(c.slot)
 	if c.state == stateClosed {
 		c.out.Reset() // the send held these chunks; release left them to it
 		l.retire(c)
