@@ -22,7 +22,7 @@ import (
 
 const (
 	ringEntries = 1024 // submission slots per loop; the completion queue has four times as many
-	ringBufs    = 512  // provided receive buffers per loop
+	ringBufs    = 256  // provided receive buffers per loop (docs/benchmarks.md: why not more)
 	ringBufMax  = 16 << 10
 	acceptDepth = 16 // accepts in flight on a listener
 
