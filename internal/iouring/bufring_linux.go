@@ -26,6 +26,15 @@ type BufRing struct {
 	bid0    uint16 // the bid last written into entry 0 (see publish)
 }
 
+// bufReg is struct io_uring_buf_reg, which registers and unregisters a buffer ring.
+type bufReg struct {
+	addr    uint64
+	entries uint32
+	group   uint16
+	flags   uint16
+	resv    [3]uint64
+}
+
 // NewBufRing registers entries buffers (a power of two, at most 32768) of size bytes each as
 // buffer group group of r, and gives them all to the kernel.
 func (r *Ring) NewBufRing(group uint16, entries uint16, size int) (*BufRing, error) {
@@ -38,16 +47,7 @@ func (r *Ring) NewBufRing(group uint16, entries uint16, size int) (*BufRing, err
 		unix.Munmap(b.ring)
 		return nil, os.NewSyscallError("mmap", err)
 	}
-	// struct io_uring_buf_reg {ring_addr u64; ring_entries u32; bgid u16; flags u16; resv [3]u64}
-	var reg struct {
-		addr    uint64
-		entries uint32
-		group   uint16
-		flags   uint16
-		resv    [3]uint64
-	}
-	reg.addr = uint64(uintptr(unsafe.Pointer(&b.ring[0])))
-	reg.entries, reg.group = uint32(entries), group
+	reg := bufReg{addr: uint64(uintptr(unsafe.Pointer(&b.ring[0]))), entries: uint32(entries), group: group}
 	if err := r.register(registerPbufRing, unsafe.Pointer(&reg), 1); err != nil {
 		unix.Munmap(b.ring)
 		unix.Munmap(b.mem)
@@ -101,14 +101,7 @@ func (b *BufRing) publish() {
 // Close unregisters the group and unmaps its memory. The owner does this only once no receive
 // that may use it is in flight.
 func (b *BufRing) Close() {
-	var reg struct {
-		addr    uint64
-		entries uint32
-		group   uint16
-		flags   uint16
-		resv    [3]uint64
-	}
-	reg.group = b.group
+	reg := bufReg{group: b.group}
 	b.r.register(unregisterPbufRing, unsafe.Pointer(&reg), 1)
 	unix.Munmap(b.ring)
 	unix.Munmap(b.mem)
