@@ -346,3 +346,16 @@ func TestCloseGivesUpOnPeerThatNeverReads(t *testing.T) {
 		t.Fatalf("a closing connection whose peer never reads is still open after %v", closeLinger+10*time.Second)
 	}
 }
+
+// TestBufsPerLoop: the receive buffers are a budget for the server, shared out among its loops,
+// with a floor per loop.
+func TestBufsPerLoop(t *testing.T) {
+	for _, c := range []struct {
+		loops int
+		want  uint16
+	}{{0, 256}, {1, 256}, {2, 128}, {3, 64}, {4, 64}, {16, 64}} {
+		if got := bufsPerLoop(c.loops); got != c.want {
+			t.Errorf("bufsPerLoop(%d) = %d; want %d", c.loops, got, c.want)
+		}
+	}
+}

@@ -22,7 +22,8 @@ import (
 
 const (
 	ringEntries = 1024 // submission slots per loop; the completion queue has four times as many
-	ringBufs    = 256  // provided receive buffers per loop (docs/benchmarks.md: why not more)
+	ringBufs    = 256  // provided receive buffers, shared out among the loops (see bufsPerLoop)
+	ringBufsMin = 64   // but no loop has fewer
 	ringBufMax  = 16 << 10
 	acceptDepth = 16 // accepts in flight on a listener
 
@@ -88,7 +89,7 @@ func (l *loop) newRing() error {
 		return err
 	}
 	size := min(l.readSize, ringBufMax)
-	b, err := r.NewBufRing(0, ringBufs, size)
+	b, err := r.NewBufRing(0, bufsPerLoop(l.s.cfg.Loops), size)
 	if err != nil {
 		r.Close()
 		return err
@@ -97,6 +98,18 @@ func (l *loop) newRing() error {
 	l.recvLimit = iouring.RecvLimit()
 	l.armWake()
 	return nil
+}
+
+// bufsPerLoop shares ringBufs out among loops (a power of two each, at least ringBufsMin).
+// The kernel uses a ring's buffers in turn, so each soon has a resident page whatever the
+// traffic: a budget per server, not per loop, keeps that fixed cost from growing with the
+// loops (docs/benchmarks.md, io_uring against epoll).
+func bufsPerLoop(loops int) uint16 {
+	n := uint16(ringBufs)
+	for n > ringBufsMin && int(n)*max(loops, 1) > ringBufs {
+		n /= 2
+	}
+	return n
 }
 
 // closeRing releases the ring. Normally the loop has seen every request it made complete; a
