@@ -9,8 +9,8 @@ import (
 	"github.com/reactorlab/reactor/reactor"
 )
 
-// Registry returns a new registry holding every backend of this module: epoll, poll and
-// select (the hand-written reactor), gnet, netpoll, evio and std. Backends that do not run on
+// Registry returns a new registry holding every backend of this module: epoll, poll, select
+// and uring (the hand-written reactor), gnet, netpoll, evio and std. Backends that do not run on
 // this operating system are registered too, with Info.Available false and Info.Reason saying
 // why; Registry.New refuses them with reactor.ErrNotSupported. Each call returns a registry of
 // its own, so a caller may Register more backends in it.
@@ -19,6 +19,7 @@ func Registry() *reactor.Registry {
 	r.Register(epoll.Info(), epoll.New)
 	r.Register(epoll.PollInfo(), epoll.NewPoll)
 	r.Register(epoll.SelectInfo(), epoll.NewSelect)
+	r.Register(epoll.URingInfo(), epoll.NewURing)
 	r.Register(stdnet.Info(), stdnet.New)
 	r.Register(gnetloop.Info(), gnetloop.New)
 	r.Register(netpoller.Info(), netpoller.New)

@@ -9,16 +9,22 @@ import (
 	"os"
 	"time"
 
+	"github.com/reactorlab/reactor/internal/iouring"
 	"golang.org/x/sys/unix"
 )
 
 // listenOn makes the loop an acceptor for lfd, which it owns from then on.
 func (l *loop) listenOn(lfd int, local sockAddr) error {
-	if err := l.poll.add(lfd, tagListen, unix.EPOLLIN); err != nil {
-		return err
+	if l.ring == nil {
+		if err := l.poll.add(lfd, tagListen, unix.EPOLLIN); err != nil {
+			return err
+		}
 	}
 	l.lfd, l.local = lfd, local
 	l.spare = openSpare()
+	if l.ring != nil {
+		l.armAccept()
+	}
 	return nil
 }
 
@@ -51,20 +57,25 @@ func (l *loop) accept() {
 			}
 			return
 		}
-		// Small writes (a reply, a chat line) must leave at once, not wait for Nagle.
-		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-		target := l.peers[l.next]
-		l.next = (l.next + 1) % len(l.peers)
-		c := &conn{l: target, h: l.h, fd: int32(fd), local: l.local}
-		c.remote.set(&l.rsa)
-		if l.local.unspecified() && getsockname(fd, &l.rsa) == nil {
-			c.local.set(&l.rsa)
-		}
-		if target == l {
-			l.attach(c)
-		} else if !target.post(task{c: c, op: opAttach}) {
-			unix.Close(fd) // that loop has stopped: the server is shutting down
-		}
+		l.adopt(fd)
+	}
+}
+
+// adopt hands fd, just accepted, whose peer's address is in l.rsa, to the next loop in turn.
+func (l *loop) adopt(fd int) {
+	// Small writes (a reply, a chat line) must leave at once, not wait for Nagle.
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	target := l.peers[l.next]
+	l.next = (l.next + 1) % len(l.peers)
+	c := &conn{l: target, h: l.h, fd: int32(fd), local: l.local}
+	c.remote.set(&l.rsa)
+	if l.local.unspecified() && getsockname(fd, &l.rsa) == nil {
+		c.local.set(&l.rsa)
+	}
+	if target == l {
+		l.attach(c)
+	} else if !target.post(task{c: c, op: opAttach}) {
+		unix.Close(fd) // that loop has stopped: the server is shutting down
 	}
 }
 
@@ -97,7 +108,10 @@ func (l *loop) shed(err error) {
 
 // pauseAccept stops watching the listener until acceptResume.
 func (l *loop) pauseAccept() {
-	if err := l.poll.mod(l.lfd, tagListen, 0); err != nil {
+	if l.ring != nil {
+		// The accept is not re-armed until then (accepted), and a multishot accept that
+		// failed has ended.
+	} else if err := l.poll.mod(l.lfd, tagListen, 0); err != nil {
 		return // still watched: the next wake-up tries the spare again
 	}
 	l.acceptWait = min(max(2*l.acceptWait, 5*time.Millisecond), time.Second)
@@ -118,7 +132,9 @@ func (l *loop) resumeAccept() {
 		l.pauseAccept()
 		return
 	}
-	if err := l.poll.mod(l.lfd, tagListen, unix.EPOLLIN); err != nil {
+	if l.ring != nil {
+		l.armAccept()
+	} else if err := l.poll.mod(l.lfd, tagListen, unix.EPOLLIN); err != nil {
 		l.pauseAccept()
 		return
 	}
@@ -132,6 +148,12 @@ func (l *loop) attach(c *conn) {
 		return
 	}
 	slot := l.takeSlot()
+	if l.ring != nil {
+		l.putConn(c, slot) // settling after OnOpen arms the receive
+		l.countOpen(c, false)
+		l.open(c)
+		return
+	}
 	events := uint32(unix.EPOLLIN)
 	if l.edge {
 		// Registered once for both directions; edges then say "new input" and "room again",
@@ -189,6 +211,12 @@ func (l *loop) open(c *conn) {
 }
 
 func (l *loop) closeListener() {
+	if l.lfd >= 0 && l.ring != nil {
+		e := l.sqe(kCancel, 0, iouring.OpAsyncCancel, l.lfd) // its accepts, before it closes
+		e.OpFlags = iouring.CancelAll | iouring.CancelFd
+		l.closeAsync(l.lfd)
+		l.lfd = -1
+	}
 	if l.lfd >= 0 {
 		if l.poll != nil {
 			l.poll.del(l.lfd)

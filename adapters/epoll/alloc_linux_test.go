@@ -24,6 +24,26 @@ import (
 // zero is a zero for the loop. testing.AllocsPerRun reports the mean rounded down; the tests
 // also check the raw total so that a stray allocation every few hundred trips shows up.
 
+// allocBackend makes the server the allocation tests drive: epoll, or uring under
+// TestAllocsURing.
+var allocBackend reactor.Constructor = New
+
+// TestAllocsURing runs the allocation tests on the completion mechanism: its steady state —
+// receives into provided buffers, sends in flight, completions reaped — allocates nothing
+// either.
+func TestAllocsURing(t *testing.T) {
+	if reason := uringReason(); reason != "" {
+		t.Skipf("uring is not available here: %s", reason)
+	}
+	allocBackend = NewURing
+	defer func() { allocBackend = New }()
+	t.Run("EchoRoundTrip", TestAllocsEchoRoundTrip)
+	t.Run("PipelinedHTTP", TestAllocsPipelinedHTTP)
+	t.Run("AsyncWriteThenWrite", TestAllocsAsyncWriteThenWrite)
+	t.Run("Post", TestAllocsPost)
+	t.Run("AfterFunc", TestAllocsAfterFunc)
+}
+
 func startForAllocs(t *testing.T, h reactor.Handler) net.Conn {
 	t.Helper()
 	return startCounting(t, h, nil)
@@ -32,7 +52,7 @@ func startForAllocs(t *testing.T, h reactor.Handler) net.Conn {
 // startCounting is startForAllocs with the server counting into st (nil: not counting).
 func startCounting(t *testing.T, h reactor.Handler, st *reactor.Stats) net.Conn {
 	t.Helper()
-	b, err := New(reactor.Config{Addr: "127.0.0.1:0", Loops: 1, Stats: st})
+	b, err := allocBackend(reactor.Config{Addr: "127.0.0.1:0", Loops: 1, Stats: st})
 	if err != nil {
 		t.Fatal(err)
 	}

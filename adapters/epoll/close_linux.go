@@ -69,6 +69,12 @@ func (l *loop) finishClose(c *conn) {
 	c.state = stateLingering
 	c.req.Or(reqClosed)
 	l.callClose(c, c.closeErr)
+	if l.ring != nil {
+		// The receive stays armed, or is armed again, and its completions are dropped.
+		l.lingering = append(l.lingering, lingerer{c: c, until: time.Now().Add(drainLinger)})
+		l.update(c)
+		return
+	}
 	if !l.discard(c) {
 		return
 	}
@@ -199,7 +205,9 @@ func (l *loop) release(c *conn, cause error) {
 	c.state = stateClosed
 	c.req.Or(reqClosed)
 	c.dropTail()
-	c.out.Reset()
+	if l.ring == nil {
+		c.out.Reset() // (io_uring: unless a send in flight holds the chunks; see ringRelease)
+	}
 	l.st.Buffer(-int(c.backlog.Swap(0))) // for Buffered: an abort dropped the output
 	if c.held {
 		c.held = false
@@ -211,10 +219,14 @@ func (l *loop) release(c *conn, cause error) {
 	if c.timers != nil {
 		l.stopTimers(c)
 	}
-	l.conns[c.slot] = nil
-	l.free = append(l.free, c.slot)
 	l.live--
-	if c.fd >= 0 { // a dial looking up its host name has no socket yet
+	if l.ring != nil {
+		l.ringRelease(c)
+	} else {
+		l.conns[c.slot] = nil
+		l.free = append(l.free, c.slot)
+	}
+	if c.fd >= 0 && l.ring == nil { // a dial looking up its host name has no socket yet
 		l.poll.del(int(c.fd))
 		unix.Close(int(c.fd)) // also takes it out of an epoll set
 	}

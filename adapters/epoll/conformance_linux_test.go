@@ -33,3 +33,11 @@ func TestConformanceReusePort(t *testing.T) {
 func TestConformancePoll(t *testing.T) { reactortest.Run(t, NewPoll) }
 
 func TestConformanceSelect(t *testing.T) { reactortest.Run(t, NewSelect) }
+
+// The same reactor on io_uring; the suite skips it, saying why, where io_uring cannot run.
+func TestConformanceURing(t *testing.T) {
+	if reason := uringReason(); reason != "" {
+		t.Skipf("uring is not available here: %s", reason)
+	}
+	reactortest.Run(t, NewURing)
+}

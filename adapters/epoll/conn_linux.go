@@ -68,6 +68,7 @@ type conn struct {
 
 	shut uint8 // loop: CloseWrite's progress (shutAsked, shutDone)
 	eof  bool  // loop: the peer's end of stream went to a HalfCloser; reading has stopped for good
+	ring uint8 // loop: io_uring requests in flight (ring* bits, uring_linux.go)
 
 	events uint32        // loop: interest registered with epoll (level-triggered mode)
 	req    atomic.Uint32 // req* bits; set under l.mu

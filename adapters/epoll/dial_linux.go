@@ -178,6 +178,13 @@ func (l *loop) connect(c *conn, ip netip.Addr, port int) error {
 	if err != nil {
 		return os.NewSyscallError("socket", err)
 	}
+	if l.ring != nil {
+		if err := l.ringConnect(c, fd, sa); err != nil {
+			unix.Close(fd)
+			return err
+		}
+		return nil
+	}
 	switch err := unix.Connect(fd, sa); err {
 	case nil, unix.EINPROGRESS, unix.EINTR: // EINTR: the connection goes on in the background
 	default:
@@ -211,7 +218,6 @@ func zoneIndex(zone string) uint32 {
 // connected handles the readiness of a connecting socket: made, c opens as an accepted
 // connection would; failed, the next address is tried, or the dial fails.
 func (l *loop) connected(c *conn, events uint32) {
-	d := l.dials[c]
 	err := socketError(int(c.fd))
 	if err == io.EOF {
 		// No error; but only a connected socket has a peer. Writable without one would be a
@@ -225,9 +231,23 @@ func (l *loop) connected(c *conn, events uint32) {
 			err = os.NewSyscallError("connect", perr)
 		}
 	}
+	l.connectResult(c, err)
+	if l.edge && c.state == stateOpen {
+		// Input that arrived with the connection was in this edge, and no other will come
+		// for it.
+		l.ready(c, events&^unix.EPOLLOUT)
+	}
+}
+
+// connectResult finishes a connect: failed (err), the next address is tried, or the dial
+// fails; made, with the peer's address in l.rsa, c opens as an accepted connection would.
+func (l *loop) connectResult(c *conn, err error) {
+	d := l.dials[c]
 	if err != nil {
-		l.poll.del(int(c.fd))
-		unix.Close(int(c.fd))
+		if l.poll != nil {
+			l.poll.del(int(c.fd))
+		}
+		unix.Close(int(c.fd)) // nothing is in flight on it
 		c.fd = -1
 		if d.err == nil {
 			d.err = err
@@ -254,11 +274,6 @@ func (l *loop) connected(c *conn, events uint32) {
 	c.state = stateOpen
 	l.countOpen(c, true)
 	l.open(c) // settle, after OnOpen, registers the interest of an open connection
-	if l.edge && c.state == stateOpen {
-		// Input that arrived with the connection was in this edge, and no other will come
-		// for it.
-		l.ready(c, events&^unix.EPOLLOUT)
-	}
 }
 
 // failDial ends a dial that could not connect: h.OnClose gets a DialError with cause, and

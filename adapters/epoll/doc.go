@@ -1,7 +1,8 @@
 // Package epoll is the hand-written reactor backend: event loops built directly on epoll(7)
 // through golang.org/x/sys/unix, with no runtime network poller in between. Users select it
-// as "epoll". It runs on Linux; elsewhere the package builds and New returns an error
-// wrapping reactor.ErrNotSupported.
+// as "epoll"; the same loops also wait with poll(2) ("poll") and select(2) ("select"), or do
+// their I/O through io_uring ("uring"). It runs on Linux; elsewhere the package builds and
+// each constructor returns an error wrapping reactor.ErrNotSupported.
 //
 // # The readiness mechanism is pluggable
 //
@@ -22,6 +23,37 @@
 // which is what makes their measured differences (docs/progression.md) differences of the
 // mechanism alone. The text speaks of epoll; for poll and select read "the loop's interest
 // list". Edge-triggered readiness exists only for epoll.
+//
+// # Completion instead of readiness: uring
+//
+// "uring" (NewURing) keeps the loops, connections, inbox, timers and closing rules, and asks
+// the kernel a different question: not "which sockets are ready?" but "which of the requests I
+// made are done?" (io_uring, through internal/iouring: raw io_uring_setup/enter/register and
+// the mapped rings, no cgo). What changes for a connection:
+//
+//   - Reading: a receive request stays armed per reading connection (multishot, ending after
+//     64 KiB and re-armed, where the kernel keeps such a limit — Linux 6.17 and later — and a
+//     single receive per request elsewhere). The kernel picks a buffer from the loop's ring of
+//     provided buffers; OnData is lent that buffer, which goes back to the kernel when the
+//     callback returns; only an unconsumed tail is copied. Input that completes while reading
+//     is paused waits in the connection's tail buffer (at most 64 KiB and a buffer) until
+//     reading resumes. PauseRead cancels the receive; ResumeRead arms it again.
+//   - Writing: at most one send (or gathering sendmsg) in flight per connection. Its chunks
+//     stay in the outbound queue, untouched, until its completion says how much the kernel
+//     took; what was written meanwhile goes in the next send.
+//   - Accepting: sixteen accepts in flight on the listener, each with its own slot for the
+//     peer's address.
+//   - Closing: a connection that closes has what it has in flight cancelled and its socket
+//     closed through the ring, behind any request still queued for it; its slot (which names
+//     it in every request) is reused only once every completion is back. The loop exits only
+//     when nothing of its own is in flight, so Shutdown leaves no request and no descriptor.
+//   - Waking: the eventfd is read through the ring; a post that writes it completes the read.
+//
+// At construction, and for URingInfo, a probe sets up a ring and tries every operation the
+// backend uses; where io_uring is disabled (kernel.io_uring_disabled, a seccomp profile) or
+// too old, URingInfo says why and NewURing refuses with reactor.ErrNotSupported. A paused
+// connection has no request in flight, so it hears of a reset only by the sweep that select
+// uses too (SO_ERROR four times a second). docs/progression.md has the measurements.
 //
 // # What runs where
 //

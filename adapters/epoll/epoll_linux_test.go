@@ -29,6 +29,27 @@ func TestInfo(t *testing.T) {
 	}
 }
 
+// TestURingInfo: URingInfo tells the probe's answer, and NewURing agrees with it — it refuses
+// with ErrNotSupported, saying why, exactly where URingInfo says unavailable.
+func TestURingInfo(t *testing.T) {
+	info := URingInfo()
+	if info.Name != "uring" || info.Model == "" || info.Available != (info.Reason == "") {
+		t.Errorf("URingInfo() = %+v; want name uring, a model, and a reason exactly when unavailable", info)
+	}
+	_, err := NewURing(reactor.Config{Addr: "127.0.0.1:0"})
+	switch {
+	case info.Available && err != nil:
+		t.Errorf("NewURing = %v; want a backend, as URingInfo says it is available", err)
+	case !info.Available && !errors.Is(err, reactor.ErrNotSupported):
+		t.Errorf("NewURing = %v; want ErrNotSupported, as URingInfo says: %s", err, info.Reason)
+	case !info.Available:
+		t.Logf("uring is not available here: %s", info.Reason)
+	}
+	if _, err := NewURing(reactor.Config{Addr: "127.0.0.1:0", EdgeTriggered: true}); !errors.Is(err, reactor.ErrNotSupported) {
+		t.Errorf("NewURing(EdgeTriggered) = %v; want ErrNotSupported", err)
+	}
+}
+
 func TestNewRejectsBadAddress(t *testing.T) {
 	for _, addr := range []string{"no-port", "127.0.0.1:notaport", "[::1"} {
 		if _, err := New(reactor.Config{Addr: addr}); err == nil {
@@ -323,5 +344,18 @@ func TestCloseGivesUpOnPeerThatNeverReads(t *testing.T) {
 		t.Logf("closed with %v", err)
 	case <-time.After(closeLinger + 10*time.Second):
 		t.Fatalf("a closing connection whose peer never reads is still open after %v", closeLinger+10*time.Second)
+	}
+}
+
+// TestBufsPerLoop: the receive buffers are a budget for the server, shared out among its loops,
+// with a floor per loop.
+func TestBufsPerLoop(t *testing.T) {
+	for _, c := range []struct {
+		loops int
+		want  uint16
+	}{{0, 256}, {1, 256}, {2, 128}, {3, 64}, {4, 64}, {16, 64}} {
+		if got := bufsPerLoop(c.loops); got != c.want {
+			t.Errorf("bufsPerLoop(%d) = %d; want %d", c.loops, got, c.want)
+		}
 	}
 }

@@ -24,6 +24,13 @@ func NewPoll(reactor.Config) (reactor.Backend, error) {
 	return nil, fmt.Errorf("poll: %w on %s: %s", reactor.ErrNotSupported, runtime.GOOS, unavailableReason)
 }
 
+// NewURing fails on this operating system with an error wrapping reactor.ErrNotSupported.
+func NewURing(reactor.Config) (reactor.Backend, error) {
+	return nil, fmt.Errorf("uring: %w on %s: %s", reactor.ErrNotSupported, runtime.GOOS, unavailableReason)
+}
+
+func uringReason() string { return unavailableReason }
+
 // NewSelect fails on this operating system with an error wrapping reactor.ErrNotSupported.
 func NewSelect(reactor.Config) (reactor.Backend, error) {
 	return nil, fmt.Errorf("select: %w on %s: %s", reactor.ErrNotSupported, runtime.GOOS, unavailableReason)

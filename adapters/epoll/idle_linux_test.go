@@ -26,6 +26,7 @@ import (
 // echo round trip, divided by N. It is a measurement, not part of CI:
 //
 //	EPOLL_IDLE_CONNS=9000 go test -run TestIdleMemory -v ./adapters/epoll
+//	EPOLL_IDLE_CONNS=9000 EPOLL_IDLE_MECH=uring go test -run TestIdleMemory -v ./adapters/epoll
 //
 // The budget is 512 bytes per connection. Kernel socket memory is not in RSS and not counted.
 func TestIdleMemory(t *testing.T) {
@@ -33,7 +34,11 @@ func TestIdleMemory(t *testing.T) {
 	if n <= 0 {
 		t.Skip("a measurement: set EPOLL_IDLE_CONNS=9000 to run it")
 	}
-	b, err := New(reactor.Config{Addr: "127.0.0.1:0"})
+	newBackend := New
+	if os.Getenv("EPOLL_IDLE_MECH") == "uring" {
+		newBackend = NewURing
+	}
+	b, err := newBackend(reactor.Config{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,21 @@ func PollInfo() reactor.Info {
 	}
 }
 
+// URingInfo describes the same reactor doing its I/O through io_uring. Available is the answer
+// of a probe, made once per process, that sets up a ring and tries every operation the
+// backend needs; Reason says what failed.
+func URingInfo() reactor.Info {
+	reason := uringReason()
+	return reactor.Info{
+		Name:        "uring",
+		Model:       "the epoll backend's loops on io_uring: accepts in flight, a multishot receive per connection into kernel-chosen provided buffers, one send or sendmsg in flight per connection, an eventfd read for wake-ups",
+		Progression: "io_uring: completion, not readiness; the kernel does the I/O and owns a buffer until it says it is done",
+		Available:   reason == "",
+		Reason:      reason,
+		Unsupported: []string{"EdgeTriggered"},
+	}
+}
+
 // SelectInfo describes the same reactor waiting with select(2).
 func SelectInfo() reactor.Info {
 	return reactor.Info{

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/reactorlab/reactor/internal/iouring"
 	"github.com/reactorlab/reactor/reactor"
 	"github.com/reactorlab/reactor/reactor/backendkit"
 	"golang.org/x/sys/unix"
@@ -54,7 +55,7 @@ type loop struct {
 	maxInbound          int
 	maxOutbound         int
 	highWater, lowWater int    // pause reading above, resume at or below (own pending output)
-	poll                poller // epoll, poll or select
+	poll                poller // epoll, poll or select; nil for io_uring (ring)
 	mech                mechanism
 	wakefd              int
 	lfd                 int      // listener, or -1
@@ -82,6 +83,21 @@ type loop struct {
 	workNext, workOff   int                // meanwhile: the next task of work, and where its data starts
 	drainMark           int                // Config.LowWater
 	dials               map[*conn]*dialing // dials in progress (dial_linux.go)
+
+	// The completion mechanism's state (uring_linux.go): the ring and its receive buffers,
+	// the requests in flight (the loop exits only when none is), the gathering sends' state,
+	// what a request queued this round reads when it is submitted, the listener's accepts,
+	// whether receives take a byte limit, and whether the loop has cancelled its own requests
+	// to exit.
+	ring       *iouring.Ring
+	bufs       *iouring.BufRing
+	inflight   int
+	sendOps    []*sendOp // by slot, while a gathering send is in flight
+	spareSends []*sendOp
+	pinned     []any
+	acc        *acceptor
+	recvLimit  bool
+	quiet      bool
 
 	// Config.Stats' shard for this loop (nil: nothing is counted), and when each connection
 	// opened, by slot, on the loop's clock: kept here, and only when counting, rather than in
@@ -157,14 +173,21 @@ func newLoop(s *server, index int) (*loop, error) {
 		iov:    make([]unix.Iovec, 0, maxIovecs),
 		vec:    make([][]byte, 0, maxIovecs),
 	}
-	l.buf = make([]byte, l.readSize)
 	var err error
-	if l.poll, err = newPoller(s.mech); err != nil {
-		return nil, err
-	}
 	if l.wakefd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
-		l.closeFds()
 		return nil, os.NewSyscallError("eventfd", err)
+	}
+	if s.mech == mechURing {
+		if err = l.newRing(); err != nil {
+			l.closeFds()
+			return nil, err
+		}
+		return l, nil // the kernel picks receive buffers from the ring's; no read buffer
+	}
+	l.buf = make([]byte, l.readSize)
+	if l.poll, err = newPoller(s.mech); err != nil {
+		l.closeFds()
+		return nil, err
 	}
 	if err = l.poll.add(l.wakefd, tagWake, unix.EPOLLIN); err != nil {
 		l.closeFds()
@@ -185,6 +208,7 @@ func (l *loop) closeFds() {
 		l.poll.close()
 		l.poll = nil
 	}
+	l.closeRing()
 }
 
 // run is the loop's goroutine. It returns after Shutdown has closed every connection, or after
@@ -205,14 +229,17 @@ func (l *loop) run() {
 }
 
 func (l *loop) serve() error {
-	for !l.draining || l.live > 0 {
-		timeout := l.timeout()
-		l.sleeping.Store(true)
-		if l.posted.Load() || len(l.dirty) > 0 {
-			timeout = 0 // work left for this goroutine: look at the sockets, do not sleep
+	for !l.draining || l.live > 0 || l.inflight > 0 {
+		var n int
+		var err error
+		if l.ring != nil {
+			if l.draining && l.live == 0 {
+				l.quiesce()
+			}
+			err = l.ringWait()
+		} else {
+			n, err = l.pollWait()
 		}
-		n, err := l.poll.wait(l.events, timeout)
-		l.sleeping.Store(false)
 		if err != nil {
 			return err
 		}
@@ -224,6 +251,9 @@ func (l *loop) serve() error {
 		}
 		if l.sweeping() && !time.Now().Before(l.heldSweep) {
 			l.sweepHeld()
+		}
+		if l.ring != nil {
+			l.reap()
 		}
 		for i := range l.events[:n] {
 			ev := &l.events[i]
@@ -260,6 +290,18 @@ func (l *loop) serve() error {
 		}
 	}
 	return nil
+}
+
+// pollWait waits for readiness, unless work is waiting, until the loop's next deadline.
+func (l *loop) pollWait() (int, error) {
+	timeout := l.timeout()
+	l.sleeping.Store(true)
+	if l.posted.Load() || len(l.dirty) > 0 {
+		timeout = 0 // work left for this goroutine: look at the sockets, do not sleep
+	}
+	n, err := l.poll.wait(l.events, timeout)
+	l.sleeping.Store(false)
+	return n, err
 }
 
 // ready handles the readiness the kernel reported for c.
@@ -439,6 +481,9 @@ func (l *loop) settleDirty() {
 			if c.in != nil && c.state == stateOpen {
 				l.deliver(c, nil) // unconsumed input waited too; it may not be followed by more
 			}
+			if c.ring&ringEOF != 0 && c.reading() {
+				l.peerEOF(c) // io_uring: the end of stream came while reading was paused
+			}
 		}
 		if c.drainDue {
 			c.drainDue = false
@@ -460,6 +505,11 @@ func (l *loop) settleDirty() {
 // maxIovecs chunks (a plain write when there is one). What does not fit waits for EPOLLOUT.
 func (l *loop) flush(c *conn) {
 	pending := c.backlog.Load()
+	if l.ring != nil {
+		l.ringFlush(c)
+		l.flushed(c, pending)
+		return
+	}
 	for c.out.Len() > 0 {
 		var n, total int
 		var err error
@@ -501,6 +551,12 @@ func (l *loop) flush(c *conn) {
 			break
 		}
 	}
+	l.flushed(c, pending)
+}
+
+// flushed acts on what a flush left: OnDrain due, a graceful close or a CloseWrite whose output
+// is all sent, and the interest that follows. pending is the output before the flush.
+func (l *loop) flushed(c *conn, pending int64) {
 	if c.h.drain != nil && c.state == stateOpen {
 		l.checkDrain(c, pending)
 	}
@@ -530,6 +586,10 @@ func (l *loop) flush(c *conn) {
 // registers the interest that follows: EPOLLIN while reading, EPOLLOUT only while output
 // waits for room, so a quiet connection costs epoll nothing.
 func (l *loop) update(c *conn) {
+	if l.ring != nil {
+		l.ringUpdate(c)
+		return
+	}
 	pending, resumed := c.out.Len(), false
 	if c.state == stateOpen {
 		switch {
@@ -583,6 +643,19 @@ func (l *loop) rearm(c *conn) {
 // accepting — rounded up so that the wait does not end before it. (A timer is never run early
 // even so: runTimers compares with the clock.)
 func (l *loop) timeout() int {
+	d, ok := l.nextDeadline()
+	if !ok {
+		return -1
+	}
+	if d <= 0 {
+		return 0
+	}
+	d = min(d, longestWait)
+	return int((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+// nextDeadline is the time until the loop's earliest deadline, and whether it keeps one.
+func (l *loop) nextDeadline() (time.Duration, bool) {
 	var next time.Time
 	if len(l.lingering) > 0 {
 		next = l.lingering[0].until
@@ -599,14 +672,7 @@ func (l *loop) timeout() int {
 			d, ok = u, true
 		}
 	}
-	if !ok {
-		return -1
-	}
-	if d <= 0 {
-		return 0
-	}
-	d = min(d, longestWait)
-	return int((d + time.Millisecond - 1) / time.Millisecond)
+	return d, ok
 }
 
 // drain starts a graceful shutdown of the loop: no more accepts; every connection flushes and
@@ -720,12 +786,12 @@ func (l *loop) checkDrain(c *conn, pending int64) {
 // a socket's error or reset only as readability, and a paused connection is not watched for
 // input, which would be reported again and again while it waits. epoll and poll report errors
 // whatever the interest.
-func (l *loop) sweeping() bool { return l.nheld > 0 && l.mech == mechSelect }
+func (l *loop) sweeping() bool { return l.nheld > 0 && l.mech.sweeps() }
 
 // hold counts a connection whose input the loop no longer watches — paused by PauseRead, or at
 // the end of stream a HalfCloser was given — for select's sweep; release counts it out.
 func (l *loop) hold() {
-	if l.nheld++; l.nheld == 1 && l.mech == mechSelect {
+	if l.nheld++; l.nheld == 1 && l.mech.sweeps() {
 		l.heldSweep = time.Now().Add(sweepEvery) // see sweepHeld
 	}
 }

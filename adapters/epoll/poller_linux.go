@@ -40,6 +40,7 @@ const (
 	mechEpoll mechanism = iota
 	mechPoll
 	mechSelect
+	mechURing // completions, not readiness: no poller (uring_linux.go)
 )
 
 func (m mechanism) String() string {
@@ -48,9 +49,16 @@ func (m mechanism) String() string {
 		return "poll"
 	case mechSelect:
 		return "select"
+	case mechURing:
+		return "uring"
 	}
 	return "epoll"
 }
+
+// sweeps reports whether the mechanism misses errors on sockets it does not watch for input
+// (see loop.sweeping): select's sets, and io_uring, which hears of a socket only through the
+// requests it has in flight.
+func (m mechanism) sweeps() bool { return m == mechSelect || m == mechURing }
 
 func newPoller(m mechanism) (poller, error) {
 	switch m {

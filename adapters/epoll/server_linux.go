@@ -57,9 +57,19 @@ func NewPoll(cfg reactor.Config) (reactor.Backend, error) { return newServer(cfg
 // is refused at accept (closed, and logged), and the server serves on.
 func NewSelect(cfg reactor.Config) (reactor.Backend, error) { return newServer(cfg, mechSelect) }
 
+// NewURing returns the same reactor doing its I/O through io_uring: completions instead of
+// readiness. Edge-triggered readiness means nothing there and is refused with
+// reactor.ErrNotSupported; so is a machine where io_uring cannot run (URingInfo says why).
+func NewURing(cfg reactor.Config) (reactor.Backend, error) { return newServer(cfg, mechURing) }
+
 func newServer(cfg reactor.Config, m mechanism) (reactor.Backend, error) {
 	if cfg.EdgeTriggered && m != mechEpoll {
 		return nil, fmt.Errorf("%v: edge-triggered readiness: %w (only epoll has it)", m, reactor.ErrNotSupported)
+	}
+	if m == mechURing {
+		if reason := uringReason(); reason != "" {
+			return nil, fmt.Errorf("uring: %w here: %s", reactor.ErrNotSupported, reason)
+		}
 	}
 	cfg = cfg.WithDefaults()
 	if _, err := resolve(cfg.Addr); err != nil {
@@ -75,6 +85,8 @@ func (s *server) Info() reactor.Info {
 		return PollInfo()
 	case mechSelect:
 		return SelectInfo()
+	case mechURing:
+		return URingInfo()
 	}
 	return Info()
 }
