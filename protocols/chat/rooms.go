@@ -232,10 +232,16 @@ func (r *Room) who(m *member) {
 	c := m.conn
 	r.bus.Who(room, func(remote, missing []string) {
 		defer m.asking.Store(false)
-		out := whoLine(append(names, remote...))
+		for _, n := range remote {
+			if validRemoteName(n) {
+				names = append(names, n)
+			}
+		}
+		out := whoLine(names)
 		if len(missing) > 0 {
 			sort.Strings(missing)
-			out = append(out, "* no answer in time from server(s) "+strings.Join(missing, ", ")+": their members are not listed\n"...)
+			out = AppendSafe(append(out, "* no answer in time from server(s) "...), []byte(strings.Join(missing, ", ")))
+			out = append(out, ": their members are not listed\n"...)
 		}
 		c.AsyncWrite(out)
 	})
@@ -264,19 +270,22 @@ func (r *Room) LocalNames(room string) []string {
 // validRemote reports whether the names in e are ones this room could have made: a bus
 // carries other servers' words to this one's members, and they are checked like a member's.
 func validRemote(e *Event) bool {
-	ok := func(name string) bool {
-		if name == "" || len(name) > 255 {
+	return e.Server != "" && checkRoom(e.Room) == "" && validRemoteName(e.Name) && (e.Kind != EventRename || validRemoteName(e.Old))
+}
+
+// validRemoteName reports whether name is made of name characters, at most 255 of them (another
+// server may allow longer names than this one).
+func validRemoteName(name string) bool {
+	if name == "" || len(name) > 255 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		b := name[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '-' || b == '.') {
 			return false
 		}
-		for i := 0; i < len(name); i++ {
-			b := name[i]
-			if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '-' || b == '.') {
-				return false
-			}
-		}
-		return true
 	}
-	return e.Server != "" && checkRoom(e.Room) == "" && ok(e.Name) && (e.Kind != EventRename || ok(e.Old))
+	return true
 }
 
 // announcement is a line for the members of a room, made under the lock and sent after it.
@@ -326,6 +335,46 @@ func (r *Room) Deliver(e Event) bool {
 		return false
 	}
 	return true
+}
+
+// AppendLine appends the line e (an EventLine from another server) as the members here see it,
+// "<name>: <text made safe>\n", and reports whether e was valid; DeliverLines then sends a
+// batch of them. Safe from any goroutine.
+func AppendLine(dst []byte, e *Event) ([]byte, bool) {
+	if e.Kind != EventLine || !validRemote(e) {
+		return dst, false
+	}
+	dst = append(append(dst, e.Name...), ": "...)
+	return append(AppendSafe(dst, e.Text), '\n'), true
+}
+
+// DeliverLines sends lines, n lines made by AppendLine, to every member of room here with one
+// AsyncWrite each: a batch costs a member one write and one wake-up, not n. The bus calls it
+// from its delivering goroutine, in order with Deliver.
+func (r *Room) DeliverLines(room string, lines []byte, n int) {
+	r.mu.RLock()
+	rs := r.rooms[room]
+	r.mu.RUnlock()
+	if rs == nil {
+		return
+	}
+	r.dmu.Lock()
+	defer r.dmu.Unlock()
+	r.mu.RLock()
+	targets := r.dtarget[:0]
+	for _, m := range rs.local {
+		targets = append(targets, m.conn)
+	}
+	r.mu.RUnlock()
+	delivered := 0
+	for i, t := range targets {
+		if t.AsyncWrite(lines) == nil {
+			delivered += n
+		}
+		targets[i] = nil
+	}
+	r.delivered.Add(uint64(delivered))
+	r.dtarget = targets[:0]
 }
 
 // upsert records that member id of server is in room as name since since, and returns what to
