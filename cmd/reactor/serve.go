@@ -50,9 +50,7 @@ var protocols = map[string]func(s settings, cfg reactor.Config) (reactor.Handler
 	"echo": func(settings, reactor.Config) (reactor.Handler, func(), error) {
 		return echo.Handler{}, func() {}, nil
 	},
-	"chat": func(s settings, cfg reactor.Config) (reactor.Handler, func(), error) {
-		return chat.New(chat.Config{MaxLine: int(s.Chat.MaxLine), MaxName: s.Chat.MaxName, Logger: cfg.Logger}), func() {}, nil
-	},
+	"chat": newChat,
 	"proxy": func(s settings, cfg reactor.Config) (reactor.Handler, func(), error) {
 		ups, err := proxy.ParseUpstreams(s.Proxy.Upstream)
 		if err != nil {
@@ -106,6 +104,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.BoolVar(&s.HTTP.AccessLog, "access-log", false, "http: log a line per request (remote, method, path, status, time), at most --access-log-rate a second")
 	fs.IntVar(&s.HTTP.AccessLogRate, "access-log-rate", 0, "http: most access log lines a second; lines past it are counted, not written (0: 100)")
 	fs.Var(&s.Chat.MaxLine, "chat-max-line", "chat: longest line in `bytes`; longer ones are refused (0: 1024)")
+	fs.StringVar(&s.Chat.Bus, "bus", "", "chat: share rooms with every server on this NATS bus: `nats://host:port[,…]`, or embedded (a NATS server in this process) (docs/chat-bus.md)")
+	fs.StringVar(&s.Chat.BusListen, "bus-listen", "", "chat, --bus embedded: take routes from other embedded servers on this `host:port` (forms a cluster)")
+	fs.StringVar(&s.Chat.BusRoutes, "bus-routes", "", "chat, --bus embedded: the --bus-listen `host:port[,…]` of other embedded servers to cluster with")
 	fs.StringVar(&s.Proxy.Upstream, "upstream", "", "proxy: the server(s) to relay to, `host:port[,host:port…]`, taken in turn (round-robin); required with --proto proxy")
 	fs.Var(&s.Proxy.HighWater, "proxy-high-water", "proxy: pending output, in `bytes`, past which the other side's reading is paused (0: 4 × the backend's low-water mark, 256KiB)")
 	fs.Usage = func() {
@@ -122,7 +123,9 @@ while starting or draining after SIGTERM).
 
   http  GET /plaintext, GET /json, POST /echo, keep-alive and pipelining (docs/protocols.md)
   echo  every byte back, unchanged
-  chat  line chat for nc: send "NAME: <name>", then lines; /who, /help, /quit
+  chat  line chat for nc: send "NAME: <name>", then lines; /who, /join, /rooms, /help, /quit.
+        --bus shares the rooms with other servers over NATS (--bus embedded needs nothing
+        installed; --bus-listen/--bus-routes cluster embedded servers across machines)
   proxy every connection relayed to an --upstream server, both ways, with backpressure,
         half-close and resets passed on:  --proto proxy --upstream 127.0.0.1:7000[,host:port…]
 
@@ -172,6 +175,14 @@ Flags:
 		fmt.Fprintf(stderr, "reactor serve: %v\n", err)
 		return 2
 	}
+	busFlag := false
+	fs.Visit(func(f *flag.Flag) {
+		busFlag = busFlag || strings.HasPrefix(f.Name, "bus") && fs.Lookup(f.Name).Value.String() != ""
+	})
+	if err := checkBus(s, busFlag); err != nil {
+		fmt.Fprintf(stderr, "reactor serve: %v\n", err)
+		return 2
+	}
 	if s.Proto == "http" {
 		// The echo route answers once the whole body is in, and answers it in one piece, so
 		// the backend must be willing to hold a body of the largest size http accepts in
@@ -217,7 +228,14 @@ Flags:
 		return 2
 	}
 	if s.Procs > 1 {
-		return runPrefork(ctx, s, args, logger)
+		// With an embedded bus, the workers share one room through a NATS server here.
+		busArgs, stopBus, err := busForWorkers(s, logger)
+		if err != nil {
+			logger.Error("cannot start the chat bus", "err", err)
+			return 1
+		}
+		defer stopBus()
+		return runPrefork(ctx, s, append(args[:len(args):len(args)], busArgs...), logger)
 	}
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile(*cpuProfile)
@@ -330,6 +348,12 @@ func applyFlag(name string, src settings, dst *settings) {
 		dst.HTTP.AccessLogRate = src.HTTP.AccessLogRate
 	case "chat-max-line":
 		dst.Chat.MaxLine = src.Chat.MaxLine
+	case "bus":
+		dst.Chat.Bus = src.Chat.Bus
+	case "bus-listen":
+		dst.Chat.BusListen = src.Chat.BusListen
+	case "bus-routes":
+		dst.Chat.BusRoutes = src.Chat.BusRoutes
 	case "upstream":
 		dst.Proxy.Upstream = src.Proxy.Upstream
 	case "proxy-high-water":
