@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -92,4 +93,32 @@ func TestServeChatOverBus(t *testing.T) {
 	c, expectC := chatter(t, addr3, "carol")
 	io.WriteString(c, "/who\n")
 	expectC("* members (1): carol")
+}
+
+func TestBenchChatOverBus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs three chat servers under load")
+	}
+	bin := reactorBinary(t)
+	out := t.TempDir()
+	stdout, stderr, code := runBin(t, bin, "bench", "--quick", "--proto", "chat", "--nodes", "3", "--bus", "embedded", "--backends", "std", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	rep := readReport(t, filepath.Join(out, "chat.json"))
+	if rep.Settings.Nodes != 3 || rep.Settings.Bus != "embedded" {
+		t.Errorf("settings %+v; want 3 nodes on the embedded bus", rep.Settings)
+	}
+	r := rep.Scenarios[0].Results[0]
+	if !r.Valid || r.Errors != 0 || float64(r.Throughput.Median) <= 0 || float64(r.Rounds[0].P50) <= 0 {
+		t.Errorf("std over the bus: valid %v, errors %d %v, throughput %v, p50 %v; want valid lines and latency",
+			r.Valid, r.Errors, r.ErrorSamples, r.Throughput.Median, r.Rounds[0].P50)
+	}
+	if !strings.Contains(rep.Scenarios[0].Describe, "spread over 3 servers") {
+		t.Errorf("caption %q does not say the room is spread", rep.Scenarios[0].Describe)
+	}
+	_, stderr, code = runBin(t, bin, "bench", "--quick", "--proto", "echo", "--nodes", "3", "--bus", "embedded", "--backends", "std", "--out", out)
+	if code == 0 || !strings.Contains(stderr, "--nodes and --bus are for --proto chat") {
+		t.Errorf("echo with --nodes: exit %d, %q; want refused", code, stderr)
+	}
 }

@@ -469,7 +469,8 @@ func (l *Link) onMsg(m *nats.Msg) {
 	l.dmu.Lock()
 	defer l.dmu.Unlock()
 	defer func() {
-		if n, _, err := l.sub.Pending(); err != nil || n == 0 {
+		// Pending counts the message being handled until the handler returns.
+		if n, _, err := l.sub.Pending(); err != nil || n <= 1 {
 			l.flush()
 		}
 	}()
