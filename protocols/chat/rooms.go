@@ -456,11 +456,13 @@ func earlier(ta int64, sa string, tb int64, sb string) bool {
 }
 
 // SyncServer replaces what is known of server's members with members (EventJoin events, one
-// per member), as a heartbeat reports them. Differences are announced as joins, renames and
-// leaves unless quiet is set (the first report from a server this one did not know: its
-// members were there before anyone here could have been told). It repairs what lost events
-// left wrong. Called by the bus's one delivering goroutine.
-func (r *Room) SyncServer(server string, members []Event, quiet bool) {
+// per member), as a heartbeat reports them. It repairs what lost events left wrong: the
+// differences are announced as joins, renames and leaves, except the joins of members that
+// claimed their names before quietBefore (Unix ns; 0 for none), which are recorded silently:
+// the bus passes this server's start on first hearing of another server just after it, whose
+// members were there before anyone here could have been told. Called by the bus's one
+// delivering goroutine.
+func (r *Room) SyncServer(server string, members []Event, quietBefore int64) {
 	var says []announcement
 	var losers []*member
 	r.mu.Lock()
@@ -472,8 +474,13 @@ func (r *Room) SyncServer(server string, members []Event, quiet bool) {
 			continue
 		}
 		seen[e.Member] = true
+		known := r.servers[server][e.Member] != nil
 		var lost []*member
+		n := len(says)
 		says, lost = r.upsert(server, e.Member, e.Room, e.Name, e.Since, says)
+		if !known && e.Since < quietBefore {
+			says = says[:n]
+		}
 		losers = append(losers, lost...)
 	}
 	for id := range r.servers[server] {
@@ -485,9 +492,7 @@ func (r *Room) SyncServer(server string, members []Event, quiet bool) {
 		delete(r.servers, server)
 	}
 	r.mu.Unlock()
-	if !quiet {
-		r.announce(says)
-	}
+	r.announce(says)
 	r.settle(losers)
 }
 

@@ -203,18 +203,20 @@ func TestServerSyncAndGone(t *testing.T) {
 	r := New(Config{Bus: bus})
 	a := join(t, r, "alice", "127.0.0.1:1001")
 	a.C.TakeOutput()
-	roster := []Event{{Member: 1, Room: "lobby", Name: "bob", Since: 1}, {Member: 2, Room: "lobby", Name: "carol", Since: 1}}
-	r.SyncServer("a", roster, true)
-	if got := string(a.C.TakeOutput()); got != "" {
-		t.Errorf("a quiet sync announced %q", got)
+	// First contact just after this server started: members there before it are recorded
+	// quietly, one that joined since (its join event lost) is announced.
+	roster := []Event{{Member: 1, Room: "lobby", Name: "bob", Since: 1}, {Member: 2, Room: "lobby", Name: "carol", Since: 1}, {Member: 4, Room: "lobby", Name: "erin", Since: 20}}
+	r.SyncServer("a", roster, 10)
+	if got, want := string(a.C.TakeOutput()), "* erin joined\n"; got != want {
+		t.Errorf("first sync announced %q; want %q", got, want)
 	}
-	if st := r.Stats(); st.Remote != 2 {
-		t.Errorf("Remote = %d; want 2", st.Remote)
+	if st := r.Stats(); st.Remote != 3 {
+		t.Errorf("Remote = %d; want 3", st.Remote)
 	}
 	// A later report that differs is news: carol gone, dave new, bob renamed.
-	r.SyncServer("a", []Event{{Member: 1, Room: "lobby", Name: "rob", Since: 2}, {Member: 3, Room: "lobby", Name: "dave", Since: 2}}, false)
+	r.SyncServer("a", []Event{{Member: 1, Room: "lobby", Name: "rob", Since: 2}, {Member: 3, Room: "lobby", Name: "dave", Since: 2}}, 0)
 	got := string(a.C.TakeOutput())
-	for _, want := range []string{"* bob is now rob\n", "* dave joined\n", "* carol left\n"} {
+	for _, want := range []string{"* bob is now rob\n", "* dave joined\n", "* carol left\n", "* erin left\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("sync announced %q; want it to include %q", got, want)
 		}

@@ -118,9 +118,10 @@ const batchBytes = 32 << 10
 
 // peer is another server, as heard on the bus.
 type peer struct {
-	label string
-	seen  time.Time
-	rooms map[string]*position
+	label  string
+	synced bool // a heartbeat of it has been handled
+	seen   time.Time
+	rooms  map[string]*position
 }
 
 // position is where a peer's stream for one room is: the epoch and the next sequence number.
@@ -582,7 +583,6 @@ func (l *Link) onHeartbeat(data []byte) {
 	if h.server == l.id {
 		return
 	}
-	_, known := l.peers[h.server]
 	p := l.peer(h.server)
 	p.label = h.label
 	if h.bye {
@@ -607,10 +607,15 @@ func (l *Link) onHeartbeat(data []byte) {
 			delete(p.rooms, room)
 		}
 	}
-	// A server first heard of just after this one started had its members before anyone here
-	// could be told of them; later, differences are news (events lost, a partition healed).
-	quiet := !known && time.Since(l.started) < l.opts.DeadAfter
-	l.room.SyncServer(h.server, h.members, quiet)
+	// A server first heard of just after this one started had members before anyone here
+	// could be told of them; the joins of those are not news. Any other difference is (events
+	// lost, a partition healed): the Room announces it.
+	var quietBefore int64
+	if !p.synced && time.Since(l.started) < l.opts.DeadAfter {
+		quietBefore = l.started.UnixNano()
+	}
+	p.synced = true
+	l.room.SyncServer(h.server, h.members, quietBefore)
 }
 
 // answerWho replies to another server's /who with this server's members of room.
