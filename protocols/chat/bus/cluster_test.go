@@ -35,6 +35,11 @@ type node struct {
 
 func startNode(t *testing.T, backend, url string) *node {
 	t.Helper()
+	return startNodeWith(t, backend, url, reactor.Config{Addr: "127.0.0.1:0", Loops: 1})
+}
+
+func startNodeWith(t *testing.T, backend, url string, cfg reactor.Config) *node {
+	t.Helper()
 	link, err := Dial(Options{URL: url, Label: backend, Heartbeat: testBeat, DeadAfter: testDead, ReconnectMax: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +48,7 @@ func startNode(t *testing.T, backend, url string) *node {
 	if err := link.Start(room); err != nil {
 		t.Fatal(err)
 	}
-	be, err := adapters.Registry().New(backend, reactor.Config{Addr: "127.0.0.1:0", Loops: 1})
+	be, err := adapters.Registry().New(backend, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
