@@ -133,6 +133,7 @@ const (
 	whyWrk       = "wrk drove the load: it counts no bytes and stops with requests in flight"
 	whyAfterWrk  = "an earlier scenario of the round was driven by wrk, whose traffic is unknown"
 	whyAfterChat = "the chat room's members have left, and the server's announcements of it were not read"
+	whyBus       = "the chat room is spread over several servers, each counting its own share"
 )
 
 // settleTimeout bounds how long an audit waits for a server's counters to catch up with the

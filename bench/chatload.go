@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,6 +118,12 @@ func (l *chatLoad) begin(ctx context.Context, deadline time.Time) error {
 		}
 		l.next[i] = next
 	}
+	if strings.Contains(l.addr, ",") {
+		if err := l.waitForRoom(ctx, deadline); err != nil {
+			l.errs.add(errConnect, 1, err.Error())
+			return err
+		}
+	}
 	for i := 0; i < l.members; i++ {
 		l.wgRecv.Add(1)
 		go func(i int) {
@@ -134,10 +141,43 @@ func (l *chatLoad) begin(ctx context.Context, deadline time.Time) error {
 	return nil
 }
 
+// waitForRoom asks /who of the first member on each server until each sees every member: the
+// servers share the room over a bus, and a line sent before they know of each other would not
+// reach everyone.
+func (l *chatLoad) waitForRoom(ctx context.Context, deadline time.Time) error {
+	want := "* members (" + strconv.Itoa(l.members) + "): "
+	until := time.Now().Add(20 * time.Second)
+	for i := 0; i < min(l.members, strings.Count(l.addr, ",")+1); i++ {
+		c, r := l.conns[i], l.readers[i]
+		for {
+			if time.Now().After(until) || ctx.Err() != nil {
+				return fmt.Errorf("chat member m%d: the servers did not all see the room's %d members within 20s", i, l.members)
+			}
+			n, err := io.WriteString(c, "/who\n")
+			l.wrote[i].n.Add(int64(n))
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			var line []byte
+			for err == nil && !bytes.HasPrefix(line, []byte("* members (")) {
+				line, err = r.ReadSlice('\n')
+			}
+			_ = c.SetDeadline(deadline)
+			if err != nil {
+				return fmt.Errorf("chat member m%d: /who: %w", i, err)
+			}
+			if bytes.HasPrefix(line, []byte(want)) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
 // join connects member i, names it and waits for the server's CLIENT answer, skipping the
 // announcements ("* …") that may come first.
 func (l *chatLoad) join(ctx context.Context, i int) error {
-	c, err := dialer.DialContext(ctx, "tcp", l.addr)
+	addrs := strings.Split(l.addr, ",")
+	c, err := dialer.DialContext(ctx, "tcp", addrs[i%len(addrs)])
 	if err != nil {
 		return err
 	}

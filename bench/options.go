@@ -94,6 +94,12 @@ type Options struct {
 	// Members and Senders size the chat room; a sender waits while more than
 	// Window×(Members−1) deliveries of its lines are outstanding.
 	Members, Senders, Window int
+	// Nodes is how many chat servers of the contender share the room over Bus, members
+	// spread across them in turn; 0 or 1 is one server and no bus.
+	Nodes int
+	// Bus is what the nodes share the room over: "embedded" (a NATS server in each node,
+	// clustered) or nats://host:port URLs, passed to serve's --bus.
+	Bus string
 	// IdleSweep is the list of idle connection counts (proxy: idle proxied pairs).
 	IdleSweep []int
 	// IdleProto is what the idle connections of proto idle speak: echo (one echo round trip
@@ -217,6 +223,15 @@ func (o *Options) check() error {
 	}
 	if o.Proto == "chat" && (o.Members < 2 || o.Senders < 1 || o.Senders > o.Members || o.Window < 1) {
 		return fmt.Errorf("bench: chat needs members ≥ 2, 1 ≤ senders ≤ members, window ≥ 1")
+	}
+	if (o.Nodes > 1 || o.Bus != "") && o.Proto != "chat" {
+		return fmt.Errorf("bench: --nodes and --bus are for --proto chat")
+	}
+	if o.Nodes > 1 && o.Bus == "" {
+		return fmt.Errorf("bench: %d nodes share the room over a bus: give --bus embedded or --bus nats://host:port", o.Nodes)
+	}
+	if o.Nodes < 0 || o.Nodes > 16 {
+		return fmt.Errorf("bench: nodes %d out of range 1..16", o.Nodes)
 	}
 	if o.Proto == "http" {
 		if len(o.Scenarios) == 0 {

@@ -107,7 +107,10 @@ type Settings struct {
 	Members   int     `json:"members,omitempty"`
 	Senders   int     `json:"senders,omitempty"`
 	Window    int     `json:"window,omitempty"`
-	IdleSweep []int   `json:"idle_sweep,omitempty"`
+	// Nodes and Bus: chat servers sharing the room, and the bus between them (chat).
+	Nodes     int    `json:"nodes,omitempty"`
+	Bus       string `json:"bus,omitempty"`
+	IdleSweep []int  `json:"idle_sweep,omitempty"`
 	// Upstream describes the echo server the proxies relayed to (proxy).
 	Upstream string `json:"upstream,omitempty"`
 	// IdleProto is what the idle connections spoke: echo or http (proto idle only).

@@ -64,6 +64,9 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 		rep.Settings.Conns = o.Conns
 	case "chat":
 		rep.Settings.Members, rep.Settings.Senders, rep.Settings.Window = o.Members, o.Senders, o.Window
+		if o.Nodes > 1 {
+			rep.Settings.Nodes, rep.Settings.Bus = o.Nodes, o.Bus
+		}
 	case "idle":
 		rep.Settings.IdleSweep, rep.Settings.IdleProto = o.IdleSweep, o.idleProto()
 	case "proxy":
@@ -248,11 +251,14 @@ func runCell(ctx context.Context, o *Options, c Contender, spec childSpec, round
 // runSession measures the cells whose indices are in session on one server process, writing
 // their samples into out.
 func runSession(ctx context.Context, o *Options, c Contender, spec childSpec, round int, session []int, out []Sample) error {
-	srv, err := startServer(ctx, c, spec)
+	srv, err := startNodes(ctx, o, c, spec)
 	if err != nil {
 		return err
 	}
 	defer srv.stop()
+	for _, n := range srv.nodes {
+		defer n.stop()
+	}
 	trip := o.trip()
 	var idle []net.Conn
 	defer func() {
@@ -317,6 +323,12 @@ func measureScenario(ctx context.Context, o *Options, c Contender, name string, 
 	var w window
 	var err error
 	var audit *Audit
+	for _, n := range srv.nodes {
+		if !n.alive() {
+			smp.Failed = "chat node exited: " + n.log.tail()
+			return smp
+		}
+	}
 	switch {
 	case name == "idle":
 		fds := 1
@@ -338,7 +350,11 @@ func measureScenario(ctx context.Context, o *Options, c Contender, name string, 
 		srv.audit.stop(whyAfterWrk)
 		audit = &Audit{Status: AuditNone, Why: whyWrk}
 	default:
-		g := newGenerator(o, name, srv.addr, errs)
+		addr := srv.addr
+		for _, n := range srv.nodes {
+			addr += "," + n.addr
+		}
+		g := newGenerator(o, name, addr, errs)
 		w, err = runWindow(ctx, g, srv.pid, o.Warmup, o.Duration, func() { audit = srv.audit.check(ctx, g.traffic) })
 		if _, ok := g.(drainer); ok {
 			// The room emptied after the audit; what the server said to the members on
@@ -382,6 +398,10 @@ func measureScenario(ctx context.Context, o *Options, c Contender, name string, 
 	// Zero CPU time from ticks means "under one tick", not "free": leave it unmeasured.
 	if ops > 0 && !math.IsNaN(w.CPU) && (w.CPUExact || w.CPU > 0) {
 		smp.CPUPerOp = Num(w.CPU / ops * 1e6)
+	}
+	if len(srv.nodes) > 0 {
+		// The CPU time read is the first node's alone, a share of the work, not its cost.
+		smp.CPUSeconds, smp.CPUPerOp, smp.ServerBusy, smp.CPUExact = nan, nan, nan, false
 	}
 	if w.Latency != nil && w.Latency.Count() > 0 {
 		smp.hist = w.Latency
@@ -452,7 +472,11 @@ func describe(o *Options, name string) (desc, unit, op string) {
 	case "discard":
 		return fmt.Sprintf("discard (RFC 863), %d connections each writing %d KiB at a time as fast as the server reads, nothing read back until the end, when each half-closes and must get the end of the stream with no bytes; a MiB is one MiB sent", o.Conns, bulkChunk>>10), "MiB/s", "MiB"
 	case "chat":
-		return fmt.Sprintf("chat room of %d members, %d sending (each at most %d lines ahead of the room); every member checks every line", o.Members, o.Senders, o.Window), "lines/s", "line"
+		where := ""
+		if o.Nodes > 1 {
+			where = fmt.Sprintf(" spread over %d servers sharing the room over a NATS bus (%s), members joined to them in turn", o.Nodes, o.Bus)
+		}
+		return fmt.Sprintf("chat room of %d members%s, %d sending (each at most %d lines ahead of the room); every member checks every line", o.Members, where, o.Senders, o.Window), "lines/s", "line"
 	default:
 		if o.idleProto() == "http" {
 			return fmt.Sprintf("idle HTTP keep-alive connections after one GET /plaintext each, the server's idle timeout at its default (60 s for reactor's http1), counts %s", joinInts(o.IdleSweep)), "", "conn"
@@ -695,4 +719,48 @@ func cellSummary(o *Options, cells []cell, got []Sample) string {
 		parts = append(parts, b.String())
 	}
 	return strings.Join(parts, ", ")
+}
+
+// startNodes starts c's server and, for a chat room over a bus (Options.Nodes > 1), the other
+// servers sharing it, in srv.nodes. With an embedded bus the first server's NATS server takes
+// routes on a free port and the others route to it; a nats:// bus is passed to every server.
+func startNodes(ctx context.Context, o *Options, c Contender, spec childSpec) (*server, error) {
+	if o.Nodes <= 1 || c.Kind != KindBackend {
+		return startServer(ctx, c, spec)
+	}
+	busArgs := func(first bool, route string) []string {
+		switch {
+		case o.Bus != "embedded":
+			return []string{"--bus", o.Bus}
+		case first:
+			return []string{"--bus", "embedded", "--bus-listen", route}
+		}
+		return []string{"--bus", "embedded", "--bus-routes", route}
+	}
+	route, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	first := spec
+	first.serveArgs = append(slices.Clone(spec.serveArgs), busArgs(true, route)...)
+	srv, err := startServer(ctx, c, first)
+	if err != nil {
+		return nil, err
+	}
+	srv.audit.stop(whyBus)
+	for range o.Nodes - 1 {
+		other := spec
+		other.serveArgs = append(slices.Clone(spec.serveArgs), busArgs(false, route)...)
+		n, err := startServer(ctx, c, other)
+		if err != nil {
+			srv.stop()
+			for _, n := range srv.nodes {
+				n.stop()
+			}
+			return nil, fmt.Errorf("chat node %d: %w", len(srv.nodes)+2, err)
+		}
+		n.audit.stop(whyBus)
+		srv.nodes = append(srv.nodes, n)
+	}
+	return srv, nil
 }

@@ -172,6 +172,8 @@ type server struct {
 	// audit checks the server's own counters against the bench's account; it says why not
 	// where the server keeps none.
 	audit *auditor
+	// nodes are the other chat servers sharing this one's room over a bus (Options.Nodes).
+	nodes []*server
 }
 
 const (

@@ -44,7 +44,9 @@ reported with its errors, never as throughput.
          --conns (4) connections streaming into serve --proto discard as fast as it reads,
          nothing read until each half-closes at the end and must get no bytes: MiB/s and
          CPU µs per MiB (netpoll is skipped: it cannot slow a fast sender)
-  chat   --members in a room, --senders of them sending; every line checked, latency
+  chat   --members in a room, --senders of them sending; every line checked, latency. With
+         --nodes N --bus embedded (or --bus nats://host:port), N servers of each backend
+         share the room over NATS and the members are spread across them (docs/chat-bus.md)
   idle   memory per idle connection at each count of --sweep; from the first count a backend
          cannot hold (select: 1024 descriptors), or at which it refuses connections, the
          sweep stops for it and reports those counts as not held. --idle-proto echo (the
@@ -127,6 +129,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	members := fs.Int("members", d.Members, "chat room size")
 	senders := fs.Int("senders", d.Senders, "chat members that send")
 	window := fs.Int("window", d.Window, "chat: lines a sender may be ahead of the room (it waits while window×(members−1) deliveries are outstanding)")
+	nodes := fs.Int("nodes", 1, "chat: servers of each backend sharing the room over --bus, members joined to them in turn")
+	busURL := fs.String("bus", "", "chat with --nodes: embedded (a clustered NATS server in each node) or nats://host:port[,…]")
 	sweep := fs.String("sweep", joinInts(d.IdleSweep), "idle connection counts (proxy: idle pair counts, default "+joinInts(bench.Defaults("proxy", false).IdleSweep)+")")
 	idleProto := fs.String("idle-proto", "echo", "idle: what each idle connection speaks, one round trip before it rests: "+strings.Join(bench.IdleProtos, " or "))
 	background := fs.String("background-idle", "", "http, echo: idle connection `counts`, ascending, to hold open while measuring, e.g. 0,100,1000 (default none)")
@@ -175,6 +179,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	apply("members", func() { o.Members = *members })
 	apply("senders", func() { o.Senders = *senders })
 	apply("window", func() { o.Window = *window })
+	apply("nodes", func() { o.Nodes = *nodes })
+	apply("bus", func() { o.Bus = *busURL })
 	apply("pin", func() { o.Pin = *pin })
 	apply("loops", func() { o.Loops = *loops })
 	o.Ref, o.Loader = *ref, *loader

@@ -57,6 +57,10 @@ type httpSettings struct {
 type chatSettings struct {
 	MaxLine byteSize `yaml:"max_line"`
 	MaxName int      `yaml:"max_name"`
+	// Bus is --bus: a NATS URL list, or "embedded"; empty: rooms are this server's alone.
+	Bus       string `yaml:"bus"`
+	BusListen string `yaml:"bus_listen"`
+	BusRoutes string `yaml:"bus_routes"`
 	// Wire is "lines" (the default) or "classic" (chat.ParseWire).
 	Wire string `yaml:"wire"`
 }

@@ -55,10 +55,7 @@ var protocols = map[string]func(s settings, cfg reactor.Config) (reactor.Handler
 	"discard": func(settings, reactor.Config) (reactor.Handler, func(), error) {
 		return new(discard.Handler), func() {}, nil
 	},
-	"chat": func(s settings, cfg reactor.Config) (reactor.Handler, func(), error) {
-		wire, err := chat.ParseWire(s.Chat.Wire)
-		return chat.New(chat.Config{MaxLine: int(s.Chat.MaxLine), MaxName: s.Chat.MaxName, Logger: cfg.Logger, Wire: wire}), func() {}, err
-	},
+	"chat": newChat,
 	"proxy": func(s settings, cfg reactor.Config) (reactor.Handler, func(), error) {
 		ups, err := proxy.ParseUpstreams(s.Proxy.Upstream)
 		if err != nil {
@@ -114,6 +111,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Var(&s.Chat.MaxLine, "chat-max-line", "chat: longest line in `bytes`; longer ones are refused (0: 1024)")
 	fs.StringVar(&s.Chat.Wire, "chat-wire", "lines", "chat: `wire` format: lines (text, for nc and reactor client chat) or classic (the classic Python select() chat programs' framed pickles; docs/protocols.md)")
 	fs.StringVar(&s.Echo.Tag, "echo-tag", "none", "echo: prefix each reply with `tag`, who served it: none, pid (\"<pid>: \"), thread (\"<OS thread id>: \", Linux) or loop (\"<loop index>: \", epoll/poll/select)")
+	fs.StringVar(&s.Chat.Bus, "bus", "", "chat: share rooms with every server on this NATS bus: `nats://host:port[,…]`, or embedded (a NATS server in this process) (docs/chat-bus.md)")
+	fs.StringVar(&s.Chat.BusListen, "bus-listen", "", "chat, --bus embedded: take routes from other embedded servers on this `host:port` (forms a cluster)")
+	fs.StringVar(&s.Chat.BusRoutes, "bus-routes", "", "chat, --bus embedded: the --bus-listen `host:port[,…]` of other embedded servers to cluster with")
 	fs.StringVar(&s.Proxy.Upstream, "upstream", "", "proxy: the server(s) to relay to, `host:port[,host:port…]`, taken in turn (round-robin); required with --proto proxy")
 	fs.Var(&s.Proxy.HighWater, "proxy-high-water", "proxy: pending output, in `bytes`, past which the other side's reading is paused (0: 4 × the backend's low-water mark, 256KiB)")
 	fs.Usage = func() {
@@ -133,7 +133,9 @@ while starting or draining after SIGTERM).
         who served it ("<pid>: <bytes>"), as the classic forking/threading servers did
   discard
         every byte read and thrown away, nothing sent (RFC 863): for clients that only send
-  chat  line chat for nc: send "NAME: <name>", then lines; /who, /help, /quit.
+  chat  line chat for nc: send "NAME: <name>", then lines; /who, /join, /rooms, /help, /quit.
+        --bus shares the rooms with other servers over NATS (--bus embedded needs nothing
+        installed; --bus-listen/--bus-routes cluster embedded servers across machines);
         --chat-wire classic speaks the classic Python select() chat client and server's wire
         (framed pickles): their client joins, and reactor client chat --wire classic talks to
         their server
@@ -197,6 +199,14 @@ Flags:
 		fmt.Fprintf(stderr, "reactor serve: %v\n", err)
 		return 2
 	}
+	busFlag := false
+	fs.Visit(func(f *flag.Flag) {
+		busFlag = busFlag || strings.HasPrefix(f.Name, "bus") && fs.Lookup(f.Name).Value.String() != ""
+	})
+	if err := checkBus(s, busFlag); err != nil {
+		fmt.Fprintf(stderr, "reactor serve: %v\n", err)
+		return 2
+	}
 	if s.Proto == "http" {
 		// The echo route answers once the whole body is in, and answers it in one piece, so
 		// the backend must be willing to hold a body of the largest size http accepts in
@@ -242,7 +252,14 @@ Flags:
 		return 2
 	}
 	if s.Procs > 1 {
-		return runPrefork(ctx, s, args, logger)
+		// With an embedded bus, the workers share one room through a NATS server here.
+		busArgs, stopBus, err := busForWorkers(s, logger)
+		if err != nil {
+			logger.Error("cannot start the chat bus", "err", err)
+			return 1
+		}
+		defer stopBus()
+		return runPrefork(ctx, s, append(args[:len(args):len(args)], busArgs...), logger)
 	}
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile(*cpuProfile)
@@ -363,6 +380,12 @@ func applyFlag(name string, src settings, dst *settings) {
 		dst.Chat.Wire = src.Chat.Wire
 	case "echo-tag":
 		dst.Echo.Tag = src.Echo.Tag
+	case "bus":
+		dst.Chat.Bus = src.Chat.Bus
+	case "bus-listen":
+		dst.Chat.BusListen = src.Chat.BusListen
+	case "bus-routes":
+		dst.Chat.BusRoutes = src.Chat.BusRoutes
 	case "upstream":
 		dst.Proxy.Upstream = src.Proxy.Upstream
 	case "proxy-high-water":

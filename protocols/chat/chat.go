@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,7 +29,12 @@ type Config struct {
 	MaxName int
 	// Logger gets a debug line for every member that joins, renames or leaves. Default: none.
 	Logger *slog.Logger
-	// Wire is how members' messages are framed: Lines (the default) or Classic.
+	// Bus, when set, shares the rooms with every other server on it (protocols/chat/bus is
+	// one over NATS): local events are published on it and it hands in the others' with
+	// Deliver, SyncServer and ServerGone. Default: none, every room is this server's alone.
+	Bus Bus
+	// Wire is how members' messages are framed: Lines (the default) or Classic. A Classic room
+	// is this server's alone: New panics if it is given a Bus too.
 	Wire Wire
 }
 
@@ -65,28 +69,41 @@ func ParseWire(s string) (Wire, error) {
 	return Lines, fmt.Errorf("chat: unknown wire %q (want lines or classic)", s)
 }
 
-// Room is one chat room: every connection of the backend it is served on is a member. It is safe
-// for the concurrent callbacks of many connections.
+// Room is the chat handler: every connection of the backend it is served on is a member, in
+// one room at a time (DefaultRoom until it says /join). The name is historical: a Room holds
+// every room of its server. It is safe for the concurrent callbacks of many connections.
 type Room struct {
 	maxLine, maxName int
 	wire             Wire
 	maxFrame         int          // Classic: longest frame body accepted
 	log              *slog.Logger // nil: no join and leave lines
+	bus              Bus          // nil: rooms are this server's alone
+	ids              atomic.Uint64
 
 	// Counts for Stats.
-	delivered, dropped atomic.Uint64
+	delivered, dropped, busBusy atomic.Uint64
 
 	mu      sync.RWMutex
-	names   map[string]*member // named members only, by nameKey: the audience of broadcasts
-	closing bool               // AnnounceShutdown was called
+	rooms   map[string]*roomState // rooms with a member here or on another server
+	servers map[string]map[uint64]*remoteMember
+	members int  // named local members, in every room
+	closing bool // AnnounceShutdown was called
+
+	dmu     sync.Mutex // guards the scratch of remote deliveries
+	dline   []byte
+	dtarget []reactor.Conn
 }
 
 // member is a connection's state, kept in its Conn context.
 type member struct {
 	conn       reactor.Conn
-	name       string // empty until the member names itself
-	key        string // nameKey(name)
-	discarding bool   // inside an overlong line: drop bytes up to the next newline
+	id         uint64     // this member's number on this server, as the bus knows it
+	room       *roomState // nil until the member names itself
+	name       string     // empty until the member names itself
+	key        string     // nameKey(name)
+	since      int64      // when it claimed its name (Unix ns): settles races across servers
+	discarding bool       // inside an overlong line: drop bytes up to the next newline
+	asking     atomic.Bool
 	line       []byte // scratch for building outgoing lines
 	targets    []reactor.Conn
 
@@ -105,25 +122,35 @@ func New(cfg Config) *Room {
 	if cfg.MaxName <= 0 {
 		cfg.MaxName = DefaultMaxName
 	}
-	return &Room{
-		maxLine: cfg.MaxLine, maxName: cfg.MaxName, log: cfg.Logger, names: map[string]*member{},
-		wire: cfg.Wire, maxFrame: max(DefaultMaxClassicFrame, 6*cfg.MaxLine+64),
+	if cfg.Wire == Classic && cfg.Bus != nil {
+		// Other servers' events reach a room as lines; the classic wire has no frame for them.
+		panic("chat: the Classic wire cannot be shared over a Bus")
 	}
+	return &Room{maxLine: cfg.MaxLine, maxName: cfg.MaxName, log: cfg.Logger, bus: cfg.Bus,
+		rooms: map[string]*roomState{}, servers: map[string]map[uint64]*remoteMember{},
+		wire: cfg.Wire, maxFrame: max(DefaultMaxClassicFrame, 6*cfg.MaxLine+64)}
 }
 
 // Stats is what a Room has counted.
 type Stats struct {
-	Members   int    // named members in the room now
+	Members   int    // named members on this server now, in every room
 	Delivered uint64 // lines queued to a member: each line counts once per recipient
 	Dropped   uint64 // members the backend dropped for not reading (reactor.ErrOutboundFull)
+	Rooms     int    // rooms with a member here or, with a bus, on another server
+	Remote    int    // members on other servers that this server knows of
+	BusBusy   uint64 // events not published because the bus's queue was full
 }
 
 // Stats reports the room's counts. Safe from any goroutine.
 func (r *Room) Stats() Stats {
 	r.mu.RLock()
-	n := len(r.names)
+	st := Stats{Members: r.members, Rooms: len(r.rooms)}
+	for _, ms := range r.servers {
+		st.Remote += len(ms)
+	}
 	r.mu.RUnlock()
-	return Stats{Members: n, Delivered: r.delivered.Load(), Dropped: r.dropped.Load()}
+	st.Delivered, st.Dropped, st.BusBusy = r.delivered.Load(), r.dropped.Load(), r.busBusy.Load()
+	return st
 }
 
 // debug logs a membership change when the Room has a logger that wants debug lines.
@@ -137,12 +164,13 @@ func (r *Room) debug(msg string, m *member, args ...any) {
 const welcome = "* welcome to reactor chat; name yourself with: NAME: <name>   (/help for commands)\n"
 
 const help = "* commands: NAME: <name> (or /name <name>) to name or rename yourself, " +
-	"/who to list members, /quit to leave, /help for this; any other line goes to everyone else\n"
+	"/who to list the members of your room, /join <room> to change rooms (you start in " + DefaultRoom + "), " +
+	"/rooms to list them, /quit to leave, /help for this; any other line goes to everyone else in your room\n"
 
 // OnOpen greets the connection; it joins the room once it has a name. The Classic wire has no
 // greeting: its clients speak first.
 func (r *Room) OnOpen(c reactor.Conn) {
-	c.SetContext(&member{conn: c})
+	c.SetContext(&member{conn: c, id: r.ids.Add(1)})
 	if r.wire == Lines {
 		c.Write([]byte(welcome))
 	}
@@ -221,9 +249,10 @@ const (
 // leave takes m out of the room, once, and announces it as how says.
 func (r *Room) leave(m *member, how int) {
 	r.mu.Lock()
-	in := r.names[m.key] == m
+	rs := m.room
+	in := rs != nil && rs.local[m.key] == m
 	if in {
-		delete(r.names, m.key)
+		r.removeLocal(m)
 	}
 	r.mu.Unlock()
 	if !in {
@@ -233,14 +262,22 @@ func (r *Room) leave(m *member, how int) {
 	switch {
 	case how == quietly:
 	case r.wire == Classic && how == dropped:
-		r.broadcast(m, "\n(Now hung up: Client from ", m.name+"@"+m.host, []byte(", dropped for not reading)"))
+		r.broadcastTo(rs, m, "\n(Now hung up: Client from ", m.name+"@"+m.host, []byte(", dropped for not reading)"))
 	case r.wire == Classic:
-		r.broadcast(m, "\n(Now hung up: Client from ", m.name+"@"+m.host, []byte(")"))
+		r.broadcastTo(rs, m, "\n(Now hung up: Client from ", m.name+"@"+m.host, []byte(")"))
 	case how == dropped:
-		r.broadcast(m, "* ", m.name, []byte(" was dropped (not reading)"))
+		r.broadcastTo(rs, m, "* ", m.name, []byte(" was dropped (not reading)"))
 	default:
-		r.broadcast(m, "* ", m.name, []byte(" left"))
+		r.broadcastTo(rs, m, "* ", m.name, []byte(" left"))
 	}
+	code := HowLeft
+	switch how {
+	case quietly:
+		code = HowShutdown
+	case dropped:
+		code = HowDropped
+	}
+	r.publish(m, Event{Kind: EventLeave, Room: rs.name, Name: m.name, How: code})
 }
 
 const (
@@ -260,9 +297,11 @@ func (r *Room) AnnounceShutdown() {
 		return
 	}
 	r.closing = true
-	targets := make([]reactor.Conn, 0, len(r.names))
-	for _, m := range r.names {
-		targets = append(targets, m.conn)
+	targets := make([]reactor.Conn, 0, r.members)
+	for _, rs := range r.rooms {
+		for _, m := range rs.local {
+			targets = append(targets, m.conn)
+		}
 	}
 	r.mu.Unlock()
 	notice := shutdownNotice
@@ -305,6 +344,7 @@ func (r *Room) handleLine(m *member, line []byte) reactor.Action {
 		r.say(m, "! name yourself first with: NAME: <name>")
 	default:
 		r.broadcast(m, m.name, ": ", line)
+		r.publish(m, Event{Kind: EventLine, Room: m.room.name, Name: m.name, Text: line})
 	}
 	return reactor.None
 }
@@ -313,14 +353,11 @@ func (r *Room) command(m *member, line string) reactor.Action {
 	cmd, arg, _ := strings.Cut(line, " ")
 	switch cmd {
 	case "/who":
-		r.mu.RLock()
-		names := make([]string, 0, len(r.names))
-		for _, m := range r.names {
-			names = append(names, m.name)
-		}
-		r.mu.RUnlock()
-		sort.Strings(names)
-		m.conn.Write([]byte("* members (" + strconv.Itoa(len(names)) + "): " + strings.Join(names, ", ") + "\n"))
+		r.who(m)
+	case "/join":
+		r.join(m, strings.TrimSpace(arg))
+	case "/rooms":
+		r.listRooms(m)
 	case "/name":
 		r.setName(m, strings.TrimSpace(arg))
 	case "/quit":
@@ -338,7 +375,8 @@ func (r *Room) command(m *member, line string) reactor.Action {
 	return reactor.None
 }
 
-// setName names or renames the member, refusing invalid and taken names.
+// setName names or renames the member, refusing invalid names and names taken in its room. A
+// member's first name puts it in DefaultRoom.
 func (r *Room) setName(m *member, name string) {
 	if problem := r.checkName(name); problem != "" {
 		r.say(m, "! "+problem)
@@ -349,20 +387,23 @@ func (r *Room) setName(m *member, name string) {
 	}
 	key := nameKey(name)
 	r.mu.Lock()
-	if holder, taken := r.names[key]; taken && holder != m {
+	rs := m.room
+	if rs == nil {
+		rs = r.room(DefaultRoom)
+	}
+	if problem := rs.taken(m, name, key); problem != "" {
+		r.dropIfEmpty(rs)
 		r.mu.Unlock()
-		if holder.name == name {
-			r.say(m, "! name "+name+" is taken")
-		} else {
-			r.say(m, "! name "+name+" is taken (too like "+holder.name+")")
-		}
+		r.say(m, "! "+problem)
 		return
 	}
 	old := m.name
-	delete(r.names, m.key)
-	r.names[key] = m
-	m.name, m.key = name, key
-	closing, members := r.closing, len(r.names)
+	if m.room != nil {
+		r.removeLocal(m)
+	}
+	m.name, m.key, m.since = name, key, now()
+	r.addLocal(rs, m)
+	closing, members := r.closing, r.members
 	r.mu.Unlock()
 	r.debug("chat: named", m, "was", old)
 	if old == "" && r.wire == Classic {
@@ -380,10 +421,12 @@ func (r *Room) setName(m *member, name string) {
 			r.say(m, shutdownNotice)
 		}
 		r.broadcast(m, "* ", name, []byte(" joined"))
+		r.publish(m, Event{Kind: EventJoin, Room: rs.name, Name: name, Since: m.since})
 		return
 	}
 	m.conn.Write([]byte("* you are now " + name + "\n"))
 	r.broadcast(m, "* ", old, []byte(" is now "+name))
+	r.publish(m, Event{Kind: EventRename, Room: rs.name, Name: name, Old: old, Since: m.since})
 }
 
 func (r *Room) checkName(name string) string {
@@ -425,10 +468,16 @@ func nameKey(name string) string {
 }
 
 // broadcast sends a+b, then text made safe for terminals (AppendSafe), framed for the wire, to
-// every named member but from; a and b are the room's own words and names, which need no
-// cleaning. The recipients are collected under the lock and written to after it is released, so
-// a backend that closes a slow recipient inside AsyncWrite cannot deadlock on the room.
+// every member of from's room on this server but from; a and b are the room's own words and
+// names, which need no cleaning. The recipients are collected under the lock and written to
+// after it is released, so a backend that closes a slow recipient inside AsyncWrite cannot
+// deadlock on the room.
 func (r *Room) broadcast(from *member, a, b string, text []byte) {
+	r.broadcastTo(from.room, from, a, b, text)
+}
+
+// broadcastTo is broadcast to the members of rs, which from may have left.
+func (r *Room) broadcastTo(rs *roomState, from *member, a, b string, text []byte) {
 	var msg []byte
 	if r.wire == Classic {
 		from.body = AppendSafe(append(append(from.body[:0], a...), b...), text)
@@ -440,7 +489,7 @@ func (r *Room) broadcast(from *member, a, b string, text []byte) {
 	from.line = msg
 	r.mu.RLock()
 	targets := from.targets[:0]
-	for _, m := range r.names {
+	for _, m := range rs.local {
 		if m != from {
 			targets = append(targets, m.conn)
 		}

@@ -1,8 +1,14 @@
 // Package chat is a line-based chat room usable with nc: a client names itself with
 // "NAME: <name>", is answered "CLIENT: <its address>", and from then on every line it sends is
 // broadcast to every other member as "<name>: <line>". Joins and leaves are announced to the
-// others; overlong lines are refused with a message; /who, /help and /quit are commands. The
-// wire format is in docs/protocols.md.
+// others; overlong lines are refused with a message; /who, /join, /rooms, /help and /quit are
+// commands. A member is in one room at a time: DefaultRoom from its first name, another after
+// /join; names are unique per room. The wire format is in docs/protocols.md.
+//
+// With Config.Bus, rooms are shared by every server on the bus: each server publishes its
+// members' lines and membership changes, and the bus hands the others' in through Deliver,
+// SyncServer and ServerGone, which reach the members here by AsyncWrite like a local line.
+// protocols/chat/bus is such a bus over NATS; docs/chat-bus.md says how it works.
 //
 // With Config.Wire set to Classic the same room speaks the wire of the classic Python select()
 // chat server and client instead: every message an 8-byte length header and a pickle of a tuple
