@@ -25,6 +25,7 @@ func TestServeRefusesBadBusSettings(t *testing.T) {
 		{"routes with a URL bus", []string{"--proto", "chat", "--bus", "nats://127.0.0.1:4222", "--bus-routes", "127.0.0.1:6222"}, "need chat.bus (--bus) embedded"},
 		{"not a URL", []string{"--proto", "chat", "--bus", "127.0.0.1:4222"}, `chat.bus (--bus) "127.0.0.1:4222": want embedded, or nats://host:port`},
 		{"bus not there", []string{"--proto", "chat", "--addr", "127.0.0.1:0", "--bus", "nats://" + reactortest.RefusedAddr(t)}, "bus: cannot reach nats://"},
+		{"classic wire", []string{"--proto", "chat", "--chat-wire", "classic", "--bus", "embedded"}, "chat.wire (--chat-wire) classic cannot be shared over chat.bus (--bus)"},
 		{"bad route", []string{"--proto", "chat", "--addr", "127.0.0.1:0", "--bus", "embedded", "--bus-routes", "nowhere"}, `--bus-routes "nowhere": want host:port`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

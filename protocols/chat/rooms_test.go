@@ -238,3 +238,12 @@ func TestServerSyncAndGone(t *testing.T) {
 		t.Errorf("notice: %q", got)
 	}
 }
+
+func TestNewRefusesClassicOverBus(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("New took a Classic room with a Bus; want a panic")
+		}
+	}()
+	New(Config{Wire: Classic, Bus: &fakeBus{id: "b"}})
+}
