@@ -10,7 +10,7 @@ import (
 )
 
 // Registry returns a new registry holding every backend of this module: epoll, poll and
-// select (the hand-written reactor), gnet, netpoll, evio and std. Backends that do not run on
+// select, thread and busypoll (the hand-written reactor's loop and connections), gnet, netpoll, evio and std. Backends that do not run on
 // this operating system are registered too, with Info.Available false and Info.Reason saying
 // why; Registry.New refuses them with reactor.ErrNotSupported. Each call returns a registry of
 // its own, so a caller may Register more backends in it.
@@ -19,6 +19,8 @@ func Registry() *reactor.Registry {
 	r.Register(epoll.Info(), epoll.New)
 	r.Register(epoll.PollInfo(), epoll.NewPoll)
 	r.Register(epoll.SelectInfo(), epoll.NewSelect)
+	r.Register(epoll.ThreadInfo(), epoll.NewThread)
+	r.Register(epoll.BusyPollInfo(), epoll.NewBusyPoll)
 	r.Register(stdnet.Info(), stdnet.New)
 	r.Register(gnetloop.Info(), gnetloop.New)
 	r.Register(netpoller.Info(), netpoller.New)

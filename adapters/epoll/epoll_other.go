@@ -28,3 +28,13 @@ func NewPoll(reactor.Config) (reactor.Backend, error) {
 func NewSelect(reactor.Config) (reactor.Backend, error) {
 	return nil, fmt.Errorf("select: %w on %s: %s", reactor.ErrNotSupported, runtime.GOOS, unavailableReason)
 }
+
+// NewBusyPoll fails on this operating system with an error wrapping reactor.ErrNotSupported.
+func NewBusyPoll(reactor.Config) (reactor.Backend, error) {
+	return nil, fmt.Errorf("busypoll: %w on %s: %s", reactor.ErrNotSupported, runtime.GOOS, unavailableReason)
+}
+
+// NewThread fails on this operating system with an error wrapping reactor.ErrNotSupported.
+func NewThread(reactor.Config) (reactor.Backend, error) {
+	return nil, fmt.Errorf("thread: %w on %s: %s", reactor.ErrNotSupported, runtime.GOOS, unavailableReason)
+}

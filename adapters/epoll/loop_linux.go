@@ -35,7 +35,12 @@ const (
 	bigBatch    = 1 << 20
 	longestWait = time.Hour // caps the wait's timeout, which epoll_wait takes in a C int of ms
 	sweepEvery  = 250 * time.Millisecond
+	// threadReadSize is the read buffer of a connection's own loop (thread per connection).
+	threadReadSize = 16 << 10
 )
+
+// errThreadCap is thread per connection's refusal of a connection past maxThreads.
+var errThreadCap = errors.New("thread: at the cap of one thread per connection")
 
 // loop is one reactor: an epoll instance, the connections registered with it, and the
 // goroutine that waits on it and runs their callbacks (not locked to an OS thread; see run).
@@ -62,6 +67,7 @@ type loop struct {
 	next                int
 	lastYield           time.Time
 	draining            bool
+	single              bool // serves one accepted connection, and exits with it (thread per connection)
 	live                int
 	events              []unix.EpollEvent
 	buf                 []byte // the read buffer every connection of the loop reads into
@@ -155,6 +161,12 @@ func newLoop(s *server, index int) (*loop, error) {
 		iov:    make([]unix.Iovec, 0, maxIovecs),
 		vec:    make([][]byte, 0, maxIovecs),
 	}
+	if s.mech == mechThread && index > 0 {
+		// A loop for one connection (the acceptor is loop 0): a few events at most — its
+		// socket, its eventfd, a socket it dialed — and a read buffer a thread's worth.
+		l.events = l.events[:8]
+		l.readSize = min(l.readSize, threadReadSize)
+	}
 	l.buf = make([]byte, l.readSize)
 	var err error
 	if l.poll, err = newPoller(s.mech); err != nil {
@@ -193,17 +205,23 @@ func (l *loop) closeFds() {
 // threads, which cost a quarter more CPU per echo round trip at a steady 20,000 per second;
 // locked without yielding, the scheduler's retake storm (see serve) cost up to 8% under
 // pipelined load. Unlocked and yielding, the loop matched a native gnet server on both.
+//
+// Thread per connection (mechThread) is the exception, by definition of the model: each of its
+// loops is locked to an OS thread, which ends with the goroutine, and so with the connection.
 func (l *loop) run() {
+	if l.mech == mechThread {
+		runtime.LockOSThread() // never unlocked: the thread exits with this goroutine
+	}
 	err := l.serve()
 	if err != nil {
 		l.kill(err)
 	}
 	l.stop()
-	l.s.loopDone(err)
+	l.s.loopDone(l, err)
 }
 
 func (l *loop) serve() error {
-	for !l.draining || l.live > 0 {
+	for l.more() {
 		timeout := l.timeout()
 		l.sleeping.Store(true)
 		if l.posted.Load() || len(l.dirty) > 0 {
@@ -252,12 +270,22 @@ func (l *loop) serve() error {
 		// under pipelined HTTP load: the scheduler's monitor woke 40 times as often, with half
 		// again as many context switches). A yield every couple of milliseconds, cheap for an
 		// unlocked goroutine, prevents that and lets other goroutines of this P run.
-		if now := time.Now(); now.Sub(l.lastYield) > yieldEvery {
+		if now := time.Now(); l.mech != mechThread && now.Sub(l.lastYield) > yieldEvery {
 			l.lastYield = now
 			runtime.Gosched()
 		}
 	}
 	return nil
+}
+
+// more reports whether the loop has more to do. A loop that serves one connection (thread per
+// connection) is done once it has none left and nothing posted to it: its connection arrives
+// in its inbox before it starts, and a connection it dials stays with it.
+func (l *loop) more() bool {
+	if l.single {
+		return l.live > 0 || l.posted.Load()
+	}
+	return !l.draining || l.live > 0
 }
 
 // ready handles the readiness the kernel reported for c.
@@ -718,12 +746,16 @@ func (l *loop) checkDrain(c *conn, pending int64) {
 // a socket's error or reset only as readability, and a paused connection is not watched for
 // input, which would be reported again and again while it waits. epoll and poll report errors
 // whatever the interest.
-func (l *loop) sweeping() bool { return l.nheld > 0 && l.mech == mechSelect }
+func (l *loop) sweeping() bool { return l.nheld > 0 && l.sweeps() }
+
+// sweeps reports whether the mechanism misses errors on sockets not watched for input: select,
+// and busypoll, which reports only what a socket is watched for.
+func (l *loop) sweeps() bool { return l.mech == mechSelect || l.mech == mechBusy }
 
 // hold counts a connection whose input the loop no longer watches — paused by PauseRead, or at
 // the end of stream a HalfCloser was given — for select's sweep; release counts it out.
 func (l *loop) hold() {
-	if l.nheld++; l.nheld == 1 && l.mech == mechSelect {
+	if l.nheld++; l.nheld == 1 && l.sweeps() {
 		l.heldSweep = time.Now().Add(sweepEvery) // see sweepHeld
 	}
 }

@@ -40,6 +40,8 @@ const (
 	mechEpoll mechanism = iota
 	mechPoll
 	mechSelect
+	mechBusy   // busypoll: no wait at all (busy_linux.go)
+	mechThread // thread: a loop per connection, each on an OS thread of its own, waiting in poll(2)
 )
 
 func (m mechanism) String() string {
@@ -48,14 +50,20 @@ func (m mechanism) String() string {
 		return "poll"
 	case mechSelect:
 		return "select"
+	case mechBusy:
+		return "busypoll"
+	case mechThread:
+		return "thread"
 	}
 	return "epoll"
 }
 
 func newPoller(m mechanism) (poller, error) {
 	switch m {
-	case mechPoll:
+	case mechPoll, mechThread:
 		return &pollPoller{}, nil
+	case mechBusy:
+		return &busyPoller{}, nil
 	case mechSelect:
 		return newSelectPoller(), nil
 	}
