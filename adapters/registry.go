@@ -5,15 +5,17 @@ import (
 	"github.com/reactorlab/reactor/adapters/evioloop"
 	"github.com/reactorlab/reactor/adapters/gnetloop"
 	"github.com/reactorlab/reactor/adapters/netpoller"
+	"github.com/reactorlab/reactor/adapters/process"
 	"github.com/reactorlab/reactor/adapters/stdnet"
 	"github.com/reactorlab/reactor/reactor"
 )
 
-// Registry returns a new registry holding every backend of this module: epoll, poll and
-// select, thread and busypoll (the hand-written reactor's loop and connections), gnet, netpoll, evio and std. Backends that do not run on
-// this operating system are registered too, with Info.Available false and Info.Reason saying
-// why; Registry.New refuses them with reactor.ErrNotSupported. Each call returns a registry of
-// its own, so a caller may Register more backends in it.
+// Registry returns a new registry holding every backend of this module: epoll, poll, select,
+// thread and busypoll (the hand-written reactor's loop and connections), process (a child
+// process per connection, available once process.SetLauncher is called), gnet, netpoll, evio
+// and std. Backends that do not run here are registered too, with Info.Available false and
+// Info.Reason saying why; Registry.New refuses them with reactor.ErrNotSupported. Each call
+// returns a registry of its own, so a caller may Register more backends in it.
 func Registry() *reactor.Registry {
 	var r reactor.Registry
 	r.Register(epoll.Info(), epoll.New)
@@ -25,5 +27,6 @@ func Registry() *reactor.Registry {
 	r.Register(gnetloop.Info(), gnetloop.New)
 	r.Register(netpoller.Info(), netpoller.New)
 	r.Register(evioloop.Info(), evioloop.New)
+	r.Register(process.Info(), process.New)
 	return &r
 }

@@ -3,6 +3,7 @@
 package epoll
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 
@@ -37,4 +38,9 @@ func NewBusyPoll(reactor.Config) (reactor.Backend, error) {
 // NewThread fails on this operating system with an error wrapping reactor.ErrNotSupported.
 func NewThread(reactor.Config) (reactor.Backend, error) {
 	return nil, fmt.Errorf("thread: %w on %s: %s", reactor.ErrNotSupported, runtime.GOOS, unavailableReason)
+}
+
+// ServeFD fails on this operating system with an error wrapping reactor.ErrNotSupported.
+func ServeFD(context.Context, int, reactor.Config, reactor.Handler) error {
+	return fmt.Errorf("epoll: ServeFD: %w on %s: %s", reactor.ErrNotSupported, runtime.GOOS, unavailableReason)
 }
