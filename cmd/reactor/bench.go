@@ -260,6 +260,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				return 2
 			}
 			c.Model, c.MaxConns = info.Model, info.MaxConns
+			// A backend that cannot count (process: its children's traffic is theirs) is
+			// served without metrics under its own name, and so not audited.
+			c.NoMetrics = slices.Contains(info.Unsupported, "Stats")
 			if o.Proto == "proxy" {
 				// A proxy that cannot dial, half-close or pause is refused by serve: said,
 				// not run.
@@ -283,6 +286,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		for _, c := range append([]bench.Contender{c}, buildsOf(builds, c)...) {
 			switch {
 			case c.Kind != bench.KindBackend:
+				o.Contenders = append(o.Contenders, c)
+			case c.NoMetrics:
 				o.Contenders = append(o.Contenders, c)
 			case *metrics == "off":
 				o.Contenders = append(o.Contenders, bench.WithoutMetrics(c))
