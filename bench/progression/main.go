@@ -147,7 +147,10 @@ type connectRow struct {
 type idleCPURow struct {
 	Backend   string  `json:"backend"`
 	CPUPerSec float64 `json:"cpu_seconds_per_second"`
-	WindowSec float64 `json:"window_seconds"`
+	// RunnablePerSec adds the time the server's threads were ready to run but waited for a
+	// CPU: a spinning loop is runnable all the time, whatever share a loaded machine gives it.
+	RunnablePerSec float64 `json:"runnable_seconds_per_second"`
+	WindowSec      float64 `json:"window_seconds"`
 }
 
 type edgeRow struct {
@@ -306,6 +309,7 @@ type usage struct {
 	pssKiB, rssKiB float64
 	ctx, vol       float64
 	cpuSec         float64
+	waitSec        float64 // runnable but waiting for a CPU (schedstat's second field)
 }
 
 func statusField(b []byte, key string) float64 {
@@ -348,9 +352,11 @@ func measure(pid int) usage {
 			u.vol += v
 			u.ctx += v + statusField(ts, "nonvoluntary_ctxt_switches")
 			if ss, err := os.ReadFile(dir + "/task/" + t.Name() + "/schedstat"); err == nil {
-				if f := strings.Fields(string(ss)); len(f) > 0 {
+				if f := strings.Fields(string(ss)); len(f) > 1 {
 					ns, _ := strconv.ParseFloat(f[0], 64)
+					wait, _ := strconv.ParseFloat(f[1], 64)
 					u.cpuSec += ns / 1e9
+					u.waitSec += wait / 1e9
 				}
 			}
 		}
@@ -546,7 +552,8 @@ func measureIdleCPU(rd *round, r *report, bin string) error {
 		u1, t1 := measure(s.pid), time.Now()
 		s.stop()
 		w := t1.Sub(t0).Seconds()
-		rd.IdleCPU = append(rd.IdleCPU, idleCPURow{Backend: b, CPUPerSec: (u1.cpuSec - u0.cpuSec) / w, WindowSec: w})
+		rd.IdleCPU = append(rd.IdleCPU, idleCPURow{Backend: b, CPUPerSec: (u1.cpuSec - u0.cpuSec) / w,
+			RunnablePerSec: (u1.cpuSec + u1.waitSec - u0.cpuSec - u0.waitSec) / w, WindowSec: w})
 	}
 	return nil
 }

@@ -73,10 +73,12 @@ func (r *report) markdown() string {
 			spread(column(rs, conn, i, func(c connectRow) float64 { return c.MaxUs }), "%.0f"))
 	}
 
-	p("\n## Idle CPU: busy polling against epoll\n\nA server with no connection at all, after 0.5 s of start-up, over a 2 s window.\n\n| backend | CPU seconds per second |\n|---|---|\n")
+	p("\n## Idle CPU: busy polling against epoll\n\nA server with no connection at all, after 0.5 s of start-up, over a 2 s window: the CPU time its threads got, and the time they were runnable (on a CPU, or ready and waiting for one: what a loop would take on a machine of its own).\n\n| backend | CPU seconds per second | runnable seconds per second |\n|---|---|---|\n")
 	idle := func(rd round) []idleCPURow { return rd.IdleCPU }
 	for i, c := range rs[0].IdleCPU {
-		p("| %s | %s |\n", c.Backend, spread(column(rs, idle, i, func(c idleCPURow) float64 { return c.CPUPerSec }), "%.3f"))
+		p("| %s | %s | %s |\n", c.Backend,
+			spread(column(rs, idle, i, func(c idleCPURow) float64 { return c.CPUPerSec }), "%.3f"),
+			spread(column(rs, idle, i, func(c idleCPURow) float64 { return c.RunnablePerSec }), "%.3f"))
 	}
 
 	p("\n## epoll: level- against edge-triggered\n\n%d connections × %d round trips of 64 bytes; then one connection streaming 64 MiB through the echo (written and read back at once) while another makes small round trips on the same loop.\n\n", r.Active, r.Trips)
