@@ -121,7 +121,9 @@ worker processes share the port (SO_REUSEPORT), each running the backend. --proc
 Lines are logged as text or, with --log-format json, JSON. With --metrics-addr, a second
 listener serves Prometheus metrics at /metrics (reactor_* series labelled backend and proto;
 docs/operations.md), /healthz (200 while the process runs) and /readyz (200 while serving, 503
-while starting or draining after SIGTERM).
+while starting or draining after SIGTERM). --backend process serves each connection from a child
+process, this program started again with --serve-fd; --backend busypoll spins a core even when
+idle, and says so (reactor backends tells every backend's model).
 
   http  GET /plaintext, GET /json, POST /echo, keep-alive and pipelining (docs/protocols.md)
   echo  every byte back, unchanged
