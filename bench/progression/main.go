@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command progression measures the rows of docs/progression.md that the side-by-side bench
 // (reactor bench) does not: what a model costs the whole server — every process and thread of
 // it, children included — in memory per idle connection and in context switches per request;
