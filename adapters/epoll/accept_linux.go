@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/reactorlab/reactor/reactor"
 	"golang.org/x/sys/unix"
 )
 
@@ -86,9 +87,16 @@ func (l *loop) acceptThread(fd int) {
 	target, err := l.s.spawn()
 	if err != nil {
 		unix.Close(fd)
-		if err == errThreadCap {
+		switch {
+		case err == reactor.ErrServerClosed:
+			// Accepted as Shutdown began: never opened, so no callbacks are owed.
+		case err == errThreadCap:
 			if n, ok := l.s.refuseLog.Allow(); ok {
 				l.log.Warn("thread: connection refused: a thread for each connection, and the cap is reached", "limit", maxThreads, "suppressed", n)
+			}
+		default:
+			if n, ok := l.s.refuseLog.Allow(); ok {
+				l.log.Error("thread: connection refused: cannot make its loop", "err", err, "suppressed", n)
 			}
 		}
 		return

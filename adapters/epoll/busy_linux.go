@@ -28,6 +28,8 @@ func (p *busyPoller) wait(out []unix.EpollEvent, _ int) (int, error) {
 	}
 	// Start the next wait where this one stopped, so that descriptors past the first
 	// len(out) get their turn.
-	p.next += k
+	if total > 0 {
+		p.next = (p.next + k) % total
+	}
 	return n, nil
 }

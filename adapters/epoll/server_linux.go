@@ -220,19 +220,30 @@ func (s *server) allLoops() []*loop {
 // (the Go runtime ends the whole program past its limit of OS threads, 10,000 by default).
 func (s *server) spawn() (*loop, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
+	switch {
+	case s.closing:
+		s.mu.Unlock()
 		return nil, reactor.ErrServerClosed
-	}
-	if len(s.perConn) >= maxThreads {
+	case len(s.perConn) >= maxThreads:
+		s.mu.Unlock()
 		return nil, errThreadCap
 	}
-	l, err := newLoop(s, s.spawned)
+	index := s.spawned
+	s.spawned++
+	s.mu.Unlock()
+	// Made outside the mutex, which exiting loops take (loopDone): only the acceptor spawns,
+	// so the count checked above can only have fallen meanwhile.
+	l, err := newLoop(s, index)
 	if err != nil {
 		return nil, err
 	}
 	l.single = true
-	s.spawned++
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		l.closeFds()
+		return nil, reactor.ErrServerClosed
+	}
 	if s.perConn == nil {
 		s.perConn = make(map[*loop]struct{})
 	}
