@@ -592,7 +592,9 @@ func edgeRun(s *server, mode string, r *report) (edgeRow, error) {
 		return row, err
 	}
 	defer closeAll(conns)
-	roundTrips(conns, 100)
+	if err := roundTrips(conns, 100); err != nil { // warm up
+		return row, err
+	}
 	before := measure(s.pid)
 	if err := roundTrips(conns, r.Trips); err != nil {
 		return row, err
