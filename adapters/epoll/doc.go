@@ -24,8 +24,12 @@
 //   - "thread" (NewThread): thread per connection. One acceptor loop; every accepted connection
 //     gets a loop of its own whose goroutine is locked to an OS thread (runtime.LockOSThread)
 //     and waits in poll(2) on that connection's socket and the loop's eventfd, so that an idle
-//     connection is a kernel thread blocked in a system call. The goroutine exits with the
-//     connection and its thread with it. A connection it dials lives on its loop and thread.
+//     connection is a kernel thread blocked in a system call. It blocks in poll(2) rather than
+//     in read(2) on a blocking socket, as ThreadingMixIn's handler did, because the contract
+//     needs to reach the thread from other goroutines (AsyncWrite, Post, AfterFunc, Close,
+//     Shutdown), which the eventfd in the same poll does; a thread blocked in read(2) could be
+//     woken by nothing but its peer. The goroutine exits with the connection and its thread
+//     with it. A connection it dials lives on its loop and thread.
 //     Past 8,192 connections (Info.MaxConns; the Go runtime ends a program past 10,000
 //     threads) a new connection is refused, closed at once and logged, as select does.
 //   - "busypoll" (NewBusyPoll): a poller whose wait makes no system call and returns every
