@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/reactorlab/reactor/adapters"
+	"github.com/reactorlab/reactor/adapters/process"
 	"github.com/reactorlab/reactor/bench"
 )
 
@@ -260,9 +261,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				return 2
 			}
 			c.Model, c.MaxConns = info.Model, info.MaxConns
-			// A backend that cannot count (process: its children's traffic is theirs) is
-			// served without metrics under its own name, and so not audited.
-			c.NoMetrics = slices.Contains(info.Unsupported, "Stats")
+			if slices.Contains(info.Unsupported, process.SharedHandler) {
+				// Its connections are served by child processes, whose CPU and memory this
+				// bench reads nowhere: it would report the parent's, near nothing.
+				c.Skip = fmt.Sprintf("%s serves each connection from a child process, whose CPU and memory the bench does not count; bash scripts/progression.sh measures its whole process tree (docs/progression.md)", n)
+			}
 			if o.Proto == "proxy" {
 				// A proxy that cannot dial, half-close or pause is refused by serve: said,
 				// not run.
@@ -286,8 +289,6 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		for _, c := range append([]bench.Contender{c}, buildsOf(builds, c)...) {
 			switch {
 			case c.Kind != bench.KindBackend:
-				o.Contenders = append(o.Contenders, c)
-			case c.NoMetrics:
 				o.Contenders = append(o.Contenders, c)
 			case *metrics == "off":
 				o.Contenders = append(o.Contenders, bench.WithoutMetrics(c))
