@@ -19,10 +19,6 @@ import (
 	"github.com/reactorlab/reactor/reactor"
 )
 
-// idleCPU is the Info.Unsupported entry of a backend that spins while it has nothing to do
-// (busypoll): the scenarios that check a waiting server uses no CPU say so and check the rest.
-const idleCPU = "IdleCPU"
-
 // testDescriptorLimit: accept runs out of descriptors (EMFILE) while connections keep
 // arriving. The server keeps serving the connections it has, refuses or delays the new ones
 // without burning a CPU, logs about it at most about once a second, does not stop, and
