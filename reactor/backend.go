@@ -45,6 +45,7 @@ type Info struct {
 	// name ("EdgeTriggered") is an option the constructor refuses with ErrNotSupported. A Conn
 	// method, alone or with the option under which it fails ("PauseRead with EdgeTriggered"),
 	// is a contract point that fails with ErrNotSupported: the method returns it, or the
-	// connection is aborted with it where the method returns nothing.
+	// connection is aborted with it where the method returns nothing. "IdleCPU" says the
+	// backend uses CPU while it waits for nothing (busypoll).
 	Unsupported []string
 }

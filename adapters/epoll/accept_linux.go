@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/reactorlab/reactor/internal/iouring"
+	"github.com/reactorlab/reactor/reactor"
 	"golang.org/x/sys/unix"
 )
 
@@ -61,22 +62,59 @@ func (l *loop) accept() {
 	}
 }
 
-// adopt hands fd, just accepted, whose peer's address is in l.rsa, to the next loop in turn.
+// adopt hands fd, just accepted, whose peer's address is in l.rsa, to the next loop in turn
+// (or, thread per connection, to a loop of its own).
 func (l *loop) adopt(fd int) {
 	// Small writes (a reply, a chat line) must leave at once, not wait for Nagle.
 	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	if l.mech == mechThread {
+		l.acceptThread(fd)
+		return
+	}
 	target := l.peers[l.next]
 	l.next = (l.next + 1) % len(l.peers)
-	c := &conn{l: target, h: l.h, fd: int32(fd), local: l.local}
-	c.remote.set(&l.rsa)
-	if l.local.unspecified() && getsockname(fd, &l.rsa) == nil {
-		c.local.set(&l.rsa)
-	}
+	c := l.newConn(target, fd)
 	if target == l {
 		l.attach(c)
 	} else if !target.post(task{c: c, op: opAttach}) {
 		unix.Close(fd) // that loop has stopped: the server is shutting down
 	}
+}
+
+// newConn makes the connection just accepted on fd (its peer's address in l.rsa), to be served
+// by target.
+func (l *loop) newConn(target *loop, fd int) *conn {
+	c := &conn{l: target, h: l.h, fd: int32(fd), local: l.local}
+	c.remote.set(&l.rsa)
+	if l.local.unspecified() && getsockname(fd, &l.rsa) == nil {
+		c.local.set(&l.rsa)
+	}
+	return c
+}
+
+// acceptThread gives the connection just accepted on fd a loop and an OS thread of its own
+// (thread per connection). Past the thread cap the connection is refused, closed at once, and
+// the server serves on, as select does past FD_SETSIZE.
+func (l *loop) acceptThread(fd int) {
+	target, err := l.s.spawn()
+	if err != nil {
+		unix.Close(fd)
+		switch {
+		case err == reactor.ErrServerClosed:
+			// Accepted as Shutdown began: never opened, so no callbacks are owed.
+		case err == errThreadCap:
+			if n, ok := l.s.refuseLog.Allow(); ok {
+				l.log.Warn("thread: connection refused: a thread for each connection, and the cap is reached", "limit", maxThreads, "suppressed", n)
+			}
+		default:
+			if n, ok := l.s.refuseLog.Allow(); ok {
+				l.log.Error("thread: connection refused: cannot make its loop", "err", err, "suppressed", n)
+			}
+		}
+		return
+	}
+	target.post(task{c: l.newConn(target, fd), op: opAttach})
+	go target.run()
 }
 
 // shed handles running out of descriptors. The pending connection would stay in the accept

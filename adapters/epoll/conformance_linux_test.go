@@ -41,3 +41,15 @@ func TestConformanceURing(t *testing.T) {
 	}
 	reactortest.Run(t, NewURing)
 }
+
+// Thread per connection runs the same connection code, a loop and a thread per connection.
+func TestConformanceThread(t *testing.T) { reactortest.Run(t, NewThread) }
+
+// Busy polling spins a core for as long as a server runs; the suite bounds that by its own
+// scenarios' time limits, and runs it with one loop.
+func TestConformanceBusyPoll(t *testing.T) {
+	reactortest.Run(t, func(cfg reactor.Config) (reactor.Backend, error) {
+		cfg.Loops = 1
+		return NewBusyPoll(cfg)
+	})
+}

@@ -19,7 +19,31 @@
 //     watched at all. Such a connection is refused at accept — closed, and logged at most
 //     once a second — and the server serves on.
 //
-// Everything else below — loops, buffers, writes, wake-ups, closing — is shared by all three,
+// Two more backends run the same loop and connection code with the model of the progression
+// changed around it:
+//
+//   - "thread" (NewThread): thread per connection. One acceptor loop; every accepted connection
+//     gets a loop of its own whose goroutine is locked to an OS thread (runtime.LockOSThread)
+//     and waits in poll(2) on that connection's socket and the loop's eventfd, so that an idle
+//     connection is a kernel thread blocked in a system call. It blocks in poll(2) rather than
+//     in read(2) on a blocking socket, as ThreadingMixIn's handler did, because the contract
+//     needs to reach the thread from other goroutines (AsyncWrite, Post, AfterFunc, Close,
+//     Shutdown), which the eventfd in the same poll does; a thread blocked in read(2) could be
+//     woken by nothing but its peer. The goroutine exits with the connection and its thread
+//     with it. A connection it dials lives on its loop and thread.
+//     Past 8,192 connections (Info.MaxConns; the Go runtime ends a program past 10,000
+//     threads) a new connection is refused, closed at once and logged, as select does.
+//   - "busypoll" (NewBusyPoll): a poller whose wait makes no system call and returns every
+//     watched descriptor as ready; the accept, read or write that follows finds out, by
+//     EAGAIN, that there was nothing. A loop spins its core whole, idle or not; Start logs a
+//     warning saying so, and it runs one loop unless Config.Loops says otherwise. Like select,
+//     it does not see an error on a socket it does not watch for input, and sweeps paused
+//     connections for one four times a second.
+//
+// ServeFD serves one connected socket handed over by another process (the process backend's
+// children, package adapters/process) on a loop of the thread kind.
+//
+// Everything else below — loops, buffers, writes, wake-ups, closing — is shared by all of them,
 // which is what makes their measured differences (docs/progression.md) differences of the
 // mechanism alone. The text speaks of epoll; for poll and select read "the loop's interest
 // list". Edge-triggered readiness exists only for epoll.

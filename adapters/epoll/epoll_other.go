@@ -3,6 +3,7 @@
 package epoll
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 
@@ -34,4 +35,19 @@ func uringReason() string { return unavailableReason }
 // NewSelect fails on this operating system with an error wrapping reactor.ErrNotSupported.
 func NewSelect(reactor.Config) (reactor.Backend, error) {
 	return nil, fmt.Errorf("select: %w on %s: %s", reactor.ErrNotSupported, runtime.GOOS, unavailableReason)
+}
+
+// NewBusyPoll fails on this operating system with an error wrapping reactor.ErrNotSupported.
+func NewBusyPoll(reactor.Config) (reactor.Backend, error) {
+	return nil, fmt.Errorf("busypoll: %w on %s: %s", reactor.ErrNotSupported, runtime.GOOS, unavailableReason)
+}
+
+// NewThread fails on this operating system with an error wrapping reactor.ErrNotSupported.
+func NewThread(reactor.Config) (reactor.Backend, error) {
+	return nil, fmt.Errorf("thread: %w on %s: %s", reactor.ErrNotSupported, runtime.GOOS, unavailableReason)
+}
+
+// ServeFD fails on this operating system with an error wrapping reactor.ErrNotSupported.
+func ServeFD(context.Context, int, reactor.Config, reactor.Handler) error {
+	return fmt.Errorf("epoll: ServeFD: %w on %s: %s", reactor.ErrNotSupported, runtime.GOOS, unavailableReason)
 }

@@ -2,6 +2,11 @@ package epoll
 
 import "github.com/reactorlab/reactor/reactor"
 
+// maxThreads caps thread per connection below the Go runtime's limit of OS threads
+// (debug.SetMaxThreads, 10,000 by default), past which the program dies; the runtime keeps a
+// few threads of its own.
+const maxThreads = 8192
+
 // Info describes the backend. It needs no construction and tells, on any operating system,
 // whether the backend runs there.
 func Info() reactor.Info {
@@ -50,6 +55,33 @@ func SelectInfo() reactor.Info {
 		Available:   available,
 		Reason:      unavailableReason,
 		MaxConns:    1024,
+		Unsupported: []string{"EdgeTriggered"},
+	}
+}
+
+// BusyPollInfo describes the same reactor polling without waiting.
+func BusyPollInfo() reactor.Info {
+	return reactor.Info{
+		Name:        "busypoll",
+		Model:       "the epoll backend's loop with no wait at all: non-blocking sockets tried (accept, read, write) on every turn, one CPU core spinning at 100% per loop, idle or not",
+		Progression: "busy polling: no readiness notification, so the loop asks every socket, all the time",
+		Available:   available,
+		Reason:      unavailableReason,
+		// IdleCPU: a server with nothing to do still spins its loops (reactortest checks the
+		// others for an idle accept path at the descriptor limit).
+		Unsupported: []string{"EdgeTriggered", "IdleCPU"},
+	}
+}
+
+// ThreadInfo describes thread per connection on the same connection code.
+func ThreadInfo() reactor.Info {
+	return reactor.Info{
+		Name:        "thread",
+		Model:       "an OS thread per connection (runtime.LockOSThread), blocked in poll(2) on its socket and a wake-up eventfd; the epoll backend's connection code",
+		Progression: "thread per connection (ThreadingMixIn): one kernel thread per client, the kernel's scheduler switching between them",
+		Available:   available,
+		Reason:      unavailableReason,
+		MaxConns:    maxThreads,
 		Unsupported: []string{"EdgeTriggered"},
 	}
 }

@@ -29,14 +29,23 @@ const (
 	maxEvents   = 128 // events taken from the kernel per epoll_wait
 	maxIovecs   = 64  // buffers per writev: 64 chunks of 16 KiB, a megabyte per system call
 	acceptBatch = 64  // accepts per listener event, so a storm of connects cannot starve traffic
-	edgeReads   = 16  // reads per event in edge-triggered mode before the connection is re-armed
 	closeLinger = 5 * time.Second
 	drainLinger = 500 * time.Millisecond // longest wait for the peer's FIN after ours
 	yieldEvery  = 2 * time.Millisecond
 	bigBatch    = 1 << 20
 	longestWait = time.Hour // caps the wait's timeout, which epoll_wait takes in a C int of ms
 	sweepEvery  = 250 * time.Millisecond
+	// threadReadSize is the read buffer of a connection's own loop (thread per connection).
+	threadReadSize = 16 << 10
 )
+
+// edgeReads is how many full reads a connection gets per event in edge-triggered mode before
+// it is re-armed, which queues it behind the other ready sockets. A variable only so that
+// BenchmarkEdgeRearm can measure what it buys; nothing changes it while a loop runs.
+var edgeReads = 16
+
+// errThreadCap is thread per connection's refusal of a connection past maxThreads.
+var errThreadCap = errors.New("thread: at the cap of one thread per connection")
 
 // loop is one reactor: an epoll instance, the connections registered with it, and the
 // goroutine that waits on it and runs their callbacks (not locked to an OS thread; see run).
@@ -65,6 +74,7 @@ type loop struct {
 	next                int
 	lastYield           time.Time
 	draining            bool
+	single              bool // serves one accepted connection, and exits with it (thread per connection)
 	live                int
 	events              []unix.EpollEvent
 	buf                 []byte // the read buffer every connection of the loop reads into
@@ -173,6 +183,12 @@ func newLoop(s *server, index int) (*loop, error) {
 		iov:    make([]unix.Iovec, 0, maxIovecs),
 		vec:    make([][]byte, 0, maxIovecs),
 	}
+	if s.mech == mechThread && index > 0 {
+		// A loop for one connection (the acceptor is loop 0): a few events at most — its
+		// socket, its eventfd, a socket it dialed — and a read buffer a thread's worth.
+		l.events = l.events[:8]
+		l.readSize = min(l.readSize, threadReadSize)
+	}
 	var err error
 	if l.wakefd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
 		return nil, os.NewSyscallError("eventfd", err)
@@ -219,17 +235,23 @@ func (l *loop) closeFds() {
 // threads, which cost a quarter more CPU per echo round trip at a steady 20,000 per second;
 // locked without yielding, the scheduler's retake storm (see serve) cost up to 8% under
 // pipelined load. Unlocked and yielding, the loop matched a native gnet server on both.
+//
+// Thread per connection (mechThread) is the exception, by definition of the model: each of its
+// loops is locked to an OS thread, which ends with the goroutine, and so with the connection.
 func (l *loop) run() {
+	if l.mech == mechThread {
+		runtime.LockOSThread() // never unlocked: the thread exits with this goroutine
+	}
 	err := l.serve()
 	if err != nil {
 		l.kill(err)
 	}
 	l.stop()
-	l.s.loopDone(err)
+	l.s.loopDone(l, err)
 }
 
 func (l *loop) serve() error {
-	for !l.draining || l.live > 0 || l.inflight > 0 {
+	for l.more() {
 		var n int
 		var err error
 		if l.ring != nil {
@@ -284,12 +306,23 @@ func (l *loop) serve() error {
 		// under pipelined HTTP load: the scheduler's monitor woke 40 times as often, with half
 		// again as many context switches). A yield every couple of milliseconds, cheap for an
 		// unlocked goroutine, prevents that and lets other goroutines of this P run.
-		if now := time.Now(); now.Sub(l.lastYield) > yieldEvery {
+		if now := time.Now(); l.mech != mechThread && now.Sub(l.lastYield) > yieldEvery {
 			l.lastYield = now
 			runtime.Gosched()
 		}
 	}
 	return nil
+}
+
+// more reports whether the loop has more to do. A loop that serves one connection (thread per
+// connection) is done once it has none left and nothing posted to it: its connection arrives
+// in its inbox before it starts, and a connection it dials stays with it. A ring's loop also
+// waits for every completion in flight.
+func (l *loop) more() bool {
+	if l.single {
+		return l.live > 0 || l.posted.Load()
+	}
+	return !l.draining || l.live > 0 || l.inflight > 0
 }
 
 // pollWait waits for readiness, unless work is waiting, until the loop's next deadline.

@@ -40,7 +40,9 @@ const (
 	mechEpoll mechanism = iota
 	mechPoll
 	mechSelect
-	mechURing // completions, not readiness: no poller (uring_linux.go)
+	mechURing  // completions, not readiness: no poller (uring_linux.go)
+	mechBusy   // busypoll: no wait at all (busy_linux.go)
+	mechThread // thread: a loop per connection, each on an OS thread of its own, waiting in poll(2)
 )
 
 func (m mechanism) String() string {
@@ -51,19 +53,25 @@ func (m mechanism) String() string {
 		return "select"
 	case mechURing:
 		return "uring"
+	case mechBusy:
+		return "busypoll"
+	case mechThread:
+		return "thread"
 	}
 	return "epoll"
 }
 
 // sweeps reports whether the mechanism misses errors on sockets it does not watch for input
-// (see loop.sweeping): select's sets, and io_uring, which hears of a socket only through the
-// requests it has in flight.
-func (m mechanism) sweeps() bool { return m == mechSelect || m == mechURing }
+// (see loop.sweeping): select's sets, io_uring, which hears of a socket only through the
+// requests it has in flight, and busypoll, which reports only what a socket is watched for.
+func (m mechanism) sweeps() bool { return m == mechSelect || m == mechURing || m == mechBusy }
 
 func newPoller(m mechanism) (poller, error) {
 	switch m {
-	case mechPoll:
+	case mechPoll, mechThread:
 		return &pollPoller{}, nil
+	case mechBusy:
+		return &busyPoller{}, nil
 	case mechSelect:
 		return newSelectPoller(), nil
 	}

@@ -35,6 +35,11 @@ type server struct {
 
 	running atomic.Int32 // loops not yet exited
 
+	// Thread-per-connection (mechThread): the loops serving one connection each, beside the
+	// acceptor in loops, and how many loop stats shards have been handed out.
+	perConn map[*loop]struct{}
+	spawned int
+
 	// lookups counts the goroutines that look up the host names of dials; a dial that ends
 	// cancels its own, and the last loop to exit waits for them.
 	lookups sync.WaitGroup
@@ -62,6 +67,25 @@ func NewSelect(cfg reactor.Config) (reactor.Backend, error) { return newServer(c
 // reactor.ErrNotSupported; so is a machine where io_uring cannot run (URingInfo says why).
 func NewURing(cfg reactor.Config) (reactor.Backend, error) { return newServer(cfg, mechURing) }
 
+// NewBusyPoll returns the same reactor polling without waiting: every loop tries to accept,
+// read and write on each of its sockets again and again, and spins a CPU core at 100% even
+// with no connection at all. Start logs a warning saying so. It runs one loop unless
+// Config.Loops asks for more; edge-triggered readiness is refused with reactor.ErrNotSupported.
+func NewBusyPoll(cfg reactor.Config) (reactor.Backend, error) {
+	if cfg.Loops <= 0 {
+		cfg.Loops = 1 // each loop takes a core whole; one is the honest default
+	}
+	return newServer(cfg, mechBusy)
+}
+
+// NewThread returns the same connection code run as thread per connection: one acceptor, and
+// for each accepted connection a loop of its own on an OS thread of its own
+// (runtime.LockOSThread), blocked in poll(2) on that connection's socket and its wake-up
+// eventfd. The thread ends when the connection does. Config.Loops does not apply; a
+// connection past ThreadInfo().MaxConns is refused at accept (closed, and logged). Edge-
+// triggered readiness is refused with reactor.ErrNotSupported.
+func NewThread(cfg reactor.Config) (reactor.Backend, error) { return newServer(cfg, mechThread) }
+
 func newServer(cfg reactor.Config, m mechanism) (reactor.Backend, error) {
 	if cfg.EdgeTriggered && m != mechEpoll {
 		return nil, fmt.Errorf("%v: edge-triggered readiness: %w (only epoll has it)", m, reactor.ErrNotSupported)
@@ -70,6 +94,9 @@ func newServer(cfg reactor.Config, m mechanism) (reactor.Backend, error) {
 		if reason := uringReason(); reason != "" {
 			return nil, fmt.Errorf("uring: %w here: %s", reactor.ErrNotSupported, reason)
 		}
+	}
+	if m == mechThread {
+		cfg.Loops = 1 // the acceptor; connections get loops of their own
 	}
 	cfg = cfg.WithDefaults()
 	if _, err := resolve(cfg.Addr); err != nil {
@@ -87,6 +114,10 @@ func (s *server) Info() reactor.Info {
 		return SelectInfo()
 	case mechURing:
 		return URingInfo()
+	case mechBusy:
+		return BusyPollInfo()
+	case mechThread:
+		return ThreadInfo()
 	}
 	return Info()
 }
@@ -137,8 +168,12 @@ func (s *server) Start(h reactor.Handler) (net.Addr, error) {
 			loops[i].peers = loops // the one acceptor hands connections out in turn
 		}
 	}
-	s.started, s.loops = true, loops
+	s.started, s.loops, s.spawned = true, loops, len(loops)
 	s.running.Store(int32(len(loops)))
+	if s.mech == mechBusy {
+		s.cfg.Logger.Warn("busypoll: each loop spins a CPU core at 100%, connections or none: it polls every socket without ever waiting; a model to measure, not to deploy",
+			"loops", len(loops), "addr", bound.tcpAddr().String())
+	}
 	for _, l := range loops {
 		go l.run()
 	}
@@ -153,7 +188,7 @@ func (s *server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	first := !s.closing
 	s.closing = true
-	started, loops := s.started, s.loops
+	started, loops := s.started, s.allLoops()
 	s.mu.Unlock()
 	if !started {
 		if first {
@@ -178,6 +213,57 @@ func (s *server) Shutdown(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// allLoops is every loop: the configured ones and, thread per connection, each connection's.
+// Under s.mu. No loop is added once closing is set, so a Shutdown reaches every loop.
+func (s *server) allLoops() []*loop {
+	all := s.loops
+	if len(s.perConn) > 0 {
+		all = make([]*loop, 0, len(s.loops)+len(s.perConn))
+		all = append(all, s.loops...)
+		for l := range s.perConn {
+			all = append(all, l)
+		}
+	}
+	return all
+}
+
+// spawn makes the loop, and the thread, that will serve one new connection; the caller posts
+// the connection to it, then starts it. It fails once Shutdown has begun, or at the thread cap
+// (the Go runtime ends the whole program past its limit of OS threads, 10,000 by default).
+func (s *server) spawn() (*loop, error) {
+	s.mu.Lock()
+	switch {
+	case s.closing:
+		s.mu.Unlock()
+		return nil, reactor.ErrServerClosed
+	case len(s.perConn) >= maxThreads:
+		s.mu.Unlock()
+		return nil, errThreadCap
+	}
+	index := s.spawned
+	s.spawned++
+	s.mu.Unlock()
+	// Made outside the mutex, which exiting loops take (loopDone): only the acceptor spawns,
+	// so the count checked above can only have fallen meanwhile.
+	l, err := newLoop(s, index)
+	if err != nil {
+		return nil, err
+	}
+	l.single = true
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		l.closeFds()
+		return nil, reactor.ErrServerClosed
+	}
+	if s.perConn == nil {
+		s.perConn = make(map[*loop]struct{})
+	}
+	s.perConn[l] = struct{}{}
+	s.running.Add(1)
+	return l, nil
+}
+
 // Wait blocks until every loop has exited; it returns ErrServerClosed after Shutdown, or the
 // failure that stopped the backend.
 func (s *server) Wait() error {
@@ -192,13 +278,18 @@ func (s *server) Wait() error {
 
 // loopDone is a loop's last act. A loop that failed takes the others down with it: a server
 // missing a loop would strand the connections handed to it.
-func (s *server) loopDone(err error) {
+func (s *server) loopDone(l *loop, err error) {
+	if l.single {
+		s.mu.Lock()
+		delete(s.perConn, l)
+		s.mu.Unlock()
+	}
 	if err != nil {
 		s.mu.Lock()
 		if s.err == nil {
 			s.err = fmt.Errorf("epoll: loop failed: %w", err)
 		}
-		loops := s.loops
+		loops := s.allLoops()
 		s.mu.Unlock()
 		for _, l := range loops {
 			l.post(task{op: opKill})

@@ -33,6 +33,7 @@ var optionFlags = map[string]string{
 	"MaxInbound":     "--max-inbound",
 	"MaxOutbound":    "--max-outbound",
 	"Loops":          "--loops",
+	"Stats":          "--metrics-addr",
 }
 
 // backendDesc is one backend as `reactor backends` shows it, in the words and flags of the CLI.

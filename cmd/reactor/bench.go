@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/reactorlab/reactor/adapters"
+	"github.com/reactorlab/reactor/adapters/process"
 	"github.com/reactorlab/reactor/bench"
 )
 
@@ -275,6 +276,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				// handler lags behind by max_inbound: streaming at full speed, every
 				// connection would be cut (docs/protocols.md, discard).
 				c.Skip = fmt.Sprintf("%s lists %q: it cannot slow a fast sender, so the stream would be cut (reactor backends %s)", n, u, n)
+			}
+			if slices.Contains(info.Unsupported, process.SharedHandler) {
+				// Its connections are served by child processes, whose CPU and memory this
+				// bench reads nowhere: it would report the parent's, near nothing.
+				c.Skip = fmt.Sprintf("%s serves each connection from a child process, whose CPU and memory the bench does not count; bash scripts/progression.sh measures its whole process tree (docs/progression.md)", n)
 			}
 			if o.Proto == "proxy" {
 				// A proxy that cannot dial, half-close or pause is refused by serve: said,

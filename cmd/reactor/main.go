@@ -15,6 +15,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"strconv"
+
+	"github.com/reactorlab/reactor/adapters/process"
 )
 
 const usage = `reactor — one protocol layer, many event loops.
@@ -35,6 +39,9 @@ Examples:
 `
 
 func main() {
+	// The process backend's children are this program again: reactor serve with the same
+	// command line, serving the one connection handed over as descriptor 3.
+	process.SetLauncher(launchChild)
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
@@ -64,4 +71,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	fmt.Fprintf(stderr, "reactor: unknown command %q\n\n%s", args[0], usage)
 	return 2
+}
+
+// launchChild is the process backend's Launcher: this executable, run with this process's own
+// arguments (reactor serve and its flags, the flag added last winning) and --serve-fd.
+func launchChild() (*exec.Cmd, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, append(os.Args[1:len(os.Args):len(os.Args)], "--serve-fd", strconv.Itoa(process.ChildFD))...)
+	cmd.Stderr = os.Stderr
+	return cmd, nil
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/reactorlab/reactor/adapters"
+	"github.com/reactorlab/reactor/adapters/process"
 	"github.com/reactorlab/reactor/internal/metrics"
 	"github.com/reactorlab/reactor/internal/reuseport"
 	"github.com/reactorlab/reactor/protocols/chat"
@@ -102,6 +104,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&s.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics (/metrics), /healthz and /readyz on this `host:port`, a listener of its own (default: none)")
 	fs.BoolVar(&s.Pprof, "pprof", false, "also serve /debug/pprof/ on the metrics listener (needs --metrics-addr)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this `file` (go tool pprof reads it)")
+	serveFD := fs.Int("serve-fd", 0, "serve only the connection on this `descriptor` and exit when it closes: how the process backend starts its children (it passes 3)")
 	fs.Var(&s.HTTP.MaxBody, "http-max-body", "http: largest request body in `bytes`; larger get 413 (0: 1MiB)")
 	fs.DurationVar(&s.HTTP.IdleTimeout, "http-idle-timeout", 0, "http: close a keep-alive connection idle this long (0: 60s, negative: never)")
 	fs.DurationVar(&s.HTTP.HeaderTimeout, "http-header-timeout", 0, "http: a request's head must arrive within this of its first byte, else 408 (0: 10s, negative: never)")
@@ -126,7 +129,9 @@ worker processes share the port (SO_REUSEPORT), each running the backend. --proc
 Lines are logged as text or, with --log-format json, JSON. With --metrics-addr, a second
 listener serves Prometheus metrics at /metrics (reactor_* series labelled backend and proto;
 docs/operations.md), /healthz (200 while the process runs) and /readyz (200 while serving, 503
-while starting or draining after SIGTERM).
+while starting or draining after SIGTERM). --backend process serves each connection from a child
+process, this program started again with --serve-fd; --backend busypoll spins a core even when
+idle, and says so (reactor backends tells every backend's model).
 
   http  GET /plaintext, GET /json, POST /echo, keep-alive and pipelining (docs/protocols.md)
   echo  every byte back, unchanged; --echo-tag pid|thread|loop prefixes each reply with
@@ -182,6 +187,10 @@ Flags:
 		fmt.Fprintf(stderr, "reactor serve: %v\n", err)
 		return 2
 	}
+	if s.Proto == "chat" && slices.Contains(info.Unsupported, process.SharedHandler) {
+		fmt.Fprintf(stderr, "reactor serve: backend %s cannot serve chat: each connection is served by a process of its own, so the members of a room would never meet (they would need a bus between the processes); choose another --backend\n", s.Backend)
+		return 2
+	}
 	upstreamFlag := false
 	fs.Visit(func(f *flag.Flag) { upstreamFlag = upstreamFlag || f.Name == "upstream" })
 	// A protocol's own flag given to another protocol would be ignored: say so instead.
@@ -234,6 +243,9 @@ Flags:
 				return 2
 			}
 		}
+	}
+	if *serveFD > 0 {
+		return serveChild(ctx, s, *serveFD, stderr)
 	}
 	if s.Join {
 		s.ReusePort = true
@@ -532,4 +544,31 @@ func startCPUProfile(path string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// serveChild is a child of the process backend (serve --serve-fd): it serves the one
+// connection its parent handed over as descriptor fd, with the handler the parent's settings
+// make, and returns when the connection has closed. SIGTERM, which the parent's Shutdown
+// sends, closes it gracefully.
+func serveChild(ctx context.Context, s settings, fd int, stderr io.Writer) int {
+	logger, err := newLogger(s.LogLevel, s.LogFormat, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "reactor serve: %v\n", err)
+		return 2
+	}
+	cfg := s.backendConfig()
+	cfg.Logger = logger
+	h, release, err := protocols[s.Proto](s, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "reactor serve: %v\n", err)
+		return 2
+	}
+	defer release()
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := process.ServeChild(ctx, os.NewFile(uintptr(fd), "conn"), cfg, h); err != nil {
+		logger.Error("cannot serve the connection", "fd", fd, "err", err)
+		return 1
+	}
+	return 0
 }

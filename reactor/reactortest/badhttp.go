@@ -3,6 +3,7 @@ package reactortest
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -232,6 +233,14 @@ func (s *suite) testConnectChurn(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	failures := 0
+	var firstFailure error
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if failures++; firstFailure == nil {
+			firstFailure = err
+		}
+	}
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
@@ -240,9 +249,7 @@ func (s *suite) testConnectChurn(t *testing.T) {
 			for i := w; i < cycles; i += workers {
 				c, err := net.DialTimeout("tcp", srv.addr, ioTimeout)
 				if err != nil {
-					mu.Lock()
-					failures++
-					mu.Unlock()
+					fail(err)
 					continue
 				}
 				tc := c.(*net.TCPConn)
@@ -250,9 +257,7 @@ func (s *suite) testConnectChurn(t *testing.T) {
 					tc.SetDeadline(time.Now().Add(ioTimeout))
 					io.WriteString(tc, getPlaintext)
 					if n, err := tc.Read(buf); err != nil || !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 200") {
-						mu.Lock()
-						failures++
-						mu.Unlock()
+						fail(fmt.Errorf("request on connection %d: %q, %v", i, buf[:n], err))
 					}
 				}
 				// Mostly resets, so the client side does not pile up TIME_WAIT sockets.
@@ -265,7 +270,7 @@ func (s *suite) testConnectChurn(t *testing.T) {
 	}
 	wg.Wait()
 	if failures > 0 {
-		t.Errorf("%d of %d cycles failed (dial or request)", failures, cycles)
+		t.Errorf("%d of %d cycles failed (dial or request); the first: %v", failures, cycles, firstFailure)
 	}
 	if !eventually(ioTimeout, func() bool { _, cl := tr.Counts(); return cl >= cycles-failures }) {
 		o, cl := tr.Counts()

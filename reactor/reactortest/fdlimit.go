@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -65,7 +66,10 @@ func (s *suite) testDescriptorLimit(t *testing.T) {
 		t.Fatalf("the server stopped when accept ran out of descriptors: Wait = %v", err)
 	default:
 	}
-	if busy > time.Second/2 {
+	switch {
+	case slices.Contains(s.info.Unsupported, idleCPU):
+		t.Logf("%s lists %s in Info.Unsupported: not checking its CPU at the limit (it used %v in 1s)", s.info.Name, idleCPU, busy)
+	case busy > time.Second/2:
 		t.Errorf("the process used %v of CPU in 1s at the descriptor limit; want the accept path idle, not spinning", busy)
 	}
 

@@ -108,6 +108,11 @@ type suite struct {
 	maxConns int
 }
 
+// idleCPU is the Info.Unsupported entry of a backend that spins while it has nothing to do
+// (busypoll): the scenarios that check a waiting server uses no CPU say so and check the rest,
+// and those whose clients need the CPU it takes run lighter, saying so.
+const idleCPU = "IdleCPU"
+
 // requires skips t, saying why, when the backend lists one of points in Info.Unsupported.
 func (s *suite) requires(t *testing.T, points ...string) {
 	t.Helper()
