@@ -159,20 +159,51 @@ type auditor struct {
 // unaudited returns an auditor that audits nothing, for why.
 func unaudited(why string) *auditor { return &auditor{why: why} }
 
+// quietTimeout bounds how long newAuditor waits for a server that has just started to be
+// done with the bench's readiness probe. A variable so that a test of a server that never is
+// need not wait as long.
+var quietTimeout = 5 * time.Second
+
 // newAuditor starts auditing the server whose metrics listen on addr: it reads the counters
-// the server starts from.
+// the server starts from, once the server is quiet. The bench has made one connection to it
+// before (the readiness probe, which reads nothing and closes at once), and a server may
+// accept that connection, and say something to it (chat's welcome), well after the port first
+// answered: the kernel completes the handshake, the server's loop gets to it when it runs. A
+// start read before then would charge the window with what the server said to the probe.
+// Quiet is every accepted connection closed, at least one accepted, and the counters the
+// same in two reads in a row; a server not quiet within quietTimeout is not audited.
 func newAuditor(ctx context.Context, addr, proto string) *auditor {
 	a := &auditor{
 		url:    "http://" + addr + "/metrics",
 		proto:  proto,
 		client: &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}},
 	}
-	t, err := a.scrape(ctx)
-	if err != nil {
-		return unaudited(err.Error())
+	deadline := time.Now().Add(quietTimeout)
+	var last counters
+	calm := 0
+	for {
+		c, err := a.scrape(ctx)
+		if err != nil {
+			return unaudited(err.Error())
+		}
+		switch {
+		case c.accepted < 1 || c.active != 0:
+			calm = 0
+		case calm > 0 && c == last:
+			a.seen = c.Traffic
+			return a
+		default:
+			calm++
+			last = c
+			continue
+		}
+		if time.Now().After(deadline) {
+			return unaudited(fmt.Sprintf("not quiet %v after it started (%d connections accepted, %d open), so what it said to the bench's readiness probe is unknown", quietTimeout, c.accepted, c.active))
+		}
+		if !sleepCtx(ctx, settlePoll) {
+			return unaudited("the run stopped")
+		}
 	}
-	a.seen = t
-	return a
 }
 
 // add counts traffic the bench had with the server outside a generator's window (the round
@@ -245,7 +276,7 @@ func (a *auditor) check(ctx context.Context, live func() Traffic) *Audit {
 		if err != nil {
 			return a.stop(err.Error())
 		}
-		got, want = now.minus(a.seen), a.owed.plus(live())
+		got, want = now.Traffic.minus(a.seen), a.owed.plus(live())
 		if len(a.differences(got, want)) == 0 {
 			if agreed++; agreed == 2 {
 				break
@@ -268,25 +299,32 @@ func (a *auditor) check(ctx context.Context, live func() Traffic) *Audit {
 	return au
 }
 
+// counters is one reading of a server's metrics: the traffic the audit compares, and the
+// connections accepted and open, which say when the server is quiet.
+type counters struct {
+	Traffic
+	accepted, active int64
+}
+
 // scrape reads the server's counters.
-func (a *auditor) scrape(ctx context.Context) (Traffic, error) {
+func (a *auditor) scrape(ctx context.Context) (counters, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.url, nil)
 	if err != nil {
-		return Traffic{}, err
+		return counters{}, err
 	}
 	resp, err := a.client.Do(req)
 	if err != nil {
-		return Traffic{}, fmt.Errorf("reading its metrics failed: %v", err)
+		return counters{}, fmt.Errorf("reading its metrics failed: %v", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return Traffic{}, fmt.Errorf("reading its metrics failed: %s", resp.Status)
+		return counters{}, fmt.Errorf("reading its metrics failed: %s", resp.Status)
 	}
 	t, have, err := parseMetrics(resp.Body)
 	if err != nil {
-		return Traffic{}, fmt.Errorf("its metrics do not parse: %v", err)
+		return counters{}, fmt.Errorf("its metrics do not parse: %v", err)
 	}
-	need := []string{seriesIn, seriesOut}
+	need := []string{seriesIn, seriesOut, seriesAccepted, seriesActive}
 	switch a.proto {
 	case "http":
 		need = append(need, seriesRequests)
@@ -295,7 +333,7 @@ func (a *auditor) scrape(ctx context.Context) (Traffic, error) {
 	}
 	for _, n := range need {
 		if !have[n] {
-			return Traffic{}, fmt.Errorf("its metrics lack %s", n)
+			return counters{}, fmt.Errorf("its metrics lack %s", n)
 		}
 	}
 	return t, nil
@@ -307,13 +345,15 @@ const (
 	seriesOut      = "reactor_sent_bytes_total"
 	seriesRequests = "reactor_http_requests_total"
 	seriesLines    = "reactor_chat_lines_delivered_total"
+	seriesAccepted = "reactor_connections_accepted_total"
+	seriesActive   = "reactor_connections_active"
 )
 
-// parseMetrics reads the series the audit compares from a Prometheus text exposition, each
+// parseMetrics reads the series the audit reads from a Prometheus text exposition, each
 // summed over its label sets (http's requests over their status codes), and says which were
 // there. Every other line is skipped unread.
-func parseMetrics(r io.Reader) (Traffic, map[string]bool, error) {
-	var t Traffic
+func parseMetrics(r io.Reader) (counters, map[string]bool, error) {
+	var t counters
 	have := map[string]bool{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
@@ -337,6 +377,10 @@ func parseMetrics(r io.Reader) (Traffic, map[string]bool, error) {
 			dst = &t.Requests
 		case seriesLines:
 			dst = &t.Lines
+		case seriesAccepted:
+			dst = &t.accepted
+		case seriesActive:
+			dst = &t.active
 		default:
 			continue
 		}
@@ -353,7 +397,9 @@ func parseMetrics(r io.Reader) (Traffic, map[string]bool, error) {
 			return t, nil, fmt.Errorf("no value: %q", line)
 		}
 		v, err := strconv.ParseFloat(f[0], 64)
-		if err != nil || v < 0 || v != math.Trunc(v) || v > 1<<53 {
+		// The open connections' gauge may read a moment below zero: its parts are not
+		// read at one instant.
+		if err != nil || v < 0 && name != seriesActive || v != math.Trunc(v) || math.Abs(v) > 1<<53 {
 			return t, nil, fmt.Errorf("%s: %q is not a count", name, f[0])
 		}
 		*dst += int64(v)

@@ -21,23 +21,25 @@ reactor_http_requests_total{backend="epoll",code="404",proto="http"} 3
 reactor_http_request_duration_seconds_bucket{backend="epoll",proto="http",le="+Inf"} 1003
 reactor_http_request_duration_seconds_sum{backend="epoll",proto="http"} NaN
 reactor_connections_active{backend="ep}oll",proto="http"} 5
+reactor_connections_active_thing 7
 go_gc_duration_seconds{quantile="0.5"} 1.5e-05
 `
 	got, have, err := parseMetrics(strings.NewReader(exposition))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Traffic{BytesIn: 12345678, BytesOut: 987654, Requests: 1003}); got != want {
+	if want := (counters{Traffic{BytesIn: 12345678, BytesOut: 987654, Requests: 1003}, 0, 5}); got != want {
 		t.Errorf("got %+v; want %+v", got, want)
 	}
-	if !have[seriesIn] || !have[seriesOut] || !have[seriesRequests] || have[seriesLines] {
-		t.Errorf("series seen %v; want in, out and requests, not lines", have)
+	if !have[seriesIn] || !have[seriesOut] || !have[seriesRequests] || have[seriesLines] || !have[seriesActive] || have[seriesAccepted] {
+		t.Errorf("series seen %v; want in, out, requests and open connections, not lines nor accepted", have)
 	}
 	for _, bad := range []string{
 		"reactor_sent_bytes_total{backend=\"x\" 5\n",  // labels that do not end
 		"reactor_sent_bytes_total{backend=\"x\"}\n",   // no value
 		"reactor_sent_bytes_total 1.5\n",              // not a count
 		"reactor_received_bytes_total -3\n",           // nor this
+		"reactor_connections_active 0.5\n",            // a gauge of connections counts too
 		"reactor_chat_lines_delivered_total NaN\n",    // nor this
 		"reactor_http_requests_total{code=\"200\"} x", // nor this
 	} {
@@ -47,14 +49,23 @@ go_gc_duration_seconds{quantile="0.5"} 1.5e-05
 	}
 }
 
-// fakeMetrics serves /metrics with the counters counts returns; it returns the address.
+// fakeMetrics serves /metrics with the counters counts returns, from a server that is quiet
+// (one connection accepted, none open); it returns the address.
 func fakeMetrics(t *testing.T, counts func() Traffic) string {
+	return fakeConnMetrics(t, func() counters { return counters{counts(), 1, 0} })
+}
+
+// fakeConnMetrics serves /metrics with the counters counts returns; it returns the address.
+func fakeConnMetrics(t *testing.T, counts func() counters) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := counts()
+		fmt.Fprintf(w, "reactor_connections_accepted_total{backend=\"f\",proto=\"http\"} %d\n", c.accepted)
+		fmt.Fprintf(w, "reactor_connections_active{backend=\"f\",proto=\"http\"} %d\n", c.active)
 		fmt.Fprintf(w, "# TYPE reactor_received_bytes_total counter\n")
 		fmt.Fprintf(w, "reactor_received_bytes_total{backend=\"f\",proto=\"http\"} %d\n", c.BytesIn)
 		fmt.Fprintf(w, "reactor_sent_bytes_total{backend=\"f\",proto=\"http\"} %d\n", c.BytesOut)
 		fmt.Fprintf(w, "reactor_http_requests_total{backend=\"f\",code=\"200\",proto=\"http\"} %d\n", c.Requests)
+		fmt.Fprintf(w, "reactor_chat_lines_delivered_total{backend=\"f\",proto=\"http\"} %d\n", c.Lines)
 	}))
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
@@ -140,6 +151,45 @@ func TestAuditCatchesMismatch(t *testing.T) {
 
 	if a := newAuditor(ctx, "127.0.0.1:1", "http"); a.why == "" || a.check(ctx, live).Status != AuditNone {
 		t.Errorf("metrics that do not answer: audited; want not audited, and why")
+	}
+}
+
+// TestAuditStartsWhenQuiet: a server that has just started may accept the bench's readiness
+// probe, and greet it (chat's 83-byte welcome), after the port first answered. The audit's
+// start waits for that connection to be accepted and closed, so the greeting is not charged
+// to the first window; it counts a connection that is still open as not yet quiet, takes a
+// gauge read a moment below zero in its stride, and gives up, saying why, on a server that
+// never is quiet.
+func TestAuditStartsWhenQuiet(t *testing.T) {
+	defer func(d time.Duration) { settleTimeout = d }(settleTimeout)
+	settleTimeout = 200 * time.Millisecond
+	ctx := context.Background()
+	greeted := counters{Traffic{BytesOut: 83}, 1, 0}
+	var reads atomic.Int64
+	addr := fakeConnMetrics(t, func() counters {
+		switch n := reads.Add(1); {
+		case n <= 3: // the probe not accepted yet
+			return counters{}
+		case n == 4: // accepted, greeted, open
+			return counters{Traffic{BytesOut: 83}, 1, 1}
+		case n == 5: // closing, the gauge's parts read apart
+			return counters{Traffic{BytesOut: 83}, 1, -1}
+		}
+		return greeted
+	})
+	a := newAuditor(ctx, addr, "chat")
+	if a.why != "" || a.seen != greeted.Traffic || reads.Load() < 7 {
+		t.Fatalf("audit started from %+v after %d reads (%q); want from %+v, once quiet", a.seen, reads.Load(), a.why, greeted.Traffic)
+	}
+	if au := a.check(ctx, func() Traffic { return Traffic{} }); au.Status != AuditOK {
+		t.Errorf("a window without load: %s %v; want ok", au.Status, au.Mismatches)
+	}
+
+	defer func(d time.Duration) { quietTimeout = d }(quietTimeout)
+	quietTimeout = 100 * time.Millisecond
+	busy := fakeConnMetrics(t, func() counters { return counters{Traffic{BytesOut: 83}, 1, 1} })
+	if a := newAuditor(ctx, busy, "chat"); !strings.Contains(a.why, "not quiet 100ms after it started (1 connections accepted, 1 open)") {
+		t.Errorf("a server never quiet: not audited because %q; want why", a.why)
 	}
 }
 

@@ -134,7 +134,7 @@ func countingChild(off bool, args []string) int {
 	if len(args) == 0 || fs.Parse(args[1:]) != nil {
 		return 2
 	}
-	var in, out atomic.Int64
+	var in, out, accepted, closed atomic.Int64
 	mln, err := net.Listen("tcp", *metricsAddr)
 	if err != nil {
 		return 1
@@ -142,6 +142,9 @@ func countingChild(off bool, args []string) int {
 	go http.Serve(mln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "reactor_received_bytes_total{backend=\"c\",proto=\"echo\"} %d\n", in.Load())
 		fmt.Fprintf(w, "reactor_sent_bytes_total{backend=\"c\",proto=\"echo\"} %d\n", out.Load())
+		c := closed.Load()
+		fmt.Fprintf(w, "reactor_connections_accepted_total{backend=\"c\",proto=\"echo\"} %d\n", accepted.Load())
+		fmt.Fprintf(w, "reactor_connections_active{backend=\"c\",proto=\"echo\"} %d\n", accepted.Load()-c)
 	}))
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -155,7 +158,9 @@ func countingChild(off bool, args []string) int {
 			if err != nil {
 				return
 			}
+			accepted.Add(1)
 			go func() {
+				defer closed.Add(1)
 				defer c.Close()
 				buf := make([]byte, 64<<10)
 				if off {
