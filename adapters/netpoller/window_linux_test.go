@@ -1,0 +1,123 @@
+//go:build linux
+
+package netpoller
+
+import (
+	"bytes"
+	"math/rand"
+	"net"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/reactorlab/reactor/reactor"
+	"github.com/reactorlab/reactor/reactor/reactortest"
+)
+
+// TestReadWindow pins the bound on netpoll's read-ahead (window_linux.go), which rests on
+// netpoll v0.7.2 calling its operator's Inputs and InputAck around each read: while the
+// handler is stuck in OnData and the peer streams 8 MiB, netpoll holds at most readAhead of
+// it, its poller no longer watches the socket for input, and the peer stalls against the
+// kernel's buffers; once the handler returns, every byte arrives, in order, and the poller
+// watches the socket again.
+func TestReadWindow(t *testing.T) {
+	const size = 8 << 20
+	release := make(chan struct{})
+	opened := make(chan *conn, 1)
+	var got bytes.Buffer // the handler's; read by the test once all arrived
+	var received atomic.Int64
+	h := stuckHandler{opened: opened, data: func(in []byte) {
+		<-release
+		got.Write(in)
+		received.Add(int64(len(in)))
+	}}
+	b, err := New(reactor.Config{Loops: 1, MaxInbound: 16 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := b.Start(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reactortest.Stop(t, b)
+	peer, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	var c *conn
+	select {
+	case c = <-opened:
+	case <-time.After(wait):
+		t.Fatal("no connection opened")
+	}
+
+	data := make([]byte, size)
+	rand.New(rand.NewSource(1)).Read(data)
+	var sent atomic.Int64
+	wrote := make(chan error, 1)
+	go func() {
+		// Ends when all is written, or at the deadline.
+		peer.SetWriteDeadline(time.Now().Add(20 * time.Second))
+		for off := 0; off < size; off += 64 << 10 {
+			if _, err := peer.Write(data[off : off+64<<10]); err != nil {
+				wrote <- err
+				return
+			}
+			sent.Add(64 << 10)
+		}
+		wrote <- nil
+	}()
+	// The peer stalls once the kernel's buffers are full, if netpoll stops reading.
+	for last := int64(-1); sent.Load() != last; {
+		last = sent.Load()
+		time.Sleep(200 * time.Millisecond)
+	}
+	held := c.nc.Reader().Len()
+	l, op, err := layoutOf(c.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, _ := registration(t, l.epollFD(l.pollOf(op)), c.fd)
+	close(release)
+	if sent.Load() == size {
+		t.Fatalf("the peer wrote all %d bytes while the handler was stuck: netpoll read on", size)
+	}
+	if held > readAhead {
+		t.Errorf("netpoll held %d bytes while the handler was stuck; want at most %d", held, readAhead)
+	}
+	if events&syscall.EPOLLIN != 0 {
+		t.Errorf("the poller watched for input (events %#x) with a full window", events)
+	}
+	t.Logf("the peer got %d KiB of %d KiB out while the handler was stuck; netpoll held %d KiB", sent.Load()>>10, size>>10, held>>10)
+
+	if err := <-wrote; err != nil {
+		t.Fatalf("the peer's writes after the release: %v", err)
+	}
+	for deadline := time.Now().Add(wait); received.Load() < size && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := received.Load(); n != size {
+		t.Fatalf("the handler got %d of %d bytes", n, size)
+	}
+	if !bytes.Equal(got.Bytes(), data) {
+		t.Error("the handler got the bytes out of order or changed")
+	}
+	if events, _ := registration(t, l.epollFD(l.pollOf(op)), c.fd); events&syscall.EPOLLIN == 0 {
+		t.Errorf("the poller does not watch for input again (events %#x) once the input was taken", events)
+	}
+}
+
+// stuckHandler hands its connection to opened and its input to data.
+type stuckHandler struct {
+	opened chan<- *conn
+	data   func([]byte)
+}
+
+func (h stuckHandler) OnOpen(c reactor.Conn) { h.opened <- c.(*conn) }
+func (h stuckHandler) OnData(_ reactor.Conn, in []byte) (int, reactor.Action) {
+	h.data(in)
+	return len(in), reactor.None
+}
+func (stuckHandler) OnClose(reactor.Conn, error) {}
