@@ -60,12 +60,13 @@ type conn struct {
 	st      *reactor.StatShard       // nil without Config.Stats
 	born    time.Time                // when made, for the lifetime Stats counts
 
-	opened  bool   // handler: OnOpen was delivered, so OnClose is owed
-	ctx     any    // handler: the SetContext value
-	carry   []byte // handler: input the handler left unconsumed, presented again
-	paused  bool   // handler: PauseRead is in force
-	held    bool   // handler: carry holds input a pause kept from the handler, owed on resume
-	readEOF bool   // handler: OnReadEOF was delivered
+	opened   bool   // handler: OnOpen was delivered, so OnClose is owed
+	ctx      any    // handler: the SetContext value
+	carry    []byte // handler: input the handler left unconsumed, presented again
+	paused   bool   // handler: PauseRead is in force
+	held     bool   // handler: carry holds input a pause kept from the handler, owed on resume
+	heldGate bool   // handler: held, as last told to the read gate (setHeld)
+	readEOF  bool   // handler: OnReadEOF was delivered
 
 	pending atomic.Int64 // out.Len(), for Buffered from any goroutine
 	in      gate         // whether netpoll's poller reads the socket (window_linux.go)
@@ -504,6 +505,7 @@ func (c *conn) deliver(buf []byte, taken int) {
 	if len(c.carry) == 0 && cap(c.carry) > keepCarry {
 		c.carry = nil
 	}
+	c.setHeld(c.held)
 }
 
 // present hands in to the handler a window of at most inputWindow bytes at a time, as a

@@ -40,6 +40,7 @@ type gate struct {
 
 	mu     sync.Mutex
 	paused bool  // PauseRead is in force
+	held   bool  // input a pause kept from the handler waits to be presented (conn.held)
 	full   bool  // netpoll's buffer held a full window when the poller last read
 	off    bool  // the registration has no EPOLLIN: the poller does not read
 	gone   bool  // onClosed ran: netpoll may close the descriptor at any moment
@@ -104,8 +105,11 @@ func (c *conn) fillWindow() {
 }
 
 // applyWatchLocked brings the registration in line with the gate: it watches for input
-// unless reading is paused, netpoll's buffer is still full, or the connection saw its end of
-// stream or is closed. A failure is returned for the caller to abort with. c.mu held.
+// unless reading is paused, input a pause kept waits to be presented, netpoll's buffer is
+// still full, or the connection saw its end of stream or is closed. (Held input first: a
+// handler that pauses again after each window it is shown would otherwise let the poller
+// add a window each time it resumes, and the input kept grow without end.) A failure is
+// returned for the caller to abort with. c.mu held.
 func (c *conn) applyWatchLocked() error {
 	g := &c.in
 	g.mu.Lock()
@@ -120,7 +124,7 @@ func (c *conn) applyWatchLocked() error {
 	if g.gone || c.state == stateClosed || c.eof {
 		return nil
 	}
-	if on := !g.paused && !g.full; on == g.off {
+	if on := !g.paused && !g.held && !g.full; on == g.off {
 		if err := watchInput(c.nc, c.fd, on); err != nil {
 			return err
 		}
@@ -159,6 +163,24 @@ func (c *conn) setPaused(p bool) {
 	c.mu.Lock()
 	c.in.mu.Lock()
 	c.in.paused = p
+	c.in.mu.Unlock()
+	err := c.applyWatchLocked()
+	c.mu.Unlock()
+	if err != nil {
+		c.Abort(err)
+	}
+}
+
+// setHeld records whether input a pause kept waits for the handler, after a delivery, and
+// applies it to the registration; a failure aborts the connection. Owner only.
+func (c *conn) setHeld(held bool) {
+	if held == c.heldGate {
+		return
+	}
+	c.heldGate = held
+	c.mu.Lock()
+	c.in.mu.Lock()
+	c.in.held = held
 	c.in.mu.Unlock()
 	err := c.applyWatchLocked()
 	c.mu.Unlock()

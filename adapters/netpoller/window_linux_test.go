@@ -4,6 +4,7 @@ package netpoller
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand"
 	"net"
 	"sync/atomic"
@@ -121,3 +122,74 @@ func (h stuckHandler) OnData(_ reactor.Conn, in []byte) (int, reactor.Action) {
 	return len(in), reactor.None
 }
 func (stuckHandler) OnClose(reactor.Conn, error) {}
+
+// TestPauseEveryWindow: a handler that works a moment on every input it is shown, then pauses
+// and resumes at once (a proxy whose other side stays above its high-water mark), is shown
+// one window per resume; the poller must not add a window of its own each time, or the input kept while
+// paused grows by the difference until MaxInbound aborts the connection. The stream arrives
+// whole and in order.
+func TestPauseEveryWindow(t *testing.T) {
+	const size = 8 << 20
+	data := make([]byte, size)
+	rand.New(rand.NewSource(2)).Read(data)
+	var got bytes.Buffer // the handler's; read once all arrived or the connection closed
+	done := make(chan error, 1)
+	h := pauseEachHandler{got: &got, size: size, done: done}
+	b, err := New(reactor.Config{Loops: 1, MaxInbound: 256 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := b.Start(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reactortest.Stop(t, b)
+	peer, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	go func() {
+		// Ends when all is written, or at the deadline.
+		peer.SetWriteDeadline(time.Now().Add(20 * time.Second))
+		peer.Write(data)
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("after %d of %d bytes: %v", got.Len(), size, err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the stream did not arrive within 20s")
+	}
+	if !bytes.Equal(got.Bytes(), data) {
+		t.Fatal("the handler got the bytes out of order or changed")
+	}
+}
+
+// pauseEachHandler takes what it is shown, pauses, and posts its own resume; it reports on
+// done once size bytes came, or why the connection closed before.
+type pauseEachHandler struct {
+	got  *bytes.Buffer
+	size int
+	done chan error
+}
+
+func (pauseEachHandler) OnOpen(reactor.Conn) {}
+func (h pauseEachHandler) OnData(c reactor.Conn, in []byte) (int, reactor.Action) {
+	h.got.Write(in)
+	if h.got.Len() == h.size {
+		h.done <- nil
+		return len(in), reactor.None
+	}
+	time.Sleep(100 * time.Microsecond) // the work, while the poller reads on
+	c.PauseRead()
+	c.Post(reactor.Conn.ResumeRead)
+	return len(in), reactor.None
+}
+func (h pauseEachHandler) OnClose(_ reactor.Conn, err error) {
+	select {
+	case h.done <- fmt.Errorf("closed: %w", err):
+	default:
+	}
+}
