@@ -578,7 +578,7 @@ func (c *conn) pace(taken int) bool {
 	for c.flushing && c.out.Len() > c.b.cfg.MaxOutbound/2 && c.state == stateOpen && !c.closeReq {
 		if !widened {
 			widened = true
-			if err := c.setWindowLocked(taken + c.b.cfg.MaxInbound + readSlack); err != nil {
+			if err := c.setWindowLocked(taken + c.b.cfg.MaxInbound + 1); err != nil {
 				ok := c.abortLocked(err)
 				c.mu.Unlock()
 				if ok {

@@ -18,7 +18,7 @@
 //     Skips and Releases all of it and carries what the handler left unconsumed in a buffer of
 //     its own, presented again joined with the next input. netpoll's poller reads a connection
 //     whenever input arrives, with reads that double up to 8 MiB; the adapter bounds it to a
-//     read window of 64 KiB (plus one read of 4 KiB at most): it cuts each read to fit
+//     read window of 64 KiB: it cuts each read to fit, the read-all after a FIN included
 //     (wrapping the Inputs and InputAck of the connection's FDOperator, exported fields
 //     netpoll's poller calls around a read) and, once netpoll holds a full window the handler
 //     has yet to take, has the poller stop watching the socket for input (the registration
@@ -110,7 +110,7 @@
 //     the end of the current turn, before what follows. While paused a peer's FIN goes
 //     unnoticed (EPOLLRDHUP is off with EPOLLIN); a reset still closes the connection.
 //     What netpoll read before the pause took effect is bounded by the read window: a pause
-//     holds at most what the handler left of its input plus 68 KiB. (The same holds while
+//     holds at most what the handler left of its input plus 64 KiB. (The same holds while
 //     the window is full.) At the peer's end of stream a HalfCloser's input that the poller
 //     left in the kernel is read by the adapter a window at a time, as the handler takes it,
 //     before OnReadEOF.

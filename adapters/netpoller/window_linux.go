@@ -21,15 +21,10 @@ import (
 
 const (
 	// readWindow is the most input netpoll holds for a connection the adapter has yet to
-	// take, besides one read of readSlack at most once it is full.
+	// take (more only while the goroutine paces, see pace).
 	readWindow = reactor.DefaultReadBufferSize
-	// readSlack is the least a read is cut to. netpoll's poller takes an empty read for the
-	// end of stream, and after a hang-up it reads until the kernel is empty, so a read is
-	// never cut to nothing; that read of the last bytes a closing peer sent is bounded by the
-	// kernel's receive buffer.
-	readSlack = 4 << 10
-	// readAhead is the most input netpoll holds for a connection at any time.
-	readAhead = readWindow + readSlack
+	// readAhead is the most input netpoll holds for a connection outside pace.
+	readAhead = readWindow
 )
 
 // gate is whether netpoll's poller watches a connection for input: only while the handler
@@ -59,9 +54,16 @@ func (c *conn) watchWindow() error {
 	op.Inputs = func(vs [][]byte) [][]byte {
 		rs := inputs(vs)
 		// netpoll books one slice; cutting it is safe, as netpoll's InputAck keeps only the
-		// bytes read.
+		// bytes read. With no room, nothing is read: the poller's read on an input event finds
+		// room (the window filled by a read stops the input events), so this is its read-all
+		// after a peer's FIN or hang-up, which stops there (the poller closes the connection
+		// only when it read nothing at all) and reads the rest when the adapter has taken the
+		// input and the poller watches the socket again.
 		if len(rs) == 1 {
-			room := max(int(c.in.window.Load())-c.nc.Reader().Len(), readSlack)
+			room := int(c.in.window.Load()) - c.nc.Reader().Len()
+			if room <= 0 {
+				return rs[:0]
+			}
 			if len(rs[0]) > room {
 				rs[0] = rs[0][:room]
 			}

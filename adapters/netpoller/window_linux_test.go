@@ -4,7 +4,9 @@ package netpoller
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand"
 	"net"
 	"sync/atomic"
@@ -193,3 +195,64 @@ func (h pauseEachHandler) OnClose(_ reactor.Conn, err error) {
 	default:
 	}
 }
+
+// TestReadWindowAtEOF: a peer streams to a slow handler and half-closes. netpoll's poller,
+// seeing the FIN, reads what the kernel holds before it in one go; that read-all keeps to the
+// window too, or the megabytes waiting in the kernel would land in netpoll's buffer at once
+// and the handler, lagging by more than MaxInbound (kept small here), be cut off with
+// ErrInboundFull. Every
+// byte arrives, in order, then the close.
+func TestReadWindowAtEOF(t *testing.T) {
+	const size = 8 << 20
+	data := make([]byte, size)
+	rand.New(rand.NewSource(3)).Read(data)
+	var got bytes.Buffer // the handler's; read once it closed
+	closed := make(chan error, 1)
+	h := slowHandler{got: &got, closed: closed}
+	b, err := New(reactor.Config{Loops: 1, MaxInbound: 128 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := b.Start(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reactortest.Stop(t, b)
+	peer, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	go func() {
+		// Ends when all is written, or at the deadline.
+		peer.SetWriteDeadline(time.Now().Add(20 * time.Second))
+		if _, err := peer.Write(data); err == nil {
+			peer.(*net.TCPConn).CloseWrite()
+		}
+	}()
+	select {
+	case err := <-closed:
+		if got.Len() != size || !errors.Is(err, io.EOF) {
+			t.Fatalf("the handler got %d of %d bytes, then OnClose(%v); want all, then io.EOF", got.Len(), size, err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the stream did not end within 20s")
+	}
+	if !bytes.Equal(got.Bytes(), data) {
+		t.Fatal("the handler got the bytes out of order or changed")
+	}
+}
+
+// slowHandler takes a moment over each input and reports its close.
+type slowHandler struct {
+	got    *bytes.Buffer
+	closed chan error
+}
+
+func (slowHandler) OnOpen(reactor.Conn) {}
+func (h slowHandler) OnData(_ reactor.Conn, in []byte) (int, reactor.Action) {
+	time.Sleep(time.Millisecond)
+	h.got.Write(in)
+	return len(in), reactor.None
+}
+func (h slowHandler) OnClose(_ reactor.Conn, err error) { h.closed <- err }
