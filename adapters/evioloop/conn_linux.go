@@ -67,6 +67,7 @@ type conn struct {
 	epfd      int // the loop's epoll descriptor, for PauseRead
 	paused    bool
 	readOff   bool // steer took the socket out of the epoll set
+	unwatched bool // readSelf removed the socket from the epoll set: a hang-up while paused
 	unopened  bool // steer cleared evio's opened flag
 	unseen    bool // tail ends with input evio read while paused, which OnData has not seen
 	above     bool // pending output was above LowWater: OnDrain is due once it is not

@@ -154,9 +154,11 @@
 //     wait for the peer's FIN, which was read. While evio holds output the flag stays set,
 //     evio writes and does not read, and its PreWrite wake, which the loop handles before the
 //     events of its next wait, clears the flag again once all is written. A paused connection
-//     hears of the end of stream when it resumes, after the input read before it; one whose
-//     write side is already shut down hears of it at once and closes, as its socket would
-//     report a hang-up at every wait. An error after the end of stream (the peer's reset) is
+//     hears of the end of stream when it resumes, after the input read before it. One whose
+//     write side is already shut down gets a hang-up from epoll at the peer's FIN, paused or
+//     not, at every wait: the adapter then takes the socket out of the epoll set, reading
+//     nothing, and puts it back on ResumeRead, when the input still in the kernel is read
+//     before the end of stream (an error at that hang-up aborts the connection at once). An error after the end of stream (the peer's reset) is
 //     found by SO_ERROR and aborts the connection with it. What it costs, to such connections
 //     only: an epoll_ctl when a reply is handed to evio from Opened (evio asks for
 //     writability after a read, not after Opened), and a wake at each of evio's writes.

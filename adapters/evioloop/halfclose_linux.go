@@ -58,6 +58,9 @@ func (c *conn) readSelf() ([]byte, evio.Action) {
 	c.resetOut()
 	c.pending.Store(0) // evio holds nothing while its flag is clear
 	c.wrote(0)
+	if c.paused && !c.closing() && c.flags.Load()&flagWShut != 0 {
+		return c.hangUpPaused()
+	}
 	buf := c.bell.readBuf(c.b.cfg.ReadBufferSize)
 	n, err := syscall.Read(c.fd, buf)
 	var out []byte
@@ -85,6 +88,25 @@ func (c *conn) readSelf() ([]byte, evio.Action) {
 		c.readOff = false
 	}
 	return out, act
+}
+
+// hangUpPaused answers the event of a paused connection whose write side is shut down: its
+// socket is watched for nothing, so the event is an error or the hang-up that the peer's FIN
+// makes of it, which the socket reports at every wait until closed. Reading would take the
+// input still in the kernel, ahead of the FIN, into memory while the handler does not want
+// it; so an error aborts the connection, and a hang-up takes the socket out of the epoll set
+// until ResumeRead puts it back (steerSelf), to be read then, input first.
+func (c *conn) hangUpPaused() ([]byte, evio.Action) {
+	if n, err := syscall.GetsockoptInt(c.fd, syscall.SOL_SOCKET, syscall.SO_ERROR); err == nil && n != 0 {
+		c.Abort(syscall.Errno(n))
+		return c.settle(0, false)
+	}
+	if err := syscall.EpollCtl(c.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil); err != nil {
+		c.Abort(os.NewSyscallError("epoll_ctl", err))
+		return c.settle(0, false)
+	}
+	c.unwatched, c.readOff = true, true
+	return nil, holdAction
 }
 
 // readEOF handles the peer's end of stream, read by readSelf: it is told to the handler now,
@@ -143,7 +165,17 @@ func (c *conn) steerSelf(paused bool) {
 		if want {
 			events = syscall.EPOLLIN
 		}
-		if c.epoll(events) != nil {
+		if c.unwatched {
+			if !want {
+				return // out of the epoll set already (hangUpPaused)
+			}
+			ev := syscall.EpollEvent{Events: events, Fd: int32(c.fd)}
+			if err := syscall.EpollCtl(c.epfd, syscall.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
+				c.Abort(os.NewSyscallError("epoll_ctl", err))
+				return
+			}
+			c.unwatched = false
+		} else if c.epoll(events) != nil {
 			return
 		}
 		c.readOff = !want

@@ -408,7 +408,10 @@ func (ev *events) OnClose(gc gnet.Conn, err error) gnet.Action {
 	if errors.Is(err, io.EOF) && c.detach() {
 		return gnet.None // the connection lives on without gnet (halfclose_linux.go)
 	}
-	if errors.Is(err, io.EOF) {
+	switch {
+	case errors.Is(err, io.EOF) && c.hupErr != nil:
+		err = c.hupErr // a reset detach took from the socket
+	case errors.Is(err, io.EOF):
 		// gnet calls a reset it read an end of stream too; the socket still tells them apart.
 		err = sockstate.HangupCause(gc.Fd(), c.shutDone)
 	}

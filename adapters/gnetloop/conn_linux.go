@@ -79,10 +79,12 @@ type conn struct {
 	shutDone bool   // loop: FIN was sent (shutdown SHUT_WR)
 	detached bool   // loop: gnet closed its side at the peer's end of stream; end.fd is the adapter's
 	end      *ended // loop: made when first needed (CloseWrite waiting for gnet, or detached)
+	hupErr   error  // loop: the reset detach found pending at gnet's close, for OnClose
 
 	watchWait time.Duration // loop: the drain timer's current period
 	watchLast int           // loop: pending output when the drain timer was last armed
 	watching  atomic.Bool   // the drain timer is armed
+	aboveSeen atomic.Bool   // a write took the pending output above LowWater (noteAbove)
 
 	state       atomic.Int32
 	gnetPending atomic.Int64 // gnet's OutboundBuffered as last seen on the loop
@@ -150,7 +152,7 @@ func (c *conn) Write(p []byte) (int, error) {
 		return 0, reactor.ErrOutboundFull
 	}
 	c.out.Write(p)
-	c.queuedBytes.Add(int64(len(p)))
+	c.noteAbove(c.queuedBytes.Add(int64(len(p))))
 	c.st.Buffer(len(p))
 	return len(p), nil
 }
@@ -180,7 +182,7 @@ func (c *conn) AsyncWrite(p []byte) error {
 		return reactor.ErrOutboundFull
 	}
 	c.pend.Write(p)
-	c.queuedBytes.Add(int64(len(p)))
+	c.noteAbove(c.queuedBytes.Add(int64(len(p))))
 	c.st.Buffer(len(p))
 	c.queued.Store(true)
 	c.schedule()

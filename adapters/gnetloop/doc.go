@@ -107,7 +107,11 @@
 //     OnClose the first the adapter hears of it, and its close then writes only what the socket
 //     takes at once of the output it holds. Where the contract wants the connection to live on
 //     — a HalfCloser's, output still to send (which the contract flushes before the close),
-//     input a paused handler has not seen — the adapter takes it over in that OnClose: it
+//     input a paused handler has not seen, in gnet's buffer or still in the kernel (epoll
+//     reports the hang-up of a paused socket whose two directions are shut without gnet
+//     reading it; the adapter reads it, a read buffer at a time, as the handler takes it; a
+//     reset, told by its pending socket error, closes as before) — the adapter takes it over
+//     in that OnClose: it
 //     duplicates the descriptor, moves gnet's outbound buffer into its own (reached as
 //     PauseRead reaches the epoll descriptor) and lets gnet close its descriptor. The
 //     connection stays on its loop (its writes, posts and timers are loop tasks as before) and

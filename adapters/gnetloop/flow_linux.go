@@ -120,11 +120,21 @@ func (c *conn) drained() bool {
 		c.watchDrain(pending)
 		return false
 	}
-	if !c.above {
+	if !c.aboveSeen.Swap(false) && !c.above {
 		return false
 	}
 	c.above = false
 	return true
+}
+
+// noteAbove records that Buffered may have been seen above LowWater, queued being the bytes
+// queued now: a write that the loop then sends at once never shows drained a pending output
+// above the mark, yet a handler that saw it there (a proxy that paused its other side) waits
+// for OnDrain. Safe from any goroutine.
+func (c *conn) noteAbove(queued int64) {
+	if c.hs.dr != nil && int(queued+c.gnetPending.Load()) > c.b.cfg.LowWater && !c.aboveSeen.Load() {
+		c.aboveSeen.Store(true)
+	}
 }
 
 // watchDrain arms the drain timer unless it is armed. It looks again after lingerFirst while

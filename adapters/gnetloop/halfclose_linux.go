@@ -4,6 +4,7 @@ package gnetloop
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/reactorlab/reactor/internal/sockstate"
 	"github.com/reactorlab/reactor/reactor"
 	"github.com/reactorlab/reactor/reactor/backendkit"
 )
@@ -40,6 +42,7 @@ type ended struct {
 	fd        int                 // the socket's duplicate, once detached
 	rest      backendkit.Outbound // a detached connection's output that the socket has not taken
 	eofIn     []byte              // input that arrived unseen while paused, kept at the end of stream
+	lateIn    bool                // the kernel may hold input the paused connection did not read before it
 	eofOwed   bool                // the handler is yet to hear of the peer's end of stream (paused)
 	eofDone   bool                // OnReadEOF was called
 	retryWait time.Duration       // the retry timer's current period
@@ -94,17 +97,29 @@ func (c *conn) detach() bool {
 	if st == stateAborting || st == stateClosed {
 		return false
 	}
-	closing := st == stateClosing || c.closeReq.Load()
-	unseen := c.held || c.redeliver
-	pending := c.gc.OutboundBuffered() + int(c.queuedBytes.Load())
-	if pending == 0 && (closing || c.hs.hc == nil && !unseen) {
+	gc := c.gc
+	// gnet reports an error event without input as io.EOF too; only a real end of stream is
+	// one: a peek that reads zero bytes, or one that finds input a paused connection left in
+	// the kernel — epoll reports the hang-up of a socket whose two directions are shut (the
+	// peer's FIN after a CloseWrite), paused or not, and gnet then closes without reading.
+	var b [1]byte
+	n, _, err := unix.Recvfrom(gc.Fd(), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	if err != nil {
 		return false
 	}
-	gc := c.gc
-	// gnet reports an error event without input as io.EOF too; only a real end of stream
-	// (a peek that reads zero bytes) is one.
-	var b [1]byte
-	if n, _, err := unix.Recvfrom(gc.Fd(), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT); n != 0 || err != nil {
+	late := n != 0
+	if late {
+		// A reset leaves the unread input in the kernel too; its error, pending still (gnet
+		// did not read), tells it from a FIN, and is kept for OnClose.
+		if errno := sockstate.SoError(gc.Fd()); errno != 0 {
+			c.hupErr = os.NewSyscallError("read", errno)
+			return false
+		}
+	}
+	closing := st == stateClosing || c.closeReq.Load()
+	unseen := c.held || c.redeliver || late
+	pending := c.gc.OutboundBuffered() + int(c.queuedBytes.Load())
+	if pending == 0 && (closing || c.hs.hc == nil && !unseen) {
 		return false
 	}
 	if gc.OutboundBuffered() > 0 && findLayout(gc) != nil {
@@ -129,6 +144,7 @@ func (c *conn) detach() bool {
 		in, _ := gc.Peek(-1)
 		e.eofIn = bytes.Clone(in)
 	}
+	e.lateIn = late
 	c.gc, c.detached = nil, true
 	c.holding, c.held, c.redeliver = false, false, false
 	e.eofOwed = !closing
@@ -150,22 +166,43 @@ func (c *conn) deliverEOF() {
 	if !e.eofOwed || c.state.Load() != stateOpen || c.closeReq.Load() {
 		return
 	}
-	if in := e.eofIn; len(in) > 0 {
+	for {
+		if e.lateIn {
+			if err := c.readLate(); err != nil {
+				c.Abort(err)
+				return
+			}
+		}
+		in := e.eofIn
+		if len(in) == 0 {
+			break
+		}
 		consumed, action, err := c.callData(in)
 		switch {
 		case err != nil:
 			c.Abort(err)
+			return
+		case consumed < 0 || consumed > len(in):
+			c.Abort(fmt.Errorf("gnet: handler consumed %d of %d bytes", consumed, len(in)))
 			return
 		case action == reactor.Close:
 			c.closeWith(nil, false)
 			return
 		case c.state.Load() != stateOpen || c.closeReq.Load():
 			return
-		case c.paused:
-			e.eofIn = in[consumed:] // presented again on ResumeRead
+		}
+		e.eofIn = e.eofIn[:copy(e.eofIn, in[consumed:])]
+		if c.paused {
+			return // presented again on ResumeRead
+		}
+		if !e.lateIn {
+			e.eofIn = nil // what the handler left is dropped: no input follows it
+			break
+		}
+		if len(e.eofIn) > c.b.cfg.MaxInbound {
+			c.Abort(reactor.ErrInboundFull)
 			return
 		}
-		e.eofIn = nil // what the handler left is dropped: no input follows it
 	}
 	if c.paused {
 		return
@@ -183,6 +220,33 @@ func (c *conn) deliverEOF() {
 	case a == reactor.Close || c.wshut.Load():
 		// CloseWrite, before or in OnReadEOF, ends the connection: both directions are done.
 		c.closeWith(nil, false)
+	}
+}
+
+// readLate reads, after what e.eofIn holds, up to a read buffer of the input the kernel still
+// holds past the end of stream (lateIn); once it holds none, lateIn ends. A failed read — the
+// peer reset the connection — is returned. Loop only, detached.
+func (c *conn) readLate() error {
+	e := c.end
+	size := c.b.cfg.ReadBufferSize
+	if cap(e.eofIn)-len(e.eofIn) < size {
+		e.eofIn = append(make([]byte, 0, len(e.eofIn)+size), e.eofIn...)
+	}
+	for {
+		n, err := unix.Read(e.fd, e.eofIn[len(e.eofIn):len(e.eofIn)+size])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case n > 0:
+			e.eofIn = e.eofIn[:len(e.eofIn)+n]
+			c.st.Received(n)
+			return nil
+		}
+		e.lateIn = false
+		if err != nil && err != unix.EAGAIN {
+			return os.NewSyscallError("read", err)
+		}
+		return nil
 	}
 }
 

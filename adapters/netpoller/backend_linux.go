@@ -212,10 +212,13 @@ type connKey struct{}
 // it: it creates the adapter's conn, or turns the connection away during Shutdown.
 func (b *backend) onPrepare(nc netpoll.Connection) context.Context {
 	c, err := newConn(b, nc, b.h, b.onDrain)
-	if err == nil && c.hc != nil {
-		// Before netpoll registers the connection: its poller cannot see a hang-up yet.
-		if err = c.interceptHup(); err != nil {
-			b.layoutErr.Do(func() { b.cfg.Logger.Error("netpoll: connections of a HalfCloser are refused", "err", err) })
+	// Before netpoll registers the connection: its poller neither reads nor sees a hang-up yet.
+	if err == nil {
+		if err = c.watchWindow(); err == nil && c.hc != nil {
+			err = c.interceptHup()
+		}
+		if err != nil {
+			b.layoutErr.Do(func() { b.cfg.Logger.Error("netpoll: connections are refused", "err", err) })
 		}
 	}
 	if err != nil || b.stopping.Load() {

@@ -60,14 +60,16 @@ type conn struct {
 	st      *reactor.StatShard       // nil without Config.Stats
 	born    time.Time                // when made, for the lifetime Stats counts
 
-	opened  bool   // handler: OnOpen was delivered, so OnClose is owed
-	ctx     any    // handler: the SetContext value
-	carry   []byte // handler: input the handler left unconsumed, presented again
-	paused  bool   // handler: PauseRead is in force
-	held    bool   // handler: carry holds input a pause kept from the handler, owed on resume
-	readEOF bool   // handler: OnReadEOF was delivered
+	opened   bool   // handler: OnOpen was delivered, so OnClose is owed
+	ctx      any    // handler: the SetContext value
+	carry    []byte // handler: input the handler left unconsumed, presented again
+	paused   bool   // handler: PauseRead is in force
+	held     bool   // handler: carry holds input a pause kept from the handler, owed on resume
+	heldGate bool   // handler: held, as last told to the read gate (setHeld)
+	readEOF  bool   // handler: OnReadEOF was delivered
 
 	pending atomic.Int64 // out.Len(), for Buffered from any goroutine
+	in      gate         // whether netpoll's poller reads the socket (window_linux.go)
 
 	mu         sync.Mutex
 	state      int
@@ -93,7 +95,8 @@ type conn struct {
 	eof        bool                // the adapter took the peer's end of stream from netpoll (halfclose_linux.go)
 	eofOwed    bool                // ... and has yet to deliver it, after the input before it
 	eofReset   bool                // ... which was not an orderly end of stream
-	late       []byte              // input read from the kernel at the end of stream, not yet delivered
+	lateLeft   bool                // ... and the kernel may hold input the poller did not read before it
+	lateBuf    []byte              // what readLate reads into
 }
 
 // newConn makes the adapter's connection for nc, served by h, whose OnDrain is onDrain (nil
@@ -434,6 +437,7 @@ func (c *conn) onRequest() {
 	if n == 0 || !c.take() {
 		_ = r.Skip(n)
 		_ = r.Release()
+		c.refill()
 		return
 	}
 	if buf, err := r.Peek(n); err == nil {
@@ -441,6 +445,7 @@ func (c *conn) onRequest() {
 	}
 	_ = r.Skip(n)
 	_ = r.Release()
+	c.refill()
 	c.settle()
 }
 
@@ -473,15 +478,16 @@ func (c *conn) deliver(buf []byte, taken int) {
 	if !c.paused {
 		off = c.present(in, taken)
 	}
+	limit := c.b.cfg.MaxInbound
+	if c.paused {
+		// A pause leaves what the handler had not taken when it paused (at most a window read
+		// ahead) and what netpoll read before the pause took effect (another).
+		limit += 2 * readAhead
+	}
 	switch {
 	case off < 0:
 		c.carry = c.carry[:0]
-	case len(in)-off > c.b.cfg.MaxInbound && c.paused:
-		// netpoll's poller read this far ahead of the pause (its reads grow to 8 MiB): the
-		// pause cannot keep the memory flat (Info.Unsupported, "PauseRead while input streams").
-		c.carry = c.carry[:0]
-		c.Abort(fmt.Errorf("netpoll: %d bytes read ahead of PauseRead, past MaxInbound: %w (%w)", len(in), reactor.ErrNotSupported, reactor.ErrInboundFull))
-	case len(in)-off > c.b.cfg.MaxInbound:
+	case len(in)-off > limit:
 		c.carry = c.carry[:0]
 		c.Abort(reactor.ErrInboundFull)
 	default:
@@ -499,6 +505,7 @@ func (c *conn) deliver(buf []byte, taken int) {
 	if len(c.carry) == 0 && cap(c.carry) > keepCarry {
 		c.carry = nil
 	}
+	c.setHeld(c.held)
 }
 
 // present hands in to the handler a window of at most inputWindow bytes at a time, as a
@@ -539,9 +546,8 @@ func (c *conn) present(in []byte, taken int) int {
 		if off == len(in) {
 			break
 		}
-		// netpoll reads on while the handler works, without limit; input the handler lags
-		// behind by more than MaxInbound is refused, or a peer that never reads our replies
-		// could have its requests pile up in memory.
+		// Input the handler lags behind by more than MaxInbound is refused (netpoll reads
+		// that far ahead while the goroutine paces, below).
 		if len(in)-off+c.nc.Reader().Len()-taken > c.b.cfg.MaxInbound {
 			c.Abort(reactor.ErrInboundFull)
 			return -1
@@ -555,10 +561,11 @@ func (c *conn) present(in []byte, taken int) int {
 
 // pace sends what the handler wrote so far and, while the peer is slow to take it (a
 // flusher holds more than half of MaxOutbound), blocks the connection's goroutine: its own
-// replies slow its reader. netpoll's poller goes on reading meanwhile, so the wait also
-// watches what the peer keeps sending beyond the taken bytes being processed: past
-// MaxInbound the connection is aborted with ErrInboundFull (a peer that sends but never
-// reads). It reports whether the connection is still open for input.
+// replies slow its reader. Meanwhile netpoll's poller reads on, up to MaxInbound beyond the
+// taken bytes being processed (the read window is widened so far), and the wait watches
+// it: past MaxInbound the connection is aborted with ErrInboundFull — a peer that sends but
+// never reads, whose connection would otherwise wait here for good, the goroutine being
+// the one that runs its timers. It reports whether the connection is still open for input.
 func (c *conn) pace(taken int) bool {
 	c.mu.Lock()
 	if c.flushLocked() {
@@ -567,7 +574,19 @@ func (c *conn) pace(taken int) bool {
 		return false
 	}
 	var tick *time.Timer
+	widened := false
 	for c.flushing && c.out.Len() > c.b.cfg.MaxOutbound/2 && c.state == stateOpen && !c.closeReq {
+		if !widened {
+			widened = true
+			if err := c.setWindowLocked(taken + c.b.cfg.MaxInbound + 1); err != nil {
+				ok := c.abortLocked(err)
+				c.mu.Unlock()
+				if ok {
+					c.reset()
+				}
+				return false
+			}
+		}
 		if c.nc.Reader().Len()-taken > c.b.cfg.MaxInbound {
 			if c.abortLocked(reactor.ErrInboundFull) {
 				c.mu.Unlock()
@@ -589,6 +608,9 @@ func (c *conn) pace(taken int) bool {
 	}
 	if tick != nil {
 		tick.Stop()
+	}
+	if widened {
+		c.in.window.Store(readWindow) // the poller stops at its next read if netpoll holds more
 	}
 	open := c.state == stateOpen && !c.closeReq
 	c.mu.Unlock()
@@ -638,25 +660,23 @@ func (c *conn) settle() {
 			c.mu.Lock()
 			continue
 		}
-		if c.eofOwed && !c.paused {
-			if len(c.late) > 0 {
-				late := c.late
-				c.late = nil
+		// Input netpoll read before the end of stream is delivered first, by the netpoll task
+		// that is waiting for the owner (take) or on its way; then what the adapter read from
+		// the kernel at the end of stream (a poller stopped at a full window or by a pause
+		// left it there), then the end of stream.
+		if c.eofOwed && !c.paused && c.nc.Reader().Len() == 0 {
+			if late := c.readLate(); len(late) > 0 {
 				c.mu.Unlock()
-				c.deliver(late, 0)
+				c.deliver(late, 0) // copies what the handler leaves
 				c.mu.Lock()
 				continue
 			}
-			// Input netpoll read before the end of stream is delivered first, by the netpoll
-			// task that is waiting for the owner (take) or on its way.
-			if c.nc.Reader().Len() == 0 {
-				c.eofOwed = false
-				reset := c.eofReset
-				c.mu.Unlock()
-				c.endOfInput(reset)
-				c.mu.Lock()
-				continue
-			}
+			c.eofOwed = false
+			reset := c.eofReset
+			c.mu.Unlock()
+			c.endOfInput(reset)
+			c.mu.Lock()
+			continue
 		}
 		break
 	}
@@ -689,6 +709,7 @@ func (c *conn) onClosed(netpoll.Connection) error {
 	}
 	st, cause, asked := c.state, c.cause, c.closeReq
 	c.state = stateClosed
+	c.closeWindowLocked()
 	c.dropPostsLocked()
 	timers := c.timers
 	c.timers = nil

@@ -172,6 +172,9 @@ func (c *conn) attach() (early bool, err error) {
 		return false, errors.New("netpoll: connection closed as it was made")
 	}
 	defer releaseOperator(op)
+	if err := c.watchWindow(); err != nil {
+		return false, err
+	}
 	if c.hc != nil {
 		if err := c.interceptHup(); err != nil {
 			return false, err

@@ -16,8 +16,15 @@
 //     sits in one buffer node). netpoll requires every byte to be taken from the Reader on each
 //     call — it calls OnRequest again at once while input remains — so the adapter always
 //     Skips and Releases all of it and carries what the handler left unconsumed in a buffer of
-//     its own, presented again joined with the next input. netpoll reads without limit, so the
-//     input is shown in windows of 64 KiB, and between windows the output is sent.
+//     its own, presented again joined with the next input. netpoll's poller reads a connection
+//     whenever input arrives, with reads that double up to 8 MiB; the adapter bounds it to a
+//     read window of 64 KiB: it cuts each read to fit, the read-all after a FIN included
+//     (wrapping the Inputs and InputAck of the connection's FDOperator, exported fields
+//     netpoll's poller calls around a read) and, once netpoll holds a full window the handler
+//     has yet to take, has the poller stop watching the socket for input (the registration
+//     change PauseRead makes) until the adapter has taken it. A peer that outruns its handler
+//     meets TCP's flow control, as on a backend that reads only what it handles. The input is
+//     shown in windows of 64 KiB, and between windows the output is sent.
 //   - Write (3). Bytes go to a backendkit.Outbound under the connection's mutex and are sent when
 //     the callback returns with one non-blocking writev on the descriptor.
 //   - AsyncWrite (4). From any goroutine: queued under the same mutex, then one non-blocking
@@ -48,9 +55,10 @@
 //     are delivered as the end of stream.
 //   - Backpressure (6). Queued bytes above Config.MaxOutbound abort the connection with
 //     ErrOutboundFull. A connection's own replies pace its reader: while the flusher holds more
-//     than half the limit, the connection's goroutine waits before the next input window. netpoll
-//     keeps reading meanwhile, so the waiting goroutine watches netpoll's buffered input and
-//     aborts with ErrInboundFull past Config.MaxInbound (a peer that sends but never reads).
+//     than half the limit, the connection's goroutine waits before the next input window. The
+//     read window is widened meanwhile to Config.MaxInbound, and the waiting goroutine watches
+//     netpoll's buffered input and aborts with ErrInboundFull past it (a peer that sends but
+//     never reads, whose timers — run by that goroutine — would otherwise never fire).
 //   - Shutdown (7). New connections are closed in OnPrepare, open ones closed gracefully with
 //     ErrServerClosed; once all are gone (or ctx ends and they are aborted) the event loop is shut
 //     down, which closes the listener. netpoll's Shutdown is ignored if it lands before Serve
@@ -101,11 +109,11 @@
 //     (level-triggered, so waiting input wakes the poller) and the held input is presented at
 //     the end of the current turn, before what follows. While paused a peer's FIN goes
 //     unnoticed (EPOLLRDHUP is off with EPOLLIN); a reset still closes the connection.
-//     What netpoll read before the pause took effect is not bounded by the pause: its reads
-//     double up to 8 MiB while a peer streams, so a PauseRead made while input streams in
-//     may find megabytes read ahead. Past MaxInbound the connection is aborted with an error
-//     wrapping ErrNotSupported and ErrInboundFull, and Info.Unsupported lists "PauseRead
-//     while input streams" (the proxy, which pauses a streaming side, refuses netpoll).
+//     What netpoll read before the pause took effect is bounded by the read window: a pause
+//     holds at most what the handler left of its input plus 64 KiB. (The same holds while
+//     the window is full.) At the peer's end of stream a HalfCloser's input that the poller
+//     left in the kernel is read by the adapter a window at a time, as the handler takes it,
+//     before OnReadEOF.
 //
 // # Configuration and what netpoll cannot do
 //

@@ -8,7 +8,6 @@ import (
 	"syscall"
 
 	"github.com/cloudwego/netpoll"
-	"golang.org/x/sys/unix"
 
 	"github.com/reactorlab/reactor/internal/sockstate"
 	"github.com/reactorlab/reactor/reactor"
@@ -111,19 +110,14 @@ func (c *conn) onHup(p netpoll.Poll) error {
 // takeEOFLocked records that netpoll's poller has read the peer's end of stream and detached
 // the connection, and that the adapter now keeps it: the end of stream is owed to the handler,
 // as an orderly one or not (eofReset). Input the poller left in the kernel — a paused
-// connection's poller does not read, and sees only the hang-up of both halves after CloseWrite
-// — is read now and delivered first. A HalfCloser's descriptor, still open for writing, is
-// watched for errors again. An error reading or watching is returned for the caller to abort
+// connection's poller, or one stopped at a full window, does not read, and sees only the
+// hang-up of both halves after CloseWrite — is delivered first: settle reads it, a window at
+// a time, as the handler takes it (readLate). A HalfCloser's descriptor, still open for
+// writing, is watched for errors again. An error watching is returned for the caller to abort
 // with, once c.mu is released. c.mu held.
 func (c *conn) takeEOFLocked() error {
-	c.eof, c.eofOwed = true, true
+	c.eof, c.eofOwed, c.lateLeft = true, true, true
 	c.eofReset = !sockstate.OrderlyEOF(c.fd, c.wdone)
-	late, err := readRest(c.fd, c.b.cfg.MaxInbound)
-	c.late = late
-	c.st.Received(len(late))
-	if err != nil {
-		return err
-	}
 	if c.hc != nil && !c.eofReset && !c.wdone {
 		return watchErrors(c.nc, c.fd)
 	}
@@ -158,27 +152,27 @@ func (c *conn) endOfInput(reset bool) {
 	}
 }
 
-// readRest reads what the kernel holds of fd's input, up to max bytes (beyond, the input is
-// over the connection's limit: reactor.ErrInboundFull).
-func readRest(fd, max int) ([]byte, error) {
-	n, err := unix.IoctlGetInt(fd, unix.SIOCINQ)
-	if err != nil || n == 0 {
-		return nil, nil
+// readLate reads up to a window of the input the kernel still holds after the peer's end of
+// stream, into a buffer kept for the purpose; it returns nothing once the kernel holds none
+// (end of stream, or an error: a reset, which endOfInput reports). The descriptor is open:
+// netpoll closes it only after onClosed. c.mu held.
+func (c *conn) readLate() []byte {
+	if !c.lateLeft {
+		return nil
 	}
-	if n > max {
-		return nil, reactor.ErrInboundFull
+	if c.lateBuf == nil {
+		c.lateBuf = make([]byte, readWindow)
 	}
-	buf := make([]byte, n)
-	got := 0
-	for got < n {
-		m, err := syscall.Read(fd, buf[got:])
+	for {
+		n, err := syscall.Read(c.fd, c.lateBuf)
 		if err == syscall.EINTR {
 			continue
 		}
-		if err != nil || m == 0 {
-			break // EAGAIN, or the end of stream: what was counted is read
+		if err != nil || n <= 0 {
+			c.lateLeft, c.lateBuf = false, nil
+			return nil
 		}
-		got += m
+		c.st.Received(n)
+		return c.lateBuf[:n]
 	}
-	return buf[:got], nil
 }

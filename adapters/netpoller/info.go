@@ -20,9 +20,7 @@ func Info() reactor.Info {
 		Model:       "process-wide epoll pollers (level-triggered reads into nocopy buffers) hand each connection's input to a pooled goroutine; cloudwego/netpoll",
 		Progression: "epoll + goroutine pool",
 		Available:   available,
-		// netpoll's poller reads ahead (its reads grow to 8 MiB) of a PauseRead made while
-		// input streams in, which a pause cannot take back.
-		Unsupported: append(append([]string(nil), unsupported...), "PauseRead while input streams"),
+		Unsupported: append([]string(nil), unsupported...),
 	}
 	if !available {
 		info.Reason = "the netpoll adapter is built for Linux only, not " + runtime.GOOS

@@ -26,7 +26,8 @@ import (
 // (connection.operator), the poller it is registered with (FDOperator.poll) and that poller's
 // epoll descriptor (defaultPoll.fd), all unexported, read here through a layout found by
 // reflect and checked against the expected field types. go.mod pins netpoll v0.7.2;
-// TestNetpollLayout fails if an upgrade moves them.
+// TestNetpollLayout fails if an upgrade moves them, and TestReadWindow if netpoll's poller no
+// longer reads through the operator's Inputs and InputAck (window_linux.go).
 //
 // Nothing in netpoll changes the registration back behind the adapter's back: only its writer
 // (PollR2RW/PollRW2R), which the adapter does not use, and the detach at close.

@@ -442,8 +442,7 @@ func checkProxy(s settings, info reactor.Info, flagGiven bool) error {
 
 // proxyLacks returns the first Info.Unsupported entry of a backend that the proxy cannot work
 // without under the given options, or "" when it lacks none. "Dial", "PauseRead with
-// EdgeTriggered", "PauseRead while input streams": the point is the first word; only a "with"
-// names an option that may be off.
+// EdgeTriggered": the point is the first word; only a "with" names an option that may be off.
 func proxyLacks(info reactor.Info, edge, reusePort bool) string {
 	options := map[string]bool{"EdgeTriggered": edge, "ReusePort": reusePort}
 	for _, u := range info.Unsupported {

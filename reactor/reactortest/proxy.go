@@ -55,9 +55,10 @@ func (s *suite) testProxy(t *testing.T) {
 	s.requires(t, "Dial", "CloseWrite")
 	t.Run("Bulk", s.testProxyBulk)
 	t.Run("Backpressure", func(t *testing.T) {
-		s.requires(t, "PauseRead while input streams")
 		t.Run("UpstreamFloodsClientNotReading", func(t *testing.T) { s.testProxyFlood(t, false) })
 		t.Run("ClientFloodsUpstreamNotReading", func(t *testing.T) { s.testProxyFlood(t, true) })
+		t.Run("UpstreamEndsWhilePaused", func(t *testing.T) { s.testProxyEndWhilePaused(t, false) })
+		t.Run("ClientEndsWhilePaused", func(t *testing.T) { s.testProxyEndWhilePaused(t, true) })
 	})
 	t.Run("HalfClose", s.testProxyHalfClose)
 	t.Run("Failures", s.testProxyFailures)
@@ -392,6 +393,54 @@ func (s *suite) testProxyFlood(t *testing.T, clientFloods bool) {
 	if err := <-wrote; err != nil {
 		t.Errorf("the sender's writes: %v; want all written once the receiver read", err)
 	}
+}
+
+// testProxyEndWhilePaused: one end half-closes, and the other, once it has read that end of
+// stream, floods it until the proxy pauses, and closes. Its FIN reaches the proxy behind the
+// unread flood, while the proxy is paused — most of the time, as the receiver reads slowly —
+// with both directions of that connection shut: a hang-up, not just an end of stream. Every
+// byte the sender got out must still arrive, in order, then a clean end of stream.
+func (s *suite) testProxyEndWhilePaused(t *testing.T, clientEnds bool) {
+	up := startProxyUpstream(t, nil)
+	srv, _, _ := s.startProxy(t, reactor.Config{MaxOutbound: 2 * proxyFloodSize}, up.addr)
+	c := srv.dial(t)
+	uc := up.next(t)
+	from, to := uc, c
+	if clientEnds {
+		from, to = c, uc
+	}
+	to.SetReadBuffer(64 << 10)
+	to.CloseWrite()
+	from.SetReadDeadline(time.Now().Add(ioTimeout))
+	if got, err := io.ReadAll(from); len(got) != 0 || err != nil {
+		t.Fatalf("the sender read %q, %v; want the other end's end of stream", got, err)
+	}
+	var sent atomic.Int64
+	wrote := make(chan error, 1)
+	go func() { wrote <- writeStream(from, 11, proxyFloodSize, &sent) }() // ends when written, or at the close
+	stalled := func() bool {
+		n := sent.Load()
+		time.Sleep(200 * time.Millisecond)
+		return sent.Load() == n
+	}
+	if !eventually(ioTimeout, stalled) {
+		t.Fatalf("the sender kept sending for %v to a peer that does not read", ioTimeout)
+	}
+	// The kernel still sends what the sender's socket holds, then the FIN.
+	from.Close()
+	<-wrote
+	n, bad, err := readStream(slowConn{to}, 11)
+	if int64(n) != sent.Load() || bad >= 0 || err != nil {
+		t.Errorf("the receiver got %d of the %d bytes sent (first wrong at %d), then %v; want all, right, and a clean end", n, sent.Load(), bad, err)
+	}
+}
+
+// slowConn reads at most 16 KiB a millisecond: a receiver slower than the proxy.
+type slowConn struct{ net.Conn }
+
+func (c slowConn) Read(p []byte) (int, error) {
+	time.Sleep(time.Millisecond)
+	return c.Conn.Read(p[:min(len(p), 16<<10)])
 }
 
 // settledHeap reads the memory statistics after two collections: the first moves what sync
