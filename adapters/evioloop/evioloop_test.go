@@ -20,7 +20,7 @@ func TestInfo(t *testing.T) {
 	if in.Available != (runtime.GOOS == "linux") || in.Available == (in.Reason != "") {
 		t.Errorf("Available = %v, Reason = %q on %s", in.Available, in.Reason, runtime.GOOS)
 	}
-	for _, opt := range []string{"EdgeTriggered", "ReadBufferSize"} {
+	for _, opt := range []string{"EdgeTriggered", "ReadBufferSize", ReadWhileOutputWaits} {
 		if !slices.Contains(in.Unsupported, opt) {
 			t.Errorf("Unsupported = %v; want it to list %s", in.Unsupported, opt)
 		}

@@ -410,7 +410,8 @@ func applyFlag(name string, src settings, dst *settings) {
 var protoOfFlag = map[string]string{"chat-wire": "chat", "echo-tag": "echo"}
 
 // proxyNeeds are the contract points the proxy cannot work without.
-var proxyNeeds = map[string]bool{"Dial": true, "CloseWrite": true, "PauseRead": true}
+// "Read" is "Read while output waits" (evio): without it a stream both ways at once stalls.
+var proxyNeeds = map[string]bool{"Dial": true, "CloseWrite": true, "PauseRead": true, "Read": true}
 
 // checkProxy refuses a proxy without an upstream, or with a malformed one, or on a backend that
 // cannot dial, half-close or pause with these settings (every connection would fail), and an
