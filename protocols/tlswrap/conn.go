@@ -74,6 +74,7 @@ type conn struct {
 	outN      atomic.Int64 // len(out), for Buffered
 	pin       []byte       // decrypted input the inner handler has not consumed
 	closing   atomic.Bool  // Close, Abort, or the end: writes are refused
+	shut      atomic.Bool  // CloseWrite was called: AsyncWrite is refused
 	asyncMu   sync.Mutex
 	asyncQ    []byte // AsyncWrite's plaintext, sealed by the owner; under asyncMu
 	asyncPost bool   // a flush is posted; under asyncMu
@@ -542,7 +543,7 @@ func (t *conn) Write(p []byte) (int, error) {
 
 // AsyncWrite queues a copy of p and posts its sealing to the owner. Safe from any goroutine.
 func (t *conn) AsyncWrite(p []byte) error {
-	if t.closing.Load() {
+	if t.closing.Load() || t.shut.Load() {
 		return reactor.ErrConnClosed
 	}
 	t.asyncMu.Lock()
@@ -595,6 +596,7 @@ func (t *conn) CloseWrite() error {
 	t.sealOut()
 	t.sendCloseNotify()
 	t.wclosed = true
+	t.shut.Store(true)
 	return t.c.CloseWrite()
 }
 
