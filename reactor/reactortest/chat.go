@@ -67,7 +67,8 @@ func joinChat(t *testing.T, srv *server, name string) (*chatter, error) {
 // testChatEveryLine: 50 members each send 100 lines; every member receives every other member's
 // lines exactly once, in the order each sender sent them, and none of its own.
 func (s *suite) testChatEveryLine(t *testing.T) {
-	const members, lines = 50, 100
+	const lines = 100
+	members := s.scale(50)
 	srv := s.start(t, reactor.Config{}, chat.New(chat.Config{}))
 	ms := joinMembers(t, srv, members)
 	var wg sync.WaitGroup

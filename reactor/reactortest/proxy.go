@@ -284,7 +284,7 @@ func (s *suite) testProxyBulk(t *testing.T) {
 	})
 	srv, _, _ := s.startProxy(t, reactor.Config{}, up.addr)
 	var wg sync.WaitGroup
-	for i := 0; i < proxyBulkConns; i++ {
+	for i := 0; i < s.scale(proxyBulkConns); i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -560,6 +560,7 @@ func (s *suite) testProxyChurn(t *testing.T) {
 	if raceEnabled {
 		cycles = 1000 // the race detector slows each cycle several times over; CI runs with it
 	}
+	cycles = s.scale(cycles)
 	const workers = 8
 	var clean atomic.Int64
 	up := startProxyUpstream(t, echoUpstream(&clean))

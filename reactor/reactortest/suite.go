@@ -132,13 +132,19 @@ func (s *suite) unlisted(point string, err error) string {
 	return fmt.Sprintf("%s: %v", point, err)
 }
 
+// scale returns n, or a tenth of it (at least 1) over TLS, where every connection costs two
+// handshakes (the relay's and the server's) and every byte is sealed and opened twice: a
+// tenth of the load proves the same points there, for a tenth of the time.
+func (s *suite) scale(n int) int {
+	if s.tls != nil {
+		return max(1, n/10)
+	}
+	return n
+}
+
 // most returns n, or fewer when the backend cannot hold n connections at once in this process.
 func (s *suite) most(n int) int {
-	if s.tls != nil {
-		// Over TLS every connection costs two handshakes, the relay's and the server's; a
-		// tenth of the connections proves the same points in a tenth of the time.
-		n = max(1, n/10)
-	}
+	n = s.scale(n)
 	if s.maxConns > 0 {
 		return min(n, s.maxConns/4)
 	}
