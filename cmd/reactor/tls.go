@@ -47,7 +47,9 @@ func (t tlsSettings) validate(procs int) error {
 }
 
 // certStore holds the certificate served, replaced whole on reload.
-type certStore struct{ cert atomic.Pointer[tls.Certificate] }
+type certStore struct {
+	cert atomic.Pointer[tls.Certificate]
+}
 
 func (cs *certStore) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cs.cert.Load(), nil }
 
@@ -94,7 +96,6 @@ func wrapTLS(ctx context.Context, s settings, h reactor.Handler, logger *slog.Lo
 		HandshakeTimeout: s.TLS.HandshakeTimeout,
 		MaxHandshakes:    s.TLS.MaxHandshakes,
 		MaxInbound:       int(s.MaxInbound),
-		MaxOutbound:      int(s.MaxOutbound),
 		Logger:           logger,
 	})
 }

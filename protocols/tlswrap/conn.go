@@ -30,8 +30,6 @@ const (
 	// sealAt is how much plaintext a callback may gather before it is sealed without waiting
 	// for the callback to return, so that a large write does not sit twice in memory.
 	sealAt = 64 << 10
-	// keepQueue is the largest AsyncWrite queue whose memory is kept between uses.
-	keepQueue = 4 << 10
 )
 
 // bufPool lends the buffers a callback decrypts into and gathers writes in, so that an idle
@@ -62,24 +60,24 @@ type conn struct {
 	slot atomic.Bool // holds one of the Handler's handshake slots
 	gone atomic.Bool // closed: a queued slot passes it by
 
-	ctx       any
-	inCB      bool   // a callback of the inner handler runs: Write gathers
-	paused    bool   // the inner handler paused reading
-	readEOF   bool   // the peer's end of input (close_notify or FIN) was handled
-	wclosed   bool   // CloseWrite was called
-	notified  bool   // our close_notify is sent
-	cause     error  // what OnClose reports when the backend says nil
-	out       []byte // plaintext gathered in this callback, from bufPool
-	outBuf    *[]byte
-	outN      atomic.Int64 // len(out), for Buffered
-	pin       []byte       // decrypted input the inner handler has not consumed
-	closing   atomic.Bool  // Close, Abort, or the end: writes are refused
-	shut      atomic.Bool  // CloseWrite was called: AsyncWrite is refused
-	asyncMu   sync.Mutex
-	asyncQ    []byte // AsyncWrite's plaintext, sealed by the owner; under asyncMu
-	asyncPost bool   // a flush is posted; under asyncMu
-	asyncN    atomic.Int64
-	spare     []byte // the owner's spare queue, swapped with asyncQ
+	ctx     any
+	inCB    bool        // a callback of the inner handler runs: Write gathers
+	paused  bool        // the inner handler paused reading
+	readEOF bool        // the peer's end of input (close_notify or FIN) was handled
+	wclosed bool        // CloseWrite was called
+	cause   error       // what OnClose reports when the backend says nil
+	pin     []byte      // decrypted input the inner handler has not consumed
+	closing atomic.Bool // Close, Abort, or the end: writes are refused
+	shut    atomic.Bool // CloseWrite was called: AsyncWrite is refused
+	outN    atomic.Int64
+
+	// sealMu orders every use of the TLS connection's record layer — sealing, reading,
+	// alerts — with the hand-over of the ciphertext to the backend, so that records reach the
+	// backend in the order of their sequence numbers whichever goroutine sealed them.
+	sealMu   sync.Mutex
+	out      []byte  // plaintext gathered by the running callback, from bufPool
+	outBuf   *[]byte // out's pooled buffer
+	notified bool    // our close_notify is sent
 }
 
 func newConn(h *Handler, c reactor.Conn) *conn {
@@ -147,8 +145,7 @@ func (t *conn) handshake(in []byte) (int, reactor.Action) {
 	t.h.inner.OnOpen(t)
 	t.leave()
 	if t.closing.Load() {
-		t.sendCloseNotify()
-		return len(in), reactor.None
+		return len(in), reactor.None // Close posted its close_notify
 	}
 	a := t.pump(false)
 	return t.tr.off, a
@@ -280,7 +277,9 @@ func (t *conn) pump(force bool) reactor.Action {
 			buf = slices.Grow(buf, max(maxPlain, len(buf)))
 			own = true
 		}
+		t.sealMu.Lock()
 		n, err := t.tc.Read(buf[len(buf):cap(buf)])
+		t.sealMu.Unlock()
 		buf = buf[:len(buf)+n]
 		fresh = fresh || n > 0
 		if err != nil {
@@ -398,40 +397,37 @@ func (t *conn) onClose(err error) {
 		}
 		t.state = stateClosed
 		t.h.inner.OnClose(t, err)
-		t.asyncMu.Lock()
-		t.asyncQ = nil
-		t.asyncMu.Unlock()
 	}
 	t.state = stateClosed
-	t.pin, t.held, t.spare = nil, nil, nil
-	t.releaseOut()
+	t.pin, t.held = nil, nil
+	t.sealMu.Lock()
+	t.releaseOutLocked()
+	t.sealMu.Unlock()
 }
 
-// enter begins a callback of the inner handler: writes gather from here, after what
-// AsyncWrites queued before.
-func (t *conn) enter() {
-	t.inCB = true
-	t.drainAsync()
-}
+// enter begins a callback of the inner handler: writes gather from here.
+func (t *conn) enter() { t.inCB = true }
 
 // leave ends a callback of the inner handler: what it wrote is sealed and sent. An error here
 // has already closed the connection (the backend aborts on ErrOutboundFull).
 func (t *conn) leave() {
 	t.inCB = false
-	t.sealOut()
+	t.sealMu.Lock()
+	t.sealOutLocked()
+	t.sealMu.Unlock()
 }
 
-// sealOut seals the gathered plaintext and returns its buffer to the pool.
-func (t *conn) sealOut() error {
-	if t.out == nil {
+// sealOutLocked seals the gathered plaintext and returns its buffer to the pool.
+func (t *conn) sealOutLocked() error {
+	if t.outBuf == nil {
 		return nil
 	}
-	err := t.seal(t.out)
-	t.releaseOut()
+	err := t.sealLocked(t.out, false)
+	t.releaseOutLocked()
 	return err
 }
 
-func (t *conn) releaseOut() {
+func (t *conn) releaseOutLocked() {
 	if t.outBuf != nil {
 		*t.outBuf = t.out[:0]
 		bufPool.Put(t.outBuf)
@@ -440,43 +436,23 @@ func (t *conn) releaseOut() {
 	}
 }
 
-// seal encrypts p into records and writes them to the backend's connection.
-func (t *conn) seal(p []byte) error {
+// sealLocked encrypts p into records and hands them to the backend's connection: with Write
+// on the owner, with AsyncWrite (async) from anywhere else.
+func (t *conn) sealLocked(p []byte, async bool) error {
 	if len(p) == 0 {
 		return nil
 	}
-	if t.state != stateOpen || t.notified {
+	if t.notified {
 		return reactor.ErrConnClosed
 	}
+	t.tr.async = async
 	_, err := t.tc.Write(p)
+	t.tr.async = false
 	return err
 }
 
-// drainAsync takes what AsyncWrite queued, in order, ahead of what comes next.
-func (t *conn) drainAsync() {
-	if t.asyncN.Load() == 0 {
-		return
-	}
-	t.asyncMu.Lock()
-	q := t.asyncQ
-	t.asyncQ = t.spare[:0]
-	t.asyncPost = false
-	t.asyncN.Store(0)
-	t.asyncMu.Unlock()
-	if t.inCB {
-		t.gather(q)
-	} else {
-		t.seal(q)
-	}
-	if cap(q) <= keepQueue {
-		t.spare = q[:0]
-	} else {
-		t.spare = nil
-	}
-}
-
-// gather adds p to what this callback writes.
-func (t *conn) gather(p []byte) error {
+// gatherLocked adds p to what the running callback writes, sealing once it is large.
+func (t *conn) gatherLocked(p []byte, async bool) error {
 	if t.outBuf == nil {
 		t.outBuf = bufPool.Get().(*[]byte)
 		t.out = (*t.outBuf)[:0]
@@ -484,7 +460,7 @@ func (t *conn) gather(p []byte) error {
 	t.out = append(t.out, p...)
 	t.outN.Store(int64(len(t.out)))
 	if len(t.out) >= sealAt {
-		err := t.seal(t.out)
+		err := t.sealLocked(t.out, async)
 		t.out = t.out[:0]
 		t.outN.Store(0)
 		return err
@@ -492,34 +468,27 @@ func (t *conn) gather(p []byte) error {
 	return nil
 }
 
-// flushAsync is posted by AsyncWrite: it seals what is queued.
-func flushAsync(c reactor.Conn) {
-	t := c.Context().(*conn)
-	if t.state == stateOpen {
-		t.enter()
-		t.leave()
-	}
-}
-
 // closeNow is posted by Close: what was written goes out, then the close_notify, then the FIN.
 func closeNow(c reactor.Conn) {
 	t := c.Context().(*conn)
 	if t.state == stateOpen {
-		t.enter()
-		t.leave()
 		t.sendCloseNotify()
 	}
 	c.Close()
 }
 
-// sendCloseNotify sends our close_notify alert, once.
+// sendCloseNotify sends what was gathered, then our close_notify alert, once.
 func (t *conn) sendCloseNotify() {
-	if t.notified || t.state != stateOpen {
+	if t.state != stateOpen {
 		return
 	}
-	t.sealOut()
-	t.notified = true
-	t.tc.CloseWrite()
+	t.sealMu.Lock()
+	defer t.sealMu.Unlock()
+	t.sealOutLocked()
+	if !t.notified {
+		t.notified = true
+		t.tc.CloseWrite()
+	}
 }
 
 // Write gathers p, to be sealed when the callback returns (or seals it now, outside one). See
@@ -528,46 +497,35 @@ func (t *conn) Write(p []byte) (int, error) {
 	if t.state != stateOpen || t.wclosed || t.closing.Load() {
 		return 0, reactor.ErrConnClosed
 	}
-	t.drainAsync()
+	t.sealMu.Lock()
 	var err error
 	if t.inCB {
-		err = t.gather(p)
+		err = t.gatherLocked(p, false)
 	} else {
-		err = t.seal(p)
+		err = t.sealLocked(p, false)
 	}
+	t.sealMu.Unlock()
 	if err != nil {
 		return 0, err
 	}
 	return len(p), nil
 }
 
-// AsyncWrite queues a copy of p and posts its sealing to the owner. Safe from any goroutine.
+// AsyncWrite seals p at once and hands the records to the backend's AsyncWrite — or, while a
+// callback of the connection gathers its writes, adds p after them. Safe from any goroutine.
+// Sealing here rather than on the owner keeps what AsyncWrite accepted even when the
+// connection closes before the owner would have run again (Shutdown delivers AsyncWrites, not
+// posted functions).
 func (t *conn) AsyncWrite(p []byte) error {
 	if t.closing.Load() || t.shut.Load() {
 		return reactor.ErrConnClosed
 	}
-	t.asyncMu.Lock()
-	if t.gone.Load() {
-		t.asyncMu.Unlock()
-		return reactor.ErrConnClosed
+	t.sealMu.Lock()
+	defer t.sealMu.Unlock()
+	if t.outBuf != nil {
+		return t.gatherLocked(p, true)
 	}
-	t.asyncQ = append(t.asyncQ, p...)
-	n := len(t.asyncQ)
-	post := !t.asyncPost
-	t.asyncPost = true
-	t.asyncN.Store(int64(n))
-	t.asyncMu.Unlock()
-	if n > t.h.maxOut {
-		t.closing.Store(true)
-		t.c.Abort(reactor.ErrOutboundFull)
-		return reactor.ErrOutboundFull
-	}
-	if post {
-		if err := t.c.Post(flushAsync); err != nil {
-			return err
-		}
-	}
-	return nil
+	return t.sealLocked(p, true)
 }
 
 // Close sends what was written, then close_notify, then closes. Safe from any goroutine.
@@ -592,11 +550,9 @@ func (t *conn) CloseWrite() error {
 	if t.wclosed || t.state != stateOpen {
 		return nil
 	}
-	t.drainAsync()
-	t.sealOut()
+	t.shut.Store(true)
 	t.sendCloseNotify()
 	t.wclosed = true
-	t.shut.Store(true)
 	return t.c.CloseWrite()
 }
 
@@ -655,7 +611,7 @@ func (t *conn) ResumeRead() {
 // Buffered counts plaintext not yet sealed and ciphertext not yet sent. Safe from any
 // goroutine.
 func (t *conn) Buffered() int {
-	return t.c.Buffered() + int(t.asyncN.Load()) + int(t.outN.Load())
+	return t.c.Buffered() + int(t.outN.Load())
 }
 
 // errWouldBlock is the transport's answer when the ciphertext runs out after the handshake:
@@ -679,7 +635,8 @@ type transport struct {
 	in     []byte
 	off    int
 	wbuf   []byte
-	direct bool
+	direct bool // the handshake is over: writes go to the backend's connection
+	async  bool // and the sealer is not the owner: by AsyncWrite; under sealMu
 }
 
 func (tr *transport) Read(p []byte) (int, error) {
@@ -699,8 +656,14 @@ func (tr *transport) Read(p []byte) (int, error) {
 }
 
 func (tr *transport) Write(p []byte) (int, error) {
-	if !tr.direct {
+	switch {
+	case !tr.direct:
 		tr.wbuf = append(tr.wbuf, p...)
+		return len(p), nil
+	case tr.async:
+		if err := tr.t.c.AsyncWrite(p); err != nil {
+			return 0, err
+		}
 		return len(p), nil
 	}
 	return tr.t.c.Write(p)

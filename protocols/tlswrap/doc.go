@@ -28,9 +28,13 @@
 //   - Write, inside a callback, gathers plaintext; what one callback wrote is sealed when it
 //     returns, in records of up to 16 KiB. Outside the connection's own callbacks (a proxy
 //     writing from its other half on the same loop) it seals at once.
-//   - AsyncWrite queues plaintext, safe from any goroutine, and posts a flush to the owner:
-//     sealing happens only on the owner, so records go out in one order with their sequence
-//     numbers. A Write sends what AsyncWrites before it queued first.
+//   - AsyncWrite seals at once, on the caller's goroutine, and hands the records to the
+//     backend's AsyncWrite; a lock per connection orders every sealing with the hand-over of
+//     its records, so they reach the backend in the order of their sequence numbers, and the
+//     backend's one write order does the rest. (Sealing on the owner, via Post, would lose
+//     what AsyncWrite accepted when the connection closes first: Shutdown delivers
+//     AsyncWrites, not posted functions.) While a callback of the connection gathers its
+//     writes, AsyncWrite adds to them instead, after what the callback wrote.
 //   - Close sends what was written, then a close_notify alert, then closes. CloseWrite sends a
 //     close_notify and half-closes TCP. Abort resets at once.
 //   - Post, AfterFunc, PauseRead, ResumeRead and Buffered keep their meaning (Buffered counts

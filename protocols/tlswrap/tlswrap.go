@@ -46,10 +46,6 @@ type Config struct {
 	// reactor.DefaultMaxInbound); past it the connection is aborted with
 	// reactor.ErrInboundFull.
 	MaxInbound int
-	// MaxOutbound bounds the plaintext AsyncWrite may queue before the owner seals it (0:
-	// reactor.DefaultMaxOutbound); past it the connection is aborted with
-	// reactor.ErrOutboundFull. The backend's own Config.MaxOutbound bounds the ciphertext.
-	MaxOutbound int
 	// Logger receives failed handshakes and TLS errors, at most one line a second (nil: no
 	// logging).
 	Logger *slog.Logger
@@ -75,7 +71,6 @@ type Handler struct {
 	tls       *tls.Config
 	timeout   time.Duration
 	maxIn     int
-	maxOut    int
 	plainHTTP bool // answer plain HTTP with a 400 (the inner handler speaks http/1.1)
 	log       *slog.Logger
 	warn      ratelog.Limiter
@@ -115,7 +110,6 @@ func New(inner reactor.Handler, cfg Config) (*Handler, error) {
 		timeout:   cmp(cfg.HandshakeTimeout, DefaultHandshakeTimeout),
 		max:       cmp(cfg.MaxHandshakes, DefaultMaxHandshakes),
 		maxIn:     cmp(cfg.MaxInbound, reactor.DefaultMaxInbound),
-		maxOut:    cmp(cfg.MaxOutbound, reactor.DefaultMaxOutbound),
 		plainHTTP: slices.Contains(tc.NextProtos, "http/1.1"),
 		log:       cfg.Logger,
 	}
