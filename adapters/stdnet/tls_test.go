@@ -8,4 +8,6 @@ import (
 
 // TestConformanceTLS runs the conformance scenarios that speak a protocol once more over TLS
 // (reactortest.OverTLS).
-func TestConformanceTLS(t *testing.T) { reactortest.Run(t, New, reactortest.GoroutinePerConn(), reactortest.OverTLS()) }
+func TestConformanceTLS(t *testing.T) {
+	reactortest.Run(t, New, reactortest.GoroutinePerConn(), reactortest.OverTLS())
+}
