@@ -211,12 +211,16 @@ func copyBuf(dst io.Writer, src io.Reader) (int64, error) {
 	}
 }
 
-// tlsHeap is what the TLS layer may add to a proxy's heap while one side floods and the other
-// does not read: on each side, a read's worth of ciphertext in crypto/tls's input buffer and
-// of plaintext not yet relayed, and a record being sealed.
+// tlsHeap is what TLS may add to the heap of this process while one side of a proxy floods
+// and the other does not read: the server's wrapper holds up to a read's worth of ciphertext in
+// crypto/tls's input buffer and of plaintext not yet relayed, and a record being sealed; the
+// relay, in this process too, holds its two copy buffers and its own crypto/tls client's
+// buffers.
 func (s *suite) tlsHeap() int64 {
 	if s.tls == nil {
 		return 0
 	}
-	return 2 * (2*64<<10 + 16<<10)
+	const server = 2*64<<10 + 16<<10
+	const relay = 2*32<<10 + 2*(16<<10+5+256)
+	return 2 * (server + relay)
 }
