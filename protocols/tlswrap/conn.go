@@ -140,6 +140,7 @@ func (t *conn) handshake(in []byte) (int, reactor.Action) {
 	t.stopTimer()
 	t.h.ok.Add(1)
 	t.tr.direct = true
+	t.tr.wbuf = nil // an idle connection keeps no buffer of its own
 	t.state = stateOpen
 	t.enter()
 	t.h.inner.OnOpen(t)
