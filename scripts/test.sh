@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The project's test command (README; .ci/run calls exactly this). Needs only Go.
+# The project's test command (README; .ci/run calls exactly this). Needs only Go; with CI=true
+# it also installs the real clients the TLS test drives (scripts/install-test-tools.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +29,13 @@ done
 # checked in a pass without it, before the full run.
 echo "== allocation pins (without -race)"
 go test -count=1 -timeout 10m -run 'Alloc' ./...
+
+# The TLS real-clients test (cmd/reactor TestTLSRealClients) skips locally where curl,
+# openssl, wrk, h2load or chromium is missing, saying so; in CI it must run, so CI installs them.
+if [ "${CI:-}" = true ]; then
+  echo "== the TLS test's real clients (CI=true): scripts/install-test-tools.sh"
+  bash scripts/install-test-tools.sh
+fi
 
 echo "== go test -race (every package; the conformance suite on every backend)"
 go test -race -count=1 -timeout 20m ./...
