@@ -51,8 +51,8 @@ type TLSOptions struct {
 // NativeTLS is the name the report gives the net/http + crypto/tls contender.
 const NativeTLS = "nethttp-tls"
 
-// TLSResult is one contender's figures in one round. A NaN is a figure that could not be
-// taken (a loop-stall figure for the native server, which has no loops).
+// TLSResult is one contender's figures in one round. A round with Errors has figures that do
+// not count; latencies are -1 when they could not be taken.
 type TLSResult struct {
 	Contender string
 	// HandshakeCPU is server CPU µs per full handshake (TLS 1.3, ECDHE P-256 or X25519, ECDSA
@@ -194,8 +194,7 @@ func (o TLSOptions) measure(ctx context.Context, contender string, client *tls.C
 		after := settledRSS(ctx, ch.pid())
 		res.IdleBytes = float64(after-before) / float64(len(idle))
 	} else {
-		res.IdleBytes = math.NaN()
-		errs.Add(1)
+		errs.Add(1) // and no figure: IdleBytes stays 0
 	}
 	for _, c := range idle {
 		c.Close()

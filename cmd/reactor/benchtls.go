@@ -84,7 +84,11 @@ func runBenchTLS(ctx context.Context, o bench.Options, backendList string, set m
 	var md strings.Builder
 	rep.Markdown(&md, o.Command)
 	fmt.Fprint(stdout, md.String())
-	js, _ := json.MarshalIndent(rep, "", "  ")
+	js, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		fmt.Fprintf(stderr, "reactor bench --tls: %v\n", err)
+		return 1
+	}
 	if err := os.WriteFile(filepath.Join(out, "tls.md"), []byte(md.String()), 0o644); err != nil {
 		fmt.Fprintf(stderr, "reactor bench --tls: %v\n", err)
 		return 1
