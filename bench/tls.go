@@ -507,7 +507,11 @@ func (rep *TLSReport) Markdown(w io.Writer, command string) {
 	}
 	fmt.Fprint(w, "| contender |")
 	for _, c := range cols {
-		fmt.Fprintf(w, " %s (%s) | ÷ %s |", c.name, c.unit, NativeTLS)
+		if c.unit != "" {
+			fmt.Fprintf(w, " %s (%s) | ÷ %s |", c.name, c.unit, NativeTLS)
+		} else {
+			fmt.Fprintf(w, " %s | ÷ %s |", c.name, NativeTLS)
+		}
 	}
 	fmt.Fprint(w, "\n|---|")
 	for range cols {
