@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/reactorlab/reactor/adapters"
+	"github.com/reactorlab/reactor/adapters/stdnet"
 	"github.com/reactorlab/reactor/protocols/echo"
 	"github.com/reactorlab/reactor/protocols/http1"
 	"github.com/reactorlab/reactor/protocols/tlswrap"
@@ -118,3 +119,27 @@ func TestEchoAndHTTP(t *testing.T) {
 		c.SetDeadline(time.Now().Add(5 * time.Second))
 	})
 }
+
+// TestState: the inner handler sees the negotiated state — version, ALPN, server name — from
+// its OnOpen, and State refuses a Conn it did not make.
+func TestState(t *testing.T) {
+	rec := stateRecorder{got: make(chan tls.ConnectionState, 1)}
+	_, addr := reactortest.Start(t, stdnetNew, reactor.Config{}, wrap(t, rec, tlswrap.Config{}, "http/1.1"))
+	cc := clientConfig(t, "http/1.1")
+	cc.MaxVersion = tls.VersionTLS12
+	dialTLS(t, addr, cc)
+	select {
+	case st := <-rec.got:
+		if st.Version != tls.VersionTLS12 || st.NegotiatedProtocol != "http/1.1" || st.ServerName != "localhost" || !st.HandshakeComplete {
+			t.Errorf("State at OnOpen: version %x, ALPN %q, name %q, complete %v; want TLS 1.2, http/1.1, localhost, true",
+				st.Version, st.NegotiatedProtocol, st.ServerName, st.HandshakeComplete)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the inner handler's OnOpen never saw a TLS state")
+	}
+	if _, ok := tlswrap.State(nil); ok {
+		t.Error("State(nil) reported a TLS connection")
+	}
+}
+
+var stdnetNew reactor.Constructor = stdnet.New
