@@ -39,8 +39,10 @@ type TLSOptions struct {
 	Duration time.Duration
 	// Conns is the number of load connections (and of handshaking clients).
 	Conns int
-	// Idle is the number of idle TLS connections the memory figure is taken over.
-	Idle int
+	// Idle is the number of idle TLS connections the memory figure is taken over; IdleCap
+	// lowers it for a backend that cannot hold so many (select: 1024 descriptors).
+	Idle    int
+	IdleCap map[string]int
 	// Rate is the fixed request rate of the loop-stall measure, over StallConns connections.
 	Rate       int
 	StallConns int
@@ -189,7 +191,11 @@ func (o TLSOptions) measure(ctx context.Context, contender string, client *tls.C
 	res.RequestCPU = cpu * 1e6 / float64(max(1, n.Load()))
 
 	before := settledRSS(ctx, ch.pid())
-	idle, err := openIdleTLS(ctx, ch.addr, client, o.Idle)
+	nIdle := o.Idle
+	if c, ok := o.IdleCap[contender]; ok && c < nIdle {
+		nIdle = c
+	}
+	idle, err := openIdleTLS(ctx, ch.addr, client, nIdle)
 	if err == nil {
 		after := settledRSS(ctx, ch.pid())
 		res.IdleBytes = float64(after-before) / float64(len(idle))

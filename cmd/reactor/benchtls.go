@@ -42,6 +42,13 @@ func runBenchTLS(ctx context.Context, o bench.Options, backendList string, set m
 	quick := o.Rounds == 1 && !set["rounds"] // bench.Defaults(--quick) sets one round
 	to := bench.TLSOptions{Self: o.Self, Backends: backends, Rounds: o.Rounds, Duration: 2 * time.Second,
 		Conns: 8, Idle: 2000, Rate: 400, StallConns: 4, EchoSize: 512}
+	to.IdleCap = map[string]int{}
+	for _, b := range backends {
+		if info, _ := reg.Info(b); info.MaxConns > 0 {
+			// Room for the load's own connections and the listener.
+			to.IdleCap[b] = info.MaxConns * 3 / 4
+		}
+	}
 	if quick {
 		to.Duration, to.Idle, to.Rate = 300*time.Millisecond, 50, 200
 	}
