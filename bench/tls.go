@@ -28,12 +28,12 @@ import (
 type TLSOptions struct {
 	// Self is the binary started as `Self serve …` (backends) and `Self native --lib
 	// nethttp-tls …` (the standard library's net/http + crypto/tls).
-	Self string
+	Self string `json:"-"`
 	// Backends are the reactor backends measured; the native contender is always added.
 	Backends []string
 	// CertFile and KeyFile are the PEM files every contender serves; the client trusts the
 	// certificate.
-	CertFile, KeyFile string
+	CertFile, KeyFile string `json:"-"`
 	Rounds            int
 	// Duration is how long each load phase runs.
 	Duration time.Duration
