@@ -49,8 +49,10 @@
 //
 // A handshake must finish within Config.HandshakeTimeout (10 s); at most Config.MaxHandshakes
 // (1024) run at once per Handler, later ones wait, paused, for a slot. Decrypted input the inner
-// handler has not consumed is bounded by Config.MaxInbound, plaintext queued by AsyncWrite by
-// Config.MaxOutbound. A handshake that fails (a ClientHello cut short, a record that is not TLS,
+// handler has not consumed is bounded by Config.MaxInbound; output, sealed as it is written, by
+// the backend's Config.MaxOutbound. Waiting for a slot uses PauseRead, so on a backend that
+// cannot pause (gnet with EdgeTriggered) a ClientHello past the bound ends its connection with
+// reactor.ErrNotSupported instead. A handshake that fails (a ClientHello cut short, a record that is not TLS,
 // an oversized record, a peer that stalls) closes the connection after crypto/tls's alert, and
 // the cause is logged at most once a second. Plain HTTP sent to the TLS port, when the handler
 // speaks http/1.1 (Config.TLS.NextProtos lists it), gets a 400 answer saying so, as nginx does;
