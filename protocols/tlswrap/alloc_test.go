@@ -45,7 +45,7 @@ func TestEchoAllocs(t *testing.T) {
 	}
 	runtime.ReadMemStats(&after)
 	const perTrip = 3 // crypto/tls's own, client and server
-	if n := after.Mallocs - before.Mallocs; n > perTrip*trips+trips/50 {
-		t.Errorf("%d allocations in %d TLS echo round trips; want at most %d a trip, crypto/tls's own (a few more for the GC's work)", n, trips, perTrip)
+	if n := after.Mallocs - before.Mallocs; n > perTrip*trips+trips/10 {
+		t.Errorf("%d allocations in %d TLS echo round trips; want at most %d a trip, crypto/tls's own (plus one for every ten trips: the runtime's own)", n, trips, perTrip)
 	}
 }
