@@ -401,9 +401,13 @@ func (t *conn) onClose(err error) {
 	}
 	t.state = stateClosed
 	t.pin, t.held = nil, nil
-	t.sealMu.Lock()
-	t.releaseOutLocked()
-	t.sealMu.Unlock()
+	// A backend may run OnClose inside the AsyncWrite that overflowed the connection (netpoll
+	// does), with this goroutine holding sealMu already: the gather buffer goes back to the
+	// pool only when the lock is free, else to the garbage collector.
+	if t.sealMu.TryLock() {
+		t.releaseOutLocked()
+		t.sealMu.Unlock()
+	}
 }
 
 // enter begins a callback of the inner handler: writes gather from here.
