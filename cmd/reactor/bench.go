@@ -100,6 +100,14 @@ audited and why: native baselines, --target servers, older builds, scenarios dri
 midway through its round trip. Counting has a cost: --metrics off starts backends without counters (none audited),
 --metrics both measures each backend with and, right after it, without (NAME-nometrics).
 
+--tls measures every backend in --backends serving over TLS (serve --tls-cert/--tls-key, a
+certificate made for the run) beside net/http with crypto/tls (nethttp-tls), for http and echo:
+server CPU µs per full handshake and handshakes/s (--conns clients), CPU per keep-alive
+GET /plaintext and per --size-byte echo round trip, memory per idle TLS connection (the
+largest --sweep count, each after one request), and the loop stall: p50/p99 of GET /plaintext
+at --rate over established connections to a one-loop server, quiet and during a handshake
+storm. Writes tls.md and tls.json into --out.
+
 Exit status: 0 when every server ran without an error, 1 when one failed, answered wrongly
 or failed its audit (the report still says how), 2 for a usage error.
 
@@ -144,6 +152,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	jsonPath := fs.String("json", "", "write the JSON report to this `file` instead of DIR/PROTO.json")
 	mdPath := fs.String("md", "", "write the Markdown tables to this `file` instead of DIR/PROTO.md")
 	svgPath := fs.String("svg", "", "write the SVG chart to this `file` instead of DIR/PROTO.svg")
+	tlsMode := fs.Bool("tls", false, "measure TLS instead (handshake CPU, request and echo CPU, idle memory, loop stall; see above)")
 	comparePath := fs.String("compare", "", "after the run, compare its ranking with an earlier JSON report `file` (is the order the same, or within noise?)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, benchUsage)
@@ -222,6 +231,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		builds = append(builds, b)
 	}
 	o.Command = "reactor bench " + strings.Join(recordedArgs(args), " ")
+	if *tlsMode {
+		return runBenchTLS(ctx, o, *backendList, set, *out, stdout, stderr)
+	}
 
 	switch *metrics {
 	case "on", "off", "both":

@@ -41,6 +41,7 @@ type settings struct {
 	Chat            chatSettings  `yaml:"chat"`
 	Echo            echoSettings  `yaml:"echo"`
 	Proxy           proxySettings `yaml:"proxy"`
+	TLS             tlsSettings   `yaml:"tls"`
 }
 
 type httpSettings struct {
@@ -191,6 +192,9 @@ func (s *settings) validate() error {
 	}
 	if s.MetricsAddr != "" && s.Procs > 1 {
 		return fmt.Errorf("metrics_addr (--metrics-addr) with procs (--procs) %d: each worker process counts on its own and would need a metrics port of its own, which serve does not arrange; run one process, or one reactor serve --join per port", s.Procs)
+	}
+	if err := s.TLS.validate(s.Procs); err != nil {
+		return err
 	}
 	if s.Pprof && s.MetricsAddr == "" {
 		return fmt.Errorf("pprof (--pprof) is served on the metrics listener; set metrics_addr (--metrics-addr) too")

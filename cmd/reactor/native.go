@@ -19,6 +19,7 @@ import (
 	"github.com/reactorlab/reactor/bench/native/gnetnative"
 	"github.com/reactorlab/reactor/bench/native/iocopynative"
 	"github.com/reactorlab/reactor/bench/native/netpollnative"
+	"github.com/reactorlab/reactor/bench/native/tlsnative"
 )
 
 // natives are the baseline servers written straight on each library's API (bench/native), run
@@ -31,6 +32,14 @@ var natives = map[string]native{
 	"netpoll": {protos: []string{"http", "echo"}, serve: serveOnLib(netpollnative.Serve)},
 	"iocopy": {protos: []string{"proxy"}, serve: func(ctx context.Context, o nativeOptions) error {
 		return iocopynative.Serve(ctx, o.addr, o.upstreams)
+	}},
+	// net/http with crypto/tls, and tls.Listen for echo: what reactor bench --tls measures
+	// every backend against.
+	"nethttp-tls": {protos: []string{"http", "echo"}, serve: func(ctx context.Context, o nativeOptions) error {
+		if o.tlsCert == "" || o.tlsKey == "" {
+			return errors.New("nethttp-tls needs --tls-cert and --tls-key")
+		}
+		return tlsnative.Serve(ctx, o.proto, o.addr, o.tlsCert, o.tlsKey)
 	}},
 }
 
@@ -45,6 +54,8 @@ type nativeOptions struct {
 	proto, addr string
 	loops       int
 	upstreams   []string
+	// tlsCert and tlsKey are the certificate files of a TLS baseline.
+	tlsCert, tlsKey string
 }
 
 // serveOnLib adapts the Serve of a baseline on an event-loop library.
@@ -66,6 +77,8 @@ func runNative(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	loops := fs.Int("loops", 0, "event loops (0: one per CPU)")
 	upstream := fs.String("upstream", "", "proxy: `host:port[,…]` to relay each connection to, taken in turn")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this `file`")
+	tlsCert := fs.String("tls-cert", "", "nethttp-tls: the PEM certificate `file`")
+	tlsKey := fs.String("tls-key", "", "nethttp-tls: the PEM key `file`")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: reactor native --lib LIB [--proto http|echo|proxy] [--addr HOST:PORT] [--loops N] [--upstream HOST:PORT]\n\nA baseline server written directly on LIB's own API, for `reactor bench` to compare an\nadapter with; iocopy is the goroutine-pair io.Copy proxy on the standard library. Serves\nuntil SIGINT or SIGTERM.\n\n")
 		fs.PrintDefaults()
@@ -85,7 +98,7 @@ func runNative(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "reactor native: %s does not serve %q (it serves %s)\n", *lib, *proto, strings.Join(nat.protos, ", "))
 		return 2
 	}
-	o := nativeOptions{proto: *proto, addr: *addr, loops: *loops, upstreams: splitList(*upstream)}
+	o := nativeOptions{proto: *proto, addr: *addr, loops: *loops, upstreams: splitList(*upstream), tlsCert: *tlsCert, tlsKey: *tlsKey}
 	if *proto == "proxy" && len(o.upstreams) == 0 {
 		fmt.Fprintln(stderr, "reactor native: --proto proxy needs --upstream host:port")
 		return 2

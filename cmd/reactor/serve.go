@@ -118,6 +118,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&s.Chat.BusListen, "bus-listen", "", "chat, --bus embedded: take routes from other embedded servers on this `host:port` (forms a cluster)")
 	fs.StringVar(&s.Chat.BusRoutes, "bus-routes", "", "chat, --bus embedded: the --bus-listen `host:port[,…]` of other embedded servers to cluster with")
 	fs.StringVar(&s.Proxy.Upstream, "upstream", "", "proxy: the server(s) to relay to, `host:port[,host:port…]`, taken in turn (round-robin); required with --proto proxy")
+	fs.StringVar(&s.TLS.Cert, "tls-cert", "", "serve TLS with this PEM certificate `file` (the chain, leaf first); needs --tls-key; SIGHUP reloads both")
+	fs.StringVar(&s.TLS.Key, "tls-key", "", "the PEM private key `file` of --tls-cert")
+	fs.BoolVar(&s.TLS.SelfSigned, "tls-self-signed", false, "serve TLS with an ephemeral self-signed ECDSA P-256 certificate for the listen address (its SHA-256 fingerprint is logged at start); for trying out, with curl -k")
+	fs.DurationVar(&s.TLS.HandshakeTimeout, "tls-handshake-timeout", 0, "TLS: a handshake must finish within this of the accept, else the connection closes (0: 10s)")
 	fs.Var(&s.Proxy.HighWater, "proxy-high-water", "proxy: pending output, in `bytes`, past which the other side's reading is paused (0: 4 × the backend's low-water mark, 256KiB)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: reactor serve [flags]
@@ -146,6 +150,11 @@ idle, and says so (reactor backends tells every backend's model).
         their server
   proxy every connection relayed to an --upstream server, both ways, with backpressure,
         half-close and resets passed on:  --proto proxy --upstream 127.0.0.1:7000[,host:port…]
+
+Any protocol can be served over TLS (1.2 and 1.3, crypto/tls, on every backend): --tls-cert
+FILE --tls-key FILE, or --tls-self-signed to try it out. http offers ALPN http/1.1 and
+answers plain HTTP sent to the TLS port with a 400; the proxy terminates TLS and relays
+plaintext upstream.
 
 Flags:
 `)
@@ -289,6 +298,15 @@ Flags:
 		return 2
 	}
 	defer release()
+	served := h
+	if s.TLS.enabled() {
+		tctx, tcancel := context.WithCancel(ctx)
+		defer tcancel()
+		if served, err = wrapTLS(tctx, s, h, logger); err != nil {
+			fmt.Fprintf(stderr, "reactor serve: %v\n", err)
+			return 2
+		}
+	}
 	var ms *metrics.Server
 	if s.MetricsAddr != "" {
 		cfg.Stats = new(reactor.Stats)
@@ -311,7 +329,7 @@ Flags:
 		logger.Error("cannot serve", "backend", s.Backend, "err", err)
 		return 1
 	}
-	addr, err := b.Start(h)
+	addr, err := b.Start(served)
 	if err != nil {
 		logger.Error("cannot serve", "backend", s.Backend, "err", err)
 		return 1
@@ -402,6 +420,14 @@ func applyFlag(name string, src settings, dst *settings) {
 		dst.Proxy.Upstream = src.Proxy.Upstream
 	case "proxy-high-water":
 		dst.Proxy.HighWater = src.Proxy.HighWater
+	case "tls-cert":
+		dst.TLS.Cert = src.TLS.Cert
+	case "tls-key":
+		dst.TLS.Key = src.TLS.Key
+	case "tls-self-signed":
+		dst.TLS.SelfSigned = src.TLS.SelfSigned
+	case "tls-handshake-timeout":
+		dst.TLS.HandshakeTimeout = src.TLS.HandshakeTimeout
 	}
 }
 

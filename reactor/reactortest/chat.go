@@ -131,7 +131,8 @@ func joinChat(t *testing.T, srv *server, name string) (*chatter, error) {
 // still fails, within ioTimeout of its last renewal.
 func (s *suite) testChatEveryLine(t *testing.T) {
 	const renewLines = 64
-	const members, lines = 50, 100
+	const lines = 100
+	members := s.scale(50)
 	srv := s.start(t, reactor.Config{}, chat.New(chat.Config{}))
 	ms := joinMembers(t, srv, members)
 	var wg sync.WaitGroup

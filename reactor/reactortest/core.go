@@ -83,7 +83,8 @@ func (s *suite) testLifecycle(t *testing.T) {
 // testEchoBulk: 1 MiB byte-exact through echo over 64 concurrent connections, read while written.
 func (s *suite) testEchoBulk(t *testing.T) {
 	srv := s.start(t, reactor.Config{}, echo.Handler{})
-	const conns, size = 64, 1 << 20
+	const size = 1 << 20
+	conns := s.scale(64)
 	var wg sync.WaitGroup
 	for i := 0; i < conns; i++ {
 		wg.Add(1)
@@ -329,7 +330,7 @@ func (s *suite) testShutdown(t *testing.T) {
 // sending. Close flushes what was written before it, so each peer gets the bytes, then the end
 // of the stream — also when the peer's input reaches the connection between the two.
 func (s *suite) testAsyncWriteThenClose(t *testing.T) {
-	const conns = 200
+	conns := s.scale(200)
 	h := funcHandler{data: func(c reactor.Conn, in []byte) (int, reactor.Action) {
 		if bytes.Contains(in, []byte("go")) {
 			go func() {

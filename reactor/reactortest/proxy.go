@@ -285,7 +285,7 @@ func (s *suite) testProxyBulk(t *testing.T) {
 		c.CloseWrite()
 	})
 	srv, _, _ := s.startProxy(t, reactor.Config{}, up.addr)
-	pairs := proxyBulkConns
+	pairs := s.scale(proxyBulkConns)
 	if slices.Contains(s.info.Unsupported, idleCPU) {
 		// The backend spins a core of the two the suite may have, which its own clients and
 		// upstream, in this process, then do without: a quarter of the pairs, so that the
@@ -377,7 +377,7 @@ func (s *suite) testProxyFlood(t *testing.T, clientFloods bool) {
 	grew := int64(after.HeapAlloc) - int64(before.HeapAlloc)
 	t.Logf("the sender got %d KiB of %d KiB out, then stalled; the heap grew by %d KiB (high-water mark %d KiB)",
 		sent.Load()>>10, proxyFloodSize>>10, grew>>10, p.HighWater()>>10)
-	if bound := proxyHeapBound(p.HighWater()); grew > bound {
+	if bound := proxyHeapBound(p.HighWater()) + s.tlsHeap(); grew > bound {
 		t.Errorf("the heap grew by %d KiB while the receiver did not read; want ≤ %d KiB (the marks and the read buffers)", grew>>10, bound>>10)
 	}
 	select {
@@ -618,6 +618,7 @@ func (s *suite) testProxyChurn(t *testing.T) {
 	if raceEnabled {
 		cycles = 1000 // the race detector slows each cycle several times over; CI runs with it
 	}
+	cycles = s.scale(cycles)
 	const workers = 8
 	var clean atomic.Int64
 	up := startProxyUpstream(t, echoUpstream(&clean))

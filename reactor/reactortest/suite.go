@@ -66,6 +66,9 @@ func Run(t *testing.T, newBackend reactor.Constructor, opts ...Option) {
 		{"Shutdown", s.testShutdown},
 		{"ShutdownUnderLoad", s.testShutdownUnderLoad},
 	} {
+		if s.tls != nil && !tlsScenarios[sc.name] {
+			continue
+		}
 		base := snapshot()
 		// A scenario that failed may have left things behind already reported; check the rest.
 		if t.Run(sc.name, sc.fn) {
@@ -102,6 +105,8 @@ type suite struct {
 	info       reactor.Info
 	// goroutinePerConn: see GoroutinePerConn.
 	goroutinePerConn bool
+	// tls, when set, serves every handler over TLS (OverTLS).
+	tls *tlsRig
 	// maxConns is the backend's own connection limit (Info.MaxConns), 0 for none. Scenarios
 	// that hold hundreds of connections at once stay within it; clients and servers share
 	// this process, so each connection costs two descriptors here.
@@ -132,8 +137,19 @@ func (s *suite) unlisted(point string, err error) string {
 	return fmt.Sprintf("%s: %v", point, err)
 }
 
+// scale returns n, or a tenth of it (at least 1) over TLS, where every connection costs two
+// handshakes (the relay's and the server's) and every byte is sealed and opened twice: a
+// tenth of the load proves the same points there, for a tenth of the time.
+func (s *suite) scale(n int) int {
+	if s.tls != nil {
+		return max(1, n/10)
+	}
+	return n
+}
+
 // most returns n, or fewer when the backend cannot hold n connections at once in this process.
 func (s *suite) most(n int) int {
+	n = s.scale(n)
 	if s.maxConns > 0 {
 		return min(n, s.maxConns/4)
 	}
@@ -149,6 +165,9 @@ type server struct {
 	b    reactor.Backend
 	addr string
 	once sync.Once
+	// relay is OverTLS's relay in front of the server: it stops accepting when the server
+	// shuts down.
+	relay *tlsRelay
 }
 
 // start builds and starts a backend serving h; it is shut down when the test ends.
@@ -164,12 +183,20 @@ func (s *suite) start(t *testing.T, cfg reactor.Config, h reactor.Handler) *serv
 	if err != nil {
 		t.Fatalf("constructing backend: %v", err)
 	}
+	if s.tls != nil {
+		h = s.tls.wrap(t, cfg, h)
+	}
 	addr, err := b.Start(h)
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	srv := &server{t: t, b: b, addr: addr.String()}
 	t.Cleanup(func() { srv.shutdown() })
+	if s.tls != nil {
+		// Registered after the shutdown, so run before it: the relay's clients go first.
+		srv.relay = startTLSRelay(t, srv.addr, s.tls.client)
+		srv.addr = srv.relay.ln.Addr().String()
+	}
 	return srv
 }
 
@@ -190,6 +217,9 @@ func (srv *server) shutdown() {
 			}
 		case <-time.After(5 * time.Second):
 			srv.t.Errorf("Wait still blocked 5s after Shutdown returned")
+		}
+		if srv.relay != nil {
+			srv.relay.stopAccepting()
 		}
 	})
 }
