@@ -13,7 +13,7 @@ import (
 
 func TestRegistryHoldsEveryBackend(t *testing.T) {
 	got := adapters.Registry().Names()
-	want := []string{"epoll", "evio", "gnet", "netpoll", "poll", "select", "std"}
+	want := []string{"epoll", "evio", "gnet", "nbio", "netpoll", "poll", "select", "std"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("Registry().Names() = %v; want %v", got, want)
 	}

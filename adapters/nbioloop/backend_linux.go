@@ -87,7 +87,7 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 	b.eng.OnRead(func(nc *nbio.Conn) {
 		switch s := nc.Session().(type) {
 		case *loop:
-			s.run()
+			s.run(nc)
 		case *conn:
 			s.readable()
 		}
@@ -102,12 +102,9 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 			c.wrote(n)
 		}
 	})
-	if err := b.eng.Start(); err != nil {
-		return fail(err)
-	}
+	// The loops are built before the engine starts its pollers, which then see them whole.
 	ctl, wake, err := newControls(n)
 	if err != nil {
-		b.eng.Stop()
 		return fail(err)
 	}
 	b.loops = make([]*loop, n)
@@ -116,18 +113,26 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 		b.loops[i] = lp
 		ctl[i].SetSession(lp)
 	}
-	for i, lp := range b.loops {
-		var epfd int
-		if _, err = b.eng.AddConn(lp.ctl); err == nil {
-			epfd, err = epollFD(lp.ctl)
+	if err := b.eng.Start(); err != nil {
+		for i, c := range ctl {
+			c.Close()
+			b.loops[i].shut()
 		}
+		return fail(err)
+	}
+	for i, lp := range b.loops {
+		// Held from before the registration: the poller's first run of the loop waits for it,
+		// and so sees what is set here.
+		lp.mu.Lock()
+		if _, err = b.eng.AddConn(lp.ctl); err == nil {
+			lp.epfd, err = epollFD(lp.ctl)
+			lp.rbuf = b.eng.PollerBuffer(lp.ctl)
+		}
+		lp.mu.Unlock()
 		if err != nil {
 			b.stopLoops(i + 1)
 			return fail(err)
 		}
-		lp.mu.Lock()
-		lp.epfd, lp.rbuf = epfd, b.eng.PollerBuffer(lp.ctl)
-		lp.mu.Unlock()
 	}
 	if b.ln, err = reuseport.ListenTCP(b.cfg.Addr, b.cfg.ReusePort); err != nil {
 		b.stopLoops(n)

@@ -16,6 +16,7 @@ import (
 	"github.com/lesismal/nbio"
 	"golang.org/x/sys/unix"
 
+	"github.com/reactorlab/reactor/internal/sockstate"
 	"github.com/reactorlab/reactor/reactor"
 	"github.com/reactorlab/reactor/reactor/backendkit"
 )
@@ -51,25 +52,26 @@ type conn struct {
 	raddr net.Addr
 
 	// loop
-	ctx          any
-	in           []byte // input the handler left unconsumed, presented again first
-	born         time.Time
-	opened       bool // OnOpen ran
-	closed       bool // the socket is closed (or nbio closed it)
-	finished     bool // OnClose ran
-	paused       bool
-	resume       bool // ResumeRead: the held input and the socket are to be read
-	eof          bool // the peer's end of stream was read
-	wshut, wdone bool // CloseWrite asked; shutdown(SHUT_WR) made
-	lingering    bool // a close waits for nbio's output, bounded by TCP_USER_TIMEOUT
-	draining     bool // closed for the handler, discarding input until the peer's FIN
-	drainTimer   *time.Timer
-	above        bool // Buffered was above LowWater (Drainer)
-	timers       *timer
-	runTimers    func(reactor.Conn)
-	readTask     func()
-	settleTask   func()
-	resumeTask   func()
+	ctx            any
+	in             []byte // input the handler left unconsumed, presented again first
+	born           time.Time
+	opened         bool // OnOpen ran
+	closed         bool // the socket is closed (or nbio closed it)
+	finished       bool // OnClose ran
+	paused         bool
+	resume         bool // ResumeRead: the held input and the socket are to be read
+	eof            bool // the peer's end of stream was read
+	wshut, wdone   bool // CloseWrite asked; shutdown(SHUT_WR) made
+	lingering      bool // a close waits for nbio's output, bounded by TCP_USER_TIMEOUT
+	draining       bool // closed for the handler, discarding input until the peer's FIN
+	drainTimer     *time.Timer
+	timers         *timer
+	runTimers      func(reactor.Conn)
+	readTask       func()
+	settleTask     func()
+	pollerReadTask func()
+	mailTask       func()
+	resumeTask     func()
 
 	mu         sync.Mutex
 	out        backendkit.Outbound // Write and AsyncWrite, in the order they took mu
@@ -77,13 +79,23 @@ type conn struct {
 	closeCause error
 	aborted    bool
 	abortCause error
+	hupErr     error // the socket's error, seen by noteError before nbio closed on it
+	// Input a poller read for a connection another loop owns (read_linux.go).
+	mail       []byte
+	mailEOF    bool
+	mailErr    error
+	mailPosted bool
+	readMore   bool // the poller stopped short of EAGAIN: the owner asks for more
 
 	ending       atomic.Bool  // a close or an abort was asked for, or the connection is gone
 	noWrite      atomic.Bool  // ending, or CloseWrite: writes fail
 	queued       atomic.Int64 // out.Len, for Buffered from any goroutine
 	handed       atomic.Int64 // bytes given to nbio's Write
 	written      atomic.Int64 // of those, what nbio reports written (OnWrittenSize)
+	rpaused      atomic.Bool  // paused, for the poller of a connection another loop owns
+	rdraining    atomic.Bool  // draining, likewise
 	watch        atomic.Bool  // settle waits for nbio's output to shrink
+	above        atomic.Bool  // Buffered has been above LowWater since the last OnDrain
 	settlePosted atomic.Bool
 }
 
@@ -92,6 +104,8 @@ func newConn(b *backend, owner, poller *loop, nc *nbio.Conn, h reactor.Handler) 
 	c.hc, _ = h.(reactor.HalfCloser)
 	c.dr, _ = h.(reactor.Drainer)
 	c.readTask = c.onReadable
+	c.pollerReadTask = c.pollerRead
+	c.mailTask = c.takeMail
 	c.settleTask = c.settleFromTask
 	c.resumeTask = c.resumeRead
 	return c
@@ -114,28 +128,50 @@ func (c *conn) open() {
 	c.settle()
 }
 
-// readable is nbio's read event, on the poller's goroutine: the owner reads at once when it
-// is that poller, else a task does it on the owner.
+// readable is nbio's read event, on the poller's goroutine. The owner reads at once when it
+// is that poller; for a connection owned by another loop (a dialed one) the poller reads and
+// mails the input to the owner (read_linux.go): nbio closes the socket on a hang-up right
+// after this returns, and what the socket held must not be lost with it.
 func (c *conn) readable() {
 	if c.lp == c.pl {
 		c.onReadable()
 		return
 	}
-	c.lp.post(c.readTask)
+	c.pollerRead()
 }
 
-// onReadable reads what the socket holds and presents it. Loop only.
+// onReadable reads what the socket holds and presents it. Loop only, for a connection its
+// poller owns.
 func (c *conn) onReadable() {
 	if c.draining {
-		c.discard()
+		c.discard(c.lp.rbuf)
 		return
 	}
-	if !c.opened || c.closed || c.eof || c.paused {
-		// A paused connection is not read: the kernel's window fills. ResumeRead reads.
+	if c.paused {
+		// Not read: the kernel's window fills. ResumeRead reads.
+		c.noteError()
+		return
+	}
+	if !c.opened || c.closed || c.eof {
 		return
 	}
 	c.readLoop()
 	c.settle()
+}
+
+// noteError keeps the socket's pending error (SO_ERROR) for OnClose: a paused connection is
+// not read, and nbio closes on the error event without telling it from a hang-up. On the
+// goroutine of the connection's poller.
+func (c *conn) noteError() {
+	c.withFD(func(fd int) {
+		if e := sockstate.SoError(fd); e != 0 {
+			c.mu.Lock()
+			if c.hupErr == nil {
+				c.hupErr = os.NewSyscallError("read", e)
+			}
+			c.mu.Unlock()
+		}
+	})
 }
 
 // readLoop reads into the loop's buffer until the socket says EAGAIN or end of stream, the
@@ -242,7 +278,11 @@ func (c *conn) resumeRead() {
 		c.deliver(nil)
 	}
 	if !c.closed && !c.paused && !c.ending.Load() {
-		c.readLoop()
+		if c.lp == c.pl {
+			c.readLoop()
+		} else {
+			c.resumeMail()
+		}
 	}
 	c.settle()
 }
@@ -307,9 +347,9 @@ func (c *conn) settle() {
 		wait := false
 		if c.dr != nil {
 			if b := c.Buffered(); b > c.b.cfg.LowWater {
-				c.above, wait = true, true
-			} else if c.above {
-				c.above = false
+				c.above.Store(true)
+				wait = true
+			} else if c.above.CompareAndSwap(true, false) {
 				c.watch.Store(false)
 				c.callFunc(func(reactor.Conn) { c.dr.OnDrain(c) })
 				continue
@@ -467,14 +507,19 @@ func (c *conn) closeGracefully(cause error) {
 	c.finish(cause)
 	c.draining = true
 	c.drainTimer = time.AfterFunc(drainLinger, func() { c.lp.post(c.endDrain) })
-	c.discard()
+	if c.lp == c.pl {
+		c.discard(c.lp.rbuf)
+	} else {
+		c.rdraining.Store(true)
+		c.pl.post(c.pollerReadTask)
+	}
 }
 
-// discard reads and drops what a draining connection's peer sends, and closes it at the end
-// of stream or an error. Loop only.
-func (c *conn) discard() {
+// discard reads and drops what a draining connection's peer sends, and has it closed at the
+// end of stream or an error. On the goroutine that reads the connection, into buf.
+func (c *conn) discard(buf []byte) {
 	for {
-		n, err := c.nc.Read(c.lp.rbuf)
+		n, err := c.nc.Read(buf)
 		switch {
 		case n > 0:
 			c.lp.shard.Received(n)
@@ -484,7 +529,11 @@ func (c *conn) discard() {
 		case errors.Is(err, syscall.EAGAIN):
 			return
 		}
-		c.endDrain()
+		if c.lp == c.pl {
+			c.endDrain()
+		} else {
+			c.lp.post(c.endDrain)
+		}
 		return
 	}
 }
@@ -493,6 +542,7 @@ func (c *conn) discard() {
 func (c *conn) endDrain() {
 	if c.draining {
 		c.draining = false
+		c.rdraining.Store(false)
 		c.drainTimer.Stop()
 		c.nc.Close()
 	}
@@ -517,11 +567,17 @@ func (c *conn) hangup(err error) {
 	case errors.Is(err, nbio.ErrOverflow):
 		err = reactor.ErrOutboundFull
 	case err == nil, errors.Is(err, io.EOF):
-		// An EPOLLHUP or EPOLLERR event, whose error nbio does not keep; the read that would
-		// have told a reset apart was not made (a paused connection).
-		if c.wdone && c.eof {
+		// An EPOLLHUP or EPOLLERR event, whose error nbio does not keep: the socket's error
+		// if noteError saw one, else an end of stream.
+		c.mu.Lock()
+		hupErr := c.hupErr
+		c.mu.Unlock()
+		switch {
+		case hupErr != nil:
+			err = hupErr
+		case c.wdone && c.eof:
 			err = nil
-		} else {
+		default:
 			err = io.EOF
 		}
 	}
@@ -626,6 +682,10 @@ func (c *conn) enqueue(p []byte) error {
 	}
 	c.out.Write(p)
 	c.queued.Add(int64(len(p)))
+	if c.dr != nil && c.Buffered() > c.b.cfg.LowWater {
+		// Above the mark even if the flush takes it all at once: OnDrain is owed.
+		c.above.Store(true)
+	}
 	c.mu.Unlock()
 	c.lp.shard.Buffer(len(p))
 	return nil
@@ -698,12 +758,14 @@ func (c *conn) Post(f func(reactor.Conn)) error {
 // PauseRead implements reactor.Conn. Only from the connection's own callbacks.
 func (c *conn) PauseRead() {
 	c.paused, c.resume = true, false
+	c.rpaused.Store(true)
 }
 
 // ResumeRead implements reactor.Conn. Only from the connection's own callbacks.
 func (c *conn) ResumeRead() {
 	if c.paused {
 		c.paused, c.resume = false, true
+		c.rpaused.Store(false)
 	}
 }
 

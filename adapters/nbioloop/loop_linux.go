@@ -24,7 +24,8 @@ type loop struct {
 	idx  int
 	ctl  *nbio.Conn // the control connection's reading end, served by poller idx
 	wake int        // the writing end, the adapter's own descriptor
-	// Set by Start under mu before any task is posted; tasks read them without it.
+	// Set by Start under mu, which it holds from before the poller can see the control
+	// connection; run takes mu before it runs a task, and tasks read them without it.
 	epfd  int    // the poller's epoll descriptor (epollFD)
 	rbuf  []byte // the poller's read buffer, lent to every read made on this loop
 	shard *reactor.StatShard
@@ -58,10 +59,10 @@ func (lp *loop) post(f func()) bool {
 
 // run is the control connection's read event, on the poller: it empties the socket and runs
 // what was posted. A task posted while it runs writes a new byte, hence a new event.
-func (lp *loop) run() {
+func (lp *loop) run(ctl *nbio.Conn) {
 	var buf [64]byte
 	for {
-		n, err := lp.ctl.Read(buf[:])
+		n, err := ctl.Read(buf[:])
 		if n < len(buf) || err != nil {
 			break
 		}
