@@ -318,10 +318,15 @@ func (c *conn) settle() {
 		c.mu.Lock()
 		aborted, abortCause := c.aborted, c.abortCause
 		asked, closeCause := c.closeAsked, c.closeCause
+		late := c.out.Len() > 0
 		c.mu.Unlock()
 		if aborted {
 			c.abortNow(abortCause)
 			return
+		}
+		if late {
+			// An AsyncWrite came after the flush, before the close or CloseWrite it precedes.
+			continue
 		}
 		pending := c.handed.Load() - c.written.Load()
 		if asked {
