@@ -61,6 +61,9 @@ type conn struct {
 	paused         bool
 	resume         bool // ResumeRead: the held input and the socket are to be read
 	eof            bool // the peer's end of stream was read
+	heldEOF        bool // salvaged before a hang-up: presented after the held input
+	gone           bool // nbio closed the socket while input waited (hangup)
+	goneErr        error
 	wshut, wdone   bool // CloseWrite asked; shutdown(SHUT_WR) made
 	lingering      bool // a close waits for nbio's output, bounded by TCP_USER_TIMEOUT
 	draining       bool // closed for the handler, discarding input until the peer's FIN
@@ -149,7 +152,9 @@ func (c *conn) onReadable() {
 	}
 	if c.paused {
 		// Not read: the kernel's window fills. ResumeRead reads.
-		c.noteError()
+		if !c.holdBeforeHangup() {
+			c.noteError()
+		}
 		return
 	}
 	if !c.opened || c.closed || c.eof {
@@ -184,7 +189,11 @@ func (c *conn) readLoop() {
 		case n > 0:
 			c.lp.shard.Received(n)
 			c.deliver(buf[:n])
-			if c.ending.Load() || c.paused {
+			if c.ending.Load() {
+				return
+			}
+			if c.paused {
+				c.holdBeforeHangup()
 				return
 			}
 			if n == len(buf) {
@@ -206,6 +215,11 @@ func (c *conn) readLoop() {
 			c.Abort(os.NewSyscallError("read", err))
 			return
 		}
+	}
+	if c.holdBeforeHangup() {
+		// All read; presented by a task, after the other connections' turns.
+		c.resume = true
+		return
 	}
 	c.lp.post(c.readTask)
 }
@@ -271,13 +285,17 @@ func (c *conn) peerEOF() {
 
 // resumeRead is ResumeRead's task: the held input, then the socket. Loop only.
 func (c *conn) resumeRead() {
-	if c.closed || c.paused || c.eof {
+	if c.closed || c.paused || c.eof || c.draining {
 		return
 	}
 	if len(c.in) > 0 {
 		c.deliver(nil)
 	}
-	if !c.closed && !c.paused && !c.ending.Load() {
+	if c.heldEOF && !c.closed && !c.paused && !c.ending.Load() {
+		c.heldEOF = false
+		c.peerEOF()
+	}
+	if !c.closed && !c.paused && !c.ending.Load() && !c.eof {
 		if c.lp == c.pl {
 			c.readLoop()
 		} else {
@@ -309,6 +327,13 @@ func (c *conn) postSettle() {
 // next report of bytes written settles again. Loop only.
 func (c *conn) settle() {
 	for !c.closed {
+		if c.gone && !c.resume && !c.paused && !c.heldEOF && !c.mailPending() {
+			// nbio closed the socket; the input it held has been presented (a tail the
+			// handler left is dropped, as at any end of stream).
+			c.closed = true
+			c.finish(c.goneErr)
+			return
+		}
 		if c.resume {
 			c.resume = false
 			c.lp.post(c.resumeTask)
@@ -586,8 +611,32 @@ func (c *conn) hangup(err error) {
 			err = io.EOF
 		}
 	}
+	if (err == nil || err == io.EOF) && c.holdsInput() {
+		// Input salvaged before the hang-up waits for the handler (a paused connection, or
+		// mail on its way): it is presented first, and the connection finishes after it.
+		c.gone, c.goneErr = true, err
+		if !c.paused {
+			c.resume = true
+			c.settle()
+		}
+		return
+	}
 	c.closed = true
 	c.finish(err)
+}
+
+// holdsInput reports whether input read from the socket, or its end, still waits to be
+// presented. Loop only.
+func (c *conn) holdsInput() bool {
+	return len(c.in) > 0 || c.heldEOF || c.mailPending()
+}
+
+// mailPending reports whether the poller's mail, or the end of stream it met, waits for the
+// owner. Loop only.
+func (c *conn) mailPending() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.mail) > 0 || c.mailPosted || c.mailEOF && !c.eof
 }
 
 // finish runs OnClose once and forgets the connection. Loop only.

@@ -22,19 +22,32 @@ func (c *conn) pollerRead() {
 		c.discard(c.pl.rbuf)
 		return
 	}
+	buf := c.pl.rbuf
 	if c.rpaused.Load() {
+		if c.hungUp() {
+			// The owner holds it until reading resumes.
+			c.mu.Lock()
+			c.mail, c.mailEOF, c.mailErr = c.salvage(c.mail, buf)
+			c.postMailLocked()
+			c.mu.Unlock()
+			return
+		}
 		c.noteError()
 		return
 	}
-	buf := c.pl.rbuf
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.mailEOF || c.mailErr != nil {
 		return
 	}
-	for i := 0; ; i++ {
-		if i == readsPerTurn || len(c.mail) > c.b.cfg.MaxInbound {
-			// The owner takes this first, then asks for the rest.
+	for {
+		if c.mailPosted || len(c.mail) >= len(buf) {
+			// The owner takes what it has first (it may pause), then asks for more: the
+			// poller reads ahead of the handler by one buffer at most.
+			if c.hungUp() {
+				c.mail, c.mailEOF, c.mailErr = c.salvage(c.mail, buf)
+				break
+			}
 			c.readMore = true
 			break
 		}
@@ -53,6 +66,11 @@ func (c *conn) pollerRead() {
 		}
 		break
 	}
+	c.postMailLocked()
+}
+
+// postMailLocked has the owner take the mail, once however many reads fill it. mu held.
+func (c *conn) postMailLocked() {
 	if !c.mailPosted && (len(c.mail) > 0 || c.mailEOF || c.mailErr != nil || c.readMore) {
 		c.mailPosted = c.lp.post(c.mailTask)
 	}
