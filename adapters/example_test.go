@@ -19,6 +19,6 @@ func ExampleRegistry() {
 	}
 	fmt.Println(b.Info().Model)
 	// Output:
-	// [epoll evio gnet netpoll poll select std]
+	// [epoll evio gnet nbio netpoll poll select std]
 	// goroutine per connection on the net package (runtime netpoller)
 }

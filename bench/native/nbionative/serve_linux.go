@@ -44,7 +44,11 @@ func Serve(ctx context.Context, proto, addr string, loops int) error {
 		defer h.Close()
 		eng.OnOpen(func(c *nbio.Conn) {
 			g := &glue{c: c}
-			c.SetSession(g)
+			// nbio's close reports on a goroutine of its own, after taking the connection's
+			// lock: taking it here too orders the glue's making before OnClose's use of it.
+			c.Lock()
+			c.SetSession(g) // under the lock: the store is what OnClose's goroutine is ordered after
+			c.Unlock()
 			g.mu.Lock()
 			h.OnOpen(g)
 			g.flush()
