@@ -65,13 +65,18 @@
 //     the owner as a read of zero bytes: a HalfCloser gets OnReadEOF (the connection stays
 //     open for writing), any other handler a graceful close with io.EOF. CloseWrite flushes,
 //     waits for nbio's share to go, then shuts down the write side. nbio still closes on
-//     EPOLLHUP and EPOLLERR, which the kernel always reports; the owner reads first, so an
-//     error is reported with its cause, except on a paused connection, which reports io.EOF.
+//     EPOLLHUP and EPOLLERR, which the kernel always reports, right after the read event and
+//     whatever the socket holds; so where the adapter would leave input in the socket (a
+//     paused connection, a spent read budget) it first polls for a hang-up, and if there is
+//     one reads what is left (bounded by the kernel's receive buffer: the peer has finished)
+//     and presents it, and the end of stream, before OnClose. A paused connection's socket
+//     error is kept (SO_ERROR) for OnClose's cause.
 //   - Dial (13). Go's dialer on a goroutine of the adapter's (bounded by Config.DialTimeout
 //     and ctx), then the socket is registered, as an accepted one, by its poller — nbio picks
 //     the poller by descriptor — and owned by the loop of the connection that dialed: its
-//     callbacks run there, never beside the dialer's. Events that nbio's poller takes for it
-//     are handed to the owner as tasks.
+//     callbacks run there, never beside the dialer's. Its poller reads it (so that input is
+//     taken before nbio acts on a hang-up) and hands the input to the owner as a task, reading
+//     ahead of the handler by one buffer at most; the owner asks for more.
 //
 // # Configuration
 //
