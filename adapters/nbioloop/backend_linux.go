@@ -134,6 +134,16 @@ func (b *backend) Start(h reactor.Handler) (net.Addr, error) {
 			return fail(err)
 		}
 	}
+	// nbio's poller clears its stop flag as its goroutine begins, so a Stop that comes before
+	// would be lost and Stop would wait for it for ever: Start returns only once every poller
+	// has run a task of its own.
+	running := make(chan struct{}, n)
+	for _, lp := range b.loops {
+		lp.post(func() { running <- struct{}{} })
+	}
+	for range b.loops {
+		<-running
+	}
 	if b.ln, err = reuseport.ListenTCP(b.cfg.Addr, b.cfg.ReusePort); err != nil {
 		b.stopLoops(n)
 		return fail(err)

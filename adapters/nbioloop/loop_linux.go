@@ -95,18 +95,16 @@ func (lp *loop) shut() {
 }
 
 // newControls makes one control connection per poller. nbio assigns a connection to poller
-// fd % n, and its duplicate of a socket takes the lowest free descriptor, so pairs are made
-// until every poller has one; the ones that land on a poller already served are closed.
+// fd % n, and its duplicate of a socket takes the lowest free descriptor; so the lowest free
+// number is probed first, and held (moving the next one along) while it would land on a
+// poller already served. A pair that lands elsewhere all the same (another goroutine opened a
+// descriptor meanwhile) is closed and made again.
 func newControls(n int) (ctl []*nbio.Conn, wake []int, err error) {
 	ctl, wake = make([]*nbio.Conn, n), make([]int, n)
-	var extra []*nbio.Conn
-	var extraWake []int
+	var held []int
 	defer func() {
-		for i, c := range extra {
-			if c != nil {
-				c.Close()
-			}
-			unix.Close(extraWake[i])
+		for _, fd := range held {
+			unix.Close(fd)
 		}
 		if err != nil {
 			for i, c := range ctl {
@@ -118,9 +116,18 @@ func newControls(n int) (ctl []*nbio.Conn, wake []int, err error) {
 		}
 	}()
 	for have, tries := 0, 0; have < n; tries++ {
-		if tries > 4*n+8 {
+		if tries > 16*n+64 {
 			return nil, nil, errors.New("nbio: cannot place a control connection on every poller")
 		}
+		probe, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+		if err != nil {
+			return nil, nil, os.NewSyscallError("eventfd", err)
+		}
+		if ctl[probe%n] != nil {
+			held = append(held, probe)
+			continue
+		}
+		unix.Close(probe)
 		c, w, err := newControl()
 		if err != nil {
 			return nil, nil, err
@@ -129,12 +136,8 @@ func newControls(n int) (ctl []*nbio.Conn, wake []int, err error) {
 			ctl[i], wake[i] = c, w
 			have++
 		} else {
-			extra, extraWake = append(extra, c), append(extraWake, w)
-			// Each pair takes two descriptors, so the next might land on the same poller
-			// again: one more held descriptor shifts the numbers.
-			if d, err := unix.Dup(w); err == nil {
-				extra, extraWake = append(extra, nil), append(extraWake, d)
-			}
+			c.Close()
+			unix.Close(w)
 		}
 	}
 	return ctl, wake, nil

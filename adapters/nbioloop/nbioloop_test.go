@@ -5,6 +5,8 @@ package nbioloop
 import (
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/reactorlab/reactor/reactor"
 )
 
@@ -24,7 +26,7 @@ func TestLayout(t *testing.T) {
 	if epfdPath == nil {
 		t.Fatalf("nbio.Conn's layout is not v1.6.8's: %v", errLayout)
 	}
-	b, err := New(reactor.Config{Loops: 3})
+	b, err := New(reactor.Config{Loops: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,8 +40,38 @@ func TestLayout(t *testing.T) {
 			t.Errorf("loop %d: epoll descriptor %d; want one of its own", i, lp.epfd)
 		}
 		seen[lp.epfd] = true
-		if lp.ctl.Hash()%3 != i {
-			t.Errorf("loop %d: control connection on poller %d", i, lp.ctl.Hash()%3)
+		if lp.ctl.Hash()%2 != i {
+			t.Errorf("loop %d: control connection on poller %d", i, lp.ctl.Hash()%2)
+		}
+	}
+}
+
+// TestControlsOnEveryPoller: a control connection lands on every poller, whatever the loop
+// count and however the descriptor numbers fall (holes left by closed ones included).
+func TestControlsOnEveryPoller(t *testing.T) {
+	var holes []int
+	for range 7 {
+		fds := make([]int, 2)
+		if err := unix.Pipe2(fds, unix.O_CLOEXEC); err != nil {
+			t.Fatal(err)
+		}
+		holes = append(holes, fds[1])
+		defer unix.Close(fds[0])
+	}
+	for _, fd := range holes {
+		unix.Close(fd) // every other number free: a pattern that lands pairs on one residue
+	}
+	for _, n := range []int{1, 2, 3, 4, 5, 8} {
+		ctl, wake, err := newControls(n)
+		if err != nil {
+			t.Fatalf("%d pollers: %v", n, err)
+		}
+		for i, c := range ctl {
+			if c.Hash()%n != i {
+				t.Errorf("%d pollers: control %d on poller %d", n, i, c.Hash()%n)
+			}
+			c.Close()
+			unix.Close(wake[i])
 		}
 	}
 }
