@@ -19,6 +19,6 @@ func ExampleRegistry() {
 	}
 	fmt.Println(b.Info().Model)
 	// Output:
-	// [busypoll epoll evio gnet netpoll poll process select std thread uring]
+	// [busypoll epoll evio gnet nbio netpoll poll process select std thread uring]
 	// goroutine per connection on the net package (runtime netpoller)
 }

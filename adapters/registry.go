@@ -4,6 +4,7 @@ import (
 	"github.com/reactorlab/reactor/adapters/epoll"
 	"github.com/reactorlab/reactor/adapters/evioloop"
 	"github.com/reactorlab/reactor/adapters/gnetloop"
+	"github.com/reactorlab/reactor/adapters/nbioloop"
 	"github.com/reactorlab/reactor/adapters/netpoller"
 	"github.com/reactorlab/reactor/adapters/process"
 	"github.com/reactorlab/reactor/adapters/stdnet"
@@ -13,7 +14,7 @@ import (
 // Registry returns a new registry holding every backend of this module: epoll, poll, select,
 // uring, thread and busypoll (the hand-written reactor's loop and connections), process (a
 // child process per connection, available once process.SetLauncher is called), gnet, netpoll,
-// evio and std. Backends that do not run here are registered too, with Info.Available false
+// evio, nbio and std. Backends that do not run here are registered too, with Info.Available false
 // and Info.Reason saying why; Registry.New refuses them with reactor.ErrNotSupported. Each
 // call returns a registry of its own, so a caller may Register more backends in it.
 func Registry() *reactor.Registry {
@@ -29,5 +30,6 @@ func Registry() *reactor.Registry {
 	r.Register(netpoller.Info(), netpoller.New)
 	r.Register(evioloop.Info(), evioloop.New)
 	r.Register(process.Info(), process.New)
+	r.Register(nbioloop.Info(), nbioloop.New)
 	return &r
 }

@@ -13,7 +13,7 @@ import (
 
 func TestRegistryHoldsEveryBackend(t *testing.T) {
 	got := adapters.Registry().Names()
-	want := []string{"busypoll", "epoll", "evio", "gnet", "netpoll", "poll", "process", "select", "std", "thread", "uring"}
+	want := []string{"busypoll", "epoll", "evio", "gnet", "nbio", "netpoll", "poll", "process", "select", "std", "thread", "uring"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("Registry().Names() = %v; want %v", got, want)
 	}

@@ -132,7 +132,7 @@ func ParseContender(name string) Contender {
 	return Contender{Name: name, Kind: KindBackend}
 }
 
-// nativeServes reports whether the native baseline lib (gnet, netpoll, evio, iocopy) serves
+// nativeServes reports whether the native baseline lib (gnet, netpoll, evio, nbio, iocopy) serves
 // proto: the event-loop libraries' baselines serve http and echo, iocopy is a proxy.
 func nativeServes(lib, proto string) bool {
 	if lib == "iocopy" {

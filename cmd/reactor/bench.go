@@ -75,7 +75,7 @@ cost per request as idle connections grow. A count beyond what a backend holds b
 (select: 1024 descriptors) is reported as not held and its curve stops.
 
 Backends: default all that run here (reactor backends). Native baselines are named
-native-gnet, native-netpoll, native-evio (http, echo) and native-iocopy (proxy), and run only
+native-gnet, native-netpoll, native-evio, native-nbio (http, echo) and native-iocopy (proxy), and run only
 when named (proxy: by default too). --target name=host:port adds a server the bench did not
 start (its CPU and memory are then unknown).
 

@@ -18,6 +18,7 @@ import (
 	"github.com/reactorlab/reactor/bench/native/evionative"
 	"github.com/reactorlab/reactor/bench/native/gnetnative"
 	"github.com/reactorlab/reactor/bench/native/iocopynative"
+	"github.com/reactorlab/reactor/bench/native/nbionative"
 	"github.com/reactorlab/reactor/bench/native/netpollnative"
 	"github.com/reactorlab/reactor/bench/native/tlsnative"
 )
@@ -30,6 +31,7 @@ var natives = map[string]native{
 	"evio":    {protos: []string{"http", "echo"}, serve: serveOnLib(evionative.Serve)},
 	"gnet":    {protos: []string{"http", "echo"}, serve: serveOnLib(gnetnative.Serve)},
 	"netpoll": {protos: []string{"http", "echo"}, serve: serveOnLib(netpollnative.Serve)},
+	"nbio":    {protos: []string{"http", "echo"}, serve: serveOnLib(nbionative.Serve)},
 	"iocopy": {protos: []string{"proxy"}, serve: func(ctx context.Context, o nativeOptions) error {
 		return iocopynative.Serve(ctx, o.addr, o.upstreams)
 	}},

@@ -1,0 +1,5 @@
+//go:build !race
+
+package nbioloop
+
+const raceEnabled = false
