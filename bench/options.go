@@ -193,6 +193,9 @@ func (o *Options) check() error {
 		if c.Kind == KindTool && o.Proto != "proxy" {
 			return fmt.Errorf("bench: %s is a proxy; it is measured with --proto proxy only", c.Name)
 		}
+		if c.Kind == KindFloor && !floorServes(o.serverProto()) {
+			return fmt.Errorf("bench: %s serves http and echo only, not %s", c.Name, o.Proto)
+		}
 	}
 	if o.Ref != "" && !seen[o.Ref] {
 		return fmt.Errorf("bench: reference %q is not among the contenders", o.Ref)

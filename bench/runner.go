@@ -32,6 +32,15 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 		return nil, fmt.Errorf("bench: nothing to measure: every contender was skipped (%s)", strings.Join(why, "; "))
 	}
 	o.Contenders = run
+	var floorBin string
+	if slices.ContainsFunc(run, func(c Contender) bool { return c.Kind == KindFloor }) {
+		bin, cleanup, err := buildFloor()
+		if err != nil {
+			return nil, fmt.Errorf("bench: %s: %w", FloorName, err)
+		}
+		defer cleanup()
+		floorBin = bin
+	}
 	if o.Loader == LoaderWrk {
 		if err := wrkAvailable(); err != nil {
 			return nil, err
@@ -80,7 +89,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 	for _, c := range o.Contenders {
 		rep.Settings.Order = append(rep.Settings.Order, c.Name)
 	}
-	spec := childSpec{self: o.Self, proto: o.serverProto(), loops: loops, pin: pin, noMetrics: map[string]string{}}
+	spec := childSpec{self: o.Self, proto: o.serverProto(), loops: loops, pin: pin, noMetrics: map[string]string{}, floor: floorBin}
 	// Each reactor binary is asked once whether its serve keeps counters the audit can read:
 	// another build (--with) may be older than --metrics-addr.
 	asked := map[string]bool{}
@@ -204,6 +213,9 @@ func prepare(cs []Contender) (run []Contender, skipped []Skipped) {
 			if c.Model == "" && c.Skip == "" {
 				c.Model = haproxyModel()
 			}
+		}
+		if c.Kind == KindFloor && c.Skip == "" {
+			c.Skip = floorMissing()
 		}
 		if c.Skip != "" {
 			skipped = append(skipped, Skipped{Name: c.Name, Kind: c.Kind, Why: c.Skip})

@@ -68,9 +68,16 @@ cost per request as idle connections grow. A count beyond what a backend holds b
 (select: 1024 descriptors) is reported as not held and its curve stops.
 
 Backends: default all that run here (reactor backends). Native baselines are named
-native-gnet, native-netpoll, native-evio (http, echo) and native-iocopy (proxy), and run only
-when named (proxy: by default too). --target name=host:port adds a server the bench did not
-start (its CPU and memory are then unknown).
+native-gnet, native-netpoll, native-evio (http, echo), native-nethttp and native-fasthttp
+(http: net/http and github.com/valyala/fasthttp, what a Go user would pick instead) and
+native-iocopy (proxy), and run only when named (proxy: by default too). c-floor is the C
+floor: a tiny epoll server in C (http: counts the \r\n\r\n of each request head and writes a
+canned answer; echo: writes back), compiled for the run with the system's cc ($CC), skipped
+with a message where there is none. refs stands for the reference servers of the protocol —
+http: c-floor, native-gnet, native-nethttp, native-fasthttp; echo: c-floor, native-gnet;
+proxy: native-iocopy, haproxy — so --backends all,refs ranks every backend against them.
+--target name=host:port adds a server the bench did not start (its CPU and memory are then
+unknown).
 
 --with NAME=PATH adds, for every backend and native baseline in --backends, the same server
 run from the reactor binary at PATH (another build), named NAME:backend (before:epoll) and
@@ -105,7 +112,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	d := bench.Defaults("http", false)
 	proto := fs.String("proto", "http", "what to measure: "+strings.Join(bench.Protos, ", "))
 	quick := fs.Bool("quick", false, "a run of seconds with tiny load (1 round), for CI and smoke tests")
-	backendList := fs.String("backends", "", "comma-separated backends; all means every backend available here (default: all, or none when --target is given)")
+	backendList := fs.String("backends", "", "comma-separated backends; all means every backend available here, refs the reference servers of --proto (c-floor, native baselines; default: all, or none when --target is given)")
 	var targets stringList
 	fs.Var(&targets, "target", "an external server to measure as `name=host:port` (repeatable)")
 	var withs stringList
@@ -236,9 +243,23 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	// "all" stands for every backend available here, and may be combined with more names
-	// (--backends all,native-gnet).
+	// (--backends all,native-gnet); "refs" for the reference servers of the protocol
+	// (bench.References).
 	var expanded []string
 	for _, n := range names {
+		if n == "refs" {
+			refs, err := bench.References(o.Proto)
+			if err != nil {
+				fmt.Fprintln(stderr, "reactor bench:", err)
+				return 2
+			}
+			for _, r := range refs {
+				if !slices.Contains(names, r) && !slices.Contains(expanded, r) {
+					expanded = append(expanded, r)
+				}
+			}
+			continue
+		}
 		if n != "all" {
 			expanded = append(expanded, n)
 			continue
@@ -256,7 +277,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		case bench.KindBackend:
 			info, ok := reg.Info(n)
 			if !ok {
-				fmt.Fprintf(stderr, "reactor bench: unknown backend %q (valid: %s, native-<lib>, or haproxy for proxy)\n", n, strings.Join(reg.Names(), ", "))
+				fmt.Fprintf(stderr, "reactor bench: unknown backend %q (valid: %s, native-<lib>, c-floor, refs, or haproxy for proxy)\n", n, strings.Join(reg.Names(), ", "))
 				return 2
 			}
 			c.Model, c.MaxConns = info.Model, info.MaxConns
@@ -269,12 +290,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			}
 		case bench.KindNative:
 			c.Model = "baseline written directly on " + strings.TrimPrefix(n, "native-") + "'s own API"
-			if n == "native-iocopy" {
+			switch n {
+			case "native-iocopy":
 				c.Model = "goroutine pair per connection copying each way with io.Copy (splice(2) on Linux), CloseWrite at EOF, on the standard library: the proxy a Go user writes first"
+			case "native-nethttp":
+				c.Model = "net/http's Server with a ServeMux, a goroutine per connection: the HTTP server a Go user writes first"
+			case "native-fasthttp":
+				c.Model = "github.com/valyala/fasthttp's Server with its defaults (worker goroutine pool, its own parser): the one a Go user picks when net/http is too slow"
 			}
 		}
-		if c.Kind == bench.KindTool {
-			o.Contenders = append(o.Contenders, c) // another build has the same haproxy
+		if c.Kind == bench.KindTool || c.Kind == bench.KindFloor {
+			o.Contenders = append(o.Contenders, c) // another build has the same haproxy and floor
 			continue
 		}
 		// Each other build's server runs right after this build's, so the two share the
