@@ -107,6 +107,9 @@ type Settings struct {
 	Members   int     `json:"members,omitempty"`
 	Senders   int     `json:"senders,omitempty"`
 	Window    int     `json:"window,omitempty"`
+	Lines     int     `json:"lines,omitempty"`
+	LineSize  int     `json:"line_size,omitempty"`
+	Silent    int     `json:"silent,omitempty"`
 	IdleSweep []int   `json:"idle_sweep,omitempty"`
 	// Upstream describes the echo server the proxies relayed to (proxy).
 	Upstream string `json:"upstream,omitempty"`

@@ -71,6 +71,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 		rep.Settings.Conns, rep.Settings.MsgSize = o.Conns, o.MsgSize
 	case "chat":
 		rep.Settings.Members, rep.Settings.Senders, rep.Settings.Window = o.Members, o.Senders, o.Window
+		rep.Settings.Lines, rep.Settings.LineSize, rep.Settings.Silent = o.Lines, o.LineSize, o.Silent
 	case "idle":
 		rep.Settings.IdleSweep, rep.Settings.IdleProto = o.IdleSweep, o.idleProto()
 	case "proxy":
@@ -349,7 +350,11 @@ func measureScenario(ctx context.Context, o *Options, c Contender, name string, 
 		audit = &Audit{Status: AuditNone, Why: whyWrk}
 	default:
 		g := newGenerator(o, name, srv.addr, errs)
-		w, err = runWindow(ctx, g, srv.pid, o.Warmup, o.Duration, func() { audit = srv.audit.check(ctx, g.traffic) })
+		quiet := func() { audit = srv.audit.check(ctx, g.traffic) }
+		if o.Proto == "chat" && o.Silent > 0 {
+			quiet = func() { audit = srv.audit.stop(whySilent) }
+		}
+		w, err = runWindow(ctx, g, srv.pid, o.Warmup, o.Duration, quiet)
 		if _, ok := g.(drainer); ok {
 			// The room emptied after the audit; what the server said to the members on
 			// their way out was never read.
@@ -425,7 +430,9 @@ func newGenerator(o *Options, name, addr string, errs *tally) generator {
 	case "echo":
 		return newEchoLoad(addr, o.Conns, o.MsgSize, 0, errs)
 	default: // chat
-		return newChatLoad(addr, o.Members, o.Senders, o.Window, errs)
+		l := newChatLoad(addr, o.Members, o.Senders, o.Window, errs)
+		l.lineLimit, l.lineSize, l.silent = int64(o.Lines), o.LineSize, o.Silent
+		return l
 	}
 }
 
@@ -457,7 +464,21 @@ func describe(o *Options, name string) (desc, unit, op string) {
 	case "echo":
 		return fmt.Sprintf("echo, %d connections, %d-byte messages, one in flight per connection, every byte checked", o.Conns, o.MsgSize), "msg/s", "msg"
 	case "chat":
-		return fmt.Sprintf("chat room of %d members, %d sending (each at most %d lines ahead of the room); every member checks every line", o.Members, o.Senders, o.Window), "lines/s", "line"
+		ahead := fmt.Sprintf("each at most %d lines ahead of the room", o.Window)
+		if o.Window == 0 {
+			ahead = "as fast as the server takes them"
+		}
+		if o.Lines > 0 {
+			ahead = fmt.Sprintf("%d lines each, %s", o.Lines, ahead)
+		}
+		if o.LineSize > 0 {
+			ahead += fmt.Sprintf(", padded to %d bytes", o.LineSize)
+		}
+		silent := ""
+		if o.Silent > 0 {
+			silent = fmt.Sprintf(", %d silent (never reading)", o.Silent)
+		}
+		return fmt.Sprintf("chat room of %d members, %d sending (%s)%s; every reading member checks every line", o.Members, o.Senders, ahead, silent), "lines/s", "line"
 	default:
 		if o.idleProto() == "http" {
 			return fmt.Sprintf("idle HTTP keep-alive connections after one GET /plaintext each, the server's idle timeout at its default (60 s for reactor's http1), counts %s", joinInts(o.IdleSweep)), "", "conn"

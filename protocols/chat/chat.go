@@ -52,7 +52,27 @@ type member struct {
 	key        string // nameKey(name)
 	discarding bool   // inside an overlong line: drop bytes up to the next newline
 	line       []byte // scratch for building outgoing lines
-	targets    []reactor.Conn
+	// shared holds the lines this member broadcast, back to back: each is handed to every
+	// recipient by reference (reactor.AsyncWriteShared), so it must never change once
+	// written. A full slab is let go, not reused; the garbage collector frees it once every
+	// recipient's queue has sent what it held of it.
+	shared  []byte
+	targets []reactor.Conn
+}
+
+// slabSize is the size of a member's slab of broadcast lines: one allocation per this many
+// bytes a member broadcasts, however many recipients share them.
+const slabSize = 16 << 10
+
+// share copies msg into m's slab and returns the copy, capped so that nothing can be appended
+// to it in place.
+func (m *member) share(msg []byte) []byte {
+	if cap(m.shared)-len(m.shared) < len(msg) {
+		m.shared = make([]byte, 0, max(slabSize, len(msg)))
+	}
+	at := len(m.shared)
+	m.shared = append(m.shared, msg...)
+	return m.shared[at:len(m.shared):len(m.shared)]
 }
 
 // New returns an empty room.
@@ -344,9 +364,13 @@ func (r *Room) broadcast(from *member, a, b string, text []byte) {
 	}
 	r.mu.RUnlock()
 	delivered := 0
+	if len(targets) > 0 {
+		// Encoded once, shared by every recipient whose backend can hold it by reference.
+		msg = from.share(msg)
+	}
 	for i, t := range targets {
 		// A failed write means the backend is dropping that member; its OnClose announces it.
-		if t.AsyncWrite(msg) == nil {
+		if reactor.AsyncWriteShared(t, msg) == nil {
 			delivered++
 		}
 		targets[i] = nil

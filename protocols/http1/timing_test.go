@@ -58,3 +58,9 @@ func BenchmarkParseBytewise(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPipelined16: what `reactor bench --proto http` sends on its pipelined scenario, 16
+// requests in one read, answered in one OnData: the per-request cost of parse and respond.
+func BenchmarkPipelined16(b *testing.B) {
+	benchOnData(b, []byte(strings.Repeat("GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 16)))
+}
