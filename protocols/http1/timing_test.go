@@ -64,3 +64,27 @@ func BenchmarkParseBytewise(b *testing.B) {
 func BenchmarkPipelined16(b *testing.B) {
 	benchOnData(b, []byte(strings.Repeat("GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 16)))
 }
+
+// TestCannedReplies: the whole replies assembled once a second are byte for byte what the
+// reply would be assembled piece by piece.
+func TestCannedReplies(t *testing.T) {
+	h := newHandler(t, Config{})
+	d := h.date.Load()
+	for i := range routes {
+		rt := &routes[i]
+		if rt.echo {
+			if d.reply[i] != nil {
+				t.Errorf("%s: a canned reply for the echo route", rt.path)
+			}
+			continue
+		}
+		w := writer{h: h}
+		w.grab()
+		w.b = append(w.b, rt.head...)
+		w.common(1, true)
+		w.b = append(w.b, rt.body...)
+		if string(d.reply[i]) != string(w.b) {
+			t.Errorf("%s: canned %q; want %q", rt.path, d.reply[i], w.b)
+		}
+	}
+}
