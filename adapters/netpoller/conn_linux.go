@@ -114,7 +114,7 @@ func newConn(b *backend, nc netpoll.Connection, h reactor.Handler, onDrain func(
 // when the callback returns.
 func (c *conn) Write(p []byte) (int, error) {
 	c.mu.Lock()
-	if err := c.queueLocked(p, false); err != nil {
+	if err := c.queueLocked(p); err != nil {
 		abort := c.state == stateAborting
 		c.mu.Unlock()
 		if abort {
@@ -128,17 +128,9 @@ func (c *conn) Write(p []byte) (int, error) {
 
 // AsyncWrite implements reactor.Conn. Safe from any goroutine; it never blocks on the peer:
 // it tries one non-blocking writev and leaves the rest to a flusher goroutine.
-func (c *conn) AsyncWrite(p []byte) error { return c.asyncWrite(p, false) }
-
-// AsyncWriteShared implements reactor.SharedWriter: p is queued by reference, never copied.
-// Safe from any goroutine.
-func (c *conn) AsyncWriteShared(p []byte) error { return c.asyncWrite(p, true) }
-
-var _ reactor.SharedWriter = (*conn)(nil)
-
-func (c *conn) asyncWrite(p []byte, shared bool) error {
+func (c *conn) AsyncWrite(p []byte) error {
 	c.mu.Lock()
-	if err := c.queueLocked(p, shared); err != nil {
+	if err := c.queueLocked(p); err != nil {
 		abort := c.state == stateAborting
 		c.mu.Unlock()
 		if abort {
@@ -174,7 +166,7 @@ func (c *conn) sendQueuedOutput() {
 
 // queueLocked appends p to the outbound queue, or aborts the connection when p takes it past
 // MaxOutbound. c.mu held.
-func (c *conn) queueLocked(p []byte, shared bool) error {
+func (c *conn) queueLocked(p []byte) error {
 	if c.state != stateOpen || c.wshut {
 		return reactor.ErrConnClosed
 	}
@@ -182,11 +174,7 @@ func (c *conn) queueLocked(p []byte, shared bool) error {
 		c.abortLocked(reactor.ErrOutboundFull)
 		return reactor.ErrOutboundFull
 	}
-	if shared {
-		c.out.WriteShared(p)
-	} else {
-		c.out.Write(p)
-	}
+	c.out.Write(p)
 	c.outChanged()
 	return nil
 }

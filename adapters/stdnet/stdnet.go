@@ -556,7 +556,7 @@ func (c *conn) startFlusherLocked() {
 }
 
 // enqueueLocked applies the write rules shared by Write and AsyncWrite.
-func (c *conn) enqueueLocked(p []byte, shared bool) error {
+func (c *conn) enqueueLocked(p []byte) error {
 	if c.closing || c.closed || c.writeEnd {
 		return reactor.ErrConnClosed
 	}
@@ -568,11 +568,7 @@ func (c *conn) enqueueLocked(p []byte, shared bool) error {
 		c.closeLocked(reactor.ErrOutboundFull)
 		return reactor.ErrOutboundFull
 	}
-	if shared {
-		c.out.WriteShared(p)
-	} else {
-		c.out.Write(p)
-	}
+	c.out.Write(p)
 	c.setPendingLocked()
 	if c.drainer != nil && c.out.Len() > c.b.cfg.LowWater {
 		c.above = true
@@ -597,25 +593,17 @@ func (c *conn) setPendingLocked() {
 func (c *conn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.enqueueLocked(p, false); err != nil {
+	if err := c.enqueueLocked(p); err != nil {
 		return 0, err
 	}
 	return len(p), nil
 }
 
 // AsyncWrite implements reactor.Conn. Safe from any goroutine.
-func (c *conn) AsyncWrite(p []byte) error { return c.asyncWrite(p, false) }
-
-// AsyncWriteShared implements reactor.SharedWriter: p is queued by reference. Safe from any
-// goroutine.
-func (c *conn) AsyncWriteShared(p []byte) error { return c.asyncWrite(p, true) }
-
-var _ reactor.SharedWriter = (*conn)(nil)
-
-func (c *conn) asyncWrite(p []byte, shared bool) error {
+func (c *conn) AsyncWrite(p []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.enqueueLocked(p, shared); err != nil {
+	if err := c.enqueueLocked(p); err != nil {
 		return err
 	}
 	if !c.flushing {

@@ -364,13 +364,23 @@ func (r *Room) broadcast(from *member, a, b string, text []byte) {
 	}
 	r.mu.RUnlock()
 	delivered := 0
+	shared := false
 	if len(targets) > 0 {
-		// Encoded once, shared by every recipient whose backend can hold it by reference.
-		msg = from.share(msg)
+		if _, ok := targets[0].(reactor.SharedWriter); ok {
+			// Encoded once, shared by every recipient by reference. (A room's members are on
+			// one backend; where it copies anyway, the slab would only be more garbage.)
+			msg, shared = from.share(msg), true
+		}
 	}
 	for i, t := range targets {
+		var err error
+		if shared {
+			err = reactor.AsyncWriteShared(t, msg)
+		} else {
+			err = t.AsyncWrite(msg) // a copy: msg is the scratch buffer
+		}
 		// A failed write means the backend is dropping that member; its OnClose announces it.
-		if reactor.AsyncWriteShared(t, msg) == nil {
+		if err == nil {
 			delivered++
 		}
 		targets[i] = nil
