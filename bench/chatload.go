@@ -300,8 +300,10 @@ func parseChatLine(line []byte) (sender int, seq, ts int64, ok bool) {
 	}
 	ts, i, ok = parseDigits(line, i+1)
 	if ok && i < len(line) && line[i] == ' ' {
-		// Padding (--line-size): the rest of the line is filler.
-		return sender, seq, ts, line[len(line)-1] == '\n'
+		// Padding (--line-size): filler 'x' to the end of the line.
+		for i++; i < len(line) && line[i] == 'x'; i++ {
+		}
+		return sender, seq, ts, i == len(line)-1 && line[i] == '\n'
 	}
 	if !ok || i >= len(line) || line[i] != '\n' && line[i] != '\r' {
 		return 0, 0, 0, false

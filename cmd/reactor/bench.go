@@ -40,7 +40,9 @@ reported with its errors, never as throughput.
          dials a new connection per request (Connection: close) from --conns clients, reads
          to the server's end of stream, and reports server CPU µs per connection
   echo   --conns connections echoing --size-byte messages, every byte checked
-  chat   --members in a room, --senders of them sending; every line checked, latency
+  chat   --members in a room, --senders of them sending; every line checked, latency.
+         A fixed fan-out: --lines N each, --line-size bytes a line, --window 0 (senders never
+         wait), --silent members that never read (peak RSS is then the figure to read)
   idle   memory per idle connection at each count of --sweep; from the first count a backend
          cannot hold (select: 1024 descriptors), or at which it refuses connections, the
          sweep stops for it and reports those counts as not held. --idle-proto echo (the
