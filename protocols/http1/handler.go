@@ -387,22 +387,30 @@ const dateLen = len("Sun, 06 Nov 1994 08:49:37 GMT")
 const imfFixdate = "Mon, 02 Jan 2006 15:04:05 GMT"
 
 // dated is what changes once a second: the Date value, and each fixed route's whole 200 reply
-// to a keep-alive HTTP/1.1 GET with it, assembled once a tick instead of once a request.
+// to a keep-alive HTTP/1.1 GET with it, assembled once a tick instead of once a request. One
+// allocation a tick, as the Date alone was: the replies live in arrays of the struct.
 type dated struct {
 	date  [dateLen]byte
-	reply [len(routes)][]byte // nil for a route whose reply is not fixed (echo)
+	reply [len(routes)][cannedMax]byte
+	n     [len(routes)]int // the reply's length; 0 for a route whose reply is not canned (echo)
 }
+
+// cannedMax bounds a canned reply; a fixed route's reply longer than this is assembled piece by
+// piece instead (none is: the longest, "/", is about 330 bytes).
+const cannedMax = 512
 
 func (h *Handler) setDate(now time.Time) {
 	h.unixSecond.Store(now.Unix())
 	d := new(dated)
 	now.UTC().AppendFormat(d.date[:0], imfFixdate)
 	for i := range routes {
-		if rt := &routes[i]; !rt.echo {
-			r := make([]byte, 0, len(rt.head)+len("Date: \r\n\r\n")+dateLen+len(rt.body))
-			r = append(append(append(r, rt.head...), "Date: "...), d.date[:]...)
-			d.reply[i] = append(append(r, "\r\n\r\n"...), rt.body...)
+		rt := &routes[i]
+		if rt.echo || len(rt.head)+len("Date: \r\n\r\n")+dateLen+len(rt.body) > cannedMax {
+			continue
 		}
+		r := append(append(d.reply[i][:0], rt.head...), "Date: "...)
+		r = append(append(append(r, d.date[:]...), "\r\n\r\n"...), rt.body...)
+		d.n[i] = len(r)
 	}
 	h.date.Store(d)
 }

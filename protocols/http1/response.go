@@ -170,12 +170,12 @@ func (w *writer) common(minor int, keep bool) {
 func (w *writer) respond(rt *route, r *request, buf []byte, keep bool) {
 	w.grab()
 	head := r.method == methodHEAD
-	if !rt.echo && !head && keep && r.minor == 1 {
+	if w.date == nil {
+		w.date = w.h.date.Load()
+	}
+	if n := w.date.n[rt.id]; n > 0 && !head && keep && r.minor == 1 {
 		// The common case, a keep-alive GET: the reply of this second, whole.
-		if w.date == nil {
-			w.date = w.h.date.Load()
-		}
-		w.b = append(w.b, w.date.reply[rt.id]...)
+		w.b = append(w.b, w.date.reply[rt.id][:n]...)
 	} else if !rt.echo {
 		w.b = append(w.b, rt.head...)
 		w.common(r.minor, keep)
