@@ -6,6 +6,9 @@ import "sync"
 // share a chunk, so a burst of them becomes one writev entry; large writes span chunks.
 const chunkSize = 16 << 10
 
+// shareMin is the least WriteShared queues by reference; shorter slices are copied.
+const shareMin = 256
+
 var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, chunkSize); return &b }}
 
 // Outbound is a connection's queue of bytes waiting to be sent: a list of pooled chunks that a
@@ -54,13 +57,14 @@ func (q *Outbound) Write(p []byte) {
 
 // WriteShared appends p by reference, without copying it. p must never be modified again, by
 // anyone: the queue keeps it until it is sent, and the same p may be queued on any number of
-// connections at once. A small p that fits in the room left in the last chunk is copied there
-// instead, where it costs less than an entry of its own.
+// connections at once. A p under shareMin bytes, or one that fits in the room left in the last
+// chunk, is copied instead: there a copy costs less than an entry of its own (a writev slot,
+// and a queue of tiny entries is slow to send and to shift).
 func (q *Outbound) WriteShared(p []byte) {
 	if len(p) == 0 {
 		return
 	}
-	if k := len(q.chunks); k > 0 && q.chunks[k-1].pool != nil && cap(q.chunks[k-1].b)-len(q.chunks[k-1].b) >= len(p) {
+	if k := len(q.chunks); len(p) < shareMin || k > 0 && q.chunks[k-1].pool != nil && cap(q.chunks[k-1].b)-len(q.chunks[k-1].b) >= len(p) {
 		q.Write(p)
 		return
 	}

@@ -127,4 +127,11 @@ func TestOutboundWriteShared(t *testing.T) {
 	if len(q.chunks) != 0 || q.Len() != 0 {
 		t.Fatalf("%d chunks, %d bytes left on a drained queue", len(q.chunks), q.Len())
 	}
+	// Under shareMin bytes, a slice is copied even where a chunk must be started for it.
+	q.WriteShared(line)
+	q.WriteShared(small)
+	if b := q.Buffers(0); len(b) != 2 || &b[1][0] == &small[0] || string(b[1]) != string(small) {
+		t.Fatalf("a short shared slice after a shared entry: %d entries, not copied into a chunk of its own", len(b))
+	}
+	q.Reset()
 }
