@@ -130,6 +130,8 @@ const (
 	// A proxy's counters count its upstream connections too, which the bench does not see.
 	whyProxy     = "a proxy: its counters include the upstream's side"
 	whyTool      = "no counters: a program from the OS packages"
+	whyFloor     = "no counters: the C floor"
+	whySilent    = "silent chat members: the server counts lines to them that are never read"
 	whyWrk       = "wrk drove the load: it counts no bytes and stops with requests in flight"
 	whyAfterWrk  = "an earlier scenario of the round was driven by wrk, whose traffic is unknown"
 	whyAfterChat = "the chat room's members have left, and the server's announcements of it were not read"

@@ -33,6 +33,11 @@ type chatLoad struct {
 	window  int
 	errs    *tally
 	epoch   time.Time
+	// lineLimit > 0: each sender stops after that many lines. lineSize > 0: lines are padded
+	// to about that many bytes as delivered. The last silent members never read.
+	lineLimit int64
+	lineSize  int
+	silent    int
 
 	conns     []net.Conn
 	readers   []*bufio.Reader
@@ -124,7 +129,7 @@ func (l *chatLoad) begin(ctx context.Context, deadline time.Time) error {
 			return err
 		}
 	}
-	for i := 0; i < l.members; i++ {
+	for i := 0; i < l.readingMembers(); i++ {
 		l.wgRecv.Add(1)
 		go func(i int) {
 			defer l.wgRecv.Done()
@@ -211,12 +216,17 @@ func (l *chatLoad) join(ctx context.Context, i int) error {
 // atomic add per line.
 func (l *chatLoad) send(s int) {
 	c := l.conns[s]
-	others := int64(l.members - 1)
-	buf := make([]byte, 0, 64)
+	others := int64(l.readingMembers() - 1)
+	buf := make([]byte, 0, sendBatch+64+l.lineSize)
+	// The server prefixes "m<s>: " to what is sent.
+	prefix := len("m: ") + len(strconv.Itoa(s))
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	for seq := int64(1); !l.stopping.Load(); seq++ {
+	for seq := int64(1); !l.stopping.Load() && (l.lineLimit == 0 || seq <= l.lineLimit); seq++ {
 		need := (seq - 1 - int64(l.window)) * others
+		if l.window == 0 {
+			need = 0
+		}
 		l.target[s].n.Store(need)
 		for l.delivered[s].n.Load() < need {
 			if l.stopping.Load() {
@@ -228,12 +238,25 @@ func (l *chatLoad) send(s int) {
 			case <-timer.C:
 			}
 		}
-		buf = strconv.AppendInt(buf[:0], seq, 10)
+		// Without a window nothing holds a sender back: its lines go out in writes of up to
+		// sendBatch bytes, as a client with a backlog would send them.
+		start := len(buf)
+		buf = strconv.AppendInt(buf, seq, 10)
 		buf = append(buf, ' ')
 		buf = strconv.AppendInt(buf, int64(time.Since(l.epoch)), 10)
+		if pad := l.lineSize - prefix - (len(buf) - start) - 2; pad > 0 {
+			buf = append(buf, ' ')
+			for ; pad > 0; pad-- {
+				buf = append(buf, 'x')
+			}
+		}
 		buf = append(buf, '\n')
+		if l.window == 0 && len(buf) < sendBatch && seq != l.lineLimit {
+			continue
+		}
 		n, err := c.Write(buf)
 		l.wrote[s].n.Add(int64(n))
+		buf = buf[:0]
 		if err != nil {
 			if !l.stopping.Load() {
 				l.errs.add(errDropped, 1, fmt.Sprintf("sender m%d: %v", s, err))
@@ -243,6 +266,9 @@ func (l *chatLoad) send(s int) {
 		l.sent[s].n.Store(seq)
 	}
 }
+
+// sendBatch is the most a sender without a window writes at once.
+const sendBatch = 32 << 10
 
 // receive reads member r's lines until its connection ends, checking every sender's sequence.
 func (l *chatLoad) receive(r int) {
@@ -313,6 +339,12 @@ func parseChatLine(line []byte) (sender int, seq, ts int64, ok bool) {
 		return 0, 0, 0, false
 	}
 	ts, i, ok = parseDigits(line, i+1)
+	if ok && i < len(line) && line[i] == ' ' {
+		// Padding (--line-size): filler 'x' to the end of the line.
+		for i++; i < len(line) && line[i] == 'x'; i++ {
+		}
+		return sender, seq, ts, i == len(line)-1 && line[i] == '\n'
+	}
 	if !ok || i >= len(line) || line[i] != '\n' && line[i] != '\r' {
 		return 0, 0, 0, false
 	}
@@ -361,9 +393,13 @@ func (l *chatLoad) traffic() Traffic {
 // would announce it to members no longer reading.
 func (l *chatLoad) drain() {
 	l.drained.Do(func() {
-		l.stopping.Store(true)
+		if l.lineLimit == 0 {
+			l.stopping.Store(true)
+		}
+		// A fixed fan-out is sent in full (bounded by the connections' deadline).
 		l.wgSend.Wait()
-		others := int64(l.members - 1)
+		l.stopping.Store(true)
+		others := int64(l.readingMembers() - 1)
 		wait := time.Now().Add(graceAfterRun)
 		for time.Now().Before(wait) && !l.allDelivered(others) {
 			time.Sleep(5 * time.Millisecond)
@@ -380,7 +416,7 @@ func (l *chatLoad) end() {
 		}
 	}
 	l.wgRecv.Wait()
-	for r, next := range l.next {
+	for r, next := range l.next[:l.readingMembers()] {
 		if next == nil {
 			continue
 		}
@@ -394,6 +430,9 @@ func (l *chatLoad) end() {
 		}
 	}
 }
+
+// readingMembers is how many members read: all but the silent ones, which are the last.
+func (l *chatLoad) readingMembers() int { return l.members - l.silent }
 
 func (l *chatLoad) allDelivered(others int64) bool {
 	for s := range l.sent {

@@ -267,6 +267,26 @@ func TestChatLoad(t *testing.T) {
 	}
 }
 
+// TestChatFanOut: a fixed fan-out of padded lines without a window, one member silent, is
+// delivered whole to every reading member, each line at the size asked for.
+func TestChatFanOut(t *testing.T) {
+	addr := chatServer(t, nil)
+	l := newChatLoad(addr, 6, 2, 0, new(tally))
+	l.lineLimit, l.lineSize, l.silent = 50, 200, 1
+	_, errs := runLoad(t, l)
+	if counts, samples := errs.byKind(); len(counts) != 0 {
+		t.Fatalf("errors %v %v", counts, samples)
+	}
+	// Each sender's 50 lines reach the 4 other reading members; the silent one counts for
+	// nothing.
+	if got, want := l.delivered[0].n.Load()+l.delivered[1].n.Load(), int64(2*50*4); got != want {
+		t.Errorf("delivered %d; want %d", got, want)
+	}
+	if got := l.in[2].n.n.Load(); got < 2*50*200 {
+		t.Errorf("member m2 read %d bytes; want at least %d (100 lines of ~200 bytes)", got, 2*50*200)
+	}
+}
+
 func TestIdleSweep(t *testing.T) {
 	addr := echoServer(t, func([]byte) {})
 	errs := new(tally)

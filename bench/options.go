@@ -92,7 +92,7 @@ type Options struct {
 	// `Self serve --backend UpstreamBackend --proto echo` once per round; empty means std.
 	UpstreamBackend string
 	// Members and Senders size the chat room; a sender waits while more than
-	// Window×(Members−1) deliveries of its lines are outstanding.
+	// Window×(Members−1) deliveries of its lines are outstanding (Window 0: it never waits).
 	Members, Senders, Window int
 	// Nodes is how many chat servers of the contender share the room over Bus, members
 	// spread across them in turn; 0 or 1 is one server and no bus.
@@ -100,6 +100,11 @@ type Options struct {
 	// Bus is what the nodes share the room over: "embedded" (a NATS server in each node,
 	// clustered) or nats://host:port URLs, passed to serve's --bus.
 	Bus string
+	// Lines, when > 0, is how many lines each chat sender sends in all (a fixed fan-out, not
+	// a stream for the measured window); LineSize pads each line to about that many bytes
+	// as delivered (0: unpadded); Silent members (the last of the room, never senders) join
+	// and never read, so the server must hold or drop what is broadcast to them.
+	Lines, LineSize, Silent int
 	// IdleSweep is the list of idle connection counts (proxy: idle proxied pairs).
 	IdleSweep []int
 	// IdleProto is what the idle connections of proto idle speak: echo (one echo round trip
@@ -205,6 +210,9 @@ func (o *Options) check() error {
 		if c.Kind == KindTool && o.Proto != "proxy" {
 			return fmt.Errorf("bench: %s is a proxy; it is measured with --proto proxy only", c.Name)
 		}
+		if c.Kind == KindFloor && !floorServes(o.serverProto()) {
+			return fmt.Errorf("bench: %s serves http and echo only, not %s", c.Name, o.Proto)
+		}
 	}
 	if o.Ref != "" && !seen[o.Ref] {
 		return fmt.Errorf("bench: reference %q is not among the contenders", o.Ref)
@@ -221,8 +229,11 @@ func (o *Options) check() error {
 	if o.MsgSize < 1 || o.MsgSize > 1<<20 {
 		return fmt.Errorf("bench: message size %d out of range 1..1048576", o.MsgSize)
 	}
-	if o.Proto == "chat" && (o.Members < 2 || o.Senders < 1 || o.Senders > o.Members || o.Window < 1) {
-		return fmt.Errorf("bench: chat needs members ≥ 2, 1 ≤ senders ≤ members, window ≥ 1")
+	if o.Proto == "chat" && (o.Members < 2 || o.Senders < 1 || o.Senders > o.Members || o.Window < 0) {
+		return fmt.Errorf("bench: chat needs members ≥ 2, 1 ≤ senders ≤ members, window ≥ 0")
+	}
+	if o.Proto == "chat" && (o.Lines < 0 || o.LineSize < 0 || o.LineSize > 4096 || o.Silent < 0 || o.Senders+o.Silent > o.Members) {
+		return fmt.Errorf("bench: chat needs lines ≥ 0, 0 ≤ line size ≤ 4096, silent ≥ 0 and senders + silent ≤ members")
 	}
 	if (o.Nodes > 1 || o.Bus != "") && o.Proto != "chat" {
 		return fmt.Errorf("bench: --nodes and --bus are for --proto chat")

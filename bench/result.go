@@ -110,6 +110,9 @@ type Settings struct {
 	// Nodes and Bus: chat servers sharing the room, and the bus between them (chat).
 	Nodes     int    `json:"nodes,omitempty"`
 	Bus       string `json:"bus,omitempty"`
+	Lines     int    `json:"lines,omitempty"`
+	LineSize  int    `json:"line_size,omitempty"`
+	Silent    int    `json:"silent,omitempty"`
 	IdleSweep []int  `json:"idle_sweep,omitempty"`
 	// Upstream describes the echo server the proxies relayed to (proxy).
 	Upstream string `json:"upstream,omitempty"`

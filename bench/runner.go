@@ -32,6 +32,15 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 		return nil, fmt.Errorf("bench: nothing to measure: every contender was skipped (%s)", strings.Join(why, "; "))
 	}
 	o.Contenders = run
+	var floorBin string
+	if slices.ContainsFunc(run, func(c Contender) bool { return c.Kind == KindFloor }) {
+		bin, cleanup, err := buildFloor()
+		if err != nil {
+			return nil, fmt.Errorf("bench: %s: %w", FloorName, err)
+		}
+		defer cleanup()
+		floorBin = bin
+	}
 	if o.Loader == LoaderWrk {
 		if err := wrkAvailable(); err != nil {
 			return nil, err
@@ -67,6 +76,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 		if o.Nodes > 1 {
 			rep.Settings.Nodes, rep.Settings.Bus = o.Nodes, o.Bus
 		}
+		rep.Settings.Lines, rep.Settings.LineSize, rep.Settings.Silent = o.Lines, o.LineSize, o.Silent
 	case "idle":
 		rep.Settings.IdleSweep, rep.Settings.IdleProto = o.IdleSweep, o.idleProto()
 	case "proxy":
@@ -85,7 +95,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 	for _, c := range o.Contenders {
 		rep.Settings.Order = append(rep.Settings.Order, c.Name)
 	}
-	spec := childSpec{self: o.Self, proto: o.serverProto(), loops: loops, pin: pin, noMetrics: map[string]string{}}
+	spec := childSpec{self: o.Self, proto: o.serverProto(), loops: loops, pin: pin, noMetrics: map[string]string{}, floor: floorBin}
 	// Each reactor binary is asked once whether its serve keeps counters the audit can read:
 	// another build (--with) may be older than --metrics-addr.
 	asked := map[string]bool{}
@@ -209,6 +219,9 @@ func prepare(cs []Contender) (run []Contender, skipped []Skipped) {
 			if c.Model == "" && c.Skip == "" {
 				c.Model = haproxyModel()
 			}
+		}
+		if c.Kind == KindFloor && c.Skip == "" {
+			c.Skip = floorMissing()
 		}
 		if c.Skip != "" {
 			skipped = append(skipped, Skipped{Name: c.Name, Kind: c.Kind, Why: c.Skip})
@@ -355,7 +368,11 @@ func measureScenario(ctx context.Context, o *Options, c Contender, name string, 
 			addr += "," + n.addr
 		}
 		g := newGenerator(o, name, addr, errs)
-		w, err = runWindow(ctx, g, srv.pid, o.Warmup, o.Duration, func() { audit = srv.audit.check(ctx, g.traffic) })
+		quiet := func() { audit = srv.audit.check(ctx, g.traffic) }
+		if o.Proto == "chat" && o.Silent > 0 {
+			quiet = func() { audit = srv.audit.stop(whySilent) }
+		}
+		w, err = runWindow(ctx, g, srv.pid, o.Warmup, o.Duration, quiet)
 		if _, ok := g.(drainer); ok {
 			// The room emptied after the audit; what the server said to the members on
 			// their way out was never read.
@@ -438,7 +455,9 @@ func newGenerator(o *Options, name, addr string, errs *tally) generator {
 	case "discard":
 		return newDiscardLoad(addr, o.Conns, errs)
 	default: // chat
-		return newChatLoad(addr, o.Members, o.Senders, o.Window, errs)
+		l := newChatLoad(addr, o.Members, o.Senders, o.Window, errs)
+		l.lineLimit, l.lineSize, l.silent = int64(o.Lines), o.LineSize, o.Silent
+		return l
 	}
 }
 
@@ -472,11 +491,25 @@ func describe(o *Options, name string) (desc, unit, op string) {
 	case "discard":
 		return fmt.Sprintf("discard (RFC 863), %d connections each writing %d KiB at a time as fast as the server reads, nothing read back until the end, when each half-closes and must get the end of the stream with no bytes; a MiB is one MiB sent", o.Conns, bulkChunk>>10), "MiB/s", "MiB"
 	case "chat":
+		ahead := fmt.Sprintf("each at most %d lines ahead of the room", o.Window)
+		if o.Window == 0 {
+			ahead = "as fast as the server takes them"
+		}
+		if o.Lines > 0 {
+			ahead = fmt.Sprintf("%d lines each, %s", o.Lines, ahead)
+		}
+		if o.LineSize > 0 {
+			ahead += fmt.Sprintf(", padded to %d bytes", o.LineSize)
+		}
 		where := ""
 		if o.Nodes > 1 {
 			where = fmt.Sprintf(" spread over %d servers sharing the room over a NATS bus (%s), members joined to them in turn", o.Nodes, o.Bus)
 		}
-		return fmt.Sprintf("chat room of %d members%s, %d sending (each at most %d lines ahead of the room); every member checks every line", o.Members, where, o.Senders, o.Window), "lines/s", "line"
+		silent := ""
+		if o.Silent > 0 {
+			silent = fmt.Sprintf(", %d silent (never reading)", o.Silent)
+		}
+		return fmt.Sprintf("chat room of %d members%s, %d sending (%s)%s; every reading member checks every line", o.Members, where, o.Senders, ahead, silent), "lines/s", "line"
 	default:
 		if o.idleProto() == "http" {
 			return fmt.Sprintf("idle HTTP keep-alive connections after one GET /plaintext each, the server's idle timeout at its default (60 s for reactor's http1), counts %s", joinInts(o.IdleSweep)), "", "conn"

@@ -115,6 +115,9 @@ const (
 	// itself: haproxy, for the proxy.
 	KindTool   = "tool"
 	KindTarget = "target"
+	// KindFloor is the C floor (bench/floor/floor.c), compiled with the system's C compiler
+	// when a run names it: the least one epoll loop can do, for http and echo.
+	KindFloor = "floor"
 )
 
 // nativePrefix marks a native baseline in --backends: "native-gnet" runs `reactor native
@@ -128,15 +131,21 @@ func ParseContender(name string) Contender {
 		return Contender{Name: name, Kind: KindNative}
 	case name == toolHAProxy:
 		return Contender{Name: name, Kind: KindTool}
+	case name == FloorName:
+		return Contender{Name: name, Kind: KindFloor, Model: floorModel}
 	}
 	return Contender{Name: name, Kind: KindBackend}
 }
 
-// nativeServes reports whether the native baseline lib (gnet, netpoll, evio, nbio, iocopy) serves
-// proto: the event-loop libraries' baselines serve http and echo, iocopy is a proxy.
+// nativeServes reports whether the native baseline lib (gnet, netpoll, evio, nbio, iocopy,
+// nethttp, fasthttp) serves proto: the event-loop libraries' baselines serve http and echo,
+// iocopy is a proxy, the two HTTP servers serve http.
 func nativeServes(lib, proto string) bool {
-	if lib == "iocopy" {
+	switch lib {
+	case "iocopy":
 		return proto == "proxy"
+	case "nethttp", "fasthttp":
+		return proto == "http"
 	}
 	return proto == "http" || proto == "echo"
 }
@@ -194,6 +203,8 @@ type childSpec struct {
 	// noMetrics maps a reactor binary whose serve does not take --metrics-addr to why not;
 	// every other binary's backends are started with it and audited.
 	noMetrics map[string]string
+	// floor is the C floor's executable, compiled for this run; empty when none runs.
+	floor string
 }
 
 // startServer starts c's server and returns once it accepts connections. An external target
@@ -237,9 +248,13 @@ func startServer(ctx context.Context, c Contender, spec childSpec) (*server, err
 // they are: the command then has --metrics-addr).
 func serverCommand(c Contender, spec childSpec, addr string) (cmd *exec.Cmd, cleanup func(), notAudited string, err error) {
 	loops := strconv.Itoa(spec.loops)
-	if c.Kind == KindTool {
+	switch c.Kind {
+	case KindTool:
 		cmd, cleanup, err = haproxyCommand(addr, spec.upstream, spec.loops)
 		return cmd, cleanup, whyTool, err
+	case KindFloor:
+		cmd, err = floorCommand(spec.floor, spec.proto, addr)
+		return cmd, nil, whyFloor, err
 	}
 	// Another build (--with) gets the same command line as this one: a serve flag added here
 	// must be one older builds accept too, or they cannot be compared with this one.
@@ -252,7 +267,7 @@ func serverCommand(c Contender, spec childSpec, addr string) (cmd *exec.Cmd, cle
 	case KindNative:
 		lib := strings.TrimPrefix(name, nativePrefix)
 		if !nativeServes(lib, spec.proto) {
-			return nil, nil, "", fmt.Errorf("%s: this native baseline does not serve %s (gnet, netpoll and evio serve http and echo; iocopy serves proxy)", c.Name, spec.proto)
+			return nil, nil, "", fmt.Errorf("%s: this native baseline does not serve %s (gnet, netpoll and evio serve http and echo; nethttp and fasthttp serve http; iocopy serves proxy)", c.Name, spec.proto)
 		}
 		args = []string{"native", "--lib", lib, "--proto", spec.proto, "--addr", addr, "--loops", loops}
 		notAudited = whyNative

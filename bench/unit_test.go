@@ -114,6 +114,8 @@ func TestParseChatLine(t *testing.T) {
 		{"m3: x 1\n", 0, 0, 0, false},
 		{"m: 1 2\n", 0, 0, 0, false},
 		{"m3: 1 2 3\n", 0, 0, 0, false},
+		{"m3: 1 2 xxxx\n", 3, 1, 2, true},
+		{"m3: 1 2 xxyx\n", 0, 0, 0, false},
 	}
 	for _, c := range cases {
 		s, seq, ts, ok := parseChatLine([]byte(c.in))

@@ -186,3 +186,24 @@ type HalfCloser interface {
 type Drainer interface {
 	OnDrain(c Conn)
 }
+
+// SharedWriter is an optional interface of a Conn whose backend can queue bytes by reference.
+// AsyncWriteShared is AsyncWrite without the copy: p is shared and immutable — once passed,
+// neither the caller nor anyone else may modify it, ever — and the same p may be passed to any
+// number of connections, so that a broadcast encodes its line once and every recipient's queue
+// points at it. The backend keeps p until its bytes are sent; the garbage collector frees it
+// once no connection holds it. Safe from any goroutine; order, limits and errors are
+// AsyncWrite's. Call it through AsyncWriteShared, which falls back to AsyncWrite (a copy) on a
+// Conn without it.
+type SharedWriter interface {
+	AsyncWriteShared(p []byte) error
+}
+
+// AsyncWriteShared queues p on c by reference where c's backend can (SharedWriter), else with
+// AsyncWrite. Either way p must not be modified after the call.
+func AsyncWriteShared(c Conn, p []byte) error {
+	if s, ok := c.(SharedWriter); ok {
+		return s.AsyncWriteShared(p)
+	}
+	return c.AsyncWrite(p)
+}

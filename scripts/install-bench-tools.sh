@@ -5,13 +5,14 @@
 #
 #   haproxy   the "what people use" anchor of `reactor bench --proto proxy` (Debian 12: 2.6)
 #   wrk       `reactor bench --proto http --loader wrk`
+#   gcc       compiles the C floor of `reactor bench --backends c-floor` (or refs) for each run
 #   socat, pv to try `reactor serve --proto proxy` by hand (docs/benchmarks.md)
 #
 # Usage: bash scripts/install-bench-tools.sh   (as root, or with sudo available)
 set -euo pipefail
 
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install-bench-tools: no apt-get here; install haproxy, wrk, socat and pv with this system's package manager" >&2
+  echo "install-bench-tools: no apt-get here; install haproxy, wrk, socat, pv and a C compiler with this system's package manager" >&2
   exit 1
 fi
 sudo=""
@@ -22,5 +23,5 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 # The bench starts haproxy itself, with a configuration of its own; the package's service is
 # not needed, and where there is no init system its start-up is skipped.
-$sudo apt-get install -y -qq --no-install-recommends haproxy wrk socat pv
+$sudo apt-get install -y -qq --no-install-recommends haproxy wrk socat pv gcc libc6-dev
 haproxy -v | head -1

@@ -88,7 +88,10 @@ type conn struct {
 	remote, local sockAddr // fixed at accept or connect
 }
 
-var _ reactor.Conn = (*conn)(nil)
+var (
+	_ reactor.Conn         = (*conn)(nil)
+	_ reactor.SharedWriter = (*conn)(nil)
+)
 
 // Write copies p into the connection's outbound queue; the loop sends it when the current
 // callback returns. Only from the connection's own callbacks. Past Config.MaxOutbound it
@@ -129,6 +132,19 @@ func (c *conn) AsyncWrite(p []byte) error {
 		return nil
 	}
 	return c.l.postWrite(c, p)
+}
+
+// AsyncWriteShared is AsyncWrite by reference (reactor.SharedWriter): the inbox and then the
+// outbound queue hold p itself, which must never be modified again, so that a line broadcast
+// to many connections exists once. Safe from any goroutine.
+func (c *conn) AsyncWriteShared(p []byte) error {
+	if c.req.Load() != 0 {
+		return reactor.ErrConnClosed
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	return c.l.postShared(c, p)
 }
 
 // Close flushes the output written so far, then closes; OnClose follows with a nil cause.

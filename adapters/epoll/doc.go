@@ -187,6 +187,10 @@
 // out in the order they were posted, so AsyncWrites to one connection keep their order. The
 // inbox is two slices swapped under the mutex, so steady traffic allocates nothing.
 //
+// Conn implements reactor.SharedWriter: AsyncWriteShared's slice, immutable by contract, rides
+// in its task and joins the outbound queue by reference (backendkit.Outbound.WriteShared),
+// copied nowhere, so a line broadcast to a room is held once however many members wait for it.
+//
 // Write and AsyncWrite share one order (reactor's contract point 4): a Write must not overtake
 // AsyncWrite bytes still in the inbox, which happened before it. The connection's backlog
 // counts AsyncWrite bytes from the moment they enter the inbox, its outbound queue only once

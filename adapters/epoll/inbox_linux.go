@@ -17,7 +17,8 @@ type op uint8
 
 const (
 	opWrite      op = iota // move n AsyncWrite bytes from the batch's data to c's outbound queue
-	opTaken                // an opWrite whose bytes a Write already moved (takeInboxed): skip n
+	opShared               // queue b, an AsyncWriteShared slice, on c's outbound queue by reference
+	opTaken                // an opWrite or opShared a Write already moved (takeInboxed): skip n
 	opPost                 // run f on c (Post)
 	opRequest              // act on c.req: a Close or Abort made outside the loop
 	opAttach               // adopt c, accepted by another loop
@@ -31,8 +32,9 @@ const (
 type task struct {
 	c  *conn
 	op op
-	n  int
+	n  int                // opWrite: bytes in the batch's data (0 for every other op)
 	f  func(reactor.Conn) // opPost's function
+	b  []byte             // opShared's bytes, held by reference
 }
 
 // batch is the loop's inbox: tasks, and the AsyncWrite bytes they refer to, back to back in one
@@ -84,6 +86,23 @@ func (l *loop) postWrite(c *conn, p []byte) error {
 	return nil
 }
 
+// postShared queues p itself for c (AsyncWriteShared): no copy, p is immutable.
+func (l *loop) postShared(c *conn, p []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped || c.req.Load() != 0 {
+		return reactor.ErrConnClosed
+	}
+	if int(c.backlog.Load())+len(p) > l.maxOutbound {
+		l.requestLocked(c, reqAbort, reactor.ErrOutboundFull)
+		return reactor.ErrOutboundFull
+	}
+	c.backlog.Add(int64(len(p)))
+	l.st.Buffer(len(p))
+	l.pushLocked(task{c: c, op: opShared, b: p})
+	return nil
+}
+
 // postFunc queues f to run on c's loop (Post).
 func (l *loop) postFunc(c *conn, f func(reactor.Conn)) error {
 	l.mu.Lock()
@@ -116,10 +135,11 @@ func (l *loop) takeInboxed(c *conn) {
 func (b *batch) take(c *conn, first, off int) {
 	for i := first; i < len(b.tasks); i++ {
 		t := &b.tasks[i]
-		if t.op != opWrite && t.op != opTaken {
-			continue
-		}
-		if t.op == opWrite && t.c == c {
+		switch {
+		case t.op == opShared && t.c == c:
+			c.out.WriteShared(t.b)
+			t.op, t.b = opTaken, nil
+		case t.op == opWrite && t.c == c:
 			c.out.Write(b.data[off : off+t.n])
 			t.op = opTaken
 		}
@@ -190,6 +210,11 @@ func (l *loop) runTasks() {
 				l.markDirty(c)
 			}
 			off += t.n
+		case opShared:
+			if c := t.c; c.state == stateOpen || c.state == stateClosing {
+				c.out.WriteShared(t.b)
+				l.markDirty(c)
+			}
 		case opTaken:
 			off += t.n
 		case opPost:
@@ -209,7 +234,7 @@ func (l *loop) runTasks() {
 		case opResolved, opDialCancel, opDialFail:
 			l.dialTask(t.c, t.op)
 		}
-		t.c, t.f = nil, nil
+		t.c, t.f, t.b = nil, nil, nil
 	}
 	w.tasks, w.data = w.tasks[:0], w.data[:0]
 	if cap(w.data) > bigBatch {

@@ -47,7 +47,9 @@ reported with its errors, never as throughput.
          CPU µs per MiB (netpoll is skipped: it cannot slow a fast sender)
   chat   --members in a room, --senders of them sending; every line checked, latency. With
          --nodes N --bus embedded (or --bus nats://host:port), N servers of each backend
-         share the room over NATS and the members are spread across them (docs/chat-bus.md)
+         share the room over NATS and the members are spread across them (docs/chat-bus.md).
+         A fixed fan-out: --lines N each, --line-size bytes a line, --window 0 (senders never
+         wait), --silent members that never read (peak RSS is then the figure to read)
   idle   memory per idle connection at each count of --sweep; from the first count a backend
          cannot hold (select: 1024 descriptors), or at which it refuses connections, the
          sweep stops for it and reports those counts as not held. --idle-proto echo (the
@@ -75,9 +77,16 @@ cost per request as idle connections grow. A count beyond what a backend holds b
 (select: 1024 descriptors) is reported as not held and its curve stops.
 
 Backends: default all that run here (reactor backends). Native baselines are named
-native-gnet, native-netpoll, native-evio, native-nbio (http, echo) and native-iocopy (proxy), and run only
-when named (proxy: by default too). --target name=host:port adds a server the bench did not
-start (its CPU and memory are then unknown).
+native-gnet, native-netpoll, native-evio, native-nbio (http, echo), native-nethttp and native-fasthttp
+(http: net/http and github.com/valyala/fasthttp, what a Go user would pick instead) and
+native-iocopy (proxy), and run only when named (proxy: by default too). c-floor is the C
+floor: a tiny epoll server in C (http: counts the \r\n\r\n of each request head and writes a
+canned answer; echo: writes back), compiled for the run with the system's cc ($CC), skipped
+with a message where there is none. refs stands for the reference servers of the protocol —
+http: c-floor, native-gnet, native-nethttp, native-fasthttp; echo: c-floor, native-gnet;
+proxy: native-iocopy, haproxy — so --backends all,refs ranks every backend against them.
+--target name=host:port adds a server the bench did not start (its CPU and memory are then
+unknown).
 
 --with NAME=PATH adds, for every backend and native baseline in --backends, the same server
 run from the reactor binary at PATH (another build), named NAME:backend (before:epoll) and
@@ -120,7 +129,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	d := bench.Defaults("http", false)
 	proto := fs.String("proto", "http", "what to measure: "+strings.Join(bench.Protos, ", "))
 	quick := fs.Bool("quick", false, "a run of seconds with tiny load (1 round), for CI and smoke tests")
-	backendList := fs.String("backends", "", "comma-separated backends; all means every backend available here (default: all, or none when --target is given)")
+	backendList := fs.String("backends", "", "comma-separated backends; all means every backend available here, refs the reference servers of --proto (c-floor, native baselines; default: all, or none when --target is given)")
 	var targets stringList
 	fs.Var(&targets, "target", "an external server to measure as `name=host:port` (repeatable)")
 	var withs stringList
@@ -137,7 +146,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	upstreamBackend := fs.String("upstream-backend", "", "proxy: the `backend` of the upstream echo server (default: serve's default, epoll on Linux)")
 	members := fs.Int("members", d.Members, "chat room size")
 	senders := fs.Int("senders", d.Senders, "chat members that send")
-	window := fs.Int("window", d.Window, "chat: lines a sender may be ahead of the room (it waits while window×(members−1) deliveries are outstanding)")
+	window := fs.Int("window", d.Window, "chat: lines a sender may be ahead of the room (it waits while window×(members−1) deliveries are outstanding; 0: never waits)")
+	chatLines := fs.Int("lines", 0, "chat: lines each sender sends in all, a fixed fan-out (0: as many as the measured window takes)")
+	lineSize := fs.Int("line-size", 0, "chat: pad each line to about this many `bytes` as delivered (0: unpadded, ~30 bytes)")
+	silent := fs.Int("silent", 0, "chat: members that join and never read (not audited: the server counts lines to them)")
 	nodes := fs.Int("nodes", 1, "chat: servers of each backend sharing the room over --bus, members joined to them in turn")
 	busURL := fs.String("bus", "", "chat with --nodes: embedded (a clustered NATS server in each node) or nats://host:port[,…]")
 	sweep := fs.String("sweep", joinInts(d.IdleSweep), "idle connection counts (proxy: idle pair counts, default "+joinInts(bench.Defaults("proxy", false).IdleSweep)+")")
@@ -191,6 +203,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	apply("window", func() { o.Window = *window })
 	apply("nodes", func() { o.Nodes = *nodes })
 	apply("bus", func() { o.Bus = *busURL })
+	apply("lines", func() { o.Lines = *chatLines })
+	apply("line-size", func() { o.LineSize = *lineSize })
+	apply("silent", func() { o.Silent = *silent })
 	apply("pin", func() { o.Pin = *pin })
 	apply("loops", func() { o.Loops = *loops })
 	o.Ref, o.Loader = *ref, *loader
@@ -259,9 +274,23 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	// "all" stands for every backend available here, and may be combined with more names
-	// (--backends all,native-gnet).
+	// (--backends all,native-gnet); "refs" for the reference servers of the protocol
+	// (bench.References).
 	var expanded []string
 	for _, n := range names {
+		if n == "refs" {
+			refs, err := bench.References(o.Proto)
+			if err != nil {
+				fmt.Fprintln(stderr, "reactor bench:", err)
+				return 2
+			}
+			for _, r := range refs {
+				if !slices.Contains(names, r) && !slices.Contains(expanded, r) {
+					expanded = append(expanded, r)
+				}
+			}
+			continue
+		}
 		if n != "all" {
 			expanded = append(expanded, n)
 			continue
@@ -279,7 +308,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		case bench.KindBackend:
 			info, ok := reg.Info(n)
 			if !ok {
-				fmt.Fprintf(stderr, "reactor bench: unknown backend %q (valid: %s, native-<lib>, or haproxy for proxy)\n", n, strings.Join(reg.Names(), ", "))
+				fmt.Fprintf(stderr, "reactor bench: unknown backend %q (valid: %s, native-<lib>, c-floor, refs, or haproxy for proxy)\n", n, strings.Join(reg.Names(), ", "))
 				return 2
 			}
 			c.Model, c.MaxConns = info.Model, info.MaxConns
@@ -303,12 +332,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			}
 		case bench.KindNative:
 			c.Model = "baseline written directly on " + strings.TrimPrefix(n, "native-") + "'s own API"
-			if n == "native-iocopy" {
+			switch n {
+			case "native-iocopy":
 				c.Model = "goroutine pair per connection copying each way with io.Copy (splice(2) on Linux), CloseWrite at EOF, on the standard library: the proxy a Go user writes first"
+			case "native-nethttp":
+				c.Model = "net/http's Server with a ServeMux, a goroutine per connection: the HTTP server a Go user writes first"
+			case "native-fasthttp":
+				c.Model = "github.com/valyala/fasthttp's Server with its defaults (worker goroutine pool, its own parser): the one a Go user picks when net/http is too slow"
 			}
 		}
-		if c.Kind == bench.KindTool {
-			o.Contenders = append(o.Contenders, c) // another build has the same haproxy
+		if c.Kind == bench.KindTool || c.Kind == bench.KindFloor {
+			o.Contenders = append(o.Contenders, c) // another build has the same haproxy and floor
 			continue
 		}
 		// Each other build's server runs right after this build's, so the two share the

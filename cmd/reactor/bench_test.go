@@ -178,6 +178,46 @@ func TestBenchEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("quick-refs", func(t *testing.T) {
+		// refs adds the floor and the baselines a Go user would pick; each is ranked with
+		// the backends. Without a C compiler the floor is skipped, saying why.
+		_, ccErr := exec.LookPath("cc")
+		if ccErr != nil && os.Getenv("CI") == "true" {
+			t.Fatal("no cc on PATH: CI must have a C compiler for the floor (bash scripts/install-bench-tools.sh)")
+		}
+		out := t.TempDir()
+		stdout, stderr, code := runBin(t, bin, "bench", "--quick", "--proto", "http", "--scenarios", "pipelined", "--backends", "std,refs", "--out", out)
+		if code != 0 {
+			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+		rep := readReport(t, filepath.Join(out, "http.json"))
+		want := "std,c-floor,native-gnet,native-nethttp,native-fasthttp"
+		if ccErr != nil {
+			want = "std,native-gnet,native-nethttp,native-fasthttp"
+			if len(rep.Skipped) != 1 || !strings.Contains(rep.Skipped[0].Why, "no C compiler") {
+				t.Errorf("skipped %+v; want c-floor skipped for want of a C compiler", rep.Skipped)
+			}
+		}
+		if got := strings.Join(rep.Settings.Order, ","); got != want {
+			t.Errorf("order %s; want %s", got, want)
+		}
+		var ranks []int
+		for _, r := range rep.Scenarios[0].Results {
+			if !r.Valid || r.Errors != 0 {
+				t.Errorf("%s: valid %v, errors %v %v, failed %q", r.Contender.Name, r.Valid, r.ErrorKinds, r.ErrorSamples, r.Failed)
+			}
+			ranks = append(ranks, r.Rank)
+		}
+		slices.Sort(ranks)
+		if !slices.Equal(ranks, []int{1, 2, 3, 4, 5}[:len(ranks)]) {
+			t.Errorf("ranks %v; want every server ranked 1…%d", ranks, len(ranks))
+		}
+		_, stderr, code = runBin(t, bin, "bench", "--quick", "--proto", "chat", "--backends", "refs")
+		if code != 2 || !strings.Contains(stderr, "no reference servers for chat") {
+			t.Errorf("chat refs: exit %d, %q; want 2 and why", code, stderr)
+		}
+	})
+
 	t.Run("quick-audit", func(t *testing.T) {
 		// Every server this binary starts is audited; one without metrics, beside it, is not.
 		out := t.TempDir()

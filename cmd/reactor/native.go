@@ -16,9 +16,11 @@ import (
 	"time"
 
 	"github.com/reactorlab/reactor/bench/native/evionative"
+	"github.com/reactorlab/reactor/bench/native/fasthttpnative"
 	"github.com/reactorlab/reactor/bench/native/gnetnative"
 	"github.com/reactorlab/reactor/bench/native/iocopynative"
 	"github.com/reactorlab/reactor/bench/native/nbionative"
+	"github.com/reactorlab/reactor/bench/native/nethttpnative"
 	"github.com/reactorlab/reactor/bench/native/netpollnative"
 	"github.com/reactorlab/reactor/bench/native/tlsnative"
 )
@@ -32,6 +34,10 @@ var natives = map[string]native{
 	"gnet":    {protos: []string{"http", "echo"}, serve: serveOnLib(gnetnative.Serve)},
 	"netpoll": {protos: []string{"http", "echo"}, serve: serveOnLib(netpollnative.Serve)},
 	"nbio":    {protos: []string{"http", "echo"}, serve: serveOnLib(nbionative.Serve)},
+	// What a Go user picks instead of an event loop: the standard library's server, and the
+	// fast one.
+	"nethttp":  {protos: []string{"http"}, serve: serveOnLib(nethttpnative.Serve)},
+	"fasthttp": {protos: []string{"http"}, serve: serveOnLib(fasthttpnative.Serve)},
 	"iocopy": {protos: []string{"proxy"}, serve: func(ctx context.Context, o nativeOptions) error {
 		return iocopynative.Serve(ctx, o.addr, o.upstreams)
 	}},
@@ -74,7 +80,7 @@ func runNative(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := flag.NewFlagSet("reactor native", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	lib := fs.String("lib", "", "library: "+strings.Join(libs, ", "))
-	proto := fs.String("proto", "http", "http, echo or proxy (each library serves some: gnet, netpoll and evio http and echo, iocopy proxy)")
+	proto := fs.String("proto", "http", "http, echo or proxy (each library serves some: gnet, netpoll and evio http and echo, nethttp and fasthttp http, iocopy proxy)")
 	addr := fs.String("addr", "127.0.0.1:8080", "TCP `host:port` to listen on")
 	loops := fs.Int("loops", 0, "event loops (0: one per CPU)")
 	upstream := fs.String("upstream", "", "proxy: `host:port[,…]` to relay each connection to, taken in turn")

@@ -105,13 +105,33 @@ type member struct {
 	discarding bool       // inside an overlong line: drop bytes up to the next newline
 	asking     atomic.Bool
 	line       []byte // scratch for building outgoing lines
-	targets    []reactor.Conn
+	// shared holds the lines this member broadcast, back to back: each is handed to every
+	// recipient by reference (reactor.AsyncWriteShared), so it must never change once
+	// written. A full slab is let go, not reused; the garbage collector frees it once every
+	// recipient's queue has sent what it held of it.
+	shared  []byte
+	targets []reactor.Conn
 
 	// Classic only.
 	host string // the member's IP address, as the classic programs name a client
 	tag  string // "\n#[name@host]>>", the prefix of the member's relayed messages
 	text []byte // scratch: the text of the frame being handled
 	body []byte // scratch: an outgoing message before it is pickled
+}
+
+// slabSize is the size of a member's slab of broadcast lines: one allocation per this many
+// bytes a member broadcasts, however many recipients share them.
+const slabSize = 16 << 10
+
+// share copies msg into m's slab and returns the copy, capped so that nothing can be appended
+// to it in place.
+func (m *member) share(msg []byte) []byte {
+	if cap(m.shared)-len(m.shared) < len(msg) {
+		m.shared = make([]byte, 0, max(slabSize, len(msg)))
+	}
+	at := len(m.shared)
+	m.shared = append(m.shared, msg...)
+	return m.shared[at:len(m.shared):len(m.shared)]
 }
 
 // New returns an empty room.
@@ -496,9 +516,23 @@ func (r *Room) broadcastTo(rs *roomState, from *member, a, b string, text []byte
 	}
 	r.mu.RUnlock()
 	delivered := 0
+	shared := false
+	if len(targets) > 0 {
+		if _, ok := targets[0].(reactor.SharedWriter); ok {
+			// Encoded once, shared by every recipient by reference. (A room's members are on
+			// one backend; where it copies anyway, the slab would only be more garbage.)
+			msg, shared = from.share(msg), true
+		}
+	}
 	for i, t := range targets {
+		var err error
+		if shared {
+			err = reactor.AsyncWriteShared(t, msg)
+		} else {
+			err = t.AsyncWrite(msg) // a copy: msg is the scratch buffer
+		}
 		// A failed write means the backend is dropping that member; its OnClose announces it.
-		if t.AsyncWrite(msg) == nil {
+		if err == nil {
 			delivered++
 		}
 		targets[i] = nil

@@ -19,7 +19,9 @@
 // characters and invalid UTF-8 are made visible (AppendSafe), names are plain ASCII and unique
 // regardless of case and of look-alike characters (0/O, 1/I/l).
 //
-// A broadcast is one AsyncWrite per recipient, made from the sender's callback. AsyncWrite never
+// A broadcast is one AsyncWrite per recipient, made from the sender's callback; the line is
+// encoded once and shared by reference with every recipient whose backend can hold it so
+// (reactor.SharedWriter), so a line sent to a room of N costs one copy, not N. AsyncWrite never
 // blocks, so a member that stops reading never stalls the sender or the room: its backend queue
 // grows until the backend's high-water mark, then the backend drops it and the room announces
 // that it was dropped.

@@ -109,9 +109,10 @@ type Handler struct {
 	// holds one only from a request's first byte until it has been answered.
 	exchanges sync.Pool
 
-	// date holds the current Date header value. A goroutine of the Handler replaces it every
-	// second, so requests only load a pointer instead of formatting the time.
-	date atomic.Pointer[[dateLen]byte]
+	// date holds the current Date header value and the fixed replies that carry it. A
+	// goroutine of the Handler replaces it every second, so requests only load a pointer
+	// instead of formatting the time or assembling a reply.
+	date atomic.Pointer[dated]
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
@@ -385,11 +386,33 @@ const dateLen = len("Sun, 06 Nov 1994 08:49:37 GMT")
 // imfFixdate is the Date header's layout (RFC 9110 §5.6.7), applied to UTC.
 const imfFixdate = "Mon, 02 Jan 2006 15:04:05 GMT"
 
+// dated is what changes once a second: the Date value, and each fixed route's whole 200 reply
+// to a keep-alive HTTP/1.1 GET with it, assembled once a tick instead of once a request. One
+// allocation a tick, as the Date alone was: the replies live in arrays of the struct.
+type dated struct {
+	date  [dateLen]byte
+	reply [len(routes)][cannedMax]byte
+	n     [len(routes)]int // the reply's length; 0 for a route whose reply is not canned (echo)
+}
+
+// cannedMax bounds a canned reply; a fixed route's reply longer than this is assembled piece by
+// piece instead (none is: the longest, "/", is about 330 bytes).
+const cannedMax = 512
+
 func (h *Handler) setDate(now time.Time) {
 	h.unixSecond.Store(now.Unix())
-	var d [dateLen]byte
-	now.UTC().AppendFormat(d[:0], imfFixdate)
-	h.date.Store(&d)
+	d := new(dated)
+	now.UTC().AppendFormat(d.date[:0], imfFixdate)
+	for i := range routes {
+		rt := &routes[i]
+		if rt.echo || len(rt.head)+len("Date: \r\n\r\n")+dateLen+len(rt.body) > cannedMax {
+			continue
+		}
+		r := append(append(d.reply[i][:0], rt.head...), "Date: "...)
+		r = append(append(append(r, d.date[:]...), "\r\n\r\n"...), rt.body...)
+		d.n[i] = len(r)
+	}
+	h.date.Store(d)
 }
 
 // monotonic is the Handler's clock: nanoseconds since New, immune to wall-clock steps.

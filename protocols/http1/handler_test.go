@@ -642,7 +642,7 @@ func TestBytewiseIsLinear(t *testing.T) {
 
 func TestDate(t *testing.T) {
 	h := newHandler(t, Config{})
-	first := string(h.date.Load()[:])
+	first := string(h.date.Load().date[:])
 	when, err := http.ParseTime(first)
 	if err != nil {
 		t.Fatalf("got Date %q; want an IMF-fixdate: %v", first, err)
@@ -654,7 +654,7 @@ func TestDate(t *testing.T) {
 		t.Errorf("got Date %q; want now in IMF-fixdate form", first)
 	}
 	deadline := time.Now().Add(3 * time.Second)
-	for string(h.date.Load()[:]) == first {
+	for string(h.date.Load().date[:]) == first {
 		if time.Now().After(deadline) {
 			t.Fatalf("Date still %q after 3s; want it refreshed every second", first)
 		}

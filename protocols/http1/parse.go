@@ -309,24 +309,28 @@ func (p *parser) lineEnd(buf []byte) int {
 // verdict on a long line does not depend on how its bytes were split into reads.
 func (p *parser) requestLineEnd(buf []byte) int {
 	end := min(len(buf), p.lim.requestLine)
-	for i := p.scan; i < end; i++ {
-		c := buf[i]
-		if c == '\n' {
-			p.scan = i
-			return i
-		}
-		if p.methodSP == 0 {
-			switch {
-			case c == ' ' && i > 0:
-				p.methodSP = i
-			case !tchar[c]:
-				p.err = errMethod
-				return -1
-			}
+	if p.scan >= end {
+		return -1
+	}
+	// The '\n' by IndexByte, then the method's few bytes before it: the same checks, in the
+	// same order, as one loop over every byte would make, at a fraction of the cost.
+	nl := bytes.IndexByte(buf[p.scan:end], '\n')
+	stop := end
+	if nl >= 0 {
+		nl += p.scan
+		stop = nl
+	}
+	for i := p.scan; i < stop && p.methodSP == 0; i++ {
+		switch c := buf[i]; {
+		case c == ' ' && i > 0:
+			p.methodSP = i
+		case !tchar[c]:
+			p.err = errMethod
+			return -1
 		}
 	}
-	p.scan = end
-	return -1
+	p.scan = stop
+	return nl
 }
 
 // lineTooLong tells a request line over the limit whose target is to blame (414) from one
@@ -459,16 +463,23 @@ func fieldLine(line []byte) (name, value []byte, e *refusal) {
 		// obs-fold, or whitespace before the first field: both are ambiguous between parsers.
 		return nil, nil, errObsFold
 	}
-	colon := bytes.IndexByte(line, ':')
-	if colon <= 0 {
+	// One pass finds the colon and checks the name: ':' is not a tchar, so the first byte
+	// that is not one either ends a valid name or is an error.
+	colon := 0
+	for colon < len(line) && tchar[line[colon]] {
+		colon++
+	}
+	if colon == len(line) || line[colon] != ':' {
+		// No colon at all, or a byte that may not be in a name before it.
+		if bytes.IndexByte(line, ':') <= 0 {
+			return nil, nil, errFieldLine
+		}
+		return nil, nil, errFieldName
+	}
+	if colon == 0 {
 		return nil, nil, errFieldLine
 	}
 	name = line[:colon]
-	for _, c := range name {
-		if !tchar[c] {
-			return nil, nil, errFieldName
-		}
-	}
 	value = line[colon+1:]
 	for _, c := range value {
 		if !valueByte(c) {

@@ -9,6 +9,7 @@ import (
 
 // route is one path the Handler serves.
 type route struct {
+	id    int // index in routes
 	path  string
 	allow string // the methods it accepts, for 405's Allow header
 	echo  bool   // POST|PUT: reply with the request body
@@ -27,6 +28,12 @@ var routes = [...]route{
 	fixed("/plaintext", "text/plain", "Hello, World!"),
 	fixed("/json", "application/json", `{"message":"Hello, World!"}`),
 	{path: "/echo", allow: "POST, PUT", echo: true},
+}
+
+func init() {
+	for i := range routes {
+		routes[i].id = i
+	}
 }
 
 func fixed(path, contentType, body string) route {
@@ -91,7 +98,7 @@ type writer struct {
 	h    *Handler
 	bp   *[]byte
 	b    []byte
-	date *[dateLen]byte
+	date *dated // loaded at the first reply of the call
 	err  error
 }
 
@@ -147,7 +154,7 @@ func (w *writer) common(minor int, keep bool) {
 		w.date = w.h.date.Load()
 	}
 	w.b = append(w.b, "Date: "...)
-	w.b = append(w.b, w.date[:]...)
+	w.b = append(w.b, w.date.date[:]...)
 	switch {
 	case !keep:
 		w.b = append(w.b, "\r\nConnection: close\r\n\r\n"...)
@@ -163,7 +170,13 @@ func (w *writer) common(minor int, keep bool) {
 func (w *writer) respond(rt *route, r *request, buf []byte, keep bool) {
 	w.grab()
 	head := r.method == methodHEAD
-	if !rt.echo {
+	if w.date == nil {
+		w.date = w.h.date.Load()
+	}
+	if n := w.date.n[rt.id]; n > 0 && !head && keep && r.minor == 1 {
+		// The common case, a keep-alive GET: the reply of this second, whole.
+		w.b = append(w.b, w.date.reply[rt.id][:n]...)
+	} else if !rt.echo {
 		w.b = append(w.b, rt.head...)
 		w.common(r.minor, keep)
 		if !head {

@@ -6,6 +6,9 @@ import "sync"
 // share a chunk, so a burst of them becomes one writev entry; large writes span chunks.
 const chunkSize = 16 << 10
 
+// shareMin is the least WriteShared queues by reference; shorter slices are copied.
+const shareMin = 256
+
 var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, chunkSize); return &b }}
 
 // Outbound is a connection's queue of bytes waiting to be sent: a list of pooled chunks that a
@@ -14,11 +17,22 @@ var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, chunkSize); ret
 // a busy one allocates nothing in steady state.
 //
 // Outbound does no locking; the owner serializes access (an event loop, or a mutex).
+//
+// WriteShared queues a caller's immutable slice by reference instead (a broadcast's line, the
+// same for every recipient): it becomes an entry of its own, never written into, and is let go
+// once sent, for the garbage collector to free when no queue holds it any more.
 type Outbound struct {
-	chunks []*[]byte
+	chunks []chunk
 	head   int // bytes of chunks[0] already sent
 	n      int // bytes pending
 	vec    [][]byte
+}
+
+// chunk is one entry of the queue: a pooled buffer that writes fill (pool set, b its filled
+// part) or a shared slice queued by reference (pool nil), which is never written into.
+type chunk struct {
+	b    []byte
+	pool *[]byte
 }
 
 // Len returns the number of bytes pending.
@@ -28,21 +42,34 @@ func (q *Outbound) Len() int { return q.n }
 func (q *Outbound) Write(p []byte) {
 	q.n += len(p)
 	for len(p) > 0 {
-		var last *[]byte
-		if k := len(q.chunks); k > 0 && cap(*q.chunks[k-1])-len(*q.chunks[k-1]) > 0 {
-			last = q.chunks[k-1]
-		} else {
-			last = chunkPool.Get().(*[]byte)
-			*last = (*last)[:0]
-			q.chunks = append(q.chunks, last)
+		k := len(q.chunks)
+		if k == 0 || q.chunks[k-1].pool == nil || len(q.chunks[k-1].b) == cap(q.chunks[k-1].b) {
+			buf := chunkPool.Get().(*[]byte)
+			q.chunks = append(q.chunks, chunk{b: (*buf)[:0], pool: buf})
+			k++
 		}
-		room := cap(*last) - len(*last)
-		if room > len(p) {
-			room = len(p)
-		}
-		*last = append(*last, p[:room]...)
+		last := &q.chunks[k-1]
+		room := min(cap(last.b)-len(last.b), len(p))
+		last.b = append(last.b, p[:room]...)
 		p = p[room:]
 	}
+}
+
+// WriteShared appends p by reference, without copying it. p must never be modified again, by
+// anyone: the queue keeps it until it is sent, and the same p may be queued on any number of
+// connections at once. A p under shareMin bytes, or one that fits in the room left in the last
+// chunk, is copied instead: there a copy costs less than an entry of its own (a writev slot,
+// and a queue of tiny entries is slow to send and to shift).
+func (q *Outbound) WriteShared(p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	if k := len(q.chunks); len(p) < shareMin || k > 0 && q.chunks[k-1].pool != nil && cap(q.chunks[k-1].b)-len(q.chunks[k-1].b) >= len(p) {
+		q.Write(p)
+		return
+	}
+	q.n += len(p)
+	q.chunks = append(q.chunks, chunk{b: p[:len(p):len(p)]})
 }
 
 // Buffers returns the pending bytes as slices for one vectored write, at most max of them
@@ -61,7 +88,7 @@ func (q *Outbound) AppendBuffers(dst [][]byte, max int) [][]byte {
 		if max > 0 && i == max {
 			break
 		}
-		b := *c
+		b := c.b
 		if i == 0 {
 			b = b[q.head:]
 		}
@@ -78,7 +105,7 @@ func (q *Outbound) Discard(n int) {
 	q.n -= n
 	drained := 0
 	for n > 0 {
-		left := len(*q.chunks[drained]) - q.head
+		left := len(q.chunks[drained].b) - q.head
 		if n < left {
 			q.head += n
 			break
@@ -106,8 +133,11 @@ func (q *Outbound) recycle(k int) {
 		return
 	}
 	for i := 0; i < k; i++ {
-		chunkPool.Put(q.chunks[i])
-		q.chunks[i] = nil
+		if c := q.chunks[i]; c.pool != nil {
+			*c.pool = c.b[:0]
+			chunkPool.Put(c.pool)
+		}
+		q.chunks[i] = chunk{}
 	}
 	rest := copy(q.chunks, q.chunks[k:])
 	q.chunks = q.chunks[:rest]

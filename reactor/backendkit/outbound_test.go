@@ -13,7 +13,12 @@ func TestOutboundRoundTrip(t *testing.T) {
 	for i := 0; i < 2000; i++ {
 		p := make([]byte, rng.Intn(40000))
 		rng.Read(p)
-		q.Write(p)
+		// Copied or, a third of the time, queued by reference, interleaved in one order.
+		if rng.Intn(3) == 0 {
+			q.WriteShared(p)
+		} else {
+			q.Write(p)
+		}
 		want.Write(p)
 		if q.Len() != want.Len()-got.Len() {
 			t.Fatalf("Len = %d; want %d", q.Len(), want.Len()-got.Len())
@@ -96,4 +101,37 @@ func TestOutboundSteadyStateAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(1000, cycle); n != 0 {
 		t.Fatalf("write/drain cycle allocates %v times; want 0", n)
 	}
+}
+
+// TestOutboundWriteShared: a shared slice too big for the last chunk's room is queued by
+// reference, not copied, and a later Write never writes into it.
+func TestOutboundWriteShared(t *testing.T) {
+	var q Outbound
+	q.Write(make([]byte, chunkSize-10)) // a chunk with 10 bytes of room
+	small, line := []byte("0123456789"), bytes.Repeat([]byte("L"), 400)
+	q.WriteShared(small) // fits the room: copied there
+	q.WriteShared(line)
+	q.Write([]byte("after"))
+	bufs := q.Buffers(0)
+	if len(bufs) != 3 || &bufs[1][0] != &line[0] || string(bufs[2]) != "after" {
+		t.Fatalf("got %d entries; want the full chunk, the shared line itself, a chunk with \"after\"", len(bufs))
+	}
+	if !bytes.Equal(line, bytes.Repeat([]byte("L"), 400)) || q.Len() != chunkSize+400+5 {
+		t.Fatalf("shared line changed, or Len %d", q.Len())
+	}
+	q.Discard(chunkSize + 100)
+	if b := q.Buffers(0); len(b) != 2 || len(b[0]) != 300 || &b[0][0] != &line[100] {
+		t.Fatalf("after a partial send of the line: %d entries", len(b))
+	}
+	q.Discard(q.Len())
+	if len(q.chunks) != 0 || q.Len() != 0 {
+		t.Fatalf("%d chunks, %d bytes left on a drained queue", len(q.chunks), q.Len())
+	}
+	// Under shareMin bytes, a slice is copied even where a chunk must be started for it.
+	q.WriteShared(line)
+	q.WriteShared(small)
+	if b := q.Buffers(0); len(b) != 2 || &b[1][0] == &small[0] || string(b[1]) != string(small) {
+		t.Fatalf("a short shared slice after a shared entry: %d entries, not copied into a chunk of its own", len(b))
+	}
+	q.Reset()
 }

@@ -36,6 +36,7 @@ func Run(t *testing.T, newBackend reactor.Constructor, opts ...Option) {
 		{"Lifecycle", s.testLifecycle},
 		{"EchoBulk", s.testEchoBulk},
 		{"AsyncWriteOrder", s.testAsyncWriteOrder},
+		{"AsyncWriteShared", s.testAsyncWriteShared},
 		{"WriteOrder", s.testWriteOrder},
 		{"Post", s.testPost},
 		{"AfterFunc", s.testAfterFunc},
