@@ -44,7 +44,7 @@ reported with its errors, never as throughput.
   discard
          --conns (4) connections streaming into serve --proto discard as fast as it reads,
          nothing read until each half-closes at the end and must get no bytes: MiB/s and
-         CPU µs per MiB (netpoll is skipped: it cannot slow a fast sender)
+         CPU µs per MiB
   chat   --members in a room, --senders of them sending; every line checked, latency. With
          --nodes N --bus embedded (or --bus nats://host:port), N servers of each backend
          share the room over NATS and the members are spread across them (docs/chat-bus.md).
@@ -312,12 +312,6 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				return 2
 			}
 			c.Model, c.MaxConns = info.Model, info.MaxConns
-			if u := "PauseRead while input streams"; o.Proto == "discard" && slices.Contains(info.Unsupported, u) {
-				// Its pollers read without bound and abort a connection whose input the
-				// handler lags behind by max_inbound: streaming at full speed, every
-				// connection would be cut (docs/protocols.md, discard).
-				c.Skip = fmt.Sprintf("%s lists %q: it cannot slow a fast sender, so the stream would be cut (reactor backends %s)", n, u, n)
-			}
 			if slices.Contains(info.Unsupported, process.SharedHandler) {
 				// Its connections are served by child processes, whose CPU and memory this
 				// bench reads nowhere: it would report the parent's, near nothing.

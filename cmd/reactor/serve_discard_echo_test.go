@@ -7,7 +7,6 @@ import (
 	"os"
 	"regexp"
 	"runtime"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -27,12 +26,6 @@ func TestServeDiscardNeverStallsASender(t *testing.T) {
 			info, _ := reg.Info(name)
 			if !info.Available {
 				t.Skipf("%s is not available here: %s", name, info.Reason)
-			}
-			if u := "PauseRead while input streams"; slices.Contains(info.Unsupported, u) {
-				// netpoll: its poller reads on without bound, and input the handler lags behind
-				// by more than max_inbound aborts the connection, so a fast sender can be cut
-				// even by a handler that consumes everything (docs/protocols.md, discard).
-				t.Skipf("%s lists %q in Info.Unsupported: it cannot slow a fast sender", name, u)
 			}
 			_, addr, _ := startServe(t, "--backend", name, "--proto", "discard", "--addr", "127.0.0.1:0")
 			c, err := net.Dial("tcp", addr)
