@@ -187,8 +187,9 @@ Flags:
 		fmt.Fprintf(stderr, "reactor serve: %v\n", err)
 		return 2
 	}
-	if s.Proto == "chat" && slices.Contains(info.Unsupported, process.SharedHandler) {
-		fmt.Fprintf(stderr, "reactor serve: backend %s cannot serve chat: each connection is served by a process of its own, so the members of a room would never meet (they would need a bus between the processes); choose another --backend\n", s.Backend)
+	perConnProcess := slices.Contains(info.Unsupported, process.SharedHandler)
+	if s.Proto == "chat" && perConnProcess && s.Chat.Bus == "" {
+		fmt.Fprintf(stderr, "reactor serve: backend %s serves chat only over a bus: each connection is served by a process of its own, so the members of a room meet only through one; add --bus embedded (or --bus nats://host:port), or choose another --backend\n", s.Backend)
 		return 2
 	}
 	upstreamFlag := false
@@ -272,6 +273,19 @@ Flags:
 		}
 		defer stopBus()
 		return runPrefork(ctx, s, append(args[:len(args):len(args)], busArgs...), logger)
+	}
+	if s.Proto == "chat" && perConnProcess {
+		// Every connection's child joins the room over the bus: an embedded one runs here, once,
+		// and the children are pointed at it. This process serves no connection, so its own
+		// handler stays off the bus.
+		busArgs, stopBus, err := busForWorkers(s, logger)
+		if err != nil {
+			logger.Error("cannot start the chat bus", "err", err)
+			return 1
+		}
+		defer stopBus()
+		childArgs.Store(&busArgs)
+		s.Chat.Bus = ""
 	}
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile(*cpuProfile)
