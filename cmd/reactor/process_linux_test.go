@@ -71,6 +71,11 @@ func TestServeProcessRefusesChat(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr.String(), "serves chat only over a bus") || !strings.Contains(stderr.String(), "--bus embedded") {
 		t.Errorf("serve --backend process --proto chat: exit %d, %q; want 2, why, and --bus embedded", code, stderr.String())
 	}
+	stderr.Reset()
+	code = run(context.Background(), []string{"serve", "--backend", "process", "--proto", "chat", "--chat-wire", "classic", "--addr", "127.0.0.1:0"}, nil, io.Discard, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "cannot serve chat with --chat-wire classic") {
+		t.Errorf("serve --backend process --proto chat --chat-wire classic: exit %d, %q; want 2 and why (no bus can help)", code, stderr.String())
+	}
 }
 
 // TestServeProcessChatOverBus: with --bus embedded the parent runs the NATS server and every

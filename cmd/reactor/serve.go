@@ -130,7 +130,8 @@ Lines are logged as text or, with --log-format json, JSON. With --metrics-addr, 
 listener serves Prometheus metrics at /metrics (reactor_* series labelled backend and proto;
 docs/operations.md), /healthz (200 while the process runs) and /readyz (200 while serving, 503
 while starting or draining after SIGTERM). --backend process serves each connection from a child
-process, this program started again with --serve-fd; --backend busypoll spins a core even when
+process, this program started again with --serve-fd (chat there needs --bus: the children meet
+only over it, and --bus embedded runs the NATS server in the parent); --backend busypoll spins a core even when
 idle, and says so (reactor backends tells every backend's model).
 
   http  GET /plaintext, GET /json, POST /echo, keep-alive and pipelining (docs/protocols.md)
@@ -188,6 +189,10 @@ Flags:
 		return 2
 	}
 	perConnProcess := slices.Contains(info.Unsupported, process.SharedHandler)
+	if s.Proto == "chat" && perConnProcess && s.Chat.Wire == "classic" {
+		fmt.Fprintf(stderr, "reactor serve: backend %s cannot serve chat with --chat-wire classic: each connection is served by a process of its own, so the members meet only over a bus, which the classic wire does not go over; choose another --backend\n", s.Backend)
+		return 2
+	}
 	if s.Proto == "chat" && perConnProcess && s.Chat.Bus == "" {
 		fmt.Fprintf(stderr, "reactor serve: backend %s serves chat only over a bus: each connection is served by a process of its own, so the members of a room meet only through one; add --bus embedded (or --bus nats://host:port), or choose another --backend\n", s.Backend)
 		return 2
