@@ -13,8 +13,8 @@
 // What it cannot do, listed in Info.Unsupported:
 //   - SharedHandler: the handler given to Start serves no connection. Each child builds its
 //     own from its command line, so nothing a handler keeps is shared between connections: a
-//     chat room would have one member per process (reactor serve refuses chat here until a bus
-//     joins the processes), and counters count one connection each.
+//     chat room would have one member per process (reactor serve serves chat here only with
+//     --bus, each child joining the room over NATS), and counters count one connection each.
 //   - Stats: the bytes and closes of the children are theirs; the parent cannot count them, so
 //     New refuses Config.Stats.
 //   - EdgeTriggered: the child waits in poll(2).

@@ -88,9 +88,10 @@ func checkBus(s settings, flagGiven bool) error {
 	return nil
 }
 
-// busForWorkers starts the embedded bus in the prefork parent, so that the worker processes
-// share one room through it, and returns the flags that point them at it. For a nats:// bus
-// there is nothing to do: each worker connects on its own.
+// busForWorkers starts the embedded bus in a parent of serving processes (prefork's workers,
+// the process backend's per-connection children), so that they share one room through it, and
+// returns the flags that point them at it. For a nats:// bus there is nothing to do: each
+// process connects on its own.
 func busForWorkers(s settings, logger *slog.Logger) (args []string, stop func(), err error) {
 	if s.Proto != "chat" || s.Chat.Bus != "embedded" {
 		return nil, func() {}, nil

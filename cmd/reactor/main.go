@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/reactorlab/reactor/adapters/process"
 )
@@ -73,14 +74,23 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return 2
 }
 
+// childArgs are flags the process backend's children get after the parent's own: those that
+// point them at the chat bus the parent started for them. serve sets it before the backend
+// starts; nil for none.
+var childArgs atomic.Pointer[[]string]
+
 // launchChild is the process backend's Launcher: this executable, run with this process's own
-// arguments (reactor serve and its flags, the flag added last winning) and --serve-fd.
+// arguments (reactor serve and its flags, the flag added last winning), childArgs and --serve-fd.
 func launchChild() (*exec.Cmd, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(self, append(os.Args[1:len(os.Args):len(os.Args)], "--serve-fd", strconv.Itoa(process.ChildFD))...)
+	args := os.Args[1:len(os.Args):len(os.Args)]
+	if extra := childArgs.Load(); extra != nil {
+		args = append(args, *extra...)
+	}
+	cmd := exec.Command(self, append(args, "--serve-fd", strconv.Itoa(process.ChildFD))...)
 	cmd.Stderr = os.Stderr
 	return cmd, nil
 }

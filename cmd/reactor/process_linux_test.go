@@ -63,12 +63,72 @@ func TestServeProcessBackend(t *testing.T) {
 	}
 }
 
-// TestServeProcessRefusesChat: a room whose members live in separate processes would never
-// meet; serve says so instead of serving lonely rooms.
+// TestServeProcessRefusesChat: without a bus the members of a room, each in a process of its
+// own, would never meet; serve says so, and what to add, instead of serving lonely rooms.
 func TestServeProcessRefusesChat(t *testing.T) {
 	var stderr strings.Builder
 	code := run(context.Background(), []string{"serve", "--backend", "process", "--proto", "chat", "--addr", "127.0.0.1:0"}, nil, io.Discard, &stderr)
-	if code != 2 || !strings.Contains(stderr.String(), "cannot serve chat") {
-		t.Errorf("serve --backend process --proto chat: exit %d, %q; want 2 and why", code, stderr.String())
+	if code != 2 || !strings.Contains(stderr.String(), "serves chat only over a bus") || !strings.Contains(stderr.String(), "--bus embedded") {
+		t.Errorf("serve --backend process --proto chat: exit %d, %q; want 2, why, and --bus embedded", code, stderr.String())
+	}
+	stderr.Reset()
+	code = run(context.Background(), []string{"serve", "--backend", "process", "--proto", "chat", "--chat-wire", "classic", "--addr", "127.0.0.1:0"}, nil, io.Discard, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "cannot serve chat with --chat-wire classic") {
+		t.Errorf("serve --backend process --proto chat --chat-wire classic: exit %d, %q; want 2 and why (no bus can help)", code, stderr.String())
+	}
+}
+
+// TestServeProcessChatOverBus: with --bus embedded the parent runs the NATS server and every
+// connection's child joins the room through it: members see each other's joins and lines, and
+// a member's leave is announced by its child as it exits, not after the bus's 3 s timeout for a
+// silent server.
+func TestServeProcessChatOverBus(t *testing.T) {
+	cmd := exec.Command(reactorBinary(t), "serve", "--backend", "process", "--proto", "chat", "--addr", "127.0.0.1:0", "--bus", "embedded")
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	var m []string
+	for deadline := time.Now().Add(15 * time.Second); m == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		m = servingLine.FindStringSubmatch(stderr.String())
+	}
+	if m == nil {
+		t.Fatalf("serve --backend process --bus embedded did not report serving:\n%s", stderr.String())
+	}
+	addr := m[2]
+	ann, expectAnn := chatter(t, addr, "ann")
+	bob, expectBob := chatter(t, addr, "bob")
+	expectAnn("* bob joined")
+	cy, expectCy := chatter(t, addr, "cy")
+	expectAnn("* cy joined")
+	expectBob("* cy joined")
+	io.WriteString(ann, "from ann\n")
+	expectBob("ann: from ann")
+	expectCy("ann: from ann")
+	io.WriteString(cy, "from cy\n")
+	expectAnn("cy: from cy")
+	expectBob("cy: from cy")
+	left := time.Now()
+	bob.Close()
+	expectAnn("* bob left\n") // his own leave, not the goodbye's "(server shutting down)"
+	expectCy("* bob left\n")
+	d := time.Since(left)
+	t.Logf("bob's leave reached the others %v after he closed", d)
+	if d > 2*time.Second {
+		t.Errorf("bob's leave announced %v after he closed; want it published by his child as it exits, well before the 3s silent-server timeout", d)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code, _ := waitExit(t, cmd, 15*time.Second); code != 0 {
+		t.Errorf("exit code %d; want 0\n%s", code, stderr.String())
+	}
+	if n := strings.Count(stderr.String(), `msg="chat bus: joined"`); n != 3 {
+		t.Errorf("%d children joined the bus; want one per connection, 3:\n%s", n, stderr.String())
 	}
 }

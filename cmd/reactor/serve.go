@@ -134,7 +134,8 @@ Lines are logged as text or, with --log-format json, JSON. With --metrics-addr, 
 listener serves Prometheus metrics at /metrics (reactor_* series labelled backend and proto;
 docs/operations.md), /healthz (200 while the process runs) and /readyz (200 while serving, 503
 while starting or draining after SIGTERM). --backend process serves each connection from a child
-process, this program started again with --serve-fd; --backend busypoll spins a core even when
+process, this program started again with --serve-fd (chat there needs --bus: the children meet
+only over it, and --bus embedded runs the NATS server in the parent); --backend busypoll spins a core even when
 idle, and says so (reactor backends tells every backend's model).
 
   http  GET /plaintext, GET /json, POST /echo, keep-alive and pipelining (docs/protocols.md)
@@ -196,8 +197,13 @@ Flags:
 		fmt.Fprintf(stderr, "reactor serve: %v\n", err)
 		return 2
 	}
-	if s.Proto == "chat" && slices.Contains(info.Unsupported, process.SharedHandler) {
-		fmt.Fprintf(stderr, "reactor serve: backend %s cannot serve chat: each connection is served by a process of its own, so the members of a room would never meet (they would need a bus between the processes); choose another --backend\n", s.Backend)
+	perConnProcess := slices.Contains(info.Unsupported, process.SharedHandler)
+	if s.Proto == "chat" && perConnProcess && s.Chat.Wire == "classic" {
+		fmt.Fprintf(stderr, "reactor serve: backend %s cannot serve chat with --chat-wire classic: each connection is served by a process of its own, so the members meet only over a bus, which the classic wire does not go over; choose another --backend\n", s.Backend)
+		return 2
+	}
+	if s.Proto == "chat" && perConnProcess && s.Chat.Bus == "" {
+		fmt.Fprintf(stderr, "reactor serve: backend %s serves chat only over a bus: each connection is served by a process of its own, so the members of a room meet only through one; add --bus embedded (or --bus nats://host:port), or choose another --backend\n", s.Backend)
 		return 2
 	}
 	upstreamFlag := false
@@ -281,6 +287,19 @@ Flags:
 		}
 		defer stopBus()
 		return runPrefork(ctx, s, append(args[:len(args):len(args)], busArgs...), logger)
+	}
+	if s.Proto == "chat" && perConnProcess {
+		// Every connection's child joins the room over the bus: an embedded one runs here, once,
+		// and the children are pointed at it. This process serves no connection, so its own
+		// handler stays off the bus.
+		busArgs, stopBus, err := busForWorkers(s, logger)
+		if err != nil {
+			logger.Error("cannot start the chat bus", "err", err)
+			return 1
+		}
+		defer stopBus()
+		childArgs.Store(&busArgs)
+		s.Chat.Bus = ""
 	}
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile(*cpuProfile)

@@ -614,6 +614,16 @@ func (l *Link) onHeartbeat(data []byte) {
 	if !p.synced && time.Since(l.started) < l.opts.DeadAfter {
 		quietBefore = l.started.UnixNano()
 	}
+	if !p.synced {
+		// A server new here learns this one's members from its heartbeat: send one now rather
+		// than up to a period later, so that a member who leaves meanwhile is announced there
+		// too (the process backend starts a server per connection). Each pair of servers does
+		// this once.
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
+	}
 	p.synced = true
 	l.room.SyncServer(h.server, h.members, quietBefore)
 }
