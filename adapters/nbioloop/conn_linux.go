@@ -157,7 +157,10 @@ func (c *conn) onReadable() {
 		}
 		return
 	}
-	if !c.opened || c.closed || c.eof {
+	if !c.opened || c.closed || c.eof || c.heldEOF {
+		// heldEOF: the socket was read to its end before a hang-up (holdBeforeHangup), so a
+		// read now finds only the end of stream, and would present it ahead of the input
+		// held, dropping that; resumeRead presents both, in order.
 		return
 	}
 	c.readLoop()
