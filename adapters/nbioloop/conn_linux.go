@@ -199,12 +199,11 @@ func (c *conn) readLoop() {
 				c.holdBeforeHangup()
 				return
 			}
-			if n == len(buf) {
-				// More to read: send this read's output first, as a read per turn would.
-				c.flush()
-			}
-			// A short read does not end the turn: a FIN that came with the data raised no
-			// edge of its own, so the socket is read until it says EAGAIN (or EOF).
+			// Before reading on, send this read's output, as a read per turn would: the turn
+			// goes on after a short read too (a FIN that came with the data raised no edge of
+			// its own, so the socket is read until EAGAIN or EOF), and output held across the
+			// reads could pass MaxOutbound with nothing sent.
+			c.flush()
 			continue
 		case err == nil:
 			c.peerEOF()
