@@ -157,7 +157,10 @@ func (c *conn) onReadable() {
 		}
 		return
 	}
-	if !c.opened || c.closed || c.eof {
+	if !c.opened || c.closed || c.eof || c.heldEOF {
+		// heldEOF: the socket was read to its end before a hang-up (holdBeforeHangup), so a
+		// read now finds only the end of stream, and would present it ahead of the input
+		// held, dropping that; resumeRead presents both, in order.
 		return
 	}
 	c.readLoop()
@@ -196,12 +199,11 @@ func (c *conn) readLoop() {
 				c.holdBeforeHangup()
 				return
 			}
-			if n == len(buf) {
-				// More to read: send this read's output first, as a read per turn would.
-				c.flush()
-			}
-			// A short read does not end the turn: a FIN that came with the data raised no
-			// edge of its own, so the socket is read until it says EAGAIN (or EOF).
+			// Before reading on, send this read's output, as a read per turn would: the turn
+			// goes on after a short read too (a FIN that came with the data raised no edge of
+			// its own, so the socket is read until EAGAIN or EOF), and output held across the
+			// reads could pass MaxOutbound with nothing sent.
+			c.flush()
 			continue
 		case err == nil:
 			c.peerEOF()
