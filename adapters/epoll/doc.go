@@ -64,7 +64,10 @@
 //     reading resumes. PauseRead cancels the receive; ResumeRead arms it again.
 //   - Writing: at most one send (or gathering sendmsg) in flight per connection. Its chunks
 //     stay in the outbound queue, untouched, until its completion says how much the kernel
-//     took; what was written meanwhile goes in the next send.
+//     took; what was written meanwhile goes in the next send. A send that completes with
+//     EAGAIN (a full socket whose peer has sent its FIN: io_uring's polls also watch for
+//     EPOLLRDHUP, which such a socket reports for good, so they cannot wait for room) waits
+//     for EPOLLOUT in an epoll set of the loop's, whose descriptor the ring polls.
 //   - Accepting: sixteen accepts in flight on the listener, each with its own slot for the
 //     peer's address.
 //   - Closing: a connection that closes has what it has in flight cancelled and its socket

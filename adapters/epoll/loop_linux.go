@@ -97,8 +97,9 @@ type loop struct {
 	// The completion mechanism's state (uring_linux.go): the ring and its receive buffers,
 	// the requests in flight (the loop exits only when none is), the gathering sends' state,
 	// what a request queued this round reads when it is submitted, the listener's accepts,
-	// whether receives take a byte limit, and whether the loop has cancelled its own requests
-	// to exit.
+	// whether receives take a byte limit, whether the loop has cancelled its own requests
+	// to exit, and the epoll set of connections waiting to be writable (uring_linux.go,
+	// waitWritable).
 	ring       *iouring.Ring
 	bufs       *iouring.BufRing
 	inflight   int
@@ -108,6 +109,10 @@ type loop struct {
 	acc        *acceptor
 	recvLimit  bool
 	quiet      bool
+	outfd      int // -1 until a connection first has to wait
+	outWaiting int // connections waiting in outfd
+	outArmed   bool
+	outEvents  []unix.EpollEvent
 
 	// Config.Stats' shard for this loop (nil: nothing is counted), and when each connection
 	// opened, by slot, on the loop's clock: kept here, and only when counting, rather than in

@@ -42,6 +42,7 @@ const (
 	kConnect
 	kCancel
 	kClose
+	kWritable
 )
 
 // A connection's requests in flight, and the state of its receive, in conn.ring.
@@ -51,6 +52,8 @@ const (
 	ringSend                      // a send is in flight (conn.blocked is set too)
 	ringConnect                   // a connect is in flight
 	ringEOF                       // the peer's end of stream arrived while reading was paused
+	ringWaitOut                   // a send found no room: waiting in l.outfd (blocked is set)
+	ringOutReg                    // the socket is in l.outfd's set
 
 	ringOps = ringRecv | ringSend | ringConnect
 )
@@ -94,7 +97,7 @@ func (l *loop) newRing() error {
 		r.Close()
 		return err
 	}
-	l.ring, l.bufs = r, b
+	l.ring, l.bufs, l.outfd = r, b, -1
 	l.recvLimit = iouring.RecvLimit()
 	l.armWake()
 	return nil
@@ -118,6 +121,10 @@ func bufsPerLoop(loops int) uint16 {
 func (l *loop) closeRing() {
 	if l.ring != nil && l.ring.Pending() > 0 {
 		l.ring.Enter(false, 0)
+	}
+	if l.outfd >= 0 {
+		unix.Close(l.outfd)
+		l.outfd = -1
 	}
 	if l.bufs != nil {
 		l.bufs.Close()
@@ -188,6 +195,8 @@ func (l *loop) reap() {
 			l.sent(l.conns[slot], &e)
 		case kConnect:
 			l.connectDone(l.conns[slot], &e)
+		case kWritable:
+			l.writable()
 		}
 	}
 }
@@ -207,6 +216,9 @@ func (l *loop) quiesce() {
 	}
 	l.quiet = true
 	l.cancel(userData(kWake, 0))
+	if l.outArmed {
+		l.cancel(userData(kWritable, 0))
+	}
 }
 
 // cancel asks the kernel to cancel every request carrying user data ud.
@@ -372,7 +384,7 @@ func (l *loop) ringUpdate(c *conn) {
 // one chunk, sendmsg gathering up to maxIovecs of them) whose chunks stay in c.out until it
 // completes.
 func (l *loop) ringFlush(c *conn) {
-	if c.ring&ringSend != 0 || c.out.Len() == 0 {
+	if c.ring&(ringSend|ringWaitOut) != 0 || c.out.Len() == 0 {
 		return
 	}
 	bufs := c.out.AppendBuffers(l.vec[:0], maxIovecs)
@@ -438,6 +450,12 @@ func (l *loop) sent(c *conn, e *iouring.CQE) {
 		l.retire(c)
 		return
 	}
+	if e.Res == -int32(unix.EAGAIN) {
+		if err := l.waitWritable(c); err != nil {
+			l.abort(c, os.NewSyscallError("epoll_ctl", err))
+		}
+		return
+	}
 	if e.Res < 0 {
 		l.abort(c, os.NewSyscallError("send", unix.Errno(-e.Res)))
 		return
@@ -452,6 +470,74 @@ func (l *loop) sent(c *conn, e *iouring.CQE) {
 	l.flushed(c, pending)
 }
 
+// waitWritable parks c, whose send completed with EAGAIN, until its socket has room. The ring
+// cannot wait for that itself once the peer has sent its FIN: io_uring's polls, its own behind
+// a send as well as IORING_OP_POLL_ADD, always watch for EPOLLRDHUP too, which such a socket
+// reports for good (a POLL_ADD for POLLOUT completes at once with POLLRDHUP alone), and the
+// send comes back with EAGAIN, even from io-wq. So c waits for EPOLLOUT alone in an epoll set
+// of the loop's own, one-shot, and the ring polls that set's descriptor, which becomes
+// readable only when a socket in it is ready.
+func (l *loop) waitWritable(c *conn) error {
+	if l.outfd < 0 {
+		fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+		if err != nil {
+			return err
+		}
+		l.outfd = fd
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLOUT | unix.EPOLLONESHOT, Fd: c.slot}
+	op := unix.EPOLL_CTL_MOD
+	if c.ring&ringOutReg == 0 {
+		op = unix.EPOLL_CTL_ADD
+	}
+	if err := unix.EpollCtl(l.outfd, op, int(c.fd), &ev); err != nil {
+		return err
+	}
+	c.ring |= ringWaitOut | ringOutReg
+	c.blocked = true
+	l.outWaiting++
+	l.armWritable()
+	return nil
+}
+
+// armWritable polls l.outfd through the ring while a connection waits in it.
+func (l *loop) armWritable() {
+	if l.outArmed || l.outWaiting == 0 || l.quiet {
+		return
+	}
+	e := l.sqe(kWritable, 0, iouring.OpPollAdd, l.outfd)
+	e.OpFlags = unix.POLLIN
+	l.outArmed = true
+}
+
+// writable takes the connections l.outfd reports ready and sends what they hold.
+func (l *loop) writable() {
+	l.outArmed = false
+	if l.outEvents == nil {
+		l.outEvents = make([]unix.EpollEvent, 64)
+	}
+	for {
+		n, err := unix.EpollWait(l.outfd, l.outEvents, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		for _, ev := range l.outEvents[:max(n, 0)] {
+			c := l.conns[ev.Fd]
+			if c == nil || c.ring&ringWaitOut == 0 {
+				continue
+			}
+			c.ring &^= ringWaitOut
+			l.outWaiting--
+			c.blocked = false
+			l.ringFlush(c)
+		}
+		if n < len(l.outEvents) {
+			break
+		}
+	}
+	l.armWritable()
+}
+
 // retire frees the slot of a closed connection once its last request has completed.
 func (l *loop) retire(c *conn) {
 	if c.ring&ringOps == 0 && l.conns[c.slot] == c {
@@ -463,6 +549,13 @@ func (l *loop) retire(c *conn) {
 // ringRelease is release's part for the completion mechanism: cancel what c has in flight,
 // close its socket behind that, and keep its slot until the completions are in (retire).
 func (l *loop) ringRelease(c *conn) {
+	if c.ring&ringWaitOut != 0 {
+		l.outWaiting--
+	}
+	if c.ring&ringOutReg != 0 && c.fd >= 0 {
+		unix.EpollCtl(l.outfd, unix.EPOLL_CTL_DEL, int(c.fd), nil) // its slot may serve another
+	}
+	c.ring &^= ringWaitOut | ringOutReg
 	if c.fd >= 0 {
 		if c.ring&ringOps != 0 {
 			e := l.sqe(kCancel, 0, iouring.OpAsyncCancel, int(c.fd))

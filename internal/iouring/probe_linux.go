@@ -12,7 +12,7 @@ import (
 )
 
 // Ops is every opcode the reactor submits; Probe checks each.
-var Ops = []uint8{OpNop, OpRead, OpAccept, OpRecv, OpSend, OpSendmsg, OpConnect, OpClose, OpAsyncCancel}
+var Ops = []uint8{OpNop, OpPollAdd, OpRead, OpAccept, OpRecv, OpSend, OpSendmsg, OpConnect, OpClose, OpAsyncCancel}
 
 var probe struct {
 	once  sync.Once

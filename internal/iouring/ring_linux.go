@@ -15,6 +15,7 @@ import (
 // Opcodes (include/uapi/linux/io_uring.h), those this project uses.
 const (
 	OpNop         uint8 = 0
+	OpPollAdd     uint8 = 6
 	OpSendmsg     uint8 = 9
 	OpAccept      uint8 = 13
 	OpAsyncCancel uint8 = 14
