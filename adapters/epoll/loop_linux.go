@@ -183,7 +183,7 @@ func newLoop(s *server, index int) (*loop, error) {
 		st:          cfg.Stats.Shard(index),
 		epoch:       time.Now(),
 		mech:        s.mech,
-		wakefd:      -1, lfd: -1, spare: -1,
+		wakefd:      -1, lfd: -1, spare: -1, outfd: -1,
 		events: make([]unix.EpollEvent, maxEvents),
 		iov:    make([]unix.Iovec, 0, maxIovecs),
 		vec:    make([][]byte, 0, maxIovecs),

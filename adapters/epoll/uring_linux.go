@@ -97,7 +97,7 @@ func (l *loop) newRing() error {
 		r.Close()
 		return err
 	}
-	l.ring, l.bufs, l.outfd = r, b, -1
+	l.ring, l.bufs = r, b
 	l.recvLimit = iouring.RecvLimit()
 	l.armWake()
 	return nil
