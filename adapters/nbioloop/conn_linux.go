@@ -264,6 +264,25 @@ func (c *conn) deliver(data []byte) {
 	}
 }
 
+// present delivers input held over (salvaged before a hang-up, read while paused, mailed by
+// the poller) as the socket's reads would have: in pieces of at most ReadBufferSize, the output
+// sent after each, stopping when the handler pauses or the connection ends; the rest is kept,
+// after any tail the handler left, for ResumeRead. Salvaged input reaches the size of the
+// kernel's receive buffer (megabytes): in one piece it would pass what a handler sizes its
+// output by (the proxy relays one read past its high-water mark, under MaxOutbound) and the
+// connection would be aborted with ErrOutboundFull. Loop only.
+func (c *conn) present(data []byte) {
+	for len(data) > 0 && !c.paused && !c.ending.Load() {
+		k := min(len(data), c.b.cfg.ReadBufferSize)
+		c.deliver(data[:k])
+		data = data[k:]
+		c.flush()
+	}
+	if len(data) > 0 && !c.ending.Load() {
+		c.in = append(c.in, data...)
+	}
+}
+
 // peerEOF is the peer's end of stream. Loop only.
 func (c *conn) peerEOF() {
 	c.eof = true
@@ -291,7 +310,9 @@ func (c *conn) resumeRead() {
 		return
 	}
 	if len(c.in) > 0 {
-		c.deliver(nil)
+		held := c.in
+		c.in = nil
+		c.present(held)
 	}
 	if c.heldEOF && !c.closed && !c.paused && !c.ending.Load() {
 		c.heldEOF = false
@@ -332,8 +353,13 @@ func (c *conn) settle() {
 		if c.gone && !c.resume && !c.paused && !c.heldEOF && !c.mailPending() {
 			// nbio closed the socket; the input it held has been presented (a tail the
 			// handler left is dropped, as at any end of stream).
+			err := c.goneErr
+			if err == io.EOF && c.wdone && c.eof {
+				// Both halves ended in order, the peer's end of stream presented only now.
+				err = nil
+			}
 			c.closed = true
-			c.finish(c.goneErr)
+			c.finish(err)
 			return
 		}
 		if c.resume {

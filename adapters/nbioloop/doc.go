@@ -28,8 +28,10 @@
 //     reads into its poller's read buffer (Config.ReadBufferSize) until EAGAIN — edge-
 //     triggered, and a FIN that came with the data raises no edge of its own — and lends each
 //     read to OnData. nbio keeps no unconsumed input: the adapter keeps the tail the handler
-//     left and presents it again joined with the next read. Past Config.MaxInbound the
-//     connection is aborted with ErrInboundFull.
+//     left and presents it again joined with the next read. Input held over (read while paused,
+//     salvaged before a hang-up) is presented in pieces of one read at most, as the socket's
+//     reads would have been. Past Config.MaxInbound the connection is aborted with
+//     ErrInboundFull.
 //   - Write (3). nbio's Conn.Write makes a system call per call, so Write copies into a
 //     backendkit.Outbound and the owner sends the batch after the callback with one write(2)
 //     or writev(2), made under nbio's connection lock so that nbio cannot close the descriptor

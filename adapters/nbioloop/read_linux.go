@@ -89,7 +89,7 @@ func (c *conn) takeMail() {
 	if c.paused {
 		c.in = append(c.in, mail...)
 	} else {
-		c.deliver(mail)
+		c.present(mail)
 	}
 	c.mu.Lock()
 	if c.mail == nil && cap(mail) <= c.b.cfg.ReadBufferSize {
