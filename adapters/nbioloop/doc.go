@@ -91,12 +91,4 @@
 // nbio logs through one process-wide logger; the adapter routes it to the Config.Logger of
 // the backend started last (its start and stop notes at Debug). Linux only: elsewhere New
 // fails with reactor.ErrNotSupported.
-//
-// # Known fault
-//
-// Over TLS (protocols/tlswrap), the conformance scenario Proxy/Failures/ClientResetsWhilePaused
-// fails about one run in ten: a client's reset, while its side of the proxy is paused, reaches
-// the other end as a clean end of stream after part of the data, instead of a reset. Plain TCP
-// passes it. Until that is found and fixed, the TLS pass of the suite (reactortest.OverTLS) is
-// not run for nbio, so nbio is not yet proven over TLS.
 package nbioloop

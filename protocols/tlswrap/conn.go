@@ -67,6 +67,7 @@ type conn struct {
 	wclosed bool        // CloseWrite was called
 	cause   error       // what OnClose reports when the backend says nil
 	pin     []byte      // decrypted input the inner handler has not consumed
+	cin     []byte      // ciphertext crypto/tls has not read yet (while the inner handler is paused)
 	closing atomic.Bool // Close, Abort, or the end: writes are refused
 	shut    atomic.Bool // CloseWrite was called: AsyncWrite is refused
 	outN    atomic.Int64
@@ -111,13 +112,37 @@ func (t *conn) onData(in []byte) (int, reactor.Action) {
 		t.held = append(t.held, in...)
 		return len(in), reactor.None
 	case stateOpen:
-		t.tr.in, t.tr.off = in, 0
-		a := t.pump(false)
-		n := t.tr.off
-		t.tr.in, t.tr.off = nil, 0
-		return n, a
+		return len(in), t.decrypt(in, false)
 	}
 	return len(in), reactor.None
+}
+
+// decrypt runs the pump over the ciphertext kept from before followed by in, and keeps what
+// crypto/tls did not read (it stops reading when the inner handler pauses). The ciphertext is
+// kept here, not left to the backend as an unconsumed tail, because a backend presents a tail
+// again only with new bytes: after the peer's last bytes and its end of stream, the records in
+// the tail would never be decrypted.
+func (t *conn) decrypt(in []byte, force bool) reactor.Action {
+	if len(t.cin) > 0 {
+		t.cin = append(t.cin, in...)
+		in = t.cin
+	}
+	t.tr.in, t.tr.off = in, 0
+	a := t.pump(force)
+	rest := in[t.tr.off:]
+	t.tr.in, t.tr.off = nil, 0
+	switch {
+	case len(rest) == 0 || t.closing.Load():
+		t.cin = nil
+	case len(rest) > t.h.maxIn:
+		t.cin = nil
+		t.closing.Store(true)
+		t.c.Abort(reactor.ErrInboundFull)
+	default:
+		// rest may lie in cin itself: copy moves it to the front.
+		t.cin = append(t.cin[:0], rest...)
+	}
+	return a
 }
 
 // handshake resumes the handshake with in, and, once it is done, opens the connection to the
@@ -148,8 +173,7 @@ func (t *conn) handshake(in []byte) (int, reactor.Action) {
 	if t.closing.Load() {
 		return len(in), reactor.None // Close posted its close_notify
 	}
-	a := t.pump(false)
-	return t.tr.off, a
+	return len(in), t.decrypt(in[t.tr.off:], false)
 }
 
 // runHandshake is the coroutine's body.
@@ -300,8 +324,12 @@ func (t *conn) pump(force bool) reactor.Action {
 	}
 	switch {
 	case a == reactor.Close || rerr == nil || errors.Is(rerr, errWouldBlock):
-	case rerr == io.EOF: // the peer's close_notify
-		a = t.endOfInput()
+	case rerr == io.EOF: // the peer's close_notify, or its FIN at a record boundary
+		// A paused handler hears of the end only after the plaintext that waits for it:
+		// crypto/tls keeps answering io.EOF, so the pump that ResumeRead posts finds it again.
+		if !t.paused {
+			a = t.endOfInput()
+		}
 	case rerr == reactor.ErrInboundFull:
 		t.closing.Store(true)
 		t.c.Abort(reactor.ErrInboundFull)
@@ -339,7 +367,7 @@ func deliverPending(c reactor.Conn) {
 	if !t.readable() {
 		return
 	}
-	if t.pump(true) == reactor.Close {
+	if t.decrypt(nil, true) == reactor.Close {
 		c.Close()
 	}
 }
@@ -373,8 +401,11 @@ func (t *conn) onReadEOF() reactor.Action {
 		if t.readEOF {
 			return reactor.None // a HalfCloser already heard of it with the close_notify
 		}
-		// Without a close_notify: accepted at a record boundary, as crypto/tls does.
-		return t.endOfInput()
+		// crypto/tls reads the end from the transport: at a record boundary it is an end
+		// without close_notify, which it accepts (and so does this); inside a record it is a
+		// truncated stream, refused. Plaintext still waiting for the inner handler goes first.
+		t.tr.eof = true
+		return t.decrypt(nil, true)
 	}
 	return reactor.Close
 }
@@ -400,7 +431,7 @@ func (t *conn) onClose(err error) {
 		t.h.inner.OnClose(t, err)
 	}
 	t.state = stateClosed
-	t.pin, t.held = nil, nil
+	t.pin, t.held, t.cin = nil, nil, nil
 	// A backend may run OnClose inside the AsyncWrite that overflowed the connection (netpoll
 	// does), with this goroutine holding sealMu already: the gather buffer goes back to the
 	// pool only when the lock is free, else to the garbage collector.
@@ -640,12 +671,16 @@ type transport struct {
 	in     []byte
 	off    int
 	wbuf   []byte
+	eof    bool // the peer's TCP end of stream came: reads past in end
 	direct bool // the handshake is over: writes go to the backend's connection
 	async  bool // and the sealer is not the owner: by AsyncWrite; under sealMu
 }
 
 func (tr *transport) Read(p []byte) (int, error) {
 	for tr.off == len(tr.in) {
+		if tr.eof {
+			return 0, io.EOF
+		}
 		t := tr.t
 		if t.yield == nil {
 			return 0, errWouldBlock
