@@ -52,21 +52,22 @@ func (c *conn) watchWindow() error {
 	}
 	inputs, ack := op.Inputs, op.InputAck
 	op.Inputs = func(vs [][]byte) [][]byte {
+		// With no room, nothing is read: the poller's read on an input event finds room (the
+		// window filled by a read stops the input events), so this is its read-all after a
+		// peer's FIN or hang-up, which stops there (the poller closes the connection only
+		// when it read nothing at all) and reads the rest when the adapter has taken the
+		// input and the poller watches the socket again. The room is judged before netpoll
+		// books its buffer: the poller calls InputAck only after a read, and a booking never
+		// acknowledged shifts where the next read lands past the bytes netpoll hands out.
+		room := int(c.in.window.Load()) - c.nc.Reader().Len()
+		if room <= 0 {
+			return vs[:0]
+		}
 		rs := inputs(vs)
-		// netpoll books one slice; cutting it is safe, as netpoll's InputAck keeps only the
-		// bytes read. With no room, nothing is read: the poller's read on an input event finds
-		// room (the window filled by a read stops the input events), so this is its read-all
-		// after a peer's FIN or hang-up, which stops there (the poller closes the connection
-		// only when it read nothing at all) and reads the rest when the adapter has taken the
-		// input and the poller watches the socket again.
-		if len(rs) == 1 {
-			room := int(c.in.window.Load()) - c.nc.Reader().Len()
-			if room <= 0 {
-				return rs[:0]
-			}
-			if len(rs[0]) > room {
-				rs[0] = rs[0][:room]
-			}
+		// netpoll books one slice; cutting it is safe, as its InputAck keeps only the bytes
+		// read.
+		if len(rs) == 1 && len(rs[0]) > room {
+			rs[0] = rs[0][:room]
 		}
 		return rs
 	}

@@ -23,7 +23,7 @@ import (
 // handler is stuck in OnData and the peer streams 8 MiB, netpoll holds at most readAhead of
 // it, its poller no longer watches the socket for input, and the peer stalls against the
 // kernel's buffers; once the handler returns, every byte arrives, in order, and the poller
-// watches the socket again.
+// watches the socket again. A read-all with the window full books nothing.
 func TestReadWindow(t *testing.T) {
 	const size = 8 << 20
 	release := make(chan struct{})
@@ -86,6 +86,12 @@ func TestReadWindow(t *testing.T) {
 	// frees and reuses a closed connection's operator on its own goroutines.
 	epfd := l.epollFD(l.pollOf(op))
 	events, _ := registration(t, epfd, c.fd)
+	// Had the peer's FIN come with the window full, the poller would call Inputs once more (its
+	// read-all before a close), and InputAck only if it got a buffer to read into: nothing may
+	// be booked then, or the next read lands past the bytes netpoll hands out.
+	if rs := op.Inputs(make([][]byte, 1)); len(rs) != 0 {
+		t.Errorf("with a full window Inputs offered %d buffers to read into; want none", len(rs))
+	}
 	close(release)
 	if sent.Load() == size {
 		t.Fatalf("the peer wrote all %d bytes while the handler was stuck: netpoll read on", size)
