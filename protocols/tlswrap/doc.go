@@ -40,8 +40,11 @@
 //   - Post, AfterFunc, PauseRead, ResumeRead and Buffered keep their meaning (Buffered counts
 //     plaintext not yet sealed as well as ciphertext not yet sent); Dial dials plain TCP, so a
 //     proxy behind the wrapper terminates TLS.
-//   - The peer's close_notify, or its TCP end of stream, is the end of input: OnReadEOF for a
-//     reactor.HalfCloser, otherwise the connection closes and OnClose gets io.EOF.
+//   - The peer's close_notify, or its TCP end of stream at a record boundary, is the end of
+//     input: OnReadEOF for a reactor.HalfCloser, otherwise the connection closes and OnClose
+//     gets io.EOF. A paused handler hears of it only after ResumeRead, once it has been shown
+//     every byte that came before. A TCP end of stream inside a record is a truncated stream:
+//     the connection closes and OnClose gets io.ErrUnexpectedEOF.
 //
 // State reports the negotiated tls.ConnectionState of a connection it wraps.
 //
