@@ -131,6 +131,14 @@
 // Config.ReusePort binds the listener with SO_REUSEPORT and hands it to netpoll, so that other
 // processes can share the port (reactor serve --procs); netpoll still has one listener.
 //
+// A connection that closes while netpoll accepts it (a client's reset at once, under load)
+// stays in netpoll v0.7.2's map of its server's connections, closed, until the server ends:
+// netpoll adds the callback that removes it only after registering the connection. The adapter
+// has closed and forgotten it, and its descriptor is closed; what stays is netpoll's connection
+// object.
+// Shutdown does not wait on that map (it waits for the adapter's own connections), so such an
+// entry cannot hold it up.
+//
 // Unsupported, and refused by New with reactor.ErrNotSupported: EdgeTriggered (netpoll reads
 // level-triggered, with no switch) and ReadBufferSize
 // (netpoll sizes each read itself, and its buffer size is a process-wide setting meant for
