@@ -60,13 +60,15 @@ type conn struct {
 	born   time.Duration // loop
 	inSeen int           // loop
 
-	ctx     any                  // loop: the handler's SetContext value
-	out     backendkit.Outbound  // loop: bytes Written during the current callback
-	sending backendkit.Outbound  // loop: AsyncWrite bytes taken over by run
-	running []func(reactor.Conn) // loop: posted functions taken over by run
-	timers  *timer               // loop: live AfterFunc timers, stopped at close
-	// runTimers is runDue, made once so that the timers' Posts allocate no method value.
+	ctx     any                     // loop: the handler's SetContext value
+	out     backendkit.Outbound     // loop: bytes Written during the current callback
+	sending backendkit.Outbound     // loop: AsyncWrite bytes taken over by run
+	running []func(reactor.Conn)    // loop: posted functions taken over by run
+	timers  backendkit.PostedTimers // loop: live AfterFunc timers, stopped at close
+	// runTimers and post are runDue and Post, made once so that the timers' posts allocate
+	// no method value.
 	runTimers func(reactor.Conn)
+	post      func(func(reactor.Conn)) error
 
 	opened    bool // loop: OnOpen was delivered, so OnClose is owed
 	paused    bool // loop: PauseRead is in effect
@@ -623,7 +625,7 @@ func (c *conn) onClose(err error) {
 	c.drop(&c.out)
 	c.drop(&c.sending)
 	c.closeOut()
-	c.stopTimers()
+	c.timers.StopAll()
 	if st == stateOpen && !asked {
 		switch {
 		case err == nil && c.b.stopping.Load():

@@ -56,8 +56,9 @@
 //     with ErrConnClosed once a close was asked for; functions still queued at the close are
 //     dropped, as are the rest of a batch once one of them closes the connection.
 //   - AfterFunc (10). gnet has no per-loop timers (EventLoop.Schedule returns
-//     ErrUnsupportedOp; OnTick is one per engine), so each timer is a time.Timer, which never
-//     fires early, whose function Posts a run to the loop. The run calls, in deadline order,
+//     ErrUnsupportedOp; OnTick is one per engine), so each timer is a time.Timer
+//     (backendkit.PostedTimers), which never fires early, whose function Posts a run to the
+//     loop. The run calls, in deadline order,
 //     every timer of the connection that is due: time.Timers' goroutines may reach the loop out
 //     of order on a busy machine. A state word per timer (pending, fired, stopped, done) lets
 //     stop report true also when the timer fired and its run still waits in the queue. A

@@ -68,8 +68,9 @@ type conn struct {
 	lingering      bool // a close waits for nbio's output, bounded by TCP_USER_TIMEOUT
 	draining       bool // closed for the handler, discarding input until the peer's FIN
 	drainTimer     *time.Timer
-	timers         *timer
-	runTimers      func(reactor.Conn)
+	timers         backendkit.PostedTimers
+	runTimers      func(reactor.Conn) // runDue, made once (as post is Post), for the timers' posts
+	post           func(func(reactor.Conn)) error
 	readTask       func()
 	settleTask     func()
 	pollerReadTask func()
@@ -675,7 +676,7 @@ func (c *conn) finish(cause error) {
 	c.finished, c.closed = true, true
 	c.ending.Store(true)
 	c.noWrite.Store(true)
-	c.stopTimers()
+	c.timers.StopAll()
 	c.mu.Lock()
 	c.dropLocked()
 	c.mu.Unlock()

@@ -54,9 +54,10 @@
 //     every connection is closed gracefully with ErrServerClosed, and once all are gone (or
 //     ctx ends and the rest are aborted) the engine is stopped: nbio's Stop returns when its
 //     pollers have exited.
-//   - AfterFunc (10). A time.Timer per call whose function posts a run of the connection's
-//     due timers, in deadline order, to the owner; a state word per timer lets stop report
-//     whether it kept f from running. A connection's timers are stopped when it closes.
+//   - AfterFunc (10). A time.Timer per call (backendkit.PostedTimers) whose function posts a
+//     run of the connection's due timers, in deadline order, to the owner; a state word per
+//     timer lets stop report whether it kept f from running. A connection's timers are stopped
+//     when it closes.
 //   - Flow control (11). PauseRead stops the owner reading the socket: edge-triggered, nbio
 //     raises no further event for input already waiting, so nothing spins, and the kernel's
 //     window closes. ResumeRead presents the held tail and reads the socket again, from a task.
