@@ -209,6 +209,13 @@ func TestHandshakeLimit(t *testing.T) {
 			c.Write(hello[:len(hello)-1]) // a handshake that stalls
 			stalled = append(stalled, c)
 		}
+		// The server must have taken the stalled ClientHellos, two into the slots and two into
+		// the queue, before the fifth client comes: on a busy machine a backend may not have
+		// read them yet.
+		if !eventually(func() bool { r, w := h.InProgress(); return r == 2 && w == 2 }) {
+			r, w := h.InProgress()
+			t.Fatalf("with 4 stalled handshakes and 2 slots: %d running, %d waiting; want 2 and 2", r, w)
+		}
 		const hold = 300 * time.Millisecond
 		go func() {
 			// Ends after hold: the stalled clients give up, and their slots come free.

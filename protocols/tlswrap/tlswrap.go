@@ -133,6 +133,14 @@ func (h *Handler) Inner() reactor.Handler { return h.inner }
 // input, peer gone) since h was made. Safe from any goroutine.
 func (h *Handler) Handshakes() (ok, failed uint64) { return h.ok.Load(), h.failed.Load() }
 
+// InProgress reports how many handshakes hold one of the Config.MaxHandshakes slots now, and
+// how many connections wait, paused, for a slot. Safe from any goroutine.
+func (h *Handler) InProgress() (running, waiting int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.active, len(h.waiting)
+}
+
 // State returns the TLS state of c, a Conn that a Handler hands to its inner handler, and
 // whether c is one. Only from c's own callbacks.
 func State(c reactor.Conn) (tls.ConnectionState, bool) {
