@@ -60,9 +60,13 @@ const NativeTLS = "nethttp-tls"
 // not count; latencies are -1 when they could not be taken.
 type TLSResult struct {
 	Contender string
-	// HandshakeCPU is server CPU µs per full handshake (TLS 1.3, ECDHE P-256 or X25519, ECDSA
-	// P-256 certificate, no resumption); Handshakes the handshakes a second it completed.
+	// HandshakeCPU is server CPU µs per full handshake (TLS 1.3, the key exchange in Group,
+	// ECDSA P-256 certificate, no resumption); Handshakes the handshakes a second it completed.
 	HandshakeCPU, Handshakes float64
+	// Group is the key exchange the server picked from the client's offer (crypto/tls's
+	// default: X25519MLKEM768, X25519, P-256, …), which weighs on the handshake's cost: a
+	// server without ML-KEM (OpenSSL 3.0's nginx) picks X25519.
+	Group string `json:",omitempty"`
 	// RequestCPU is server CPU µs per keep-alive GET /plaintext; EchoCPU per echo round trip
 	// of EchoSize bytes.
 	RequestCPU, EchoCPU float64
@@ -224,6 +228,10 @@ func (o TLSOptions) measure(ctx context.Context, contender string, client *tls.C
 	ch, err := o.start(ctx, contender, "http", 0)
 	if err != nil {
 		return res, err
+	}
+	if c, err := dialTLS(ch.addr, client); err == nil {
+		res.Group = c.ConnectionState().CurveID.String()
+		c.Close()
 	}
 	var n atomic.Int64
 	cpu := cpuOver(ch.pid(), func() { handshakeStorm(ctx, ch.addr, client, o.Conns, time.Now().Add(o.Duration), &n, &errs) })
@@ -600,7 +608,15 @@ func (rep *TLSReport) Markdown(w io.Writer, command string) {
 		}
 		fmt.Fprintln(w)
 	}
-	var notes []string
+	var notes, groups []string
+	for _, r0 := range rep.Rounds[0] {
+		if r0.Group != "" {
+			groups = append(groups, r0.Contender+" "+r0.Group)
+		}
+	}
+	if len(groups) > 0 {
+		notes = append(notes, "Key exchange picked: "+strings.Join(groups, ", ")+".")
+	}
 	for _, r0 := range rep.Rounds[0] {
 		if m := rep.Models[r0.Contender]; m != "" {
 			notes = append(notes, fmt.Sprintf("%s: %s.", r0.Contender, m))
