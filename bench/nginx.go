@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -130,9 +131,9 @@ func nginxConfig(dir, addr, certFile, keyFile string, conns, nofile int, configu
 }
 
 // nginxCommand writes a configuration into a new temporary directory and returns the command
-// that runs nginx on it in the foreground, and a function that removes the directory. conns is
-// the most connections it must hold at once.
-func nginxCommand(addr, certFile, keyFile string, conns int) (*exec.Cmd, func(), error) {
+// that runs nginx on it in the foreground until ctx ends, and a function that removes the
+// directory. conns is the most connections it must hold at once.
+func nginxCommand(ctx context.Context, addr, certFile, keyFile string, conns int) (*exec.Cmd, func(), error) {
 	path := nginxPath()
 	if path == "" {
 		return nil, nil, fmt.Errorf("%s", nginxMissing())
@@ -155,8 +156,9 @@ func nginxCommand(addr, certFile, keyFile string, conns int) (*exec.Cmd, func(),
 		return nil, nil, err
 	}
 	// -p: the prefix, so that nothing is looked for under the package's; -e: errors to
-	// stderr before the configuration is read.
-	return exec.Command(path, "-p", dir, "-c", cfg, "-e", "stderr"), cleanup, nil
+	// stderr before the configuration is read. ctx ending kills it, as it does the bench's
+	// own children.
+	return exec.CommandContext(ctx, path, "-p", dir, "-c", cfg, "-e", "stderr"), cleanup, nil
 }
 
 // nginxSpareFDs are the descriptors nginx needs beside its connections.

@@ -160,7 +160,7 @@ func (o TLSOptions) start(ctx context.Context, contender, proto string, loops in
 	switch contender {
 	case ToolNGINX:
 		// Room for the idle connections and the load's own, beside them.
-		cmd, cleanup, err := nginxCommand(addr, o.CertFile, o.KeyFile, o.Idle+o.Conns+o.StallConns+16)
+		cmd, cleanup, err := nginxCommand(ctx, addr, o.CertFile, o.KeyFile, o.Idle+o.Conns+o.StallConns+16)
 		if err != nil {
 			return nil, err
 		}
