@@ -31,6 +31,9 @@ type TLSOptions struct {
 	Self string `json:"-"`
 	// Backends are the reactor backends measured; the native contender is always added.
 	Backends []string
+	// Tools are programs from the OS packages measured beside them: ToolNGINX. One that is
+	// not installed is skipped, and the report says so and how to install it.
+	Tools []string
 	// CertFile and KeyFile are the PEM files every contender serves; the client trusts the
 	// certificate.
 	CertFile, KeyFile string `json:"-"`
@@ -57,9 +60,13 @@ const NativeTLS = "nethttp-tls"
 // not count; latencies are -1 when they could not be taken.
 type TLSResult struct {
 	Contender string
-	// HandshakeCPU is server CPU µs per full handshake (TLS 1.3, ECDHE P-256 or X25519, ECDSA
-	// P-256 certificate, no resumption); Handshakes the handshakes a second it completed.
+	// HandshakeCPU is server CPU µs per full handshake (TLS 1.3, the key exchange in Group,
+	// ECDSA P-256 certificate, no resumption); Handshakes the handshakes a second it completed.
 	HandshakeCPU, Handshakes float64
+	// Group is the key exchange the server picked from the client's offer (crypto/tls's
+	// default: X25519MLKEM768, X25519, P-256, …), which weighs on the handshake's cost: a
+	// server without ML-KEM (OpenSSL 3.0's nginx) picks X25519.
+	Group string `json:",omitempty"`
 	// RequestCPU is server CPU µs per keep-alive GET /plaintext; EchoCPU per echo round trip
 	// of EchoSize bytes.
 	RequestCPU, EchoCPU float64
@@ -70,6 +77,8 @@ type TLSResult struct {
 	QuietP50, QuietP99, StormP50, StormP99 time.Duration
 	// Errors counts failed handshakes, requests or round trips.
 	Errors int64
+	// EchoSkipped says why EchoCPU was not measured (nginx serves no echo); "" when it was.
+	EchoSkipped string `json:",omitempty"`
 }
 
 // TLSReport is the whole run.
@@ -77,6 +86,9 @@ type TLSReport struct {
 	Options TLSOptions
 	Rounds  [][]TLSResult // per round, per contender
 	Machine string
+	// Models describe the tools measured; Skipped lists those that could not run, and why.
+	Models  map[string]string `json:",omitempty"`
+	Skipped []Skipped         `json:",omitempty"`
 }
 
 // RunTLS runs the rounds, logging progress to log.
@@ -92,8 +104,24 @@ func RunTLS(ctx context.Context, o TLSOptions, log io.Writer) (*TLSReport, error
 	client := &tls.Config{RootCAs: roots, ServerName: "localhost", NextProtos: []string{"http/1.1"},
 		// Every handshake a full one: no session is kept to resume.
 		ClientSessionCache: nil}
-	contenders := append(append([]string(nil), o.Backends...), NativeTLS)
 	rep := &TLSReport{Options: o}
+	contenders := append([]string(nil), o.Backends...)
+	for _, t := range o.Tools {
+		if t != ToolNGINX {
+			return nil, fmt.Errorf("bench: --tls: no tool %q (%s)", t, ToolNGINX)
+		}
+		if why := nginxMissing(); why != "" {
+			fmt.Fprintf(log, "%s skipped: %s\n", t, why)
+			rep.Skipped = append(rep.Skipped, Skipped{Name: t, Kind: KindTool, Why: why})
+			continue
+		}
+		if rep.Models == nil {
+			rep.Models = map[string]string{}
+		}
+		rep.Models[t] = nginxModel()
+		contenders = append(contenders, t)
+	}
+	contenders = append(contenders, NativeTLS)
 	if up, err := os.ReadFile("/proc/loadavg"); err == nil {
 		rep.Machine = "load average before: " + strings.Join(strings.Fields(string(up))[:3], " ")
 	}
@@ -117,6 +145,9 @@ type tlsChild struct {
 	cmd  *exec.Cmd
 	addr string
 	errs bytes.Buffer
+	// cleanup removes what was written for the child (nginx's configuration) once it has
+	// exited; nil when nothing was.
+	cleanup func()
 }
 
 func (o TLSOptions) start(ctx context.Context, contender, proto string, loops int) (*tlsChild, error) {
@@ -125,17 +156,31 @@ func (o TLSOptions) start(ctx context.Context, contender, proto string, loops in
 		return nil, err
 	}
 	var args []string
-	if contender == NativeTLS {
+	ch := &tlsChild{addr: addr}
+	switch contender {
+	case ToolNGINX:
+		// Room for the idle connections and the load's own, beside them.
+		cmd, cleanup, err := nginxCommand(ctx, addr, o.CertFile, o.KeyFile, o.Idle+o.Conns+o.StallConns+16)
+		if err != nil {
+			return nil, err
+		}
+		ch.cmd, ch.cleanup, args = cmd, cleanup, cmd.Args
+	case NativeTLS:
 		args = []string{"native", "--lib", NativeTLS, "--proto", proto, "--addr", addr, "--tls-cert", o.CertFile, "--tls-key", o.KeyFile}
-	} else {
+	default:
 		args = []string{"serve", "--backend", contender, "--proto", proto, "--addr", addr, "--tls-cert", o.CertFile, "--tls-key", o.KeyFile, "--log-level", "error"}
 		if loops > 0 {
 			args = append(args, "--loops", fmt.Sprint(loops))
 		}
 	}
-	ch := &tlsChild{cmd: exec.CommandContext(ctx, o.Self, args...), addr: addr}
+	if ch.cmd == nil {
+		ch.cmd = exec.CommandContext(ctx, o.Self, args...)
+	}
 	ch.cmd.Stderr = &ch.errs
 	if err := ch.cmd.Start(); err != nil {
+		if ch.cleanup != nil {
+			ch.cleanup()
+		}
 		return nil, err
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
@@ -162,6 +207,9 @@ func (ch *tlsChild) stop() {
 		ch.cmd.Process.Kill()
 		<-done
 	}
+	if ch.cleanup != nil {
+		ch.cleanup()
+	}
 }
 
 // cpuOver runs load and returns the child's CPU seconds over it.
@@ -181,6 +229,10 @@ func (o TLSOptions) measure(ctx context.Context, contender string, client *tls.C
 	if err != nil {
 		return res, err
 	}
+	if c, err := dialTLS(ch.addr, client); err == nil {
+		res.Group = c.ConnectionState().CurveID.String()
+		c.Close()
+	}
 	var n atomic.Int64
 	cpu := cpuOver(ch.pid(), func() { handshakeStorm(ctx, ch.addr, client, o.Conns, time.Now().Add(o.Duration), &n, &errs) })
 	res.HandshakeCPU = cpu * 1e6 / float64(max(1, n.Load()))
@@ -195,6 +247,9 @@ func (o TLSOptions) measure(ctx context.Context, contender string, client *tls.C
 	if c, ok := o.IdleCap[contender]; ok && c < nIdle {
 		nIdle = c
 	}
+	if c := nginxMaxConns(); contender == ToolNGINX && c > 0 {
+		nIdle = max(1, min(nIdle, c-o.Conns-o.StallConns-16))
+	}
 	idle, err := openIdleTLS(ctx, ch.addr, client, nIdle)
 	if err == nil {
 		after := settledRSS(ctx, ch.pid())
@@ -208,17 +263,21 @@ func (o TLSOptions) measure(ctx context.Context, contender string, client *tls.C
 	ch.stop()
 
 	// echo: round trips.
-	ch, err = o.start(ctx, contender, "echo", 0)
-	if err != nil {
-		return res, err
+	if contender == ToolNGINX {
+		res.EchoSkipped = nginxEcho
+	} else {
+		ch, err = o.start(ctx, contender, "echo", 0)
+		if err != nil {
+			return res, err
+		}
+		n.Store(0)
+		cpu = cpuOver(ch.pid(), func() { tlsEchoLoad(ctx, ch.addr, client, o.Conns, o.EchoSize, time.Now().Add(o.Duration), &n, &errs) })
+		res.EchoCPU = cpu * 1e6 / float64(max(1, n.Load()))
+		ch.stop()
 	}
-	n.Store(0)
-	cpu = cpuOver(ch.pid(), func() { tlsEchoLoad(ctx, ch.addr, client, o.Conns, o.EchoSize, time.Now().Add(o.Duration), &n, &errs) })
-	res.EchoCPU = cpu * 1e6 / float64(max(1, n.Load()))
-	ch.stop()
 
 	// The loop stall: one loop serving requests at a fixed rate, quiet and then during a
-	// handshake storm on the same loop.
+	// handshake storm on the same loop (nginx: its one worker, one loop already).
 	loops := 1
 	if contender == NativeTLS {
 		loops = 0
@@ -502,7 +561,12 @@ func (rep *TLSReport) Markdown(w io.Writer, command string) {
 		{"CPU per handshake", func(r TLSResult) float64 { return r.HandshakeCPU }, "µs"},
 		{"handshakes/s", func(r TLSResult) float64 { return r.Handshakes }, ""},
 		{"CPU per request", func(r TLSResult) float64 { return r.RequestCPU }, "µs"},
-		{fmt.Sprintf("CPU per %d B echo", rep.Options.EchoSize), func(r TLSResult) float64 { return r.EchoCPU }, "µs"},
+		{fmt.Sprintf("CPU per %d B echo", rep.Options.EchoSize), func(r TLSResult) float64 {
+			if r.EchoSkipped != "" {
+				return math.NaN() // not measured: shown as —
+			}
+			return r.EchoCPU
+		}, "µs"},
 		{"memory per idle TLS conn", func(r TLSResult) float64 { return r.IdleBytes / 1024 }, "KiB"},
 	}
 	native := -1
@@ -536,12 +600,43 @@ func (rep *TLSReport) Markdown(w io.Writer, command string) {
 			}
 			m, lo, hi := tlsMedian(vs)
 			rm, _, _ := tlsMedian(ratios)
+			if math.IsNaN(m) {
+				fmt.Fprint(w, " — | — |")
+				continue
+			}
 			fmt.Fprintf(w, " %.1f (%.1f–%.1f) | %.2f |", m, lo, hi, rm)
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "\nLoop stall: GET /plaintext at %d/s over %d established connections to a server with one loop (--loops 1; %s: its own goroutines), latency from each request's scheduled time; quiet, then during a storm of %d clients doing full handshakes on the same server.\n\n",
-		rep.Options.Rate, rep.Options.StallConns, NativeTLS, rep.Options.Conns)
+	var notes, groups []string
+	for _, r0 := range rep.Rounds[0] {
+		if r0.Group != "" {
+			groups = append(groups, r0.Contender+" "+r0.Group)
+		}
+	}
+	if len(groups) > 0 {
+		notes = append(notes, "Key exchange picked: "+strings.Join(groups, ", ")+".")
+	}
+	for _, r0 := range rep.Rounds[0] {
+		if m := rep.Models[r0.Contender]; m != "" {
+			notes = append(notes, fmt.Sprintf("%s: %s.", r0.Contender, m))
+		}
+		if r0.EchoSkipped != "" {
+			notes = append(notes, fmt.Sprintf("%s: echo not measured (—): %s.", r0.Contender, r0.EchoSkipped))
+		}
+	}
+	for _, sk := range rep.Skipped {
+		notes = append(notes, fmt.Sprintf("%s was not measured: %s.", sk.Name, strings.TrimSuffix(sk.Why, ".")))
+	}
+	if len(notes) > 0 {
+		fmt.Fprintf(w, "\n%s\n", strings.Join(notes, "  \n"))
+	}
+	one := "--loops 1; " + NativeTLS + ": its own goroutines"
+	if rep.Models[ToolNGINX] != "" {
+		one += "; nginx: its one worker process"
+	}
+	fmt.Fprintf(w, "\nLoop stall: GET /plaintext at %d/s over %d established connections to a server with one loop (%s), latency from each request's scheduled time; quiet, then during a storm of %d clients doing full handshakes on the same server.\n\n",
+		rep.Options.Rate, rep.Options.StallConns, one, rep.Options.Conns)
 	fmt.Fprintln(w, "| contender | quiet p50 | quiet p99 | storm p50 | storm p99 | errors |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|")
 	for i, r0 := range rep.Rounds[0] {

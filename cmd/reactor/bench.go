@@ -115,7 +115,11 @@ server CPU µs per full handshake and handshakes/s (--conns clients), CPU per ke
 GET /plaintext and per --size-byte echo round trip, memory per idle TLS connection (the
 largest --sweep count, each after one request), and the loop stall: p50/p99 of GET /plaintext
 at --rate over established connections to a one-loop server, quiet and during a handshake
-storm. Writes tls.md and tls.json into --out.
+storm. nginx (--backends …,nginx, or refs; in the default run too) adds nginx from the OS
+packages (bash scripts/install-bench-tools.sh), the TLS terminator people deploy, as one
+process with one worker, session cache and tickets off, the same certificate; it serves http
+only, so its echo figure is not measured (—); where it is not installed it is skipped, and
+the output says so and why. Writes tls.md and tls.json into --out.
 
 Exit status: 0 when every server ran without an error, 1 when one failed, answered wrongly
 or failed its audit (the report still says how), 2 for a usage error.
@@ -308,7 +312,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		case bench.KindBackend:
 			info, ok := reg.Info(n)
 			if !ok {
-				fmt.Fprintf(stderr, "reactor bench: unknown backend %q (valid: %s, native-<lib>, c-floor, refs, or haproxy for proxy)\n", n, strings.Join(reg.Names(), ", "))
+				fmt.Fprintf(stderr, "reactor bench: unknown backend %q (valid: %s, native-<lib>, c-floor, refs, haproxy for proxy, or nginx with --tls)\n", n, strings.Join(reg.Names(), ", "))
 				return 2
 			}
 			c.Model, c.MaxConns = info.Model, info.MaxConns

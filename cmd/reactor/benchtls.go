@@ -23,24 +23,38 @@ import (
 // rate, size, sweep, quick's defaults), set says which were given.
 func runBenchTLS(ctx context.Context, o bench.Options, backendList string, set map[string]bool, out string, stdout, stderr io.Writer) int {
 	reg := adapters.Registry()
-	var backends []string
-	if backendList == "" || backendList == "all" {
-		for _, info := range reg.Infos() {
-			if info.Available {
-				backends = append(backends, info.Name)
+	var backends, tools []string
+	names := splitList(backendList)
+	if len(names) == 0 {
+		// The anchor belongs to the default run, as haproxy to the proxy's: skipped, and
+		// said, where it is not installed.
+		names = []string{"all", bench.ToolNGINX}
+	}
+	for _, b := range names {
+		switch b {
+		case "all":
+			for _, info := range reg.Infos() {
+				if info.Available && !slices.Contains(backends, info.Name) {
+					backends = append(backends, info.Name)
+				}
 			}
-		}
-	} else {
-		for _, b := range splitList(backendList) {
+		case bench.ToolNGINX, "refs":
+			// refs: the reference servers of --tls beside nethttp-tls, always measured.
+			if !slices.Contains(tools, bench.ToolNGINX) {
+				tools = append(tools, bench.ToolNGINX)
+			}
+		default:
 			if info, ok := reg.Info(b); !ok || !info.Available {
-				fmt.Fprintf(stderr, "reactor bench --tls: backend %q is unknown or not available here (valid: %s)\n", b, strings.Join(reg.Names(), ", "))
+				fmt.Fprintf(stderr, "reactor bench --tls: backend %q is unknown or not available here (valid: %s, all, %s, refs)\n", b, strings.Join(reg.Names(), ", "), bench.ToolNGINX)
 				return 2
 			}
-			backends = append(backends, b)
+			if !slices.Contains(backends, b) {
+				backends = append(backends, b)
+			}
 		}
 	}
 	quick := o.Rounds == 1 && !set["rounds"] // bench.Defaults(--quick) sets one round
-	to := bench.TLSOptions{Self: o.Self, Backends: backends, Rounds: o.Rounds, Duration: 2 * time.Second,
+	to := bench.TLSOptions{Self: o.Self, Backends: backends, Tools: tools, Rounds: o.Rounds, Duration: 2 * time.Second,
 		Conns: 8, Idle: 2000, Rate: 400, StallConns: 4, EchoSize: 512}
 	to.IdleCap = map[string]int{}
 	for _, b := range backends {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -39,5 +40,15 @@ func TestBenchTLSQuick(t *testing.T) {
 		if r.Errors != 0 || !(r.HandshakeCPU > 0) || !(r.Handshakes > 0) || !(r.RequestCPU > 0) || !(r.EchoCPU > 0) || r.StormP99 <= 0 {
 			t.Errorf("%s: %+v; want every figure taken and no error", r.Contender, r)
 		}
+	}
+}
+
+// TestBenchTLSUsage: an unknown name in --backends is a usage error that lists what --tls
+// takes, nginx and refs among them.
+func TestBenchTLSUsage(t *testing.T) {
+	var stdout, stderr strings.Builder
+	code := runBench(context.Background(), []string{"--tls", "--backends", "epoll,haproxy"}, &stdout, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), `backend "haproxy" is unknown`) || !strings.Contains(stderr.String(), "nginx, refs") {
+		t.Errorf("exit %d, stderr %q; want 2 and the names --tls takes", code, stderr.String())
 	}
 }
