@@ -54,6 +54,7 @@ type conn struct {
 	// loop
 	ctx            any
 	in             []byte // input the handler left unconsumed, presented again first
+	unshown        bool   // in ends with input the handler has not been shown yet
 	born           time.Time
 	opened         bool // OnOpen ran
 	closed         bool // the socket is closed (or nbio closed it)
@@ -235,6 +236,7 @@ func (c *conn) deliver(data []byte) {
 		c.in = append(c.in, data...)
 		in = c.in
 	}
+	c.unshown = false
 	if len(in) == 0 {
 		return
 	}
@@ -281,11 +283,27 @@ func (c *conn) present(data []byte) {
 	}
 	if len(data) > 0 && !c.ending.Load() {
 		c.in = append(c.in, data...)
+		c.unshown = true
 	}
 }
 
-// peerEOF is the peer's end of stream. Loop only.
+// peerEOF is the peer's end of stream. Input held that the handler has not been shown yet
+// goes first: the poller's mail taken while paused, whose ResumeRead task has not run when
+// the poller's next mail brings the end; or what a pause left of a mail. If the handler pauses
+// again, the end waits for ResumeRead as one salvaged before a hang-up does. Loop only.
 func (c *conn) peerEOF() {
+	if c.unshown {
+		held := c.in
+		c.in, c.unshown = nil, false
+		c.present(held)
+		if c.paused {
+			c.heldEOF = true
+			return
+		}
+		if c.ending.Load() {
+			return
+		}
+	}
 	c.eof = true
 	c.in = nil
 	if c.hc == nil {
@@ -351,7 +369,7 @@ func (c *conn) postSettle() {
 // next report of bytes written settles again. Loop only.
 func (c *conn) settle() {
 	for !c.closed {
-		if c.gone && !c.resume && !c.paused && !c.heldEOF && !c.mailPending() {
+		if c.gone && !c.resume && !c.paused && !c.heldEOF && !c.unshown && !c.mailPending() {
 			// nbio closed the socket; the input it held has been presented (a tail the
 			// handler left is dropped, as at any end of stream).
 			err := c.goneErr
@@ -685,7 +703,7 @@ func (c *conn) finish(cause error) {
 		c.written.Add(held)
 		c.lp.shard.Buffer(-int(held))
 	}
-	c.in = nil
+	c.in, c.unshown = nil, false
 	switch {
 	case c.opened:
 		if backendkit.CallClose(c.b.cfg.Logger, c.h, c, cause) {

@@ -61,7 +61,9 @@ func (c *conn) holdBeforeHangup() bool {
 	}
 	var eof bool
 	var err error
+	had := len(c.in)
 	c.in, eof, err = c.salvage(c.in, c.lp.rbuf)
+	c.unshown = c.unshown || len(c.in) > had
 	c.heldEOF = c.heldEOF || eof
 	if err != nil {
 		c.mu.Lock()

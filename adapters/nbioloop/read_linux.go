@@ -25,10 +25,14 @@ func (c *conn) pollerRead() {
 	buf := c.pl.rbuf
 	if c.rpaused.Load() {
 		if c.hungUp() {
-			// The owner holds it until reading resumes.
+			// The owner holds it until reading resumes. A socket read to its end already has
+			// nothing left to salvage, and a second end posted would overtake the input the
+			// owner holds.
 			c.mu.Lock()
-			c.mail, c.mailEOF, c.mailErr = c.salvage(c.mail, buf)
-			c.postMailLocked()
+			if !c.mailEOF && c.mailErr == nil {
+				c.mail, c.mailEOF, c.mailErr = c.salvage(c.mail, buf)
+				c.postMailLocked()
+			}
 			c.mu.Unlock()
 			return
 		}
@@ -88,6 +92,7 @@ func (c *conn) takeMail() {
 	}
 	if c.paused {
 		c.in = append(c.in, mail...)
+		c.unshown = c.unshown || len(mail) > 0
 	} else {
 		c.present(mail)
 	}
